@@ -1,0 +1,170 @@
+"""Engine creation, migrations and write transactions.
+
+SQLite: WAL so readers never block the writer, busy_timeout so a second writer
+waits instead of failing, foreign keys on, and write transactions started with
+BEGIN IMMEDIATE (measured: WAL + busy_timeout alone still fails read-then-write
+transactions under concurrent sessions). PostgreSQL goes through psycopg 3.
+"""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from dashboard import settings
+from dashboard.db import schema
+
+_ENGINES: dict[str, Engine] = {}
+_LOCK = threading.Lock()
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def normalise_url(url: str) -> str:
+    # psycopg 3 is the driver we ship; a bare postgresql:// would ask for psycopg2.
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def is_sqlite(engine_or_url) -> bool:
+    url = engine_or_url if isinstance(engine_or_url, str) else str(engine_or_url.url)
+    return url.startswith("sqlite")
+
+
+def _make_engine(url: str) -> Engine:
+    if is_sqlite(url):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            # Take transaction control from pysqlite so we can say BEGIN IMMEDIATE.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            if conn.get_execution_options().get("sqlite_immediate"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    url = normalise_url(url or settings.database_url())
+    with _LOCK:
+        if url not in _ENGINES:
+            _ENGINES[url] = _make_engine(url)
+        return _ENGINES[url]
+
+
+def dispose_all() -> None:
+    with _LOCK:
+        for e in _ENGINES.values():
+            e.dispose()
+        _ENGINES.clear()
+
+
+def _locked(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "database is locked" in text or "deadlock detected" in text or \
+        "could not serialize" in text
+
+
+@contextmanager
+def write_txn(engine: Engine, retries: int = 8):
+    """A write transaction; on SQLite it holds the write lock from its first statement.
+
+    Use as ``with write_txn(engine) as conn:``. Lock errors at BEGIN are retried
+    with back-off so a user never sees "database is locked"; callers that need
+    retries around the whole body use :func:`run_write`.
+    """
+    delay = 0.05
+    for attempt in range(retries):
+        conn = engine.connect()
+        try:
+            if is_sqlite(engine):
+                conn = conn.execution_options(sqlite_immediate=True)
+            conn.begin()
+            break
+        except sa.exc.OperationalError as exc:
+            conn.close()
+            if not _locked(exc) or attempt == retries - 1:
+                raise
+            time.sleep(delay + random.random() * delay)
+            delay = min(delay * 2, 2.0)
+    try:
+        yield conn
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.close()
+
+
+def run_write(engine: Engine, fn, retries: int = 8):
+    """Run ``fn(conn)`` in a write transaction, retrying the whole of it on lock errors."""
+    delay = 0.05
+    for attempt in range(retries):
+        try:
+            with write_txn(engine) as conn:
+                return fn(conn)
+        except sa.exc.OperationalError as exc:
+            if not _locked(exc) or attempt == retries - 1:
+                raise
+            time.sleep(delay + random.random() * delay)
+            delay = min(delay * 2, 2.0)
+
+
+def bump_version(conn) -> None:
+    """Mark the data as changed; cached query results keyed on the version expire."""
+    t = schema.data_version
+    now = datetime.now()
+    res = conn.execute(sa.update(t).where(t.c.id == 1)
+                       .values(version=t.c.version + 1, changed_at=now))
+    if res.rowcount == 0:
+        conn.execute(sa.insert(t).values(id=1, version=1, changed_at=now))
+
+
+def current_version(engine: Engine) -> int:
+    with engine.connect() as conn:
+        v = conn.execute(sa.select(schema.data_version.c.version)
+                         .where(schema.data_version.c.id == 1)).scalar()
+    return int(v or 0)
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str | None = None) -> Engine:
+    """Create or upgrade the schema to the newest migration, keeping every row."""
+    from alembic import command
+    engine = get_engine(url)
+    cfg = alembic_config(str(engine.url.render_as_string(hide_password=False)))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return engine

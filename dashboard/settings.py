@@ -1,0 +1,68 @@
+"""Every setting once: name, default, help text, validation.
+
+Settings come from environment variables; the README's configuration table is
+checked against this list by a test, so a setting cannot go undocumented.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+
+
+def _bool(v: str) -> bool:
+    if v.strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    if v.strip().lower() in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {v!r}")
+
+
+def _float(v: str) -> float:
+    return float(v)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+    parse: Callable[[str], object] = str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATABASE_URL", f"sqlite:///{DATA_DIR / 'dashboard.db'}",
+            "SQLAlchemy URL of the database. Default: a SQLite file under data/. "
+            "For PostgreSQL write postgresql+psycopg://user:pass@host/db."),
+    Setting("DASHBOARD_LANG", "zh", "Default UI language: zh or en.",
+            lambda v: v if v in {"zh", "en"} else (_ for _ in ()).throw(ValueError(v))),
+    Setting("DASHBOARD_TARGET_RATE", "0.9",
+            "Target dispute resolution rate (fraction) drawn as a line and used for alerts.", _float),
+    Setting("DASHBOARD_TILE_URL", "",
+            "Optional intranet tile server URL template ({z}/{x}/{y}). Empty: no basemap."),
+    Setting("DASHBOARD_TILE_CRS", "wgs84",
+            "Coordinate system of the tiles: wgs84 (Tianditu) or gcj02 (Amap/Tencent)."),
+    Setting("DASHBOARD_AUTH", "auto",
+            "Login required: on, off, or auto (off for the demo database only)."),
+    Setting("DASHBOARD_SESSION_MINUTES", "480", "Minutes before a login session expires.", int),
+    Setting("DASHBOARD_CHROMIUM", "/usr/bin/chromium",
+            "Path of the Chromium used to render map images for PPTX/PDF exports."),
+    Setting("DASHBOARD_WEIGHTS", str(ROOT / "dashboard" / "index_weights.toml"),
+            "TOML file with the weights of the village governance index."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def get(name: str):
+    s = _BY_NAME[name]
+    raw = os.environ.get(name, s.default)
+    return s.parse(raw)
+
+
+def database_url() -> str:
+    return get("DATABASE_URL")
