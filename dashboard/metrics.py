@@ -1,0 +1,377 @@
+"""The metric registry: every figure a leader sees is defined here once.
+
+Each metric has a key, Chinese and English names and units, a written
+definition (numerator and denominator for rates), a direction (is higher better
+or worse) and a kind that decides its formatting. ``compute`` aggregates the
+base figures in the database (GROUP BY village or grid, bound parameters) and
+derives every metric from those sums, so a township figure is always the
+ratio of sums, never an average of village ratios.
+
+A rate whose denominator is zero is undefined: ``None`` (shown as —, JSON null).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Iterable
+
+import sqlalchemy as sa
+
+from dashboard.db import schema as S
+from dashboard.periods import Period
+
+OVERDUE_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    zh: str
+    en: str
+    unit_zh: str
+    unit_en: str
+    kind: str            # count | rate | days | hours | ratio
+    direction: str       # higher | lower | neutral (which way is better)
+    topic: str           # disputes | volunteers | visits | grid
+    definition_zh: str
+    definition_en: str
+    numerator: str | None = None
+    denominator: str | None = None
+    levels: tuple[str, ...] = ("township", "village", "grid")
+
+    def name(self, lang: str = "zh") -> str:
+        return self.zh if lang == "zh" else self.en
+
+    def unit(self, lang: str = "zh") -> str:
+        return self.unit_zh if lang == "zh" else self.unit_en
+
+    def definition(self, lang: str = "zh") -> str:
+        text = self.definition_zh if lang == "zh" else self.definition_en
+        if self.numerator and self.denominator:
+            n, d = METRICS[self.numerator], METRICS[self.denominator]
+            text += f"（{n.name(lang)} / {d.name(lang)}）" if lang == "zh" else \
+                f" ({n.name(lang)} / {d.name(lang)})"
+        return text
+
+
+_M = [
+    Metric("disputes_total", "受理纠纷", "Disputes received", "件", "cases", "count", "neutral",
+           "disputes", "统计期内登记（受理）的矛盾纠纷件数。",
+           "Disputes reported in the period."),
+    Metric("disputes_resolved", "化解纠纷", "Disputes resolved", "件", "cases", "count", "higher",
+           "disputes", "统计期内受理、且在期末当日或之前化解的纠纷件数。",
+           "Of the disputes reported in the period, those resolved on or before the period's end."),
+    Metric("resolution_rate", "化解率", "Resolution rate", "%", "%", "rate", "higher", "disputes",
+           "统计期内受理的纠纷中，期末前已化解的比例。",
+           "Share of the period's disputes resolved by the period's end.",
+           "disputes_resolved", "disputes_total"),
+    Metric("median_days_to_resolve", "化解用时中位数", "Median days to resolve", "天", "days",
+           "days", "lower", "disputes",
+           "已化解纠纷的（化解日期 − 受理日期）天数的中位数；件数为偶数时取中间两数的平均。",
+           "Median of (resolved − reported) days over the resolved disputes; the mean of the two "
+           "middle values when their number is even."),
+    Metric("resolved_within_grid_rate", "网格内化解率", "Resolved within the grid", "%", "%", "rate",
+           "higher", "disputes", "已化解纠纷中在网格层级化解的比例（小事不出网格）。",
+           "Share of resolved disputes resolved at grid level.",
+           "resolved_at_grid", "disputes_resolved"),
+    Metric("resolved_within_village_rate", "村内化解率", "Resolved within the village", "%", "%",
+           "rate", "higher", "disputes",
+           "已化解纠纷中在网格或村级化解的比例（大事不出村）。",
+           "Share of resolved disputes resolved at grid or village level.",
+           "resolved_in_village", "disputes_resolved"),
+    Metric("resolved_at_grid", "网格化解件数", "Resolved at grid level", "件", "cases", "count",
+           "higher", "disputes", "已化解纠纷中化解层级为网格的件数。",
+           "Resolved disputes whose resolution level is the grid."),
+    Metric("resolved_in_village", "村内化解件数", "Resolved in the village", "件", "cases", "count",
+           "higher", "disputes", "已化解纠纷中化解层级为网格或村级的件数。",
+           "Resolved disputes resolved at grid or village level."),
+    Metric("overdue_open", "超期未化解", "Overdue open cases", "件", "cases", "count", "lower",
+           "disputes",
+           f"统计期内受理、到期末仍未化解，且到期末已超过{OVERDUE_DAYS}天的纠纷件数。",
+           f"Disputes reported in the period, not resolved by its end, and open for more than "
+           f"{OVERDUE_DAYS} days at the period's end."),
+    Metric("disputes_per_100_households", "每百户纠纷数", "Disputes per 100 households", "件/百户",
+           "per 100 households", "ratio", "lower", "disputes",
+           "统计期内受理纠纷件数 ÷ 户数 × 100。", "Disputes received ÷ households × 100.",
+           "disputes_total", "households"),
+    Metric("volunteer_activities", "志愿活动", "Volunteer activities", "场", "activities", "count",
+           "higher", "volunteers", "统计期内开展的志愿服务活动场次。",
+           "Volunteer activities held in the period."),
+    Metric("volunteer_participants", "参与人次", "Volunteer participants", "人次", "person-times",
+           "count", "higher", "volunteers", "统计期内各场活动参与人数之和（人次）。",
+           "Sum of participants over the period's activities (person-times)."),
+    Metric("volunteer_hours", "志愿服务时长", "Volunteer hours", "小时", "hours", "hours",
+           "higher", "volunteers", "统计期内各场活动“参与人数 × 人均服务时长”之和。",
+           "Sum over the period's activities of participants × hours per participant."),
+    Metric("volunteer_points", "志愿积分", "Volunteer points", "分", "points", "count", "higher",
+           "volunteers", "统计期内各场活动发放的志愿服务积分之和。",
+           "Sum of points awarded for the period's activities."),
+    Metric("volunteer_hours_per_100_residents", "每百人志愿时长", "Volunteer hours per 100 residents",
+           "小时/百人", "hours per 100 residents", "ratio", "higher", "volunteers",
+           "志愿服务时长 ÷ 人口 × 100。", "Volunteer hours ÷ population × 100.",
+           "volunteer_hours", "population", ("township", "village")),
+    Metric("rep_visits", "走访记录", "Representative visits", "次", "visits", "count", "higher",
+           "visits", "统计期内两代表一委员的走访、接待、座谈记录条数。",
+           "Visit, reception and forum records of representatives in the period.",
+           levels=("township", "village")),
+    Metric("voters_contacted", "联系选民", "Voters contacted", "人次", "person-times", "count",
+           "higher", "visits", "统计期内走访、接待选民人次之和。",
+           "Sum of voters contacted in the period's records.", levels=("township", "village")),
+    Metric("suggestions_collected", "收集意见建议", "Suggestions collected", "条", "items", "count",
+           "neutral", "visits", "统计期内收集的意见建议条数。",
+           "Suggestions collected in the period's records.", levels=("township", "village")),
+    Metric("issues_resolved", "解决问题", "Issues resolved", "个", "issues", "count", "higher",
+           "visits", "统计期内代表直接推动解决的问题个数。",
+           "Issues resolved in the period's records.", levels=("township", "village")),
+    Metric("issues_referred", "转办问题", "Issues referred", "个", "issues", "count", "neutral",
+           "visits", "统计期内转交有关部门办理的问题个数。",
+           "Issues referred to government departments in the period's records.",
+           levels=("township", "village")),
+    Metric("suggestion_resolution_rate", "意见建议解决率", "Suggestion resolution rate", "%", "%",
+           "rate", "higher", "visits", "收集的意见建议中已解决问题的比例。",
+           "Issues resolved as a share of suggestions collected.",
+           "issues_resolved", "suggestions_collected", ("township", "village")),
+    Metric("households_per_grid_worker", "网格员人均服务户数", "Households per grid worker", "户/人",
+           "households per worker", "ratio", "lower", "grid", "户数 ÷ 网格员人数。",
+           "Households ÷ grid workers.", "households", "grid_workers"),
+    Metric("households", "户数", "Households", "户", "households", "count", "neutral", "grid",
+           "登记户数。", "Registered households."),
+    Metric("population", "人口", "Population", "人", "residents", "count", "neutral", "grid",
+           "登记人口。", "Registered population.", levels=("township", "village")),
+    Metric("grid_workers", "网格员", "Grid workers", "人", "workers", "count", "neutral", "grid",
+           "网格员人数。", "Number of grid workers."),
+    Metric("grids", "网格数", "Grids", "个", "grids", "count", "neutral", "grid", "网格个数。",
+           "Number of grids.", levels=("township", "village")),
+]
+
+METRICS: dict[str, Metric] = {m.key: m for m in _M}
+# The headline figures: the overview's KPI row and the meeting deck's KPI slide.
+HEADLINE = ("disputes_total", "disputes_resolved", "resolution_rate",
+            "resolved_within_village_rate", "volunteer_hours", "rep_visits",
+            "suggestions_collected")
+# What may colour a map or sort a ranking (the registry's derived figures).
+MAPPABLE = tuple(k for k, m in METRICS.items() if k not in ("grids",))
+
+
+def get(key: str) -> Metric:
+    return METRICS[key]
+
+
+# ---------------------------------------------------------------- computation
+
+BASE_KEYS = ("disputes_total", "disputes_resolved", "resolved_at_grid", "resolved_in_village",
+             "overdue_open", "volunteer_activities", "volunteer_participants", "volunteer_hours",
+             "volunteer_points", "rep_visits", "voters_contacted", "suggestions_collected",
+             "issues_resolved", "issues_referred")
+
+
+def _days_expr(conn, later, earlier):
+    if conn.dialect.name == "sqlite":
+        return sa.cast(sa.func.julianday(later) - sa.func.julianday(earlier), sa.Integer)
+    return later - earlier  # PostgreSQL: date − date is an integer number of days
+
+
+def _filter(col, village_ids):
+    return sa.true() if village_ids is None else col.in_(list(village_ids))
+
+
+def _fetch_base(conn, period: Period, village_ids, by: str) -> tuple[dict, dict]:
+    """Base sums per village (by='village') or per grid (by='grid'), and the days histogram."""
+    D, V, R = S.dispute, S.volunteer_activity, S.rep_visit
+    start, end = period.start, period.end
+    overdue_before = end - timedelta(days=OVERDUE_DAYS)
+    resolved = sa.and_(D.c.resolved_on.is_not(None), D.c.resolved_on <= end)
+
+    def cnt(cond):
+        return sa.func.sum(sa.case((cond, 1), else_=0))
+
+    out: dict = {}
+
+    def add(key, name, value):
+        out.setdefault(key, {})[name] = value
+
+    dkey = D.c.village_id if by == "village" else D.c.grid_id
+    q = (sa.select(dkey.label("k"), sa.func.count().label("disputes_total"),
+                   cnt(resolved).label("disputes_resolved"),
+                   cnt(sa.and_(resolved, D.c.level == "grid")).label("resolved_at_grid"),
+                   cnt(sa.and_(resolved, D.c.level.in_(("grid", "village")))).label("resolved_in_village"),
+                   cnt(sa.and_(sa.not_(resolved), D.c.reported_on < overdue_before)).label("overdue_open"))
+         .where(D.c.reported_on.between(start, end), _filter(D.c.village_id, village_ids))
+         .group_by(dkey))
+    for r in conn.execute(q).mappings():
+        for name in ("disputes_total", "disputes_resolved", "resolved_at_grid",
+                     "resolved_in_village", "overdue_open"):
+            add(r["k"], name, int(r[name] or 0))
+
+    days = _days_expr(conn, D.c.resolved_on, D.c.reported_on)
+    hq = (sa.select(dkey.label("k"), days.label("d"), sa.func.count().label("n"))
+          .where(D.c.reported_on.between(start, end), resolved, _filter(D.c.village_id, village_ids))
+          .group_by(dkey, days))
+    hist: dict = {}
+    for k, d, n in conn.execute(hq):
+        hist.setdefault(k, {})[int(d)] = hist.get(k, {}).get(int(d), 0) + int(n)
+
+    vkey = V.c.village_id if by == "village" else V.c.grid_id
+    q = (sa.select(vkey.label("k"), sa.func.count().label("a"), sa.func.sum(V.c.participants).label("p"),
+                   sa.func.sum(V.c.participants * V.c.hours).label("h"), sa.func.sum(V.c.points).label("pt"))
+         .where(V.c.held_on.between(start, end), _filter(V.c.village_id, village_ids))
+         .group_by(vkey))
+    for k, a, p, h, pt in conn.execute(q):
+        add(k, "volunteer_activities", int(a))
+        add(k, "volunteer_participants", int(p or 0))
+        add(k, "volunteer_hours", round(float(h or 0), 2))
+        add(k, "volunteer_points", int(pt or 0))
+
+    if by == "village":
+        q = (sa.select(R.c.village_id, sa.func.count(), sa.func.sum(R.c.voters), sa.func.sum(R.c.suggestions),
+                       sa.func.sum(R.c.resolved), sa.func.sum(R.c.referred))
+             .where(R.c.visited_on.between(start, end), _filter(R.c.village_id, village_ids))
+             .group_by(R.c.village_id))
+        for k, n, vo, s, rs, rf in conn.execute(q):
+            add(k, "rep_visits", int(n))
+            add(k, "voters_contacted", int(vo or 0))
+            add(k, "suggestions_collected", int(s or 0))
+            add(k, "issues_resolved", int(rs or 0))
+            add(k, "issues_referred", int(rf or 0))
+    return out, hist
+
+
+def _static(conn, village_ids, by: str) -> dict:
+    Vg, G = S.village, S.grid
+    out: dict = {}
+    if by == "village":
+        gq = (sa.select(G.c.village_id, sa.func.count(), sa.func.sum(G.c.workers))
+              .group_by(G.c.village_id))
+        gstats = {k: (int(n), int(w or 0)) for k, n, w in conn.execute(gq)}
+        q = sa.select(Vg.c.id, Vg.c.households, Vg.c.population).where(_filter(Vg.c.id, village_ids))
+        for vid, hh, pop in conn.execute(q):
+            n, w = gstats.get(vid, (0, 0))
+            out[vid] = dict(households=int(hh), population=int(pop), grids=n, grid_workers=w)
+    else:
+        q = sa.select(G.c.id, G.c.households, G.c.workers).where(_filter(G.c.village_id, village_ids))
+        for gid, hh, w in conn.execute(q):
+            out[gid] = dict(households=int(hh), grid_workers=int(w))
+    return out
+
+
+def median_from_hist(hist: dict[int, int]) -> float | None:
+    """Exact median of a {value: count} histogram; mean of the middle two for an even count."""
+    n = sum(hist.values())
+    if n == 0:
+        return None
+    lo_idx, hi_idx = (n - 1) // 2, n // 2
+    seen = 0
+    lo = hi = None
+    for v in sorted(hist):
+        c = hist[v]
+        if lo is None and seen + c > lo_idx:
+            lo = v
+        if seen + c > hi_idx:
+            hi = v
+            break
+        seen += c
+    return (lo + hi) / 2
+
+
+def _ratio(n, d, scale: float = 1.0):
+    if n is None or not d:
+        return None
+    return n / d * scale
+
+
+def derive(base: dict, hist: dict[int, int], static: dict | None) -> dict:
+    """Every registry metric from base sums, a days histogram and static facts."""
+    m = {k: base.get(k, 0) for k in BASE_KEYS}
+    static = static or {}
+    for k in ("households", "population", "grid_workers", "grids"):
+        m[k] = static.get(k)
+    m["resolution_rate"] = _ratio(m["disputes_resolved"], m["disputes_total"])
+    m["resolved_within_grid_rate"] = _ratio(m["resolved_at_grid"], m["disputes_resolved"])
+    m["resolved_within_village_rate"] = _ratio(m["resolved_in_village"], m["disputes_resolved"])
+    m["median_days_to_resolve"] = median_from_hist(hist)
+    m["disputes_per_100_households"] = _ratio(m["disputes_total"], m["households"], 100)
+    m["volunteer_hours_per_100_residents"] = _ratio(m["volunteer_hours"], m["population"], 100)
+    m["suggestion_resolution_rate"] = _ratio(m["issues_resolved"], m["suggestions_collected"])
+    m["households_per_grid_worker"] = _ratio(m["households"], m["grid_workers"])
+    return m
+
+
+def _merge_hist(hists: Iterable[dict]) -> dict:
+    out: dict[int, int] = {}
+    for h in hists:
+        for k, v in h.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def compute(conn, period: Period, village_ids: Iterable[int] | None = None) -> dict:
+    """All metrics for the township (the selected villages together) and for each village.
+
+    Returns ``{"township": {metric: value}, "villages": {village_id: {metric: value}}}``.
+    Villages with no rows still appear (counts 0, rates None).
+    """
+    ids = None if village_ids is None else sorted(set(village_ids))
+    base, hist = _fetch_base(conn, period, ids, "village")
+    static = _static(conn, ids, "village")
+    villages = {vid: derive(base.get(vid, {}), hist.get(vid, {}), st) for vid, st in static.items()}
+    total_base = {k: sum(b.get(k, 0) for b in base.values()) for k in BASE_KEYS}
+    total_base["volunteer_hours"] = round(total_base["volunteer_hours"], 2)
+    total_static = {k: sum((s.get(k) or 0) for s in static.values())
+                    for k in ("households", "population", "grid_workers", "grids")}
+    township = derive(total_base, _merge_hist(hist.values()), total_static)
+    return {"township": township, "villages": villages}
+
+
+def compute_grids(conn, period: Period, village_ids: Iterable[int] | None = None) -> dict:
+    """Grid-level metrics (those whose ``levels`` include "grid"), keyed by grid id."""
+    ids = None if village_ids is None else sorted(set(village_ids))
+    base, hist = _fetch_base(conn, period, ids, "grid")
+    static = _static(conn, ids, "grid")
+    out = {}
+    for gid, st in static.items():
+        m = derive(base.get(gid, {}), hist.get(gid, {}), st)
+        out[gid] = {k: v for k, v in m.items() if k in METRICS and "grid" in METRICS[k].levels}
+    return out
+
+
+def change(metric_key: str, current, previous) -> float | None:
+    """Change against a comparison period.
+
+    Rates: the difference in percentage points as a fraction (0.023 = +2.3 个百分点).
+    Everything else: the relative change ((current − previous) / previous); None when
+    the previous value is 0 or either value is undefined.
+    """
+    if current is None or previous is None:
+        return None
+    if METRICS[metric_key].kind == "rate":
+        return current - previous
+    if previous == 0:
+        return None
+    return (current - previous) / previous
+
+
+def with_changes(conn, period: Period, village_ids=None) -> dict:
+    """``compute`` for the period plus 环比 and 同比 changes of the township figures."""
+    cur = compute(conn, period, village_ids)
+    prev = compute(conn, period.previous(), village_ids)["township"]
+    ago = compute(conn, period.year_ago(), village_ids)["township"]
+    cur["previous"], cur["year_ago"] = prev, ago
+    cur["mom"] = {k: change(k, cur["township"].get(k), prev.get(k)) for k in METRICS}
+    cur["yoy"] = {k: change(k, cur["township"].get(k), ago.get(k)) for k in METRICS}
+    return cur
+
+
+def rounded(values: dict) -> dict:
+    """Values for JSON: rates to 4 decimals, ratios/days/hours to 2, counts as ints."""
+    out = {}
+    for k, v in values.items():
+        m = METRICS.get(k)
+        if v is None or m is None:
+            out[k] = v
+        elif m.kind == "rate":
+            out[k] = round(v, 4)
+        elif m.kind in ("ratio", "days", "hours"):
+            out[k] = round(float(v), 2)
+        else:
+            out[k] = int(v)
+    return out

@@ -1,0 +1,91 @@
+"""The overview's figures: headline KPIs with 环比/同比, the village table and alerts."""
+from __future__ import annotations
+
+import pandas as pd
+
+from dashboard import fmt, metrics
+from dashboard.i18n import t
+from dashboard.periods import Period
+from dashboard.queries import summary
+
+
+def kpis(conn, period: Period, village_ids=None) -> dict:
+    """Headline metrics with values and both changes (plain numbers, unformatted)."""
+    r = metrics.with_changes(conn, period, village_ids)
+    return {k: dict(value=r["township"][k], mom=r["mom"][k], yoy=r["yoy"][k],
+                    previous=r["previous"][k], year_ago=r["year_ago"][k])
+            for k in metrics.HEADLINE}
+
+
+def format_change(key: str, change, lang: str = "zh") -> str:
+    """A change as shown under a KPI: percentage points for rates, percent otherwise."""
+    if change is None:
+        return fmt.NONE
+    if metrics.METRICS[key].kind == "rate":
+        return t("format.pct_point", lang, value=fmt.pp(change))
+    return fmt.signed_pct(change)
+
+
+TABLE_METRICS = ("disputes_total", "disputes_resolved", "resolution_rate",
+                 "resolved_within_village_rate", "median_days_to_resolve", "overdue_open",
+                 "volunteer_hours", "volunteer_hours_per_100_residents", "rep_visits",
+                 "suggestions_collected", "suggestion_resolution_rate")
+
+
+def village_table(conn, period: Period, village_ids=None, sort_key: str = "resolution_rate",
+                  lang: str = "zh") -> pd.DataFrame:
+    """One row per village with the table metrics as numbers (rates as fractions), sorted.
+
+    Sorting puts the better villages first by the metric's direction; undefined values last.
+    """
+    r = metrics.compute(conn, period, village_ids)
+    names = {v["id"]: v for v in summary.villages(conn)}
+    rows = []
+    for vid, m in r["villages"].items():
+        v = names[vid]
+        rows.append({"village_id": vid, "village": v["name"],
+                     "kind": t(f"enum.kind.{v['kind']}", lang),
+                     **{k: m[k] for k in TABLE_METRICS}})
+    df = pd.DataFrame(rows, columns=["village_id", "village", "kind", *TABLE_METRICS])
+    asc = metrics.METRICS[sort_key].direction == "lower"
+    return df.sort_values(sort_key, ascending=asc, na_position="last", kind="stable").reset_index(drop=True)
+
+
+def table_for_display(df: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """Formatted copy with translated headers (percent with one decimal, separators)."""
+    out = pd.DataFrame({t("overview.col_village", lang): df["village"],
+                        t("overview.col_kind", lang): df["kind"]})
+    for k in TABLE_METRICS:
+        m = metrics.METRICS[k]
+        out[f"{m.name(lang)}（{m.unit(lang)}）" if lang == "zh" else f"{m.name(lang)} ({m.unit(lang)})"] = \
+            [fmt.value(v, m.kind) for v in df[k]]
+    out.index = range(1, len(out) + 1)
+    return out
+
+
+def alerts(conn, period: Period, village_ids=None, target: float = 0.9, lang: str = "zh") -> list[str]:
+    """Sentences naming what needs attention: villages below target, overdue cases, no activity."""
+    r = metrics.compute(conn, period, village_ids)
+    names = {v["id"]: v["name"] for v in summary.villages(conn)}
+    sep = "、" if lang == "zh" else ", "
+    out = []
+    below = sorted(((m["resolution_rate"], names[vid]) for vid, m in r["villages"].items()
+                    if m["resolution_rate"] is not None and m["resolution_rate"] < target))
+    if below:
+        out.append(t("overview.alert_below_target", lang, n=len(below), target=fmt.pct(target),
+                     villages=sep.join(f"{n}（{fmt.pct(v)}）" if lang == "zh" else f"{n} ({fmt.pct(v)})"
+                                       for v, n in below)))
+    overdue = sorted(((m["overdue_open"], names[vid]) for vid, m in r["villages"].items()
+                      if m["overdue_open"]), reverse=True)
+    if overdue:
+        out.append(t("overview.alert_overdue", lang, total=sum(n for n, _ in overdue),
+                     days=metrics.OVERDUE_DAYS,
+                     villages=sep.join(f"{name} {n}" for n, name in overdue)))
+    idle = [names[vid] for vid, m in r["villages"].items() if m["volunteer_activities"] == 0]
+    if idle:
+        out.append(t("overview.alert_no_volunteering", lang, villages=sep.join(idle)))
+    town = r["township"]
+    if town["resolution_rate"] is not None and town["resolution_rate"] >= target:
+        out.append(t("overview.alert_on_target", lang, rate=fmt.pct(town["resolution_rate"]),
+                     target=fmt.pct(target)))
+    return out

@@ -1,0 +1,173 @@
+"""Page furniture shared by every page: language, engine, cached queries, filters, errors.
+
+Pages call these and core functions; they hold no SQL and no literal strings.
+Cached reads are keyed on the database's data version (bumped by every write),
+so an upload or undo by anyone shows on every page at the next rerun.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import streamlit as st
+
+from dashboard import fmt, i18n, periods, settings
+from dashboard.db.engine import current_version, get_engine
+from dashboard.errors import UserError
+
+LANG_KEY = "lang"
+
+
+def lang() -> str:
+    if LANG_KEY not in st.session_state:
+        st.session_state[LANG_KEY] = settings.get("DASHBOARD_LANG")
+    return st.session_state[LANG_KEY]
+
+
+def t(key: str, **params) -> str:
+    return i18n.t(key, lang(), **params)
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(url: str):
+    return get_engine(url)
+
+
+def engine():
+    return _engine(settings.database_url())
+
+
+def db_url() -> str:
+    return settings.database_url()
+
+
+def version() -> int:
+    return current_version(engine())
+
+
+def cached(fn):
+    """Wrap a core function ``fn(conn, *args)`` as a cached call keyed on (db, data version, args).
+
+    Arguments must be hashable by st.cache_data (dates, tuples, strings, Periods).
+    """
+    @st.cache_data(show_spinner=False, max_entries=256)
+    def _run(url: str, ver: int, name: str, *args):
+        with get_engine(url).connect() as conn:
+            return fn(conn, *args)
+
+    def call(*args):
+        return _run(db_url(), version(), f"{fn.__module__}.{fn.__qualname__}", *args)
+
+    call.__wrapped__ = fn
+    return call
+
+
+def current_user() -> dict:
+    """The logged-in user: {username, role, village_ids (None = all)}.
+
+    Replaced by the login flow when authentication is on; without it the viewer is
+    an anonymous leader (read-only) unless the demo grants more.
+    """
+    return st.session_state.get("user") or {"username": "anonymous", "role": "leader",
+                                            "village_ids": None, "display_name": ""}
+
+
+def esc(text) -> str:
+    return html.escape("" if text is None else str(text))
+
+
+def show_error(exc: Exception) -> None:
+    if isinstance(exc, UserError):
+        st.error(exc.message(lang()))
+    else:
+        st.error(t("app.error", message=esc(exc)))
+
+
+# ---------------------------------------------------------------- filters
+
+@dataclass(frozen=True)
+class Filters:
+    period: periods.Period
+    village_ids: tuple[int, ...] | None   # None = all villages
+
+    @property
+    def key(self) -> tuple:
+        return (self.period, self.village_ids)
+
+
+def _facts(conn):
+    from dashboard.queries import summary
+    return dict(range=summary.data_range(conn), villages=summary.villages(conn),
+                township=summary.township(conn), demo=summary.is_demo(conn))
+
+
+facts = cached(_facts)
+
+
+def filters(show_villages: bool = True, key: str = "f") -> Filters:
+    """The sidebar period and village filters, shared by every page through session state."""
+    f = facts()
+    first, last = f["range"]
+    today = date.today()
+    first = first or today
+    last = last or today
+    kinds = list(periods.GRANULARITIES)
+    with st.sidebar:
+        st.subheader(t("filter.period"))
+        kind = st.radio(t("filter.granularity"), kinds, index=kinds.index(st.session_state.get(
+            "period_kind", "quarter")), format_func=lambda k: t(f"filter.{k}"),
+            horizontal=True, key="period_kind")
+        if kind == "custom":
+            default = periods.latest_complete("quarter", last, today)
+            c1, c2 = st.columns(2)
+            a = c1.date_input(t("filter.from"), value=st.session_state.get("period_from", default.start),
+                              key="period_from")
+            b = c2.date_input(t("filter.to"), value=st.session_state.get("period_to", default.end),
+                              key="period_to")
+            if b < a:
+                a, b = b, a
+            period = periods.Period(a, b, "custom")
+        else:
+            opts = periods.options(kind, first, last)
+            default = periods.latest_complete(kind, last, today)
+            labels = [periods.compact(p) for p in opts]
+            cur = st.session_state.get(f"period_{kind}")
+            idx = labels.index(cur) if cur in labels else (
+                labels.index(periods.compact(default)) if periods.compact(default) in labels else 0)
+            choice = st.selectbox(t("filter.which"), labels, index=idx,
+                                  format_func=lambda s: periods.parse(kind, s).label(lang()),
+                                  key=f"period_{kind}")
+            period = periods.parse(kind, choice)
+        village_ids = None
+        if show_villages:
+            names = {v["id"]: v["name"] for v in f["villages"]}
+            chosen = st.multiselect(t("filter.villages"), list(names), format_func=names.get,
+                                    placeholder=t("filter.all_villages"), key="villages")
+            village_ids = tuple(sorted(chosen)) or None
+    return Filters(period, village_ids)
+
+
+def page_header(title_key: str) -> None:
+    f = facts()
+    st.title(t(title_key))
+    if f["demo"]:
+        st.info(t("app.demo_banner"), icon="ℹ️")
+
+
+def data_as_of() -> str:
+    f = facts()
+    last = f["range"][1]
+    return t("app.data_as_of", when=last.isoformat() if last else "—")
+
+
+def village_names() -> dict[int, str]:
+    return {v["id"]: v["name"] for v in facts()["villages"]}
+
+
+def now() -> datetime:
+    return datetime.now()
+
+
+__all__ = ["lang", "t", "engine", "cached", "filters", "Filters", "page_header", "show_error",
+           "current_user", "esc", "fmt", "village_names", "data_as_of"]

@@ -1,0 +1,27 @@
+"""The page list: file, title key, icon, section, and who may see it.
+
+app.py registers whichever of these files exist, so a new page is one line here.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# (slug, file, title key, icon, section key, roles allowed; None = everyone logged in)
+PAGES = [
+    ("overview", "pages/overview.py", "nav.overview", ":material/dashboard:", "nav.section_dashboard", None),
+    ("map", "pages/map.py", "nav.map", ":material/map:", "nav.section_dashboard", None),
+    ("disputes", "pages/disputes.py", "nav.disputes", ":material/balance:", "nav.section_dashboard", None),
+    ("volunteers", "pages/volunteers.py", "nav.volunteers", ":material/volunteer_activism:", "nav.section_dashboard", None),
+    ("visits", "pages/visits.py", "nav.visits", ":material/record_voice_over:", "nav.section_dashboard", None),
+    ("village", "pages/village.py", "nav.village", ":material/holiday_village:", "nav.section_dashboard", None),
+    ("meeting", "pages/meeting.py", "nav.meeting", ":material/slideshow:", "nav.section_dashboard", None),
+    ("upload", "pages/upload.py", "nav.upload", ":material/upload_file:", "nav.section_data", ("clerk", "admin")),
+    ("admin", "pages/admin.py", "nav.admin", ":material/admin_panel_settings:", "nav.section_admin", ("admin",)),
+]
+
+
+def available(role: str | None = None) -> list[tuple]:
+    """Pages whose file exists and that the role may open (role None: all)."""
+    return [p for p in PAGES if (ROOT / p[1]).exists() and (role is None or p[5] is None or role in p[5])]

@@ -1,0 +1,37 @@
+"""总览 Overview: headline KPIs with 环比/同比, alerts, the village table."""
+import streamlit as st
+
+from dashboard import fmt, metrics, settings
+from dashboard.queries import overview
+from dashboard.ui import common as ui
+
+ui.page_header("overview.title")
+f = ui.filters()
+lang = ui.lang()
+st.caption(f"{f.period.label(lang)} · {ui.data_as_of()}")
+
+k = ui.cached(overview.kpis)(f.period, f.village_ids)
+st.subheader(ui.t("overview.kpis"))
+cols = st.columns(len(k))
+for col, (key, v) in zip(cols, k.items()):
+    m = metrics.METRICS[key]
+    col.metric(m.name(lang), fmt.value(v["value"], m.kind),
+               delta=f"{ui.t('overview.mom')} {overview.format_change(key, v['mom'], lang)}",
+               delta_color="off" if v["mom"] is None or m.direction == "neutral"
+               else ("normal" if m.direction == "higher" else "inverse"),
+               help=f"{m.definition(lang)}\n\n{ui.t('overview.yoy')}：{overview.format_change(key, v['yoy'], lang)}",
+               border=True)
+
+st.subheader(ui.t("overview.alerts"))
+lines = ui.cached(overview.alerts)(f.period, f.village_ids, settings.get("DASHBOARD_TARGET_RATE"), lang)
+for line in lines or [ui.t("overview.no_alerts")]:
+    st.markdown(f"- {ui.esc(line)}")
+
+st.subheader(ui.t("overview.village_table"))
+sort_key = st.selectbox(ui.t("overview.sort_by"), overview.TABLE_METRICS,
+                        format_func=lambda key: metrics.METRICS[key].name(lang), index=2)
+table = ui.cached(overview.village_table)(f.period, f.village_ids, sort_key, lang)
+shown = overview.table_for_display(table, lang)
+st.dataframe(shown, width="stretch")
+st.download_button(ui.t("overview.download"), shown.to_csv().encode("utf-8-sig"),
+                   file_name=f"overview_{f.period.start}_{f.period.end}.csv", mime="text/csv")
