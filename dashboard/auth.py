@@ -1,0 +1,543 @@
+"""Accounts, roles, sessions and the audit trail. No Streamlit here.
+
+Roles (``schema.ROLES``):
+
+- ``leader`` (领导): sees every page for the whole township; changes no data.
+- ``clerk`` (村文书): sees the dashboard; uploads and undoes uploads of ledger data
+  (disputes, volunteer activities, representative visits) for the villages in
+  their scope only.
+- ``admin`` (管理员): manages users, the village registry, grid boundaries and any
+  upload; reads the audit log.
+
+Scope follows the place hierarchy: ``user_scope`` holds one row per village a
+clerk may act for; a user without scope rows acts for the whole township. A county
+level can later be one more scope column without changing :func:`can`'s callers.
+
+A *user* is a plain dict: ``{id, username, display_name, role, village_ids,
+disabled}`` where ``village_ids`` is a sorted tuple for clerks and ``None``
+(the whole township) for leaders and admins. The Streamlit layer keeps it in
+``st.session_state["user"]`` and re-reads it from the database on every rerun.
+
+Passwords are hashed with argon2id (argon2-cffi), never logged and never put in
+an audit detail. Repeated failures lock an account for a while; sessions are
+signed tokens that expire and die when the password changes or the account is
+disabled.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from dashboard.db import schema as S
+from dashboard.errors import UserError
+
+ROLES = S.ROLES
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256
+MAX_FAILURES = 5          # failed logins in a row before the account is locked
+LOCK_MINUTES = 15         # how long a locked account refuses every password
+USERNAME_RE = re.compile(r"^[\w.@-]{2,64}$")
+
+# What each role may do. Scoped actions (upload, undo) also need the village in scope.
+ACTIONS = ("view", "export", "upload", "undo", "manage_users", "manage_registry",
+           "manage_grids", "read_audit", "upload_history")
+SCOPED = ("upload", "undo")
+_ROLE_ACTIONS = {
+    "leader": {"view", "export"},
+    "clerk": {"view", "export", "upload", "undo"},
+    "admin": set(ACTIONS),
+}
+# Upload kinds that change the registry or grid boundaries need more than "upload".
+KIND_ACTION = {"villages": "manage_registry", "grids": "manage_grids"}
+
+_HASHER = PasswordHasher()
+_DUMMY_HASH = _HASHER.hash("not-a-real-password-" + secrets.token_hex(8))
+# Session tokens are signed with a key that lives as long as the server process:
+# a restart logs everyone out, which is what an intranet deployment expects.
+_SESSION_KEY = secrets.token_bytes(32)
+
+
+# ---------------------------------------------------------------- roles and scope
+
+def allowed_village_ids(user: dict | None) -> set[int] | None:
+    """Villages whose data the user may *change*: None = every village (admin).
+
+    A clerk gets exactly their scope (possibly empty); a leader or an unknown
+    user gets the empty set. Everyone logged in may *view* the whole township.
+    Pass the result as ``allowed_village_ids`` to ``loaders.import_file``/``undo_batch``.
+    """
+    if not user or user.get("disabled"):
+        return set()
+    role = user.get("role")
+    if role == "admin":
+        return None
+    if role == "clerk":
+        return {int(v) for v in (user.get("village_ids") or ())}
+    return set()
+
+
+def can(user: dict | None, action: str, village_id: int | None = None) -> bool:
+    """May ``user`` do ``action`` (for ``village_id`` when given)?
+
+    For scoped actions without a village, the answer is whether the user may do
+    it for at least one village (e.g. whether to show the upload page).
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    if not user or user.get("disabled") or user.get("role") not in _ROLE_ACTIONS:
+        return False
+    if action not in _ROLE_ACTIONS[user["role"]]:
+        return False
+    if action in SCOPED:
+        allowed = allowed_village_ids(user)
+        if allowed is None:
+            return True
+        return bool(allowed) if village_id is None else int(village_id) in allowed
+    return True
+
+
+def action_for_kind(kind: str | None) -> str:
+    """The action an upload of ``kind`` needs: registry and grids are admin work."""
+    return KIND_ACTION.get(kind or "", "upload")
+
+
+def require(user: dict | None, action: str, village_id: int | None = None) -> None:
+    """Raise UserError("auth.forbidden") unless :func:`can` allows it."""
+    if not can(user, action, village_id):
+        raise UserError("auth.forbidden")
+
+
+# ---------------------------------------------------------------- passwords
+
+def check_password_rules(password: str) -> None:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError("auth.password_too_short", n=MIN_PASSWORD_LENGTH)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise UserError("auth.password_too_long", n=MAX_PASSWORD_LENGTH)
+    if password.strip() != password or not password.strip():
+        raise UserError("auth.password_spaces")
+
+
+def hash_password(password: str) -> str:
+    check_password_rules(password)
+    return _HASHER.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+# ---------------------------------------------------------------- audit
+
+def record(conn, username: str | None, action: str, ok: bool = True, detail=None,
+           now: datetime | None = None) -> None:
+    """Append one audit row (in the caller's transaction). ``detail``: text or a JSON-able dict."""
+    if isinstance(detail, (dict, list)):
+        detail = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
+    conn.execute(sa.insert(S.audit_log).values(
+        at=now or datetime.now(), username=(username or "anonymous")[:64], action=action[:40],
+        ok=bool(ok), detail=None if detail is None else str(detail)))
+
+
+def audit_rows(conn, filters: dict | None = None) -> list[dict]:
+    """Audit rows, newest first. Filters: username, action, ok (bool), since, until
+    (datetimes or dates; until is exclusive), text (substring of detail), limit (default 500)."""
+    f = dict(filters or {})
+    a = S.audit_log
+    q = sa.select(a.c.id, a.c.at, a.c.username, a.c.action, a.c.ok, a.c.detail)
+    if f.get("username"):
+        q = q.where(a.c.username == f["username"])
+    if f.get("action"):
+        acts = f["action"] if isinstance(f["action"], (list, tuple, set)) else [f["action"]]
+        q = q.where(a.c.action.in_(list(acts)))
+    if f.get("ok") is not None:
+        q = q.where(a.c.ok == bool(f["ok"]))
+    if f.get("since"):
+        q = q.where(a.c.at >= _as_dt(f["since"]))
+    if f.get("until"):
+        q = q.where(a.c.at < _as_dt(f["until"]))
+    if f.get("text"):
+        q = q.where(a.c.detail.contains(str(f["text"]), autoescape=True))
+    q = q.order_by(a.c.at.desc(), a.c.id.desc()).limit(int(f.get("limit") or 500))
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def audit_actions(conn) -> list[str]:
+    return list(conn.execute(sa.select(S.audit_log.c.action).distinct()
+                             .order_by(S.audit_log.c.action)).scalars())
+
+
+def _as_dt(v) -> datetime:
+    return v if isinstance(v, datetime) else datetime(v.year, v.month, v.day)
+
+
+# ---------------------------------------------------------------- users
+
+def _user_dict(conn, row) -> dict:
+    ids = None
+    if row["role"] == "clerk":
+        ids = tuple(sorted(conn.execute(sa.select(S.user_scope.c.village_id)
+                                        .where(S.user_scope.c.user_id == row["id"])).scalars()))
+    return {"id": row["id"], "username": row["username"], "display_name": row["display_name"] or "",
+            "role": row["role"], "village_ids": ids, "disabled": bool(row["disabled"])}
+
+
+def _row(conn, username: str):
+    return conn.execute(sa.select(S.app_user).where(S.app_user.c.username == username)).mappings().first()
+
+
+def get_user(conn, username: str) -> dict | None:
+    r = _row(conn, username)
+    return _user_dict(conn, r) if r else None
+
+
+def get_user_by_id(conn, user_id: int) -> dict | None:
+    r = conn.execute(sa.select(S.app_user).where(S.app_user.c.id == user_id)).mappings().first()
+    return _user_dict(conn, r) if r else None
+
+
+def list_users(conn) -> list[dict]:
+    """Every user with role, state and the names of the villages in scope."""
+    names = dict(conn.execute(sa.select(S.village.c.id, S.village.c.name)).all())
+    out = []
+    for r in conn.execute(sa.select(S.app_user).order_by(S.app_user.c.username)).mappings():
+        u = _user_dict(conn, r)
+        u["villages"] = [names.get(v, str(v)) for v in (u["village_ids"] or ())]
+        u["locked_until"] = r["locked_until"]
+        u["failed_logins"] = r["failed_logins"]
+        u["created_at"] = r["created_at"]
+        out.append(u)
+    return out
+
+
+def resolve_villages(conn, names_or_codes) -> list[int]:
+    """Village ids for names or 12-digit codes; UserError naming the first unknown one."""
+    ids = []
+    for n in names_or_codes or ():
+        n = str(n).strip()
+        vid = conn.execute(sa.select(S.village.c.id).where(
+            sa.or_(S.village.c.name == n, S.village.c.code == n))).scalar()
+        if vid is None:
+            raise UserError("auth.unknown_village", name=n)
+        ids.append(int(vid))
+    return sorted(set(ids))
+
+
+def _check_role_scope(role: str, village_ids) -> list[int]:
+    if role not in ROLES:
+        raise UserError("auth.bad_role", role=role)
+    ids = sorted({int(v) for v in (village_ids or ())})
+    if role == "clerk" and not ids:
+        raise UserError("auth.clerk_needs_village")
+    if role != "clerk" and ids:
+        raise UserError("auth.scope_for_clerks_only")
+    return ids
+
+
+def _set_scope(conn, user_id: int, ids: list[int]) -> None:
+    conn.execute(sa.delete(S.user_scope).where(S.user_scope.c.user_id == user_id))
+    if ids:
+        known = set(conn.execute(sa.select(S.village.c.id).where(S.village.c.id.in_(ids))).scalars())
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raise UserError("auth.unknown_village", name=str(missing[0]))
+        conn.execute(sa.insert(S.user_scope), [{"user_id": user_id, "village_id": v} for v in ids])
+
+
+def create_user(conn, username: str, password: str, role: str, village_ids=(),
+                display_name: str | None = None, actor: str = "system") -> dict:
+    """Add an account (in the caller's write transaction) and audit it."""
+    username = (username or "").strip()
+    if not USERNAME_RE.match(username):
+        raise UserError("auth.bad_username")
+    ids = _check_role_scope(role, village_ids)
+    if _row(conn, username) is not None:
+        raise UserError("auth.user_exists", name=username)
+    pw_hash = hash_password(password)
+    uid = conn.execute(sa.insert(S.app_user).values(
+        username=username, display_name=(display_name or "").strip()[:100] or None,
+        password_hash=pw_hash, role=role, disabled=False, failed_logins=0,
+        created_at=datetime.now()).returning(S.app_user.c.id)).scalar_one()
+    _set_scope(conn, uid, ids)
+    record(conn, actor, "user_add", True, {"user": username, "role": role, "village_ids": ids})
+    return get_user_by_id(conn, uid)
+
+
+def _require_row(conn, username: str):
+    r = _row(conn, username)
+    if r is None:
+        raise UserError("auth.no_such_user", name=username)
+    return r
+
+
+def _enabled_admins(conn) -> int:
+    u = S.app_user
+    return int(conn.execute(sa.select(sa.func.count()).select_from(u).where(
+        u.c.role == "admin", u.c.disabled == sa.false())).scalar_one())
+
+
+def set_disabled(conn, username: str, disabled: bool = True, actor: str = "system") -> dict:
+    """Disable (or enable) an account; its sessions end at the next page load."""
+    r = _require_row(conn, username)
+    if disabled and r["role"] == "admin" and not r["disabled"] and _enabled_admins(conn) <= 1:
+        raise UserError("auth.last_admin")
+    conn.execute(sa.update(S.app_user).where(S.app_user.c.id == r["id"]).values(
+        disabled=bool(disabled), failed_logins=0, locked_until=None))
+    record(conn, actor, "user_disable" if disabled else "user_enable", True, {"user": username})
+    return get_user_by_id(conn, r["id"])
+
+
+def set_password(conn, username: str, password: str, actor: str = "system") -> None:
+    """Reset a password (clears a lockout); the user's existing sessions end."""
+    r = _require_row(conn, username)
+    pw_hash = hash_password(password)
+    conn.execute(sa.update(S.app_user).where(S.app_user.c.id == r["id"]).values(
+        password_hash=pw_hash, failed_logins=0, locked_until=None))
+    record(conn, actor, "user_password", True, {"user": username})
+
+
+def set_role(conn, username: str, role: str, village_ids=(), actor: str = "system") -> dict:
+    """Change a user's role and village scope."""
+    r = _require_row(conn, username)
+    ids = _check_role_scope(role, village_ids)
+    if r["role"] == "admin" and role != "admin" and not r["disabled"] and _enabled_admins(conn) <= 1:
+        raise UserError("auth.last_admin")
+    conn.execute(sa.update(S.app_user).where(S.app_user.c.id == r["id"]).values(role=role))
+    _set_scope(conn, r["id"], ids)
+    record(conn, actor, "user_role", True, {"user": username, "role": role, "village_ids": ids})
+    return get_user_by_id(conn, r["id"])
+
+
+def manage(engine, actor: str, action: str, fn, *args, **kwargs):
+    """Run a user-management function ``fn(conn, *args, actor=actor, **kwargs)`` in a
+    write transaction. Success is audited by ``fn``; a refusal (UserError) is audited
+    here, in its own transaction, and re-raised."""
+    from dashboard.db.engine import bump_version, run_write
+
+    def body(conn):
+        out = fn(conn, *args, actor=actor, **kwargs)
+        bump_version(conn)
+        return out
+    try:
+        return run_write(engine, body)
+    except UserError as exc:
+        target = args[0] if args and isinstance(args[0], str) else None
+        run_write(engine, lambda c: record(c, actor, action, False,
+                                           {"user": target, "reason": exc.key}))
+        raise
+
+
+# ---------------------------------------------------------------- login
+
+@dataclass(frozen=True)
+class LoginResult:
+    ok: bool
+    user: dict | None = None
+    reason: str = ""                  # "", "bad_credentials", "locked", "disabled"
+    locked_until: datetime | None = None
+
+    @property
+    def message_key(self) -> str:
+        return {"locked": "auth.locked"}.get(self.reason, "auth.bad_credentials")
+
+
+def authenticate(conn, username: str, password: str, now: datetime | None = None) -> LoginResult:
+    """Check a login (in the caller's *write* transaction: it counts failures and audits).
+
+    Unknown users, wrong passwords and disabled accounts give the same answer to
+    the person logging in; the audit log says which it was. After MAX_FAILURES
+    failures in a row the account refuses every password for LOCK_MINUTES.
+    """
+    now = now or datetime.now()
+    username = (username or "").strip()[:64]
+    r = _row(conn, username) if username else None
+    if r is None:
+        verify_password(_DUMMY_HASH, password or "")   # same time as a real check
+        record(conn, username or "anonymous", "login", False, {"reason": "unknown_user"}, now)
+        return LoginResult(False, reason="bad_credentials")
+    u = S.app_user
+    if r["locked_until"] is not None and r["locked_until"] > now:
+        record(conn, username, "login", False, {"reason": "locked"}, now)
+        return LoginResult(False, reason="locked", locked_until=r["locked_until"])
+    good = verify_password(r["password_hash"], password or "")
+    if good and r["disabled"]:
+        record(conn, username, "login", False, {"reason": "disabled"}, now)
+        return LoginResult(False, reason="bad_credentials")
+    if not good:
+        fails = (0 if r["locked_until"] is not None else int(r["failed_logins"] or 0)) + 1
+        locked = now + timedelta(minutes=LOCK_MINUTES) if fails >= MAX_FAILURES else None
+        conn.execute(sa.update(u).where(u.c.id == r["id"]).values(
+            failed_logins=0 if locked else fails, locked_until=locked))
+        record(conn, username, "login", False,
+               {"reason": "bad_password", "failures": fails, "locked": locked is not None}, now)
+        if locked:
+            return LoginResult(False, reason="locked", locked_until=locked)
+        return LoginResult(False, reason="bad_credentials")
+    values = {"failed_logins": 0, "locked_until": None}
+    if _HASHER.check_needs_rehash(r["password_hash"]):
+        values["password_hash"] = _HASHER.hash(password)
+    conn.execute(sa.update(u).where(u.c.id == r["id"]).values(**values))
+    record(conn, username, "login", True, None, now)
+    return LoginResult(True, user=get_user_by_id(conn, r["id"]))
+
+
+# ---------------------------------------------------------------- sessions
+
+def _stamp(password_hash: str) -> str:
+    # Changes whenever the password does, so a reset ends every existing session.
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def _sign(payload: str) -> str:
+    return base64.urlsafe_b64encode(hmac.new(_SESSION_KEY, payload.encode(), hashlib.sha256)
+                                    .digest()).decode().rstrip("=")
+
+
+def issue_session(conn, user: dict, minutes: int, now: datetime | None = None) -> str:
+    """A signed token for ``user`` that expires ``minutes`` from now."""
+    now = now or datetime.now()
+    pw_hash = conn.execute(sa.select(S.app_user.c.password_hash)
+                           .where(S.app_user.c.id == user["id"])).scalar_one()
+    expires = int((now + timedelta(minutes=minutes)).timestamp())
+    payload = f"{user['id']}.{expires}.{_stamp(pw_hash)}.{secrets.token_urlsafe(12)}"
+    return f"{payload}.{_sign(payload)}"
+
+
+def session_expiry(token: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(token.split(".")[1]))
+    except (AttributeError, IndexError, ValueError):
+        return None
+
+
+def session_user(conn, token: str | None, now: datetime | None = None) -> dict | None:
+    """The user a token belongs to, or None when it is forged, expired, or the
+    account was disabled or its password changed since it was issued."""
+    if not token or not isinstance(token, str):
+        return None
+    payload, _, sig = token.rpartition(".")
+    if not payload or not hmac.compare_digest(sig, _sign(payload)):
+        return None
+    try:
+        uid_s, exp_s, stamp, _nonce = payload.split(".", 3)
+        uid, exp = int(uid_s), int(exp_s)
+    except ValueError:
+        return None
+    if (now or datetime.now()).timestamp() >= exp:
+        return None
+    r = conn.execute(sa.select(S.app_user).where(S.app_user.c.id == uid)).mappings().first()
+    if r is None or r["disabled"] or not hmac.compare_digest(stamp, _stamp(r["password_hash"])):
+        return None
+    return _user_dict(conn, r)
+
+
+# ---------------------------------------------------------------- uploads
+
+def audited_import(engine, data: bytes, file_name: str, user: dict, kind: str | None = None,
+                   village: str | None = None, dry_run: bool = False, lang: str = "zh"):
+    """``loaders.import_file`` for a logged-in user: scope from the user, audit row written.
+
+    Refuses (UserError auth.forbidden, audited) when the role may not upload at all
+    or the kind needs registry/grid rights; otherwise passes the user's villages as
+    ``allowed_village_ids`` so the loader refuses rows naming any other village.
+    Dry runs are audited only when refused.
+    """
+    import loaders
+    from dashboard.db.engine import run_write
+    who = (user or {}).get("username") or "anonymous"
+    detail = {"file": str(file_name)[:255], "kind": kind, "village": village, "dry_run": dry_run}
+    needed = action_for_kind(kind)
+    if not can(user, needed):
+        run_write(engine, lambda c: record(c, who, "upload", False, {**detail, "reason": "forbidden"}))
+        raise UserError("auth.forbidden")
+    try:
+        result = loaders.import_file(engine, data, file_name, kind=kind, village=village,
+                                     username=who, dry_run=dry_run, lang=lang,
+                                     allowed_village_ids=allowed_village_ids(user))
+    except Exception as exc:
+        run_write(engine, lambda c: record(c, who, "upload", False,
+                                           {**detail, "error": _err(exc, lang)}))
+        raise
+    ok, extra = _result_summary(result)
+    if not dry_run or not ok:
+        run_write(engine, lambda c: record(c, who, "upload_check" if dry_run else "upload", ok,
+                                           {**detail, **extra}))
+    return result
+
+
+def audited_undo(engine, batch_id: int, user: dict, lang: str = "zh"):
+    """``loaders.undo_batch`` for a logged-in user, scoped and audited."""
+    import loaders
+    from dashboard.db.engine import run_write
+    who = (user or {}).get("username") or "anonymous"
+    detail = {"batch_id": int(batch_id)}
+    if not can(user, "undo"):
+        run_write(engine, lambda c: record(c, who, "undo", False, {**detail, "reason": "forbidden"}))
+        raise UserError("auth.forbidden")
+    try:
+        result = loaders.undo_batch(engine, batch_id, username=who,
+                                    allowed_village_ids=allowed_village_ids(user))
+    except Exception as exc:
+        run_write(engine, lambda c: record(c, who, "undo", False, {**detail, "error": _err(exc, lang)}))
+        raise
+    ok, extra = _result_summary(result)
+    run_write(engine, lambda c: record(c, who, "undo", ok, {**detail, **extra}))
+    return result
+
+
+def _err(exc: Exception, lang: str) -> str:
+    if isinstance(exc, UserError):
+        return exc.key
+    return type(exc).__name__
+
+
+def _result_summary(result) -> tuple[bool, dict]:
+    """(ok, a few JSON-able facts) from whatever the loader returned."""
+    get = (result.get if isinstance(result, dict) else lambda k, d=None: getattr(result, k, d))
+    ok = get("ok", True)
+    ok = bool(ok() if callable(ok) else ok)
+    extra = {}
+    for k in ("batch_id", "kind", "rows_read", "inserted", "updated", "unchanged", "deleted",
+              "restored", "state"):
+        v = get(k, None)
+        if isinstance(v, (int, float, str, bool)) or v is None:
+            if v is not None:
+                extra[k] = v
+    errs = get("errors", None) or get("issues", None)
+    if errs:
+        try:
+            extra["errors"] = len(errs)
+        except TypeError:
+            pass
+    return ok, extra
+
+
+# ---------------------------------------------------------------- upload history
+
+def upload_history(conn, village_id: int | None = None, username: str | None = None,
+                   limit: int = 500) -> list[dict]:
+    """Import batches across all villages, newest first, with the village name."""
+    b, v = S.import_batch, S.village
+    q = (sa.select(b.c.id, b.c.created_at, b.c.username, b.c.kind, b.c.file_name,
+                   v.c.name.label("village"), b.c.rows_read, b.c.inserted, b.c.updated,
+                   b.c.unchanged, b.c.state)
+         .select_from(b.outerjoin(v, v.c.id == b.c.village_id)))
+    if village_id is not None:
+        q = q.where(b.c.village_id == village_id)
+    if username:
+        q = q.where(b.c.username == username)
+    q = q.order_by(b.c.created_at.desc(), b.c.id.desc()).limit(limit)
+    return [dict(r) for r in conn.execute(q).mappings()]
