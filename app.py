@@ -1,6 +1,7 @@
-"""Streamlit entry: page config, language switch, navigation with translated titles."""
+"""Streamlit entry: page config, language switch, login gate, navigation with translated titles."""
 import streamlit as st
 
+from dashboard.ui import auth as auth_ui
 from dashboard.ui import common as ui
 from dashboard.ui import nav
 
@@ -8,11 +9,12 @@ st.set_page_config(page_title=ui.t("app.title"), page_icon=":material/dashboard:
 
 with st.sidebar:
     st.radio(ui.t("app.language"), ["zh", "en"], key=ui.LANG_KEY, horizontal=True,
-             format_func={"zh": "中文", "en": "English"}.get, index=0 if ui.lang() == "zh" else 1)
+             format_func=lambda code: ui.t(f"app.lang_{code}"), index=0 if ui.lang() == "zh" else 1)
 
-user = ui.current_user()
+# With auth on and no valid session this serves the login page alone and stops.
+user = auth_ui.require_login()
 sections: dict[str, list] = {}
 for slug, path, title, icon, section, _roles in nav.available(user["role"]):
     sections.setdefault(ui.t(section), []).append(
         st.Page(path, title=ui.t(title), icon=icon, url_path=slug, default=slug == "overview"))
-st.navigation(sections).run()
+st.navigation(auth_ui.account_pages(sections)).run()

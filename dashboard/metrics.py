@@ -142,6 +142,26 @@ _M = [
            "网格员人数。", "Number of grid workers."),
     Metric("grids", "网格数", "Grids", "个", "grids", "count", "neutral", "grid", "网格个数。",
            "Number of grids.", levels=("township", "village")),
+    # Derived figures leaders also use (each from the sums above, never from averages).
+    Metric("disputes_open", "未化解纠纷", "Open disputes", "件", "cases", "count", "lower",
+           "disputes", "统计期内受理、到期末仍未化解的纠纷件数（受理纠纷 − 化解纠纷）。",
+           "Disputes reported in the period and not resolved by its end (received − resolved)."),
+    Metric("overdue_rate", "超期率", "Overdue share", "%", "%", "rate", "lower", "disputes",
+           f"统计期内受理的纠纷中，到期末超过{OVERDUE_DAYS}天仍未化解的比例。",
+           f"Share of the period's disputes still open more than {OVERDUE_DAYS} days at its end.",
+           "overdue_open", "disputes_total"),
+    Metric("volunteer_participants_per_100_residents", "每百人志愿参与人次",
+           "Volunteer participants per 100 residents", "人次/百人", "per 100 residents", "ratio",
+           "higher", "volunteers", "志愿参与人次 ÷ 人口 × 100。",
+           "Volunteer participants (person-times) ÷ population × 100.",
+           "volunteer_participants", "population", ("township", "village")),
+    Metric("voters_per_visit", "每次走访联系选民", "Voters per visit", "人次/次", "per visit", "ratio",
+           "higher", "visits", "联系选民人次 ÷ 走访记录条数。", "Voters contacted ÷ visit records.",
+           "voters_contacted", "rep_visits", ("township", "village")),
+    Metric("suggestion_referral_rate", "意见建议转办率", "Suggestion referral rate", "%", "%", "rate",
+           "neutral", "visits", "收集的意见建议中转交有关部门办理的比例。",
+           "Issues referred as a share of suggestions collected.",
+           "issues_referred", "suggestions_collected", ("township", "village")),
 ]
 
 METRICS: dict[str, Metric] = {m.key: m for m in _M}
@@ -163,6 +183,27 @@ BASE_KEYS = ("disputes_total", "disputes_resolved", "resolved_at_grid", "resolve
              "overdue_open", "volunteer_activities", "volunteer_participants", "volunteer_hours",
              "volunteer_points", "rep_visits", "voters_contacted", "suggestions_collected",
              "issues_resolved", "issues_referred")
+
+
+def month_expr(conn, col):
+    """The 'YYYY-MM' of a date column, in the connection's SQL dialect (for GROUP BY month)."""
+    if conn.dialect.name == "sqlite":
+        return sa.func.strftime("%Y-%m", col)
+    return sa.func.to_char(col, "YYYY-MM")
+
+
+def days_expr(conn, later, earlier):
+    """Whole days between two date columns (later − earlier), dialect-aware."""
+    return _days_expr(conn, later, earlier)
+
+
+def months_of(period: Period) -> list[str]:
+    """Every 'YYYY-MM' the period touches, in order (so months without rows still show)."""
+    out, y, m = [], period.start.year, period.start.month
+    while (y, m) <= (period.end.year, period.end.month):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
 
 
 def _days_expr(conn, later, earlier):
@@ -293,6 +334,12 @@ def derive(base: dict, hist: dict[int, int], static: dict | None) -> dict:
     m["volunteer_hours_per_100_residents"] = _ratio(m["volunteer_hours"], m["population"], 100)
     m["suggestion_resolution_rate"] = _ratio(m["issues_resolved"], m["suggestions_collected"])
     m["households_per_grid_worker"] = _ratio(m["households"], m["grid_workers"])
+    m["disputes_open"] = m["disputes_total"] - m["disputes_resolved"]
+    m["overdue_rate"] = _ratio(m["overdue_open"], m["disputes_total"])
+    m["volunteer_participants_per_100_residents"] = _ratio(m["volunteer_participants"],
+                                                           m["population"], 100)
+    m["voters_per_visit"] = _ratio(m["voters_contacted"], m["rep_visits"])
+    m["suggestion_referral_rate"] = _ratio(m["issues_referred"], m["suggestions_collected"])
     return m
 
 
@@ -375,3 +422,29 @@ def rounded(values: dict) -> dict:
         else:
             out[k] = int(v)
     return out
+
+
+def table(values: dict, keys: Iterable[str] | None = None) -> dict:
+    """The registry's metrics only (in registry order), rounded for JSON / exports."""
+    keys = list(METRICS) if keys is None else list(keys)
+    return rounded({k: values.get(k) for k in keys})
+
+
+def parts(key: str, values: dict) -> tuple | None:
+    """(numerator, denominator) values of a rate or ratio, or None for a plain figure."""
+    m = METRICS[key]
+    if not (m.numerator and m.denominator):
+        return None
+    return values.get(m.numerator), values.get(m.denominator)
+
+
+def formula(key: str, values: dict, lang: str = "zh") -> str:
+    """'化解纠纷 / 受理纠纷 = 180 / 200' for a rate or ratio; '' for a plain figure."""
+    from dashboard import fmt
+    p = parts(key, values)
+    if p is None:
+        return ""
+    m = METRICS[key]
+    n, d = METRICS[m.numerator], METRICS[m.denominator]
+    return (f"{n.name(lang)} / {d.name(lang)} = {fmt.value(p[0], n.kind)} / "
+            f"{fmt.value(p[1], d.kind)}")

@@ -3,7 +3,8 @@
 Database tests run on SQLite by default. With TEST_DATABASE_URL set to a
 PostgreSQL URL (CI does this when 127.0.0.1:5432 answers), the same tests run
 there: each test gets a fresh schema in that database, and the demo township is
-built once per session in a sibling database named <db>_demo.
+built once per session in a sibling database named <db>_demo<pid>. Each
+pytest process works in databases of its own (suffixed with its pid).
 """
 from __future__ import annotations
 
@@ -47,13 +48,34 @@ def _pg_sibling(url: str, suffix: str) -> str:
     return f"{base}/{name}"
 
 
+@pytest.fixture(scope="session")
+def _pg_worker_url() -> str:
+    # A database of this pytest process's own, beside TEST_DATABASE_URL's, so two test
+    # runs on one server (developers in parallel) never drop each other's schema.
+    url = _pg_sibling(PG_URL, f"w{os.getpid()}")
+    yield url
+    _drop_pg(url)
+
+
+def _drop_pg(url: str) -> None:
+    dispose_all()
+    name = url.rsplit("/", 1)[1]
+    admin = sa.create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": name})
+        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+    admin.dispose()
+
+
 @pytest.fixture
-def db_url(tmp_path) -> str:
+def db_url(tmp_path, request) -> str:
     """URL of an empty, not yet migrated database."""
     if ON_PG:
+        url = request.getfixturevalue("_pg_worker_url")
         dispose_all()
-        _reset_pg(PG_URL)
-        return normalise_url(PG_URL)
+        _reset_pg(url)
+        return url
     return f"sqlite:///{tmp_path / 'test.db'}"
 
 
@@ -69,13 +91,15 @@ def engine(db_url):
 def demo_url(tmp_path_factory) -> str:
     """A database holding the demo township, built once per session. Do not write to it."""
     if ON_PG:
-        url = _pg_sibling(PG_URL, "demo")
+        url = _pg_sibling(PG_URL, f"demo{os.getpid()}")
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
     from dashboard import demo
     eng = migrate(url)
     demo.seed_if_empty(eng)
-    return url
+    yield url
+    if ON_PG:
+        _drop_pg(url)
 
 
 @pytest.fixture
@@ -88,7 +112,7 @@ def demo_copy_url(demo_url, tmp_path) -> str:
     """A private, writable copy of the demo database (SQLite only; PG rebuilds it)."""
     if ON_PG:
         from dashboard import demo
-        url = _pg_sibling(PG_URL, "democopy")
+        url = _pg_sibling(PG_URL, f"democopy{os.getpid()}")
         demo.seed_if_empty(migrate(url))
         return url
     src = demo_url.split("///", 1)[1]
@@ -113,3 +137,99 @@ def chromium():
             pytest.fail("CI must have /usr/bin/chromium (apt-get install chromium); .ci/run installs it")
         pytest.skip("no Chromium at /usr/bin/chromium: apt-get install chromium fonts-noto-cjk")
     return p
+
+
+def pytest_collection_modifyitems(config, items):
+    # Anything that drives Chromium is a browser test, whichever file it lives in.
+    for item in items:
+        if "chromium" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StreamlitServer:
+    """`streamlit run app.py` on a free localhost port, for browser tests."""
+
+    def __init__(self, db_url: str, extra_env: dict | None = None):
+        import subprocess
+        import time
+        import urllib.request
+        self.port = free_port()
+        env = {**os.environ, "DATABASE_URL": db_url, "PYTHONPATH": str(ROOT),
+               **(extra_env or {})}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+             "--server.port", str(self.port), "--server.headless", "true",
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError("streamlit did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except Exception:
+            self.proc.kill()
+
+
+@pytest.fixture
+def streamlit_server():
+    """Factory: streamlit_server(db_url, extra_env=None) -> StreamlitServer (stopped after the test)."""
+    servers = []
+
+    def start(db_url: str, extra_env: dict | None = None) -> StreamlitServer:
+        s = StreamlitServer(db_url, extra_env)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
+BROWSER_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser_page(chromium):
+    """A Playwright page in Debian's Chromium; requests leaving localhost are blocked and recorded.
+
+    ``page.external_requests`` lists every blocked URL, so a test can assert it stays empty.
+    """
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=BROWSER_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+        page = context.new_page()
+        page.external_requests = []
+
+        def guard(route):
+            url = route.request.url
+            host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+            if url.startswith(("data:", "blob:")) or host in ("127.0.0.1", "localhost", "[::1]"):
+                route.continue_()
+            else:
+                page.external_requests.append(url)
+                route.abort()
+
+        context.route("**/*", guard)
+        yield page
+        context.close()
+        browser.close()

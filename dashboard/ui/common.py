@@ -141,10 +141,11 @@ def filters(show_villages: bool = True, key: str = "f") -> Filters:
             period = periods.parse(kind, choice)
         village_ids = None
         if show_villages:
-            names = {v["id"]: v["name"] for v in f["villages"]}
-            chosen = st.multiselect(t("filter.villages"), list(names), format_func=names.get,
+            # names as options (unique within a township): AppTest and URLs handle strings best
+            ids = {v["name"]: v["id"] for v in f["villages"]}
+            chosen = st.multiselect(t("filter.villages"), list(ids),
                                     placeholder=t("filter.all_villages"), key="villages")
-            village_ids = tuple(sorted(chosen)) or None
+            village_ids = tuple(sorted(ids[n] for n in chosen if n in ids)) or None
     return Filters(period, village_ids)
 
 

@@ -1,0 +1,270 @@
+"""``build_deck``: the meeting report's slides, every figure from the metric registry.
+
+Trend charts slice the period into calendar months (quarters or years for long
+custom periods) and call ``metrics.compute`` on each slice, so a bar labelled
+"3月" is exactly what the dashboard shows when March is selected.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from dashboard import fmt, metrics, periods
+from dashboard.db import schema as S
+from dashboard.i18n import t
+from dashboard.periods import Period
+from dashboard.queries import overview, summary
+from dashboard.report.briefing import briefing_from
+from dashboard.report.deck import Chart, Deck, Kpi, MapImage, Series, Slide, Table
+
+log = logging.getLogger(__name__)
+
+TOP_N = 10
+RANKING_METRICS = ("disputes_total", "disputes_resolved", "resolution_rate",
+                   "resolved_within_village_rate", "overdue_open", "volunteer_hours",
+                   "rep_visits", "suggestion_resolution_rate")
+MAP_METRIC = "resolution_rate"
+
+
+def _m(key: str, lang: str) -> str:
+    return metrics.METRICS[key].name(lang)
+
+
+def _with_unit(key: str, lang: str) -> str:
+    m = metrics.METRICS[key]
+    return f"{m.name(lang)}（{m.unit(lang)}）" if lang == "zh" else f"{m.name(lang)} ({m.unit(lang)})"
+
+
+def slices(period: Period) -> list[Period]:
+    """Calendar months inside the period (clipped at both ends); quarters or years when long."""
+    def walk(make):
+        out, d = [], period.start
+        while d <= period.end:
+            p = make(d)
+            s, e = max(p.start, period.start), min(p.end, period.end)
+            out.append(p if (s, e) == (p.start, p.end) else Period(s, e, "custom"))
+            d = p.end + timedelta(days=1)
+        return out
+    out = walk(lambda d: periods.month(d.year, d.month))
+    if len(out) > 24:
+        out = walk(lambda d: periods.quarter(d.year, (d.month - 1) // 3 + 1))
+    if len(out) > 24:
+        out = walk(lambda d: periods.year(d.year))
+    return out
+
+
+def slice_label(p: Period, whole: Period, lang: str) -> str:
+    same_year = whole.start.year == whole.end.year
+    if p.kind == "custom":
+        # a clipped month at an edge of a custom period: name the month it belongs to
+        p = periods.month(p.start.year, p.start.month) if p.days <= 31 else p
+    if p.kind == "month":
+        if lang == "zh":
+            return f"{p.start.month}月" if same_year else f"{p.start.year}年{p.start.month}月"
+        return p.start.strftime("%b") if same_year else p.start.strftime("%b %Y")
+    if p.kind == "quarter":
+        q = (p.start.month - 1) // 3 + 1
+        return f"{p.start.year}Q{q}"
+    if p.kind == "year":
+        return str(p.start.year)
+    return f"{p.start:%m-%d}–{p.end:%m-%d}"
+
+
+def as_of(conn) -> datetime | None:
+    """When the data last changed (the data version's timestamp)."""
+    v = conn.execute(sa.select(S.data_version.c.changed_at).where(S.data_version.c.id == 1)).scalar()
+    if v is None:
+        return None
+    return v if isinstance(v, datetime) else datetime.fromisoformat(str(v))
+
+
+def _change_text(key: str, v, lang: str) -> str:
+    return overview.format_change(key, v, lang)
+
+
+def _map_image(conn, period: Period, village_ids, lang: str, with_map: bool) -> MapImage:
+    """The grid map from dashboard.maps when it is there; a note saying why not otherwise."""
+    if not with_map:
+        return MapImage(note=t("meeting.map_skipped", lang))
+    try:
+        from dashboard import maps  # issue 5; optional until it lands
+    except ImportError:
+        return MapImage(note=t("meeting.map_missing_module", lang))
+    png = html = None
+    err = ""
+    ids = None if village_ids is None else tuple(village_ids)
+    for name in ("map_png", "map_html_selfcontained"):
+        fn = getattr(maps, name, None)
+        if fn is None:
+            continue
+        try:
+            out = fn(conn, period, ids, metric=MAP_METRIC, lang=lang)
+        except TypeError:
+            try:
+                out = fn(conn, period, ids)
+            except Exception as exc:  # noqa: BLE001 - any failure leaves the map out, never the report
+                err = str(exc)
+                out = None
+        except Exception as exc:  # noqa: BLE001
+            log.warning("map %s failed: %s", name, exc)
+            err = str(exc)
+            out = None
+        if name == "map_png":
+            png = out or None
+        else:
+            html = out or None
+    if png is None:
+        note = t("meeting.map_no_image", lang) if not err else t("meeting.map_failed", lang, error=err)
+    else:
+        note = t("meeting.map_caption", lang, metric=_m(MAP_METRIC, lang))
+    return MapImage(png=png, html=html, note=note)
+
+
+def _village_filter_text(conn, village_ids, lang: str) -> str:
+    if village_ids is None:
+        return t("filter.all_villages", lang)
+    names = {v["id"]: v["name"] for v in summary.villages(conn)}
+    sep = "、" if lang == "zh" else ", "
+    return sep.join(names[i] for i in sorted(village_ids) if i in names)
+
+
+def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target: float = 0.9, *,
+               preparer: str = "", unit: str = "", with_map: bool = True,
+               now: datetime | None = None) -> Deck:
+    """The meeting report for a period and a set of villages (None = all), in slide order."""
+    ids = None if village_ids is None else tuple(sorted(set(village_ids)))
+    town = summary.township(conn) or {"name": ""}
+    r = metrics.with_changes(conn, period, ids)
+    tw = r["township"]
+    vill = {v["id"]: v for v in summary.villages(conn)}
+    names = {vid: vill[vid]["name"] for vid in r["villages"]}
+    now = now or datetime.now()
+    label = period.label(lang)
+    deck = Deck(township=town["name"], unit=unit or t("meeting.unit_default", lang, township=town["name"]),
+                period=period, period_label=label, lang=lang, as_of=as_of(conn),
+                last_day=summary.data_range(conn)[1], generated_at=now,
+                filters=_village_filter_text(conn, ids, lang), preparer=preparer,
+                title=t("meeting.deck_title", lang, township=town["name"]), values=r,
+                village_names=[names[v] for v in r["villages"]])
+    as_of_text = deck.as_of.strftime("%Y-%m-%d %H:%M") if deck.as_of else fmt.NONE
+    last_text = deck.last_day.isoformat() if deck.last_day else fmt.NONE
+
+    # 1 title
+    deck.slides.append(Slide("title", deck.title, label, lines=[
+        t("meeting.line_period", lang, period=label, start=period.start.isoformat(), end=period.end.isoformat()),
+        t("meeting.line_as_of", lang, when=as_of_text, last=last_text),
+        t("meeting.line_scope", lang, villages=deck.filters),
+        t("meeting.line_unit", lang, unit=deck.unit),
+        t("meeting.line_generated", lang, when=now.strftime("%Y-%m-%d %H:%M")),
+    ]))
+
+    # 2 KPIs with 环比 / 同比
+    kp = []
+    for key in metrics.HEADLINE:
+        m = metrics.METRICS[key]
+        kp.append(Kpi(key, m.name(lang), tw[key], fmt.value(tw[key], m.kind), m.unit(lang),
+                      r["mom"][key], _change_text(key, r["mom"][key], lang),
+                      r["yoy"][key], _change_text(key, r["yoy"][key], lang), m.direction))
+    deck.slides.append(Slide("kpis", t("meeting.slide_kpis", lang), label, kpis=kp,
+                             lines=[t("meeting.kpi_note", lang, previous=period.previous().label(lang),
+                                      year_ago=period.year_ago().label(lang))]))
+
+    # trend slices, each computed by the registry
+    sl = slices(period)
+    cats = [slice_label(p, period, lang) for p in sl]
+    per = [metrics.compute(conn, p, ids)["township"] for p in sl]
+
+    def trend(key):
+        return [p[key] for p in per]
+
+    # 3 disputes
+    lv_grid = tw["resolved_at_grid"]
+    lv_village = tw["resolved_in_village"] - tw["resolved_at_grid"]
+    lv_up = tw["disputes_resolved"] - tw["resolved_in_village"]
+    deck.slides.append(Slide("disputes", t("meeting.slide_disputes", lang), label, lines=[
+        t("meeting.disputes_line", lang, total=fmt.num(tw["disputes_total"]),
+          resolved=fmt.num(tw["disputes_resolved"]), rate=fmt.pct(tw["resolution_rate"]),
+          village_rate=fmt.pct(tw["resolved_within_village_rate"]),
+          overdue=fmt.num(tw["overdue_open"]), days=metrics.OVERDUE_DAYS,
+          median=fmt.num(tw["median_days_to_resolve"], 1)),
+    ], charts=[
+        Chart("column", t("meeting.chart_disputes_trend", lang), cats,
+              [Series(_m("disputes_total", lang), trend("disputes_total"), "disputes_total"),
+               Series(_m("disputes_resolved", lang), trend("disputes_resolved"), "disputes_resolved")]),
+        Chart("pie", t("meeting.chart_levels", lang),
+              [t("enum.level.grid", lang), t("enum.level.village", lang), t("meeting.level_above", lang)],
+              [Series(_m("disputes_resolved", lang), [lv_grid, lv_village, lv_up], "disputes_resolved")]),
+    ]))
+
+    # 4 volunteers
+    by_hours = sorted(r["villages"].items(), key=lambda kv: (-kv[1]["volunteer_hours"], names[kv[0]]))[:TOP_N]
+    deck.slides.append(Slide("volunteers", t("meeting.slide_volunteers", lang), label, lines=[
+        t("meeting.volunteers_line", lang, n=fmt.num(tw["volunteer_activities"]),
+          people=fmt.num(tw["volunteer_participants"]), hours=fmt.num(tw["volunteer_hours"], 1),
+          per100=fmt.num(tw["volunteer_hours_per_100_residents"], 1),
+          points=fmt.num(tw["volunteer_points"])),
+    ], charts=[
+        Chart("line", t("meeting.chart_volunteer_trend", lang), cats,
+              [Series(_m("volunteer_hours", lang), trend("volunteer_hours"), "volunteer_hours")],
+              number_format="#,##0.0", value_kind="hours"),
+        Chart("bar", t("meeting.chart_volunteer_top", lang, n=len(by_hours)),
+              [names[v] for v, _ in by_hours],
+              [Series(_m("volunteer_hours", lang), [m["volunteer_hours"] for _, m in by_hours],
+                      "volunteer_hours")], number_format="#,##0.0", value_kind="hours"),
+    ]))
+
+    # 5 representative visits
+    pending = tw["suggestions_collected"] - tw["issues_resolved"] - tw["issues_referred"]
+    deck.slides.append(Slide("visits", t("meeting.slide_visits", lang), label, lines=[
+        t("meeting.visits_line", lang, n=fmt.num(tw["rep_visits"]), voters=fmt.num(tw["voters_contacted"]),
+          s=fmt.num(tw["suggestions_collected"]), resolved=fmt.num(tw["issues_resolved"]),
+          referred=fmt.num(tw["issues_referred"]), rate=fmt.pct(tw["suggestion_resolution_rate"])),
+    ], charts=[
+        Chart("column", t("meeting.chart_visits_trend", lang), cats,
+              [Series(_m("rep_visits", lang), trend("rep_visits"), "rep_visits"),
+               Series(_m("suggestions_collected", lang), trend("suggestions_collected"),
+                      "suggestions_collected")]),
+        Chart("pie", t("meeting.chart_suggestions", lang),
+              [_m("issues_resolved", lang), _m("issues_referred", lang), t("meeting.pending", lang)],
+              [Series(_m("suggestions_collected", lang),
+                      [tw["issues_resolved"], tw["issues_referred"], pending], "suggestions_collected")]),
+    ]))
+
+    # 6 grid map
+    deck.slides.append(Slide("map", t("meeting.slide_map", lang), label,
+                             map=_map_image(conn, period, ids, lang, with_map),
+                             lines=[t("meeting.grid_line", lang, grids=fmt.num(tw["grids"]),
+                                      workers=fmt.num(tw["grid_workers"]),
+                                      per=fmt.num(tw["households_per_grid_worker"], 1))]))
+
+    # 7 village ranking (the overview's table, same order and figures)
+    df = overview.village_table(conn, period, ids, "resolution_rate", lang)
+    rows, low = [], []
+    for i, row in enumerate(df.itertuples(index=False), start=1):
+        rows.append([str(i), row.village] + [fmt.value(getattr(row, k), metrics.METRICS[k].kind)
+                                             for k in RANKING_METRICS])
+        rate = row.resolution_rate
+        if rate is not None and rate == rate and rate < target:
+            low.append(i - 1)
+    deck.slides.append(Slide("ranking", t("meeting.slide_ranking", lang), label,
+                             lines=[t("meeting.ranking_note", lang, metric=_m("resolution_rate", lang),
+                                      target=fmt.pct(target))],
+                             table=Table([t("meeting.col_rank", lang), t("overview.col_village", lang)]
+                                         + [_with_unit(k, lang) for k in RANKING_METRICS], rows,
+                                         [True, False] + [True] * len(RANKING_METRICS), low)))
+
+    # 8 alerts
+    al = overview.alerts(conn, period, ids, target, lang)
+    deck.slides.append(Slide("alerts", t("meeting.slide_alerts", lang), label,
+                             lines=al or [t("overview.no_alerts", lang)]))
+
+    # 9 briefing
+    deck.slides.append(Slide("briefing", t("meeting.slide_briefing", lang), label,
+                             lines=briefing_from(r, period, names, lang).split("\n")))
+    return deck
+
+
+def today() -> date:
+    return date.today()

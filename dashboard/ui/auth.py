@@ -1,0 +1,232 @@
+"""The login gate, session handling and the account widgets.
+
+``require_login()`` runs in app.py before navigation. When authentication is on
+(DASHBOARD_AUTH=on, or auto on any database that is not the demo) and the
+browser session holds no valid token, it serves the login page alone and stops
+the script: no other page, chart, file or export is built. Every rerun re-checks
+the token against the database, so expiry, a disabled account or a password
+reset take effect at the next click.
+
+Session state: ``auth_token`` (signed, expiring; see dashboard.auth) and ``user``
+(the user dict pages read through ``ui.current_user()``).
+"""
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import auth, settings
+from dashboard.db.engine import run_write
+from dashboard.errors import UserError
+from dashboard.ui import common as ui
+
+TOKEN_KEY = "auth_token"
+USER_KEY = "user"
+NOTICE_KEY = "auth_notice"
+
+
+def auth_enabled() -> bool:
+    """DASHBOARD_AUTH on/off; auto (and anything unrecognised) = on unless the database is the demo."""
+    mode = str(settings.get("DASHBOARD_AUTH")).strip().lower()
+    if mode in {"off", "0", "false", "no"}:
+        return False
+    if mode == "auto":
+        return not ui.facts()["demo"]
+    return True
+
+
+def _valid_user() -> dict | None:
+    token = st.session_state.get(TOKEN_KEY)
+    if not token:
+        return None
+    with ui.engine().connect() as conn:
+        user = auth.session_user(conn, token)
+    if user is None:
+        st.session_state.pop(TOKEN_KEY, None)
+        st.session_state.pop(USER_KEY, None)
+        st.session_state[NOTICE_KEY] = "auth.session_expired"
+        return None
+    st.session_state[USER_KEY] = user
+    return user
+
+
+def require_login() -> dict:
+    """The current user; with auth on and no valid session, serve only the login page and stop."""
+    user = _valid_user()
+    if user is None and auth_enabled():
+        st.session_state.pop(USER_KEY, None)
+        st.navigation([st.Page(login_page, title=ui.t("nav.login"), icon=":material/login:",
+                               url_path="login", default=True)], position="hidden").run()
+        st.stop()
+    user = user or ui.current_user()
+    _account_box(user)
+    return user
+
+
+def account_pages(sections: dict) -> dict:
+    """With auth off (the demo), an anonymous visitor also gets the login page, to try a role."""
+    if not st.session_state.get(TOKEN_KEY):
+        sections.setdefault(ui.t("auth.section_account"), []).append(
+            st.Page(login_page, title=ui.t("nav.login"), icon=":material/login:", url_path="login"))
+    return sections
+
+
+def _account_box(user: dict) -> None:
+    with st.sidebar:
+        if not st.session_state.get(TOKEN_KEY):
+            st.caption(ui.t("auth.anonymous"))
+            return
+        st.caption(ui.t("auth.logged_in_as"))
+        # st.text: never markdown or HTML, so a typed display name renders as itself
+        st.text(f"{user.get('display_name') or user['username']} · {ui.t('auth.role.' + user['role'])}")
+        st.button(ui.t("auth.logout"), on_click=logout, icon=":material/logout:", key="logout")
+
+
+def logout() -> None:
+    user = st.session_state.get(USER_KEY) or {}
+    if st.session_state.get(TOKEN_KEY):
+        run_write(ui.engine(), lambda c: auth.record(c, user.get("username"), "logout", True))
+    for k in (TOKEN_KEY, USER_KEY):
+        st.session_state.pop(k, None)
+    st.session_state[NOTICE_KEY] = "auth.logged_out"
+
+
+def log_in(username: str, password: str) -> str | None:
+    """Check the credentials; on success start a session and return None, else the error text."""
+    minutes = int(settings.get("DASHBOARD_SESSION_MINUTES"))
+
+    def txn(conn):
+        res = auth.authenticate(conn, username, password)
+        return res, (auth.issue_session(conn, res.user, minutes) if res.ok else None)
+
+    res, token = run_write(ui.engine(), txn)
+    if not res.ok:
+        left = res.locked_until - datetime.now() if res.locked_until else timedelta(0)
+        return ui.t(res.message_key, minutes=max(1, math.ceil(left.total_seconds() / 60)))
+    st.session_state[TOKEN_KEY] = token
+    st.session_state[USER_KEY] = res.user
+    return None
+
+
+def login_page() -> None:
+    st.title(ui.t("auth.title"))
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        st.info(ui.t(notice))
+    st.caption(ui.t("auth.intro"))
+    with st.form("login", clear_on_submit=True):
+        name = st.text_input(ui.t("auth.username"), max_chars=64, autocomplete="username")
+        password = st.text_input(ui.t("auth.password"), type="password", max_chars=auth.MAX_PASSWORD_LENGTH,
+                                 autocomplete="current-password")
+        submitted = st.form_submit_button(ui.t("auth.submit"), type="primary")
+    if submitted:
+        error = log_in(name or "", password or "")
+        if error:
+            st.error(error)
+        else:
+            st.rerun()
+    if ui.facts()["demo"]:
+        from dashboard.demo_users import login_hints
+        st.subheader(ui.t("auth.demo_title"))
+        st.caption(ui.t("auth.demo_hint"))
+        st.dataframe(pd.DataFrame([{ui.t("auth.demo_col_user"): h["username"],
+                                    ui.t("auth.demo_col_password"): h["password"],
+                                    ui.t("auth.demo_col_role"): h["role"]}
+                                   for h in login_hints(ui.lang())]), hide_index=True)
+
+
+# ---------------------------------------------------------------- page guards and admin helpers
+
+def require(action: str) -> dict:
+    """Stop the page with a message unless the current user may do ``action``."""
+    user = ui.current_user()
+    if not auth.can(user, action):
+        st.error(ui.t("auth.forbidden"))
+        st.stop()
+    return user
+
+
+def manage(action: str, fn, *args, **kwargs) -> bool:
+    """Run a user-management change as the current user; show the outcome. True on success."""
+    try:
+        auth.manage(ui.engine(), ui.current_user()["username"], action, fn, *args, **kwargs)
+    except UserError as exc:
+        ui.show_error(exc)
+        return False
+    st.success(ui.t("admin.done", what=ui.t(f"admin.action.{action}")))
+    return True
+
+
+def table(df: pd.DataFrame) -> None:
+    """A read-only table (text cells render as text, never HTML), or a note when empty."""
+    if len(df):
+        st.dataframe(df, hide_index=True, width="stretch")
+    else:
+        st.info(ui.t("admin.no_rows"))
+
+
+def users() -> list[dict]:
+    with ui.engine().connect() as conn:
+        return auth.list_users(conn)
+
+
+def users_frame(rows: list[dict]) -> pd.DataFrame:
+    now = datetime.now()
+
+    def state(u):
+        if u["disabled"]:
+            return ui.t("admin.state_disabled")
+        return ui.t("admin.state_locked" if u["locked_until"] and u["locked_until"] > now
+                    else "admin.state_active")
+    return pd.DataFrame({ui.t("admin.col_username"): [u["username"] for u in rows],
+                         ui.t("admin.col_display"): [u["display_name"] for u in rows],
+                         ui.t("admin.col_role"): [ui.t(f"auth.role.{u['role']}") for u in rows],
+                         ui.t("admin.col_villages"): ["、".join(u["villages"]) for u in rows],
+                         ui.t("admin.col_state"): [state(u) for u in rows],
+                         ui.t("admin.col_created"): [u["created_at"] for u in rows]})
+
+
+def audit_filters(usernames: list[str]) -> dict:
+    with ui.engine().connect() as conn:
+        actions = auth.audit_actions(conn)
+    c1, c2, c3 = st.columns(3)
+    anyone = ui.t("admin.any")
+    who = c1.selectbox(ui.t("admin.filter_user"), [anyone, *usernames], key="audit_user")
+    act = c2.selectbox(ui.t("admin.filter_action"), [anyone, *actions], key="audit_action",
+                       format_func=lambda a: a if a == anyone else ui.t(f"admin.action.{a}"))
+    res = c3.selectbox(ui.t("admin.filter_result"), ["all", "ok", "failed"], key="audit_ok",
+                       format_func=lambda r: ui.t(f"admin.result_{r}"))
+    c4, c5, c6 = st.columns(3)
+    since = c4.date_input(ui.t("admin.filter_from"), value=date.today() - timedelta(days=30), key="audit_from")
+    until = c5.date_input(ui.t("admin.filter_to"), value=date.today(), key="audit_to")
+    text = c6.text_input(ui.t("admin.filter_text"), key="audit_text")
+    return {"username": None if who == anyone else who, "action": None if act == anyone else act,
+            "ok": {"all": None, "ok": True, "failed": False}[res], "since": since,
+            "until": until + timedelta(days=1) if until else None, "text": text or None}
+
+
+def audit_frame(filters: dict) -> pd.DataFrame:
+    with ui.engine().connect() as conn:
+        rows = auth.audit_rows(conn, filters)
+    return pd.DataFrame({ui.t("admin.col_at"): [r["at"] for r in rows],
+                         ui.t("admin.col_username"): [r["username"] for r in rows],
+                         ui.t("admin.col_action"): [ui.t(f"admin.action.{r['action']}")
+                                                    if ui.i18n.has(f"admin.action.{r['action']}")
+                                                    else r["action"] for r in rows],
+                         ui.t("admin.col_ok"): [bool(r["ok"]) for r in rows],
+                         ui.t("admin.col_detail"): [r["detail"] or "" for r in rows]})
+
+
+def uploads_frame() -> pd.DataFrame:
+    with ui.engine().connect() as conn:
+        rows = auth.upload_history(conn)
+    cols = {"id": "col_batch", "created_at": "col_at", "username": "col_username", "kind": "col_kind",
+            "file_name": "col_file", "village": "col_village", "rows_read": "col_rows",
+            "inserted": "col_inserted", "updated": "col_updated", "unchanged": "col_unchanged",
+            "state": "col_state"}
+    df = pd.DataFrame(rows, columns=list(cols))
+    df["state"] = [ui.t(f"admin.state_{s}") for s in df["state"]]
+    return df.rename(columns={k: ui.t(f"admin.{v}") for k, v in cols.items()})
