@@ -192,8 +192,10 @@ def test_empty_period_counts_zero_rates_none(fx):
     for k, m in metrics.METRICS.items():
         if k in ("households", "population", "grid_workers", "grids", "households_per_grid_worker"):
             continue  # facts about the place, not the period
-        if m.kind in ("rate", "ratio", "days"):
-            assert t[k] is None, k
+        if m.denominator in ("households", "population"):
+            assert t[k] == 0.0, k   # nothing happened among a known number of residents
+        elif m.kind in ("rate", "ratio", "days"):
+            assert t[k] is None, k  # zero denominator: undefined, never 0
         else:
             assert t[k] == 0, k
     assert set(r["villages"]) == {ids["A"], ids["B"], ids["C"]}
@@ -206,6 +208,7 @@ def test_boundaries_of_a_month(fx):
     m = metrics.compute(conn, month(2025, 3))
     a = m["villages"][ids["A"]]
     assert (a["disputes_total"], a["disputes_resolved"], a["overdue_open"]) == (3, 1, 0)
+    assert (m["township"]["disputes_total"], m["township"]["disputes_resolved"]) == (5, 2)
     assert a["median_days_to_resolve"] == 0
     # January: a1 (first day), a7, a10 (resolved in May); a5 reported the day before is out
     j = metrics.compute(conn, month(2025, 1))["villages"][ids["A"]]
@@ -270,7 +273,8 @@ def test_changes_against_previous_period_and_year_ago(fx):
     assert r["mom"]["disputes_total"] == 11.0                 # (12 − 1) / 1
     assert r["mom"]["resolution_rate"] == pytest.approx(7 / 12)  # percentage points
     assert r["mom"]["volunteer_hours"] == 0.25                # (37.5 − 30) / 30
-    assert r["mom"]["rep_visits"] is None                      # previous 0: undefined
+    assert r["mom"]["rep_visits"] == 2.0                      # r5 on 2024-12-31: (3 − 1) / 1
+    assert r["mom"]["disputes_resolved"] is None               # previous 0: undefined
     assert r["mom"]["median_days_to_resolve"] is None          # previous undefined
     # Q1 2024 is empty: every change undefined
     assert r["year_ago"]["disputes_total"] == 0
@@ -314,4 +318,4 @@ def test_month_helpers(fx):
     q = sa.select(metrics.month_expr(conn, S.dispute.c.reported_on).label("m"), sa.func.count()) \
         .group_by(sa.literal_column("m")).order_by(sa.literal_column("m"))
     assert dict(conn.execute(q).all()) == {"2024-12": 1, "2025-01": 3, "2025-02": 4,
-                                            "2025-03": 6, "2025-04": 1}
+                                            "2025-03": 5, "2025-04": 1}
