@@ -7,7 +7,7 @@ custom periods) and call ``metrics.compute`` on each slice, so a bar labelled
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -264,7 +264,3 @@ def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target:
     deck.slides.append(Slide("briefing", t("meeting.slide_briefing", lang), label,
                              lines=briefing_from(r, period, names, lang).split("\n")))
     return deck
-
-
-def today() -> date:
-    return date.today()

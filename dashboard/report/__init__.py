@@ -1,0 +1,30 @@
+"""Meeting reports: one deck model, three exporters.
+
+``build_deck(conn, period, village_ids, lang, target) -> Deck`` assembles the slides
+(title, KPIs, disputes, volunteers, visits, grid map, village ranking, alerts,
+briefing) from the metric registry; ``to_pptx``, ``to_pdf`` and ``to_html`` lay the
+same deck out as PowerPoint (native charts), A4 PDF (fonts embedded) and a single
+offline HTML file. ``briefing`` is the 文字简报 on its own.
+"""
+from dashboard.report.briefing import briefing
+from dashboard.report.build import build_deck
+from dashboard.report.deck import Chart, Deck, Kpi, MapImage, Series, Slide, Table
+
+
+def to_pptx(deck: Deck) -> bytes:
+    from dashboard.report.pptx_out import to_pptx as f
+    return f(deck)
+
+
+def to_pdf(deck: Deck, orientation: str = "landscape") -> bytes:
+    from dashboard.report.pdf_out import to_pdf as f
+    return f(deck, orientation)
+
+
+def to_html(deck: Deck) -> str:
+    from dashboard.report.html_out import to_html as f
+    return f(deck)
+
+
+__all__ = ["build_deck", "briefing", "to_pptx", "to_pdf", "to_html", "Deck", "Slide", "Chart",
+           "Series", "Table", "Kpi", "MapImage"]
