@@ -5,7 +5,7 @@ from dashboard.ui import auth as auth_ui
 from dashboard.ui import common as ui
 from dashboard.ui import nav
 
-st.set_page_config(page_title=ui.t("app.title"), page_icon=":material/dashboard:", layout="wide")
+st.set_page_config(page_title=ui.t("app.title"), page_icon=str(nav.ROOT / "static" / "favicon.png"), layout="wide")
 
 with st.sidebar:
     st.radio(ui.t("app.language"), ["zh", "en"], key=ui.LANG_KEY, horizontal=True,
