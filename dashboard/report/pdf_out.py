@@ -1,0 +1,335 @@
+"""The deck as an A4 PDF report: header block, one topic per page, page numbers, fonts embedded.
+
+Charts are drawn with reportlab's own vector graphics (``reportlab.graphics``)
+from the deck's numbers, not rendered as images by a browser: the PDF needs no
+Chromium, is fast and deterministic, stays sharp when printed, and its chart
+labels are real text in the embedded Chinese font. Only the map arrives as an
+image (from dashboard.maps, which needs Chromium); without it the map page says
+the map was left out.
+"""
+from __future__ import annotations
+
+import io
+
+from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
+from reportlab.graphics.charts.legends import Legend
+from reportlab.graphics.charts.linecharts import HorizontalLineChart
+from reportlab.graphics.charts.piecharts import Pie
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.graphics.widgets.markers import makeMarker
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_LEFT
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen import canvas as rl_canvas
+from reportlab.platypus import (BaseDocTemplate, Frame, Image, KeepTogether, PageBreak, PageTemplate,
+                                Paragraph, Spacer, Table, TableStyle)
+
+from dashboard import fmt, i18n
+from dashboard.i18n import t
+from dashboard.report.deck import Chart, Deck, Slide
+from dashboard.report.fonts import cjk_font
+
+RED = colors.HexColor("#B22222")
+GREY = colors.HexColor("#666666")
+LIGHT = colors.HexColor("#F4F1EC")
+PALETTE = [colors.HexColor("#" + c) for c in ("B22222", "1F4E79", "D98E04", "4F8A3C", "7B5EA7", "808080")]
+MARGIN = 16 * mm
+
+
+def _esc(s: str) -> str:
+    return (s or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class _Styles:
+    def __init__(self, regular: str, bold: str):
+        base = dict(fontName=regular, leading=16, fontSize=11, wordWrap="CJK")
+        self.body = ParagraphStyle("body", **base)
+        self.lead = ParagraphStyle("lead", **{**base, "fontSize": 12.5, "leading": 20})
+        self.title = ParagraphStyle("title", **{**base, "fontName": bold, "fontSize": 24, "leading": 32,
+                                                "alignment": TA_CENTER, "textColor": RED})
+        self.subtitle = ParagraphStyle("subtitle", **{**base, "fontSize": 16, "leading": 24,
+                                                      "alignment": TA_CENTER})
+        self.h1 = ParagraphStyle("h1", **{**base, "fontName": bold, "fontSize": 18, "leading": 26,
+                                          "textColor": RED, "spaceAfter": 6})
+        self.cell = ParagraphStyle("cell", **{**base, "fontSize": 9, "leading": 11})
+        self.cell_r = ParagraphStyle("cell_r", **{**base, "fontSize": 9, "leading": 11, "alignment": 2})
+        self.head = ParagraphStyle("head", **{**base, "fontName": bold, "fontSize": 9, "leading": 11,
+                                              "textColor": colors.white, "alignment": TA_CENTER})
+        self.big = ParagraphStyle("big", **{**base, "fontSize": 13, "leading": 18})
+        self.big_r = ParagraphStyle("big_r", **{**base, "fontSize": 13, "leading": 18, "alignment": 2})
+        self.big_head = ParagraphStyle("big_head", **{**base, "fontName": bold, "fontSize": 13, "leading": 18,
+                                                      "textColor": colors.white, "alignment": TA_CENTER})
+        self.note = ParagraphStyle("note", **{**base, "fontSize": 9.5, "leading": 13, "textColor": GREY})
+        self.bullet = ParagraphStyle("bullet", **{**base, "fontSize": 12.5, "leading": 20, "leftIndent": 14,
+                                                  "bulletIndent": 2, "spaceAfter": 6})
+        self.brief = ParagraphStyle("brief", **{**base, "fontSize": 13, "leading": 24, "firstLineIndent": 26,
+                                                "spaceAfter": 8, "alignment": TA_LEFT})
+
+
+def _numbered_canvas(deck: Deck, regular: str):
+    """A canvas that knows the page count when it writes each page's footer (第 X 页 / 共 Y 页)."""
+    class NumberedCanvas(rl_canvas.Canvas):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            self._pages = []
+            self.setTitle(deck.title)
+            self.setAuthor(deck.preparer or deck.unit)
+            self.setSubject(deck.period_label)
+
+        def showPage(self):
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self):
+            total = len(self._pages)
+            for state in self._pages:
+                self.__dict__.update(state)
+                self._decorate(total)
+                super().showPage()
+            super().save()
+
+        def _decorate(self, total: int):
+            w, h = self._pagesize
+            self.saveState()
+            self.setFont(regular, 9)
+            self.setFillColor(GREY)
+            self.drawString(MARGIN, h - 10 * mm, f"{deck.title} · {deck.period_label}")
+            self.drawRightString(w - MARGIN, h - 10 * mm, deck.unit)
+            self.setStrokeColor(RED)
+            self.setLineWidth(0.8)
+            self.line(MARGIN, h - 11.5 * mm, w - MARGIN, h - 11.5 * mm)
+            self.drawCentredString(w / 2, 8 * mm, t("meeting.pdf_page", deck.lang,
+                                                    page=self._pageNumber, total=total))
+            self.restoreState()
+
+    return NumberedCanvas
+
+
+# ---------------------------------------------------------------- charts
+
+def _label(v, kind: str) -> str:
+    return fmt.value(v, kind)
+
+
+def chart_drawing(c: Chart, width: float, height: float, font: str, bold: str) -> Drawing:
+    d = Drawing(width, height)
+    d.add(String(width / 2, height - 14, c.title, fontName=bold, fontSize=11.5, textAnchor="middle"))
+    legend_h = 18 if (len(c.series) > 1 or c.kind == "pie") else 0
+    top = height - 26
+    if c.kind == "pie":
+        values = [float(v or 0) for v in c.series[0].values]
+        total = sum(values)
+        if total <= 0:
+            d.add(String(width / 2, height / 2, fmt.NONE, fontName=font, fontSize=14, textAnchor="middle"))
+            return d
+        pie = Pie()
+        size = min(width * 0.5, top - legend_h - 40)
+        pie.x, pie.y = (width - size) / 2, legend_h + 18
+        pie.width = pie.height = size
+        pie.data = values
+        pie.labels = [f"{_label(v, c.value_kind)}（{fmt.pct(v / total)}）" for v in values]
+        pie.simpleLabels = 1
+        pie.slices.fontName = font
+        pie.slices.fontSize = 9
+        pie.slices.strokeColor = colors.white
+        pie.sideLabels = 1
+        pie.slices.label_pointer_piePad = 6
+        for i in range(len(values)):
+            pie.slices[i].fillColor = PALETTE[i % len(PALETTE)]
+        d.add(pie)
+        leg = Legend()
+        leg.colorNamePairs = [(PALETTE[i % len(PALETTE)], n) for i, n in enumerate(c.categories)]
+    else:
+        data = [[float(v) if v is not None else 0.0 for v in s.values] for s in c.series]
+        cats = list(c.categories)
+        if c.kind == "bar":
+            ch = HorizontalBarChart()
+            data = [list(reversed(row)) for row in data]
+            cats = list(reversed(cats))
+            ch.x, ch.y = 70, legend_h + 16
+            ch.width, ch.height = width - 110, top - legend_h - 26
+        else:
+            ch = HorizontalLineChart() if c.kind == "line" else VerticalBarChart()
+            ch.x, ch.y = 42, legend_h + 30
+            ch.width, ch.height = width - 60, top - legend_h - 40
+        ch.data = data
+        ch.categoryAxis.categoryNames = cats
+        ch.categoryAxis.labels.fontName = font
+        ch.categoryAxis.labels.fontSize = 8.5
+        ch.valueAxis.labels.fontName = font
+        ch.valueAxis.labels.fontSize = 8
+        ch.valueAxis.valueMin = 0
+        ch.valueAxis.visibleGrid = True
+        ch.valueAxis.gridStrokeColor = colors.HexColor("#DDDDDD")
+        hi = max([v for row in data for v in row] + [1])
+        ch.valueAxis.valueMax = hi * 1.15
+        if len(cats) > 8 and c.kind != "bar":
+            ch.categoryAxis.labels.angle = 30
+            ch.categoryAxis.labels.boxAnchor = "ne"
+        kind = c.value_kind
+        if c.kind == "line":
+            for i in range(len(data)):
+                ch.lines[i].strokeColor = PALETTE[i % len(PALETTE)]
+                ch.lines[i].strokeWidth = 2
+                ch.lines[i].symbol = makeMarker("FilledCircle")
+            ch.lineLabelFormat = lambda v, k=kind: _label(v, k)
+            ch.lineLabels.fontName = font
+            ch.lineLabels.fontSize = 8
+            ch.lineLabels.dy = 6
+        else:
+            for i in range(len(data)):
+                ch.bars[i].fillColor = PALETTE[i % len(PALETTE)]
+                ch.bars[i].strokeColor = None
+            ch.barLabelFormat = lambda v, k=kind: _label(v, k)
+            ch.barLabels.fontName = font
+            ch.barLabels.fontSize = 7.5
+            if c.kind == "bar":
+                ch.barLabels.boxAnchor = "w"
+                ch.barLabels.dx = 3
+                ch.categoryAxis.labels.boxAnchor = "e"
+            else:
+                ch.barLabels.nudge = 7
+            ch.groupSpacing = 6
+            ch.barSpacing = 1
+        d.add(ch)
+        leg = Legend()
+        leg.colorNamePairs = [(PALETTE[i % len(PALETTE)], s.name) for i, s in enumerate(c.series)]
+    if legend_h:
+        leg.fontName = font
+        leg.fontSize = 9
+        leg.alignment = "right"
+        leg.columnMaximum = 1
+        leg.x = width / 2 - 40 * len(leg.colorNamePairs)
+        leg.y = 10
+        leg.dx = leg.dy = 8
+        leg.deltax = 80
+        d.add(leg)
+    return d
+
+
+# ---------------------------------------------------------------- pages
+
+def _header_block(deck: Deck, st: _Styles, width: float) -> Table:
+    lang = deck.lang
+    made = deck.generated_at.strftime("%Y-%m-%d")
+    cells = [[t("meeting.pdf_header_unit", lang), deck.unit, t("meeting.pdf_header_period", lang), deck.period_label],
+             [t("meeting.pdf_header_preparer", lang), deck.preparer or fmt.NONE,
+              t("meeting.pdf_header_date", lang), made]]
+    data = [[Paragraph(_esc(v), st.body) for v in row] for row in cells]
+    tb = Table(data, colWidths=[width * 0.14, width * 0.36, width * 0.14, width * 0.36])
+    tb.setStyle(TableStyle([
+        ("GRID", (0, 0), (-1, -1), 0.6, colors.black),
+        ("BACKGROUND", (0, 0), (0, -1), LIGHT), ("BACKGROUND", (2, 0), (2, -1), LIGHT),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 6), ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+    ]))
+    return tb
+
+
+def _table(columns, rows, numeric, highlight, st: _Styles, width: float, big: bool = False) -> Table:
+    head, left, right = (st.big_head, st.big, st.big_r) if big else (st.head, st.cell, st.cell_r)
+    pad = 6 if big else 1.8
+    data = [[Paragraph(_esc(c), head) for c in columns]]
+    for row in rows:
+        data.append([Paragraph(_esc(v), right if (j < len(numeric) and numeric[j]) else left)
+                     for j, v in enumerate(row)])
+    n = len(columns)
+    widths = None
+    if n > 2:
+        first, second = width * 0.06, width * 0.16
+        rest = (width - first - second) / (n - 2)
+        widths = [first, second] + [rest] * (n - 2)
+    tb = Table(data, colWidths=widths, repeatRows=1)
+    style = [("BACKGROUND", (0, 0), (-1, 0), RED),
+             ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#BBBBBB")),
+             ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+             ("TOPPADDING", (0, 0), (-1, -1), pad), ("BOTTOMPADDING", (0, 0), (-1, -1), pad)]
+    for i in range(1, len(data)):
+        if i % 2 == 0:
+            style.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#FAF8F5")))
+    for h in highlight:
+        style.append(("TEXTCOLOR", (0, h + 1), (-1, h + 1), RED))
+    tb.setStyle(TableStyle(style))
+    for h in highlight:  # Paragraph colour comes from its style, so recolour those cells
+        for p in data[h + 1]:
+            p.style = ParagraphStyle(f"{p.style.name}-red", parent=p.style, textColor=RED)
+    return tb
+
+
+def _charts_flow(s: Slide, font: str, bold: str, width: float, height: float, portrait: bool):
+    if not s.charts:
+        return []
+    if portrait:
+        h = min(height / len(s.charts) - 14, 300)
+        out = []
+        for c in s.charts:
+            out += [chart_drawing(c, width, h, font, bold), Spacer(1, 12)]
+        return out
+    gap = 12
+    w = (width - gap * (len(s.charts) - 1)) / len(s.charts)
+    cells = [[chart_drawing(c, w, min(height, 400), font, bold) for c in s.charts]]
+    tb = Table(cells, colWidths=[w + gap] * len(s.charts))
+    tb.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
+    return [tb]
+
+
+def _story(deck: Deck, st: _Styles, font: str, bold: str, width: float, height: float, portrait: bool):
+    lang = deck.lang
+    story = []
+    for i, s in enumerate(deck.slides):
+        if i:
+            story.append(PageBreak())
+        if s.kind == "title":
+            story += [Spacer(1, height * (0.12 if portrait else 0.06)), Paragraph(_esc(s.title), st.title),
+                      Spacer(1, 6), Paragraph(_esc(s.subtitle), st.subtitle), Spacer(1, 22),
+                      _header_block(deck, st, width), Spacer(1, 18)]
+            story += [Paragraph(_esc(x), st.lead) for x in s.lines[1:3]]
+            continue
+        story.append(Paragraph(_esc(s.title), st.h1))
+        if s.kind == "kpis":
+            cols = [t(f"meeting.pdf_kpi_col_{k}", lang) for k in ("metric", "value", "unit", "mom", "yoy")]
+            rows = [[k.name, k.text, k.unit, k.mom_text, k.yoy_text] for k in s.kpis]
+            tb = _table(cols, rows, [False, True, False, True, True], [], st, width, big=True)
+            tb._argW = [width * 0.30, width * 0.18, width * 0.12, width * 0.20, width * 0.20]
+            story += [tb, Spacer(1, 10)] + [Paragraph(_esc(x), st.note) for x in s.lines]
+        elif s.charts:
+            story += [Paragraph(_esc(x), st.lead) for x in s.lines] + [Spacer(1, 8)]
+            story += _charts_flow(s, font, bold, width, height - 90, portrait)
+        elif s.kind == "map":
+            story += [Paragraph(_esc(x), st.lead) for x in s.lines] + [Spacer(1, 6)]
+            if s.map and s.map.png:
+                from PIL import Image as PILImage
+                im = PILImage.open(io.BytesIO(s.map.png))
+                scale = min(width / im.width, (height - 110) / im.height)
+                story.append(Image(io.BytesIO(s.map.png), im.width * scale, im.height * scale))
+                story.append(Paragraph(_esc(s.map.note), st.note))
+            else:
+                story += [Spacer(1, 40), Paragraph(_esc(s.map.note if s.map else ""), st.subtitle)]
+        elif s.table is not None:
+            story += [Paragraph(_esc(x), st.note) for x in s.lines] + [Spacer(1, 4)]
+            story.append(_table(s.table.columns, s.table.rows, s.table.numeric, s.table.highlight, st, width))
+        elif s.kind == "alerts":
+            story += [Paragraph(_esc(x), st.bullet, bulletText="•") for x in s.lines]
+        else:
+            story += [Paragraph(_esc(x), st.brief) for x in s.lines]
+    return [KeepTogether([x]) if isinstance(x, Drawing) else x for x in story]
+
+
+def to_pdf(deck: Deck, orientation: str = "landscape") -> bytes:
+    """A4 report, ``orientation`` landscape or portrait, one topic per page."""
+    portrait = orientation == "portrait"
+    size = A4 if portrait else landscape(A4)
+    texts = deck.texts() + [v for k, v in i18n.catalogue(deck.lang).items() if k.startswith("meeting.pdf")]
+    font = cjk_font("".join(texts))
+    st = _Styles(font.regular, font.bold)
+    buf = io.BytesIO()
+    doc = BaseDocTemplate(buf, pagesize=size, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=16 * mm,
+                          bottomMargin=14 * mm, title=deck.title, author=deck.preparer or deck.unit,
+                          subject=deck.period_label, lang="zh-CN" if deck.lang == "zh" else "en")
+    frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body")
+    doc.addPageTemplates([PageTemplate("page", [frame])])
+    doc.build(_story(deck, st, font.regular, font.bold, doc.width, doc.height, portrait),
+              canvasmaker=_numbered_canvas(deck, font.regular))
+    return buf.getvalue()
