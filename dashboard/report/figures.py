@@ -1,0 +1,49 @@
+"""Plotly figures for deck charts (the HTML export and the presentation page)."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from dashboard import fmt
+from dashboard.report.deck import Chart
+
+FONT_FAMILY = '"Microsoft YaHei", "PingFang SC", "Noto Sans CJK SC", "Noto Sans SC", sans-serif'
+PALETTE = ["#B22222", "#1F4E79", "#D98E04", "#4F8A3C", "#7B5EA7", "#808080"]
+
+
+def _text(values, kind):
+    return [fmt.value(v, kind) for v in values]
+
+
+def figure(c: Chart, font_size: int = 16, height: int | None = None) -> go.Figure:
+    """The chart as a plotly Figure with the same numbers, labels and colours as the PPTX."""
+    fig = go.Figure()
+    if c.kind == "pie":
+        s = c.series[0]
+        fig.add_trace(go.Pie(labels=c.categories, values=[v or 0 for v in s.values], sort=False,
+                             text=_text(s.values, c.value_kind), textinfo="text+percent",
+                             texttemplate="%{text}<br>%{percent:.1%}", hovertemplate="%{label}: %{text}<extra></extra>",
+                             marker=dict(colors=PALETTE[:len(c.categories)]), name=s.name))
+    else:
+        for i, s in enumerate(c.series):
+            color = PALETTE[i % len(PALETTE)]
+            text = _text(s.values, c.value_kind)
+            if c.kind == "line":
+                fig.add_trace(go.Scatter(x=c.categories, y=s.values, name=s.name, mode="lines+markers+text",
+                                         text=text, textposition="top center", line=dict(color=color, width=3)))
+            elif c.kind == "bar":
+                fig.add_trace(go.Bar(y=c.categories, x=s.values, name=s.name, orientation="h", text=text,
+                                     textposition="outside", marker_color=color))
+            else:
+                fig.add_trace(go.Bar(x=c.categories, y=s.values, name=s.name, text=text,
+                                     textposition="outside", marker_color=color))
+        if c.kind == "bar":
+            fig.update_yaxes(autorange="reversed", type="category")
+        else:
+            fig.update_xaxes(type="category")
+    fig.update_layout(title=dict(text=c.title, x=0.5, xanchor="center"),
+                      font=dict(family=FONT_FAMILY, size=font_size),
+                      margin=dict(l=20, r=20, t=60, b=20), height=height, template="plotly_white",
+                      showlegend=len(c.series) > 1 or c.kind == "pie",
+                      legend=dict(orientation="h", y=-0.12, x=0.5, xanchor="center"),
+                      separators=".,", uniformtext_minsize=10)
+    return fig
