@@ -7,7 +7,15 @@ NONE = "—"
 
 
 def is_none(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
+    """None, NaN or pandas' NA: an undefined value (shown as —)."""
+    if v is None:
+        return True
+    if isinstance(v, float):
+        return math.isnan(v)
+    try:
+        return bool(v != v)   # NaN-like scalars (numpy) differ from themselves
+    except (TypeError, ValueError):
+        return True           # pd.NA refuses to be a bool
 
 
 def pct(v, digits: int = 1) -> str:
@@ -42,3 +50,65 @@ def value(v, unit_kind: str) -> str:
     if unit_kind in ("days", "ratio", "hours"):
         return num(v, 1)
     return num(v)
+
+
+def wan(v, digits: int = 1) -> str:
+    """Large counts the Chinese way: 12,345 → 1.2万 (below 10,000 with separators)."""
+    if is_none(v):
+        return NONE
+    return f"{v / 10000:,.{digits}f}万" if abs(v) >= 10000 else num(v)
+
+
+ENUM_KINDS = {"level": "enum.level", "status": "enum.status", "rep_type": "enum.rep_type",
+              "form": "enum.form", "kind": "enum.kind", "direction": "analytics.direction"}
+
+
+def frame(df, spec, lang: str = "zh", export: bool = False):
+    """A copy of df for people: chosen columns, translated headers, Chinese number formats.
+
+    spec: [(column, label, kind)] where label is a metric key (kind None: the registry gives
+    name, unit and kind) or a catalogue key with kind one of text, count, rate, days, ratio,
+    hours, score, date, level, status, rep_type, form, kind.
+    export=True keeps numbers as numbers (rates as percent with one decimal, header marked %),
+    for CSV downloads that open cleanly in Excel/WPS.
+    """
+    import pandas as pd
+
+    from dashboard import metrics
+    from dashboard.i18n import t
+    out = pd.DataFrame(index=range(len(df)))
+    for col, label, kind in spec:
+        if kind is None:
+            m = metrics.METRICS[label]
+            kind, unit = m.kind, m.unit(lang)
+            header = f"{m.name(lang)}（{unit}）" if lang == "zh" else f"{m.name(lang)} ({unit})"
+            if m.kind == "rate":
+                header = f"{m.name(lang)}（%）" if lang == "zh" else f"{m.name(lang)} (%)"
+        else:
+            header = t(label, lang)
+            if kind == "rate" and export:
+                header += "（%）" if lang == "zh" else " (%)"
+        values = list(df[col])
+        if kind in ENUM_KINDS:
+            cells = [NONE if is_none(v) else t(f"{ENUM_KINDS[kind]}.{v}", lang) for v in values]
+        elif kind == "text":
+            cells = ["" if is_none(v) else str(v) for v in values]
+        elif kind == "date":
+            cells = ["" if is_none(v) else str(v)[:10] for v in values]
+        elif export:
+            if kind == "rate":
+                cells = [None if is_none(v) else round(v * 100, 1) for v in values]
+            elif kind in ("days", "ratio", "hours", "score"):
+                cells = [None if is_none(v) else round(float(v), 2) for v in values]
+            else:
+                cells = [None if is_none(v) else int(v) for v in values]
+        else:
+            cells = [num(v, 1) if kind == "score" else value(v, kind) for v in values]
+        out[header] = cells
+    out.index = range(1, len(out) + 1)
+    return out
+
+
+def csv_bytes(df) -> bytes:
+    """CSV as UTF-8 with BOM, so Excel and WPS open Chinese text correctly."""
+    return df.to_csv(index=False).encode("utf-8-sig")

@@ -192,6 +192,11 @@ def month_expr(conn, col):
     return sa.func.to_char(col, "YYYY-MM")
 
 
+def in_villages(col, village_ids):
+    """WHERE clause: col IN village_ids (bound parameters), or no condition for all villages."""
+    return _filter(col, village_ids)
+
+
 def days_expr(conn, later, earlier):
     """Whole days between two date columns (later − earlier), dialect-aware."""
     return _days_expr(conn, later, earlier)
@@ -217,7 +222,22 @@ def _filter(col, village_ids):
 
 
 def _fetch_base(conn, period: Period, village_ids, by: str) -> tuple[dict, dict]:
-    """Base sums per village (by='village') or per grid (by='grid'), and the days histogram."""
+    """Base sums per village (by='village') or per grid (by='grid'), and the days histogram.
+
+    Month-aligned periods are read from the pre-aggregated tables (``dashboard.aggregates``:
+    a calendar month, quarter or year is one row per village); other periods, or a database
+    whose aggregates are not fresh, are summed from the raw rows below. Both give the same figures
+    (tests/test_aggregates.py).
+    """
+    from dashboard import aggregates
+    pre = aggregates.fetch(conn, period.start, period.end, village_ids, by)
+    if pre is not None:
+        return pre
+    return _fetch_base_raw(conn, period, village_ids, by)
+
+
+def _fetch_base_raw(conn, period: Period, village_ids, by: str) -> tuple[dict, dict]:
+    """``_fetch_base`` from the raw ledger rows (any period)."""
     D, V, R = S.dispute, S.volunteer_activity, S.rep_visit
     start, end = period.start, period.end
     overdue_before = end - timedelta(days=OVERDUE_DAYS)

@@ -1,0 +1,205 @@
+"""矛盾纠纷 Disputes: monthly flow, by village, resolution levels, days to resolve, categories, overdue.
+
+Every figure follows the registry's definitions (dashboard.metrics): the period's disputes are
+those reported in it; "resolved" means resolved on or before the period's end. All aggregation
+happens in SQL with bound parameters; only the (small) grouped rows come back.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import sqlalchemy as sa
+
+from dashboard import metrics
+from dashboard.db import schema as S
+from dashboard.periods import Period
+from dashboard.queries import summary
+
+D = S.dispute
+LEVELS = S.LEVELS
+LEVEL_COLS = tuple(f"level_{lv}" for lv in LEVELS)
+# Days-to-resolve buckets (inclusive bounds; None = open-ended)
+DAY_BUCKETS = ((0, 0), (1, 3), (4, 7), (8, 15), (16, 30), (31, 60), (61, None))
+
+
+def _in_period(period: Period, village_ids):
+    return sa.and_(D.c.reported_on.between(period.start, period.end),
+                   metrics.in_villages(D.c.village_id, village_ids))
+
+
+def _resolved(period: Period):
+    return sa.and_(D.c.resolved_on.is_not(None), D.c.resolved_on <= period.end)
+
+
+def _cnt(cond):
+    return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
+
+
+def monthly(conn, period: Period, village_ids=None) -> pd.DataFrame:
+    """One row per month of the period: received, resolved, resolved_same_month, rate.
+
+    received: disputes reported that month. resolved: the period's disputes resolved that
+    month (on or before the period's end), so the columns add up to the registry's
+    disputes_total and disputes_resolved. rate: the registry's resolution_rate of the month
+    taken as its own period (resolved within the same month / received), None when 0 received.
+    """
+    rep_m = metrics.month_expr(conn, D.c.reported_on)
+    res_m = metrics.month_expr(conn, D.c.resolved_on)
+    q1 = (sa.select(rep_m.label("m"), sa.func.count().label("n"),
+                    _cnt(sa.and_(_resolved(period), res_m == rep_m)).label("same"))
+          .where(_in_period(period, village_ids)).group_by(rep_m))
+    q2 = (sa.select(res_m.label("m"), sa.func.count().label("n"))
+          .where(_in_period(period, village_ids), _resolved(period)).group_by(res_m))
+    rec = {m: (int(n), int(s)) for m, n, s in conn.execute(q1)}
+    res = {m: int(n) for m, n in conn.execute(q2)}
+    rows = []
+    for m in metrics.months_of(period):
+        n, s = rec.get(m, (0, 0))
+        rows.append(dict(month=m, received=n, resolved=res.get(m, 0), resolved_same_month=s,
+                         rate=s / n if n else None))
+    return pd.DataFrame(rows, columns=["month", "received", "resolved", "resolved_same_month", "rate"])
+
+
+def by_village(conn, period: Period, village_ids=None) -> dict:
+    """Resolution rate per village, best first (undefined last), and the township figure."""
+    r = metrics.compute(conn, period, village_ids)
+    names = {v["id"]: v["name"] for v in summary.villages(conn)}
+    keys = ("disputes_total", "disputes_resolved", "resolution_rate", "resolved_within_village_rate",
+            "median_days_to_resolve", "overdue_open", "disputes_per_100_households")
+    df = pd.DataFrame([{"village_id": vid, "village": names[vid], **{k: m[k] for k in keys}}
+                       for vid, m in r["villages"].items()],
+                      columns=["village_id", "village", *keys])
+    df = df.sort_values(["resolution_rate", "disputes_total"], ascending=[False, False],
+                        na_position="last", kind="stable").reset_index(drop=True)
+    return {"villages": df, "township": r["township"]}
+
+
+def levels(conn, period: Period, village_ids=None) -> pd.DataFrame:
+    """Resolved disputes per village and resolution level (columns level_grid … level_county).
+
+    Rows follow the village display order; 'resolved' is their sum (the registry's
+    disputes_resolved) and 'within_grid'/'within_village' its shares.
+    """
+    q = (sa.select(D.c.village_id, D.c.level, sa.func.count())
+         .where(_in_period(period, village_ids), _resolved(period))
+         .group_by(D.c.village_id, D.c.level))
+    counts: dict = {}
+    for vid, level, n in conn.execute(q):
+        counts.setdefault(vid, {})[level] = int(n)
+    rows = []
+    for v in summary.villages(conn):
+        if village_ids is not None and v["id"] not in village_ids:
+            continue
+        c = counts.get(v["id"], {})
+        row = {"village_id": v["id"], "village": v["name"],
+               **{f"level_{lv}": c.get(lv, 0) for lv in LEVELS}}
+        row["resolved"] = sum(c.get(lv, 0) for lv in LEVELS)
+        row["within_grid"] = c.get("grid", 0) / row["resolved"] if row["resolved"] else None
+        row["within_village"] = ((c.get("grid", 0) + c.get("village", 0)) / row["resolved"]
+                                 if row["resolved"] else None)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["village_id", "village", *LEVEL_COLS, "resolved",
+                                       "within_grid", "within_village"])
+
+
+def level_totals(df: pd.DataFrame) -> dict[str, int]:
+    """The township's resolved disputes per level (from levels())."""
+    return {lv: int(df[f"level_{lv}"].sum()) if len(df) else 0 for lv in LEVELS}
+
+
+def days_distribution(conn, period: Period, village_ids=None) -> dict:
+    """Resolved disputes per days-to-resolve bucket, and the exact median (registry's)."""
+    days = metrics.days_expr(conn, D.c.resolved_on, D.c.reported_on)
+    q = (sa.select(days.label("d"), sa.func.count())
+         .where(_in_period(period, village_ids), _resolved(period)).group_by(days))
+    hist: dict[int, int] = {}
+    for d, n in conn.execute(q):
+        hist[int(d)] = hist.get(int(d), 0) + int(n)
+    rows = []
+    for lo, hi in DAY_BUCKETS:
+        n = sum(c for d, c in hist.items() if d >= lo and (hi is None or d <= hi))
+        rows.append(dict(lo=lo, hi=hi, count=n))
+    buckets = pd.DataFrame(rows, columns=["lo", "hi", "count"]).astype({"hi": "Int64"})
+    return {"buckets": buckets,
+            "median": metrics.median_from_hist(hist), "resolved": sum(hist.values())}
+
+
+def categories(conn, period: Period, village_ids=None) -> pd.DataFrame:
+    """Disputes per category: received, resolved, rate; most frequent first."""
+    q = (sa.select(D.c.category, sa.func.count().label("n"), _cnt(_resolved(period)).label("r"))
+         .where(_in_period(period, village_ids)).group_by(D.c.category))
+    rows = [dict(category=c, received=int(n), resolved=int(r), rate=int(r) / int(n))
+            for c, n, r in conn.execute(q)]
+    df = pd.DataFrame(rows, columns=["category", "received", "resolved", "rate"])
+    return df.sort_values(["received", "category"], ascending=[False, True]).reset_index(drop=True)
+
+
+def overdue(conn, period: Period, village_ids=None, limit: int = 1000) -> pd.DataFrame:
+    """The registry's overdue_open cases, oldest first: case numbers only, never parties' names.
+
+    Columns: case_no, village, grid, category, reported_on, days_open (at the period's end), status.
+    """
+    G, V = S.grid, S.village
+    cutoff = period.end - timedelta(days=metrics.OVERDUE_DAYS)
+    q = (sa.select(D.c.case_no, V.c.name.label("village"), G.c.name.label("grid"), D.c.category,
+                   D.c.reported_on, D.c.status)
+         .select_from(D.join(V, V.c.id == D.c.village_id).outerjoin(G, G.c.id == D.c.grid_id))
+         .where(_in_period(period, village_ids), sa.not_(_resolved(period)),
+                D.c.reported_on < cutoff)
+         .order_by(D.c.reported_on, V.c.name, D.c.case_no).limit(limit))
+    rows = []
+    for r in conn.execute(q).mappings():
+        rep = summary._d(r["reported_on"])
+        # resolved after the period's end: it was still open at the end
+        status = r["status"] if r["status"] != "resolved" else "in_progress"
+        rows.append(dict(case_no=r["case_no"], village=r["village"], grid=r["grid"],
+                         category=r["category"], reported_on=rep,
+                         days_open=(period.end - rep).days, status=status))
+    return pd.DataFrame(rows, columns=["case_no", "village", "grid", "category", "reported_on",
+                                       "days_open", "status"])
+
+
+def bucket_label(lo: int, hi, lang: str = "zh") -> str:
+    """'0 天（当天）', '1–3 天', '60 天以上'."""
+    from dashboard import fmt
+    from dashboard.i18n import t
+    if hi is None or fmt.is_none(hi):
+        return t("charts.days_over", lang, n=lo - 1)
+    if lo == hi:
+        return t("charts.days_same", lang, n=lo)
+    return t("charts.days_range", lang, lo=lo, hi=int(hi))
+
+
+def days_table(dist: dict, lang: str = "zh") -> pd.DataFrame:
+    """The buckets of days_distribution() with their labels (for the chart and its download)."""
+    b = dist["buckets"]
+    return pd.DataFrame({"bucket": [bucket_label(lo, hi, lang) for lo, hi in zip(b["lo"], b["hi"])],
+                         "count": list(b["count"])})
+
+
+# Table / download columns: (column, metric key or catalogue key, kind; None = from the registry)
+KPIS = ("disputes_total", "disputes_resolved", "resolution_rate", "median_days_to_resolve",
+        "resolved_within_grid_rate", "resolved_within_village_rate", "overdue_open",
+        "disputes_open", "overdue_rate", "disputes_per_100_households")
+MONTHLY_SPEC = [("month", "col.month", "text"), ("received", "disputes_total", None),
+                ("resolved", "disputes_resolved", None), ("rate", "charts.month_rate", "rate")]
+VILLAGE_SPEC = [("village", "col.village", "text"), ("disputes_total", "disputes_total", None),
+                ("disputes_resolved", "disputes_resolved", None),
+                ("resolution_rate", "resolution_rate", None),
+                ("resolved_within_village_rate", "resolved_within_village_rate", None),
+                ("median_days_to_resolve", "median_days_to_resolve", None),
+                ("overdue_open", "overdue_open", None),
+                ("disputes_per_100_households", "disputes_per_100_households", None)]
+LEVEL_SPEC = [("village", "col.village", "text"),
+              *[(f"level_{lv}", f"enum.level.{lv}", "count") for lv in LEVELS],
+              ("resolved", "disputes_resolved", None),
+              ("within_grid", "resolved_within_grid_rate", None),
+              ("within_village", "resolved_within_village_rate", None)]
+DAYS_SPEC = [("bucket", "col.days_bucket", "text"), ("count", "disputes_resolved", None)]
+CATEGORY_SPEC = [("category", "col.category", "text"), ("received", "disputes_total", None),
+                 ("resolved", "disputes_resolved", None), ("rate", "resolution_rate", None)]
+OVERDUE_SPEC = [("case_no", "col.case_no", "text"), ("village", "col.village", "text"),
+                ("grid", "col.grid", "text"), ("category", "col.category", "text"),
+                ("reported_on", "col.reported_on", "date"), ("days_open", "col.days_open", "count"),
+                ("status", "col.status", "status")]

@@ -1,0 +1,158 @@
+"""Streamlit widgets shared by the analytics pages: KPI cards, charts with data downloads, tables.
+
+A KPI card shows the registry's name and value (Chinese formatting), the 环比 change as its
+delta and, on hover, the definition, "numerator / denominator" with the actual figures, the
+同比 change and the previous values. Every chart and table comes with a CSV download
+(UTF-8 with BOM) of the numbers behind it.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, fmt, metrics
+from dashboard.queries import overview
+from dashboard.ui import common as ui
+
+
+def _delta_color(key: str, change) -> str:
+    m = metrics.METRICS[key]
+    if change is None or m.direction == "neutral":
+        return "off"
+    return "normal" if m.direction == "higher" else "inverse"
+
+
+def help_text(key: str, values: dict, mom=None, yoy=None, previous=None, year_ago=None) -> str:
+    """Hover text: definition, numerator / denominator with figures, both changes."""
+    lang = ui.lang()
+    m = metrics.METRICS[key]
+    lines = [f"**{ui.t('analytics.definition')}**：{m.definition(lang)}"]
+    f = metrics.formula(key, values, lang)
+    if f:
+        lines.append(f"{ui.t('analytics.formula')}：{f}")
+    if previous is not None or mom is not None:
+        lines.append(f"{ui.t('overview.mom')}：{overview.format_change(key, mom, lang)}"
+                     f"（{ui.t('analytics.previous')} {fmt.value(previous, m.kind)}）")
+    if year_ago is not None or yoy is not None:
+        lines.append(f"{ui.t('overview.yoy')}：{overview.format_change(key, yoy, lang)}"
+                     f"（{ui.t('analytics.year_ago')} {fmt.value(year_ago, m.kind)}）")
+    return "\n\n".join(lines)
+
+
+def metric_card(container, key: str, values: dict, mom=None, yoy=None, previous=None,
+                year_ago=None) -> None:
+    lang = ui.lang()
+    m = metrics.METRICS[key]
+    delta = None
+    if mom is not None:
+        delta = f"{ui.t('overview.mom')} {overview.format_change(key, mom, lang)}"
+    container.metric(m.name(lang), fmt.value(values.get(key), m.kind), delta=delta,
+                     delta_color=_delta_color(key, mom),
+                     help=help_text(key, values, mom, yoy, previous, year_ago), border=True)
+
+
+def kpi_row(keys, result: dict, per_row: int = 6) -> None:
+    """Cards for keys from metrics.with_changes() output (township figures and changes)."""
+    keys = list(keys)
+    for i in range(0, len(keys), per_row):
+        cols = st.columns(per_row)
+        for col, key in zip(cols, keys[i:i + per_row]):
+            metric_card(col, key, result["township"], result["mom"].get(key), result["yoy"].get(key),
+                        result["previous"].get(key), result["year_ago"].get(key))
+
+
+def download(df, name: str, f=None, label_key: str = "analytics.download") -> None:
+    """A CSV download (UTF-8 with BOM) of df; the file name carries the period."""
+    suffix = f"_{f.period.start}_{f.period.end}" if f is not None else ""
+    st.download_button(ui.t(label_key), fmt.csv_bytes(df), file_name=f"{name}{suffix}.csv",
+                       mime="text/csv", key=f"dl_{name}", icon=":material/download:",
+                       on_click="ignore")
+
+
+def village_from_query(names: dict[int, str], param: str = "village") -> int | None:
+    """The village id in ?village=<id> (the map links here), if it names a known village."""
+    raw = st.query_params.get(param)
+    try:
+        vid = int(str(raw).strip())
+    except (TypeError, ValueError):
+        return None
+    return vid if vid in names else None
+
+
+def target_rate() -> float:
+    """The target resolution rate: the DASHBOARD_TARGET_RATE setting, adjustable on the page."""
+    from dashboard import settings
+    default = float(settings.get("DASHBOARD_TARGET_RATE"))
+    pct = st.sidebar.number_input(ui.t("analytics.target"), min_value=0.0, max_value=100.0,
+                                  value=round(default * 100, 1), step=1.0, format="%.1f",
+                                  key="target_rate", help=ui.t("analytics.target_help"))
+    return pct / 100
+
+
+def chart(fig, df, spec, name: str, f=None) -> None:
+    """The figure (offline plotly config) and a CSV download of the numbers behind it.
+
+    spec: the columns as in fmt.frame (None: df as it is)."""
+    st.plotly_chart(fig, width="stretch", config=charts.CONFIG, key=f"chart_{name}")
+    download(df if spec is None else fmt.frame(df, spec, ui.lang(), export=True), name, f)
+
+
+def table(df, spec, name: str, f=None, height: int | None = None) -> None:
+    """A formatted table (Chinese number formats, translated headers) and its CSV download."""
+    lang = ui.lang()
+    shown = fmt.frame(df, spec, lang)
+    kw = {"height": height} if height else {}
+    st.dataframe(shown, width="stretch", **kw)
+    download(fmt.frame(df, spec, lang, export=True), name, f)
+
+
+def definitions(keys) -> None:
+    """An expander listing the definition of each metric on the page (口径说明)."""
+    lang = ui.lang()
+    with st.expander(ui.t("analytics.definitions")):
+        for k in keys:
+            m = metrics.METRICS[k]
+            st.markdown(f"- **{ui.esc(m.name(lang))}**（{ui.esc(m.unit(lang))}）：{ui.esc(m.definition(lang))}")
+
+
+def caption(f) -> None:
+    """Period, comparison periods and data freshness under the title."""
+    lang = ui.lang()
+    st.caption(ui.t("analytics.caption", period=f.period.label(lang),
+                    previous=f.period.previous().label(lang), year_ago=f.period.year_ago().label(lang),
+                    as_of=ui.data_as_of()))
+
+
+def no_data(df) -> bool:
+    """Show the 'no data' note when the frame is empty; True when it was."""
+    if df is None or len(df) == 0:
+        st.info(ui.t("app.no_data"))
+        return True
+    return False
+
+
+def village_picker(names: dict[int, str], key: str = "village_pick") -> int | None:
+    """A village select box that follows ?village=<id> (links from the map) and writes it back,
+    so the address of the page names the village shown."""
+    if not names:
+        return None
+    ids = list(names)
+    wanted = village_from_query(names)
+    if wanted is not None and st.session_state.get(f"_{key}_synced") != wanted:
+        st.session_state[key] = wanted      # arrived through a link: show that village
+    if st.session_state.get(key) not in names:
+        st.session_state[key] = ids[0]
+    vid = st.selectbox(ui.t("village.choose"), ids, format_func=names.get, key=key)
+    st.session_state[f"_{key}_synced"] = vid
+    if st.query_params.get("village") != str(vid):
+        st.query_params["village"] = str(vid)
+    return vid
+
+
+def weights_expander(weights: dict) -> None:
+    """The governance index's weights and method, as configured (DASHBOARD_WEIGHTS)."""
+    from dashboard.queries import ranking
+    lang = ui.lang()
+    with st.expander(ui.t("ranking.weights")):
+        st.markdown(ui.t("ranking.method"))
+        st.dataframe(fmt.frame(ranking.weights_table(weights, lang), ranking.WEIGHT_SPEC, lang),
+                     width="stretch")

@@ -1,0 +1,59 @@
+"""矛盾纠纷 Disputes: monthly flow, resolution rate by village, levels, days to resolve, categories, overdue."""
+import streamlit as st
+
+from dashboard import charts, metrics
+from dashboard.queries import disputes as q
+from dashboard.ui import common as ui
+from dashboard.ui import widgets as w
+
+ui.page_header("disputes.title")
+f = ui.filters()
+lang = ui.lang()
+w.caption(f)
+target = w.target_rate()
+args = (f.period, f.village_ids)
+
+st.subheader(ui.t("analytics.kpis"))
+w.kpi_row(q.KPIS, ui.cached(metrics.with_changes)(*args), per_row=5)
+
+st.subheader(ui.t("disputes.monthly"))
+monthly = ui.cached(q.monthly)(*args)
+w.chart(charts.disputes_monthly(monthly, lang), monthly, q.MONTHLY_SPEC, "disputes_monthly", f)
+st.caption(ui.t("disputes.monthly_note"))
+
+st.subheader(ui.t("disputes.by_village"))
+bv = ui.cached(q.by_village)(*args)
+w.chart(charts.metric_by_village(bv["villages"], "resolution_rate", bv["township"]["resolution_rate"],
+                                 lang, target), bv["villages"], q.VILLAGE_SPEC, "disputes_by_village", f)
+
+st.subheader(ui.t("disputes.levels"))
+levels = ui.cached(q.levels)(*args)
+c1, c2 = st.columns([2, 3])
+with c1:
+    totals = q.level_totals(levels)
+    st.plotly_chart(charts.level_funnel(totals, lang), width="stretch", config=charts.CONFIG,
+                    key="chart_level_funnel")
+    st.caption(ui.t("disputes.levels_note"))
+with c2:
+    w.chart(charts.levels_by_village(levels, lang), levels, q.LEVEL_SPEC, "disputes_levels", f)
+
+c1, c2 = st.columns(2)
+with c1:
+    st.subheader(ui.t("disputes.days"))
+    dist = ui.cached(q.days_distribution)(*args)
+    w.chart(charts.days_histogram(dist, lang), q.days_table(dist, lang), q.DAYS_SPEC, "disputes_days", f)
+with c2:
+    st.subheader(ui.t("disputes.categories"))
+    cats = ui.cached(q.categories)(*args)
+    if not w.no_data(cats):
+        w.chart(charts.categories_bar(cats, lang), cats, q.CATEGORY_SPEC, "disputes_categories", f)
+
+st.subheader(ui.t("disputes.overdue", days=metrics.OVERDUE_DAYS))
+st.caption(ui.t("disputes.overdue_note"))
+over = ui.cached(q.overdue)(*args)
+if over.empty:
+    st.success(ui.t("disputes.no_overdue"))
+else:
+    w.table(over, q.OVERDUE_SPEC, "disputes_overdue", f, height=360)
+
+w.definitions(q.KPIS)

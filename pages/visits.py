@@ -1,0 +1,45 @@
+"""代表走访 Representative visits: by type and form, per village, per representative, monthly."""
+import streamlit as st
+
+from dashboard import charts, metrics
+from dashboard.queries import visits as q
+from dashboard.ui import common as ui
+from dashboard.ui import widgets as w
+
+ui.page_header("visits.title")
+f = ui.filters()
+lang = ui.lang()
+w.caption(f)
+args = (f.period, f.village_ids)
+
+st.subheader(ui.t("analytics.kpis"))
+w.kpi_row(q.KPIS, ui.cached(metrics.with_changes)(*args), per_row=4)
+
+c1, c2 = st.columns([3, 2])
+with c1:
+    st.subheader(ui.t("visits.by_type"))
+    types = ui.cached(q.by_type)(*args)
+    w.chart(charts.visits_by_type(types, lang), types, q.TYPE_SPEC, "visits_by_type", f)
+with c2:
+    st.subheader(ui.t("visits.by_form"))
+    forms = ui.cached(q.by_form)(*args)
+    w.chart(charts.visits_by_form(forms, lang), forms, q.FORM_SPEC, "visits_by_form", f)
+w.table(types, q.TYPE_SPEC, "visits_type_table", f)
+
+st.subheader(ui.t("visits.monthly"))
+monthly = ui.cached(q.monthly)(*args)
+w.chart(charts.visits_monthly(monthly, lang), monthly, q.MONTHLY_SPEC, "visits_monthly", f)
+
+st.subheader(ui.t("visits.per_village"))
+bv = ui.cached(q.by_village)(*args)
+w.chart(charts.visits_per_village(bv["villages"], lang), bv["villages"], q.VILLAGE_SPEC,
+        "visits_per_village", f)
+
+st.subheader(ui.t("visits.per_rep"))
+st.caption(ui.t("visits.per_rep_note"))
+reps = ui.cached(q.by_rep)(*args)
+if not w.no_data(reps):
+    w.chart(charts.visits_per_rep(reps, lang), reps, q.REP_SPEC, "visits_per_rep_chart", f)
+    w.table(reps, q.REP_SPEC, "visits_per_rep", f, height=400)
+
+w.definitions(q.KPIS)
