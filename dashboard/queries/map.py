@@ -1,0 +1,66 @@
+"""The grid map's data: boundaries with the period's metric values, and dispute points.
+
+Returns plain data (GeoDataFrames and a small frame of points) that
+``dashboard.maps.build_map`` draws; nothing here knows about folium.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+
+from dashboard import geo, metrics
+from dashboard.db import schema as S
+from dashboard.periods import Period
+
+MAX_POINTS = 20000
+
+
+def grid_metric(metric_key: str) -> bool:
+    """Whether the metric exists at grid level (else only villages can be coloured by it)."""
+    return "grid" in metrics.METRICS[metric_key].levels
+
+
+def layers(conn, period: Period, metric_key: str, village_ids=None, points: bool = True) -> dict:
+    """Everything the map draws for one period and metric.
+
+    ``{"metric": key, "villages": GeoDataFrame(id, name, kind, households, population,
+    grids, value), "grids": GeoDataFrame(id, village_id, village, name, leader, workers,
+    households, value), "points": DataFrame(lon, lat, village_id, grid_id)}``; ``value`` is the
+    metric (None = no data) and grids carry values only for grid-level metrics.
+    """
+    if metric_key not in metrics.METRICS:
+        raise KeyError(metric_key)
+    ids = None if village_ids is None else tuple(sorted(set(village_ids)))
+    villages = geo.load_villages(conn, ids)
+    grids = geo.load_grids(conn, ids)
+    vals = metrics.compute(conn, period, ids)["villages"]
+    villages["value"] = [vals.get(i, {}).get(metric_key) for i in villages["id"]]
+    villages["grids"] = [vals.get(i, {}).get("grids") for i in villages["id"]]
+    if grid_metric(metric_key):
+        gvals = metrics.compute_grids(conn, period, ids)
+        grids["value"] = [gvals.get(i, {}).get(metric_key) for i in grids["id"]]
+    else:
+        grids["value"] = None
+    for df in (villages, grids):
+        df["value"] = df["value"].astype(object).where(df["value"].notna(), None)
+    return {"metric": metric_key, "villages": villages, "grids": grids,
+            "points": dispute_points(conn, period, ids) if points else _no_points()}
+
+
+def _no_points() -> pd.DataFrame:
+    return pd.DataFrame({"lon": pd.Series(dtype=float), "lat": pd.Series(dtype=float),
+                         "village_id": pd.Series(dtype="Int64"), "grid_id": pd.Series(dtype="Int64")})
+
+
+def dispute_points(conn, period: Period, village_ids=None, limit: int = MAX_POINTS) -> pd.DataFrame:
+    """Coordinates of the period's disputes that carry them (WGS-84)."""
+    D = S.dispute
+    q = (sa.select(D.c.lon, D.c.lat, D.c.village_id, D.c.grid_id)
+         .where(D.c.reported_on.between(period.start, period.end),
+                D.c.lon.is_not(None), D.c.lat.is_not(None),
+                sa.true() if village_ids is None else D.c.village_id.in_(list(village_ids)))
+         .order_by(D.c.id).limit(limit))
+    rows = conn.execute(q).all()
+    if not rows:
+        return _no_points()
+    return pd.DataFrame(rows, columns=["lon", "lat", "village_id", "grid_id"])
