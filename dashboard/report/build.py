@@ -26,6 +26,7 @@ RANKING_METRICS = ("disputes_total", "disputes_resolved", "resolution_rate",
                    "resolved_within_village_rate", "overdue_open", "volunteer_hours",
                    "rep_visits", "suggestion_resolution_rate")
 MAP_METRIC = "resolution_rate"
+MAP_LEVEL = "village"   # village colours with grid outlines: a quarter has few disputes per grid
 
 
 def _m(key: str, lang: str) -> str:
@@ -85,41 +86,38 @@ def _change_text(key: str, v, lang: str) -> str:
 
 
 def _map_image(conn, period: Period, village_ids, lang: str, with_map: bool) -> MapImage:
-    """The grid map from dashboard.maps when it is there; a note saying why not otherwise."""
+    """The grid map from dashboard.maps (PNG for PPTX/PDF, self-contained HTML for the HTML export).
+
+    Optional by design: without the maps module, without Chromium, or when drawing fails,
+    the report is still made and the map slide says why the map was left out.
+    """
     if not with_map:
         return MapImage(note=t("meeting.map_skipped", lang))
     try:
-        from dashboard import maps  # issue 5; optional until it lands
+        from dashboard import maps
     except ImportError:
         return MapImage(note=t("meeting.map_missing_module", lang))
-    png = html = None
+    kw = dict(metric_key=MAP_METRIC, level=MAP_LEVEL, lang=lang, village_ids=village_ids)
+    png = page = None
     err = ""
-    ids = None if village_ids is None else tuple(village_ids)
-    for name in ("map_png", "map_html_selfcontained"):
-        fn = getattr(maps, name, None)
-        if fn is None:
-            continue
+    try:
+        page = maps.map_html_selfcontained(conn, period, **kw) or None
+    except Exception as exc:  # noqa: BLE001 - a broken map never breaks the report
+        log.warning("map html failed: %s", exc)
+        err = str(exc)
+    if not err:
         try:
-            out = fn(conn, period, ids, metric=MAP_METRIC, lang=lang)
-        except TypeError:
-            try:
-                out = fn(conn, period, ids)
-            except Exception as exc:  # noqa: BLE001 - any failure leaves the map out, never the report
-                err = str(exc)
-                out = None
+            png = maps.map_png(conn, period, title=t("meeting.slide_map", lang), **kw) or None
         except Exception as exc:  # noqa: BLE001
-            log.warning("map %s failed: %s", name, exc)
+            log.warning("map png failed: %s", exc)
             err = str(exc)
-            out = None
-        if name == "map_png":
-            png = out or None
-        else:
-            html = out or None
-    if png is None:
-        note = t("meeting.map_no_image", lang) if not err else t("meeting.map_failed", lang, error=err)
-    else:
+    if png is not None:
         note = t("meeting.map_caption", lang, metric=_m(MAP_METRIC, lang))
-    return MapImage(png=png, html=html, note=note)
+    elif err:
+        note = t("meeting.map_failed", lang, error=err[:200])
+    else:
+        note = t("meeting.map_no_image", lang)
+    return MapImage(png=png, html=page, note=note)
 
 
 def _village_filter_text(conn, village_ids, lang: str) -> str:
