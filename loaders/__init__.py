@@ -1,0 +1,295 @@
+"""Clerk file intake (数据上传): read → normalise → validate → ingest.
+
+Kinds: ``villages`` (registry), ``grids`` (grid list or boundaries), ``disputes``,
+``volunteers``, ``visits``. Formats: CSV (UTF-8, UTF-8 BOM, UTF-16, GBK/GB18030,
+detected), .xlsx (first sheet with data or a named sheet), GeoJSON and zipped
+Shapefiles for boundaries. Header aliases and rules: docs/UPLOAD_TEMPLATES.md.
+
+Public API (everything else is internal)::
+
+    import_file(engine, data: bytes, file_name: str, kind: str | None = None,
+                village: str | None = None, username: str = "system", dry_run: bool = False,
+                lang: str = "zh", allowed_village_ids: set[int] | None = None,
+                sheet: str | None = None, mapping: dict[str, str] | None = None,
+                coord_system: str = "wgs84", preview_rows: int = 20) -> ImportResult
+
+        One file, one transaction. Any problem (validation or refusal) writes nothing
+        and comes back in ``result.errors`` as ``{row, column, value, message, code}``;
+        ``row`` is the spreadsheet row number the clerk sees (title rows and header
+        counted). ``kind=None`` detects the kind from the headers. ``village`` (name or
+        12-digit code) fills a missing village column and must match a present one.
+        ``allowed_village_ids=None`` is unrestricted; otherwise a row naming any other
+        village is refused. ``mapping`` maps a header as written to a field name ("" to
+        ignore the column) and wins over the alias table. ``coord_system`` gcj02/bd09
+        converts boundary/point coordinates to WGS-84. Never raises for bad input;
+        raises only for programming errors (bad ``kind`` value raises ValueError).
+
+    undo_batch(engine, batch_id: int, username: str = "system",
+               allowed_village_ids: set[int] | None = None) -> dict
+        Restore exactly what a batch changed (delete its inserts, put back the previous
+        values of its updates). Refused (raises loaders.Refusal, a dashboard UserError)
+        when a later applied batch touched the same rows, when rows outside the batch
+        still use a village/grid it inserted, or for a restricted user's foreign batch.
+
+    list_batches(conn, village_ids: set[int] | None = None, limit: int = 50,
+                 kind: str | None = None) -> list[dict]
+        Upload history, newest first (id, kind, file_name, sha256, village_id, village,
+        username, created_at, rows_read, inserted, updated, unchanged, state).
+
+    template_xlsx(kind: str, lang: str = "zh") -> bytes
+        A template workbook: headers, an example row, drop-down lists for enumerations,
+        and the rules on a second sheet.
+
+    fields_for(kind, lang) -> list[dict]   field names, labels and aliases (manual mapping)
+    KINDS                                   ("villages", "grids", "disputes", "volunteers", "visits")
+
+Command line: ``python -m loaders import FILE [--kind] [--village] [--db] [--dry-run] [--json]``
+(exit 0 written or clean dry run, 1 refused, 2 usage error), plus ``template``, ``undo``
+and ``batches``.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from loaders.problems import Problem, Refusal, ValidationFailed
+from loaders.spec import KINDS
+
+__all__ = ["ImportResult", "KINDS", "Refusal", "fields_for", "import_file", "list_batches",
+           "template_xlsx", "undo_batch"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ImportResult:
+    kind: str | None
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    errors: list[dict] = field(default_factory=list)
+    batch_id: int | None = None
+    # preview information
+    file_name: str = ""
+    sha256: str = ""
+    format: str = ""
+    encoding: str = ""
+    sheet: str = ""
+    sheets: list[str] = field(default_factory=list)
+    header_row: int | None = None
+    columns: list[dict] = field(default_factory=list)   # {index, column, field, label, how}
+    preview: list[dict] = field(default_factory=list)   # first rows as they will be stored
+    notes: list[str] = field(default_factory=list)      # messages (already translated)
+    village: str | None = None                         # the village that filled the column
+    dry_run: bool = False
+    refused: str = ""                                  # reason code when refused as a whole
+    total_errors: int = 0                              # may exceed len(errors) (capped list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.refused
+
+    @property
+    def written(self) -> bool:
+        return self.ok and self.batch_id is not None
+
+    def summary(self) -> dict:
+        """The command line's --json object."""
+        return {"kind": self.kind, "rows_read": self.rows_read, "inserted": self.inserted,
+                "updated": self.updated, "unchanged": self.unchanged, "rejected": self.rejected,
+                "errors": [{k: e[k] for k in ("row", "column", "value", "message")}
+                           for e in self.errors],
+                "batch_id": self.batch_id, "dry_run": self.dry_run, "file_name": self.file_name,
+                "encoding": self.encoding, "sheet": self.sheet, "header_row": self.header_row}
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def fields_for(kind: str, lang: str = "zh") -> list[dict]:
+    from dashboard.i18n import t
+    from loaders import spec
+    return [{"field": f.name, "label": t(f"loader.field.{kind}.{f.name}", lang),
+             "aliases": list(f.aliases), "required": f.required, "type": f.type}
+            for f in spec.fields(kind)]
+
+
+def import_file(engine, data: bytes, file_name: str, kind: str | None = None,
+                village: str | None = None, username: str = "system", dry_run: bool = False,
+                lang: str = "zh", allowed_village_ids: set[int] | None = None,
+                sheet: str | None = None, mapping: dict[str, str] | None = None,
+                coord_system: str = "wgs84", preview_rows: int = 20) -> ImportResult:
+    from dashboard.db.engine import run_write
+    from dashboard.i18n import t
+    from loaders import ingest, read as R, normalise as N
+    from loaders.validate import Registry, prepare
+
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    from loaders.geo import COORD_SYSTEMS
+    if coord_system not in COORD_SYSTEMS:
+        raise ValueError(f"coord_system must be one of {COORD_SYSTEMS}")
+    data = bytes(data or b"")
+    res = ImportResult(kind=kind, file_name=file_name or "", dry_run=dry_run,
+                       sha256=hashlib.sha256(data).hexdigest())
+    allowed = None if allowed_village_ids is None else {int(v) for v in allowed_village_ids}
+    holder: dict = {}
+    try:
+        raw = R.read(data, file_name or "", sheet)
+        res.format, res.encoding, res.sheet, res.sheets = raw.fmt, raw.encoding, raw.sheet, raw.sheets
+        res.header_row = raw.header_row or None
+        k = N.detect_kind(raw.headers, kind) if not (mapping and kind) else kind
+        if raw.geometry is not None and k not in ("villages", "grids"):
+            raise Refusal("geo_kind")
+        res.kind = k
+
+        def work(conn):
+            reg = Registry.load(conn)
+            fill = None
+            if village:
+                fill, hint = reg.find_village(village)
+                if fill is None:
+                    raise Refusal("unknown_village_param", value=village, suggestion=hint)
+                if allowed is not None and fill not in allowed:
+                    raise Refusal("not_allowed_village", value=village)
+                holder["village"] = reg.village_names().get(fill)
+            elif k in spec_ledgers_and_grids():
+                fill = _village_from_title(raw, reg, k, mapping, allowed)
+                if fill is not None:
+                    holder["village"] = reg.village_names().get(fill)
+                    holder["notes"] = [t("loader.note.village_from_title", lang,
+                                         village=holder["village"])]
+            prep = prepare(raw, k, reg, fill_village=fill, allowed=allowed, manual=mapping,
+                           lang=lang, coord_system=coord_system)
+            holder["prep"], holder["reg"] = prep, reg
+            if prep.problems:
+                raise ValidationFailed(prep.problems, prep.rejected, prep.total_problems)
+            vids = set(int(v) for v in prep.frame["village_id"].dropna().unique()) \
+                if "village_id" in prep.frame else set()
+            bvid = fill if fill is not None else (next(iter(vids)) if len(vids) == 1 else None)
+            return ingest.apply(conn, prep, reg, kind=k, dry_run=dry_run, batch=dict(
+                file_name=file_name or "", sha256=res.sha256, village_id=bvid,
+                username=username, rows_read=prep.rows_read))
+
+        if dry_run:
+            with engine.connect() as conn:
+                try:
+                    counts = work(conn)
+                finally:
+                    conn.rollback()
+        else:
+            counts = run_write(engine, work)
+        res.inserted, res.updated, res.unchanged = counts["inserted"], counts["updated"], \
+            counts["unchanged"]
+        res.batch_id = counts["batch_id"]
+    except ValidationFailed as e:
+        res.errors = [p.as_dict(lang) for p in e.problems]
+        res.rejected = e.rejected
+        res.total_errors = e.total
+    except Refusal as e:
+        res.refused = e.code
+        res.errors = [p.as_dict(lang) for p in e.problems]
+        res.total_errors = len(res.errors)
+    except Exception as e:  # never a traceback for the clerk; the log keeps the detail
+        log.exception("import of %s failed", file_name)
+        res.refused = "internal"
+        res.errors = [Problem(None, "", "", "internal", {"detail": type(e).__name__}).as_dict(lang)]
+        res.total_errors = 1
+    prep = holder.get("prep")
+    if prep is not None:
+        res.rows_read = prep.rows_read
+        res.columns = prep.columns
+        res.preview = _preview(prep, holder.get("reg"), lang, preview_rows)
+        res.notes = holder.get("notes", []) + [t(f"loader.note.{n}", lang) for n in prep.notes]
+    res.village = holder.get("village")
+    if res.errors:
+        res.inserted = res.updated = res.unchanged = 0
+        res.batch_id = None
+    return res
+
+
+def spec_ledgers_and_grids() -> tuple[str, ...]:
+    from loaders import spec
+    return spec.LEDGER_KINDS + ("grids",)
+
+
+def _village_from_title(raw, reg, kind, mapping, allowed) -> int | None:
+    """A one-village ledger often names its village only in the title row."""
+    from loaders import normalise as N
+    m, _ = N.match_headers(raw.headers, kind, mapping)
+    if "village" in m or not raw.title:
+        return None
+    hits = [(int(i), n) for i, n in zip(reg.villages["id"], reg.villages["name"])
+            if n and n in raw.title]
+    hits = [h for h in hits if not any(h[1] != o[1] and h[1] in o[1] for o in hits)]
+    if len(hits) != 1:
+        return None
+    vid = hits[0][0]
+    if allowed is not None and vid not in allowed:
+        return None
+    return vid
+
+
+def _preview(prep, reg, lang: str, n: int) -> list[dict]:
+    from dashboard.i18n import t
+    from loaders import spec
+    df = prep.frame.head(n)
+    if not len(df):
+        return []
+    names = reg.village_names() if reg is not None else {}
+    gnames = dict(zip(reg.grids["id"].astype(int), reg.grids["name"])) if reg is not None else {}
+    out = []
+    flds = [f for f in spec.fields(prep.kind)]
+    for rec in df.to_dict("records"):
+        row = {t("upload.preview_row", lang): int(rec["_row"])}
+        for f in flds:
+            lab = t(f"loader.field.{prep.kind}.{f.name}", lang)
+            if f.type == "village":
+                v = rec.get("village_id")
+                row[lab] = names.get(int(v), "") if v is not None and not pd.isna(v) else ""
+            elif f.type == "grid":
+                if "grid_id" not in rec:
+                    continue
+                v = rec.get("grid_id")
+                row[lab] = gnames.get(int(v), "") if v is not None and not pd.isna(v) else ""
+            elif f.name in rec:
+                v = rec[f.name]
+                if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT or v is pd.NA:
+                    row[lab] = ""
+                elif f.type == "enum":
+                    row[lab] = t(f"enum.{f.enum}.{v}", lang)
+                elif f.type == "date":
+                    row[lab] = pd.Timestamp(v).date().isoformat()
+                elif f.type == "int":
+                    row[lab] = str(int(v))
+                else:
+                    row[lab] = str(v)
+        out.append(row)
+    return out
+
+
+def undo_batch(engine, batch_id: int, username: str = "system",
+               allowed_village_ids: set[int] | None = None) -> dict:
+    from dashboard.db.engine import run_write
+    from loaders import ingest
+    allowed = None if allowed_village_ids is None else {int(v) for v in allowed_village_ids}
+    return run_write(engine, lambda conn: ingest.undo(conn, int(batch_id), username, allowed))
+
+
+def list_batches(conn, village_ids: set[int] | None = None, limit: int = 50,
+                 kind: str | None = None) -> list[dict]:
+    from loaders import ingest
+    return ingest.batches(conn, village_ids, limit, kind)
+
+
+def template_xlsx(kind: str, lang: str = "zh") -> bytes:
+    from loaders.template import build
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    return build(kind, lang)

@@ -1,0 +1,186 @@
+"""Command line for county IT staff and scripts.
+
+    python -m loaders import FILE [--kind KIND] [--village NAME] [--db URL] [--dry-run] [--json]
+    python -m loaders template KIND [-o FILE] [--lang zh|en]
+    python -m loaders batches [--db URL] [--json]
+    python -m loaders undo BATCH_ID [--db URL] [--user NAME] [--json]
+
+Exit status: 0 written (or a clean dry run), 1 the file (or the undo) was refused,
+2 a usage error (bad arguments, missing file, unknown --village, unreachable database).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from loaders.spec import KINDS
+
+USAGE, REFUSED, OK = 2, 1, 0
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own exit status for usage errors is 2 as well
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(USAGE)
+
+
+def _lang() -> str:
+    from dashboard import settings
+    try:
+        return settings.get("DASHBOARD_LANG")
+    except ValueError:
+        return "zh"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m loaders", description="clerk file intake (数据上传)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    i = sub.add_parser("import", help="check and import one file")
+    i.add_argument("file", metavar="FILE")
+    i.add_argument("--kind", choices=KINDS, help="detected from the headers when omitted")
+    i.add_argument("--village", metavar="NAME", help="village (name or code) of a one-village ledger")
+    i.add_argument("--db", metavar="URL", help="database URL (default: the app's database)")
+    i.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+    i.add_argument("--json", action="store_true", help="print one JSON object")
+    i.add_argument("--sheet", metavar="NAME", help="xlsx sheet (default: first sheet with data)")
+    i.add_argument("--crs", choices=("wgs84", "gcj02", "bd09"), default="wgs84",
+                   help="coordinate system of the file's coordinates (converted to WGS-84)")
+    i.add_argument("--user", default="cli", help="user name recorded with the batch")
+    i.add_argument("--lang", choices=("zh", "en"), default=None, help="message language")
+    t = sub.add_parser("template", help="write an .xlsx template")
+    t.add_argument("kind", choices=KINDS)
+    t.add_argument("-o", "--output", metavar="FILE", help="default: template_<kind>.xlsx")
+    t.add_argument("--lang", choices=("zh", "en"), default=None)
+    b = sub.add_parser("batches", help="list upload batches")
+    b.add_argument("--db", metavar="URL")
+    b.add_argument("--json", action="store_true")
+    b.add_argument("--limit", type=int, default=50)
+    u = sub.add_parser("undo", help="undo one upload batch")
+    u.add_argument("batch_id", type=int)
+    u.add_argument("--db", metavar="URL")
+    u.add_argument("--user", default="cli")
+    u.add_argument("--json", action="store_true")
+    u.add_argument("--lang", choices=("zh", "en"), default=None)
+    return p
+
+
+def _engine(url):
+    from dashboard.db import migrate
+    return migrate(url)
+
+
+def cmd_import(a) -> int:
+    import loaders
+    from dashboard.i18n import t
+    lang = a.lang or _lang()
+    path = Path(a.file)
+    if not path.is_file():
+        print(f"python -m loaders: error: no such file: {a.file}", file=sys.stderr)
+        return USAGE
+    try:
+        engine = _engine(a.db)
+    except Exception as e:  # a bad URL or an unreachable server is a usage problem
+        print(f"python -m loaders: error: database: {type(e).__name__}: {e}", file=sys.stderr)
+        return USAGE
+    res = loaders.import_file(engine, path.read_bytes(), path.name, kind=a.kind, village=a.village,
+                              username=a.user, dry_run=a.dry_run, lang=lang, sheet=a.sheet,
+                              coord_system=a.crs)
+    if res.refused == "unknown_village_param":
+        msg = res.errors[0]["message"] if res.errors else ""
+        if a.json:
+            print(json.dumps(res.summary(), ensure_ascii=False, default=str))
+        print(f"python -m loaders: error: --village: {msg}", file=sys.stderr)
+        return USAGE
+    if a.json:
+        print(json.dumps(res.summary(), ensure_ascii=False, default=str))
+    else:
+        _print_human(res, lang, t)
+    return OK if res.ok else REFUSED
+
+
+def _print_human(res, lang, t):
+    kind = t(f"loader.kind.{res.kind}", lang) if res.kind else "?"
+    if res.header_row:
+        print(t("upload.detected", lang, kind=kind, encoding=res.encoding or "-",
+                sheet=res.sheet or "-", row=res.header_row))
+    for n in res.notes:
+        print(n)
+    if res.ok:
+        if res.dry_run:
+            print(t("upload.ready", lang, rows=res.rows_read, inserted=res.inserted,
+                    updated=res.updated, unchanged=res.unchanged))
+        else:
+            print(t("upload.imported", lang, batch=res.batch_id, inserted=res.inserted,
+                    updated=res.updated, unchanged=res.unchanged))
+        return
+    if res.refused:
+        print(t("upload.refused", lang, message=res.errors[0]["message"] if res.errors else ""))
+    else:
+        print(t("upload.errors", lang, n=res.total_errors, rows=res.rejected))
+    for e in res.errors:
+        where = f"{e['row']}" if e["row"] is not None else "-"
+        col = f" [{e['column']}]" if e["column"] else ""
+        print(f"  {where}{col}: {e['message']}")
+
+
+def cmd_template(a) -> int:
+    import loaders
+    out = Path(a.output or f"template_{a.kind}.xlsx")
+    out.write_bytes(loaders.template_xlsx(a.kind, a.lang or _lang()))
+    print(out)
+    return OK
+
+
+def cmd_batches(a) -> int:
+    import loaders
+    try:
+        engine = _engine(a.db)
+    except Exception as e:
+        print(f"python -m loaders: error: database: {e}", file=sys.stderr)
+        return USAGE
+    with engine.connect() as conn:
+        rows = loaders.list_batches(conn, limit=a.limit)
+    if a.json:
+        print(json.dumps(rows, ensure_ascii=False, default=str))
+    else:
+        for r in rows:
+            print(f"{r['id']:>5}  {r['created_at']:%Y-%m-%d %H:%M}  {r['kind']:<10} {r['state']:<7} "
+                  f"+{r['inserted']} ~{r['updated']} ={r['unchanged']}  {r['village'] or '-'}  "
+                  f"{r['username']}  {r['file_name']}")
+    return OK
+
+
+def cmd_undo(a) -> int:
+    import loaders
+    lang = a.lang or _lang()
+    try:
+        engine = _engine(a.db)
+    except Exception as e:
+        print(f"python -m loaders: error: database: {e}", file=sys.stderr)
+        return USAGE
+    try:
+        out = loaders.undo_batch(engine, a.batch_id, username=a.user)
+    except loaders.Refusal as e:
+        msg = e.problems[0].message(lang)
+        print(json.dumps({"ok": False, "message": msg}, ensure_ascii=False) if a.json else msg)
+        return REFUSED
+    if a.json:
+        print(json.dumps({"ok": True, **out}, ensure_ascii=False))
+    else:
+        from dashboard.i18n import t
+        print(t("upload.undone", lang, batch=out["batch_id"], deleted=out["deleted"],
+                restored=out["restored"]))
+    return OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parser().parse_args(argv)
+    return {"import": cmd_import, "template": cmd_template, "batches": cmd_batches,
+            "undo": cmd_undo}[a.command](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""Boundaries: GeoJSON and zipped Shapefiles -> a RawTable with shapely geometries (WGS-84).
+
+A Shapefile is reprojected from its .prj; GeoJSON is WGS-84 by definition (an old
+``crs`` member is honoured). Coordinates that the clerk declares as GCJ-02
+(Amap/Tencent) or BD-09 (Baidu) are converted to WGS-84 on request.
+"""
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from loaders.problems import Refusal
+
+COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
+MAX_FEATURES = 20000
+MAX_VERTICES = 5_000_000
+
+# --------------------------------------------------------- GCJ-02 / BD-09 -> WGS-84
+_A = 6378245.0
+_EE = 0.00669342162296594323
+
+
+def _out_of_china(lon, lat):
+    return (lon < 72.004) | (lon > 137.8347) | (lat < 0.8293) | (lat > 55.8271)
+
+
+def _delta(lon, lat):
+    x, y = lon - 105.0, lat - 35.0
+    dlat = (-100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
+            + (20.0 * np.sin(6.0 * x * math.pi) + 20.0 * np.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+            + (20.0 * np.sin(y * math.pi) + 40.0 * np.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
+            + (160.0 * np.sin(y / 12.0 * math.pi) + 320 * np.sin(y * math.pi / 30.0)) * 2.0 / 3.0)
+    dlon = (300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
+            + (20.0 * np.sin(6.0 * x * math.pi) + 20.0 * np.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+            + (20.0 * np.sin(x * math.pi) + 40.0 * np.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
+            + (150.0 * np.sin(x / 12.0 * math.pi) + 300.0 * np.sin(x / 30.0 * math.pi)) * 2.0 / 3.0)
+    radlat = lat / 180.0 * math.pi
+    magic = 1 - _EE * np.sin(radlat) ** 2
+    sq = np.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1 - _EE)) / (magic * sq) * math.pi)
+    dlon = (dlon * 180.0) / (_A / sq * np.cos(radlat) * math.pi)
+    return dlon, dlat
+
+
+def wgs84_to_gcj02(lon, lat):
+    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    dlon, dlat = _delta(lon, lat)
+    out = _out_of_china(lon, lat)
+    return np.where(out, lon, lon + dlon), np.where(out, lat, lat + dlat)
+
+
+def gcj02_to_wgs84(lon, lat):
+    """Iterative inverse (error well under a metre)."""
+    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    wlon, wlat = lon.copy(), lat.copy()
+    for _ in range(8):
+        glon, glat = wgs84_to_gcj02(wlon, wlat)
+        wlon, wlat = wlon - (glon - lon), wlat - (glat - lat)
+    out = _out_of_china(lon, lat)
+    return np.where(out, lon, wlon), np.where(out, lat, wlat)
+
+
+def bd09_to_gcj02(lon, lat):
+    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    x, y = lon - 0.0065, lat - 0.006
+    xp = math.pi * 3000.0 / 180.0
+    z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * xp)
+    th = np.arctan2(y, x) - 0.000003 * np.cos(x * xp)
+    return z * np.cos(th), z * np.sin(th)
+
+
+def to_wgs84(lon, lat, system: str):
+    if system == "gcj02":
+        return gcj02_to_wgs84(lon, lat)
+    if system == "bd09":
+        return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
+    return np.asarray(lon, float), np.asarray(lat, float)
+
+
+def convert_geometry(geom, system: str):
+    if system == "wgs84" or geom is None:
+        return geom
+    import shapely
+
+    def f(coords):
+        x, y = to_wgs84(coords[:, 0], coords[:, 1], system)
+        return np.column_stack([x, y])
+    return shapely.transform(geom, f)
+
+
+# --------------------------------------------------------- readers
+
+def _table(props: list[dict], geoms: list, fmt: str, crs: str = ""):
+    from loaders.read import RawTable
+    keys: list[str] = []
+    for p in props:
+        for k in p:
+            if k not in keys:
+                keys.append(k)
+    if len(props) == 0:
+        raise Refusal("empty")
+    cols = {}
+    for i, k in enumerate(keys):
+        cols[i] = pd.Series([_s(p.get(k)) for p in props], dtype=str)
+    frame = pd.DataFrame(cols) if cols else pd.DataFrame(index=range(len(props)))
+    return RawTable(frame=frame, rownum=np.arange(1, len(props) + 1), headers=[str(k) for k in keys],
+                    header_row=0, fmt=fmt, geometry=geoms, crs=crs or "EPSG:4326")
+
+
+def _s(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if math.isnan(v):
+            return ""
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    return str(v)
+
+
+def read_geojson(data: bytes):
+    from shapely.geometry import shape
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError:
+            raise Refusal("bad_geojson") from None
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, RecursionError, ValueError):
+        raise Refusal("bad_geojson") from None
+    if not isinstance(doc, dict):
+        raise Refusal("bad_geojson")
+    if doc.get("type") == "Feature":
+        feats = [doc]
+    elif doc.get("type") == "FeatureCollection" and isinstance(doc.get("features"), list):
+        feats = doc["features"]
+    else:
+        raise Refusal("bad_geojson")
+    if len(feats) > MAX_FEATURES:
+        raise Refusal("too_many_features", n=MAX_FEATURES)
+    crs = ""
+    c = doc.get("crs")
+    if isinstance(c, dict):
+        crs = str((c.get("properties") or {}).get("name") or "")
+    props, geoms = [], []
+    for f in feats:
+        if not isinstance(f, dict):
+            raise Refusal("bad_geojson")
+        p = f.get("properties") or {}
+        props.append(p if isinstance(p, dict) else {})
+        g = f.get("geometry")
+        try:
+            geoms.append(shape(g) if g else None)
+        except Exception:  # shapely raises several types on broken geometry dicts
+            geoms.append("invalid")
+    t = _table(props, geoms, "geojson", crs)
+    if crs and not _is_wgs84(crs):
+        t.geometry = _reproject(t.geometry, crs)
+        t.crs = "EPSG:4326"
+    return t
+
+
+def _is_wgs84(crs: str) -> bool:
+    c = crs.upper()
+    return "CRS84" in c or c.endswith("4326") or c == "WGS84"
+
+
+def _reproject(geoms, crs):
+    import shapely
+    from pyproj import Transformer
+    try:
+        tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    except Exception:
+        raise Refusal("bad_crs", value=crs) from None
+
+    def f(coords):
+        x, y = tr.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+    return [g if g is None or isinstance(g, str) else shapely.transform(g, f) for g in geoms]
+
+
+def read_shapefile_zip(data: bytes):
+    from loaders.read import check_zip
+    z = check_zip(data)
+    members = [i for i in z.infolist() if not i.is_dir()]
+    shps = [i.filename for i in members if i.filename.lower().endswith(".shp")]
+    if len(shps) != 1:
+        raise Refusal("shp_count", n=len(shps))
+    stem = shps[0][:-4]
+    need = {".shp", ".shx", ".dbf"}
+    have = {i.filename[len(stem):].lower() for i in members if i.filename.startswith(stem)}
+    if not need <= have:
+        raise Refusal("shp_parts", missing="、".join(sorted(need - have)))
+    if ".prj" not in have:
+        raise Refusal("shp_no_prj")
+    import pyogrio
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in members:
+            if not i.filename.startswith(stem):
+                continue
+            ext = i.filename[len(stem):].lower()
+            if ext not in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
+                continue
+            (Path(tmp) / f"layer{ext}").write_bytes(z.read(i))
+        path = str(Path(tmp) / "layer.shp")
+        enc = None
+        cpg = Path(tmp) / "layer.cpg"
+        if not cpg.exists():
+            enc = "gbk"  # Chinese GIS tools write GBK dbf files without a .cpg
+        try:
+            gdf = pyogrio.read_dataframe(path, encoding=enc) if enc else pyogrio.read_dataframe(path)
+        except Exception:
+            try:
+                gdf = pyogrio.read_dataframe(path)
+            except Exception:
+                raise Refusal("bad_shapefile") from None
+    if len(gdf) > MAX_FEATURES:
+        raise Refusal("too_many_features", n=MAX_FEATURES)
+    if gdf.crs is None:
+        raise Refusal("shp_no_prj")
+    if not gdf.crs.equals("EPSG:4326"):
+        try:
+            gdf = gdf.to_crs(4326)
+        except Exception:
+            raise Refusal("bad_crs", value=str(gdf.crs)) from None
+    props = gdf.drop(columns=gdf.geometry.name).to_dict("records")
+    return _table(props, list(gdf.geometry), "shapefile")
+
+
+def read(data: bytes, fmt: str):
+    return read_shapefile_zip(data) if fmt == "shapefile" else read_geojson(data)
+
+
+def check_and_dump(geoms, rownum, column: str):
+    """Validate geometries: (GeoJSON texts, bbox arrays, problems)."""
+    import shapely
+    from shapely.geometry import mapping
+    from loaders.problems import Problem
+    problems = []
+    texts, bbox = [], []
+    vertices = 0
+    for g, r in zip(geoms, rownum):
+        if g is None:
+            texts.append(None)
+            bbox.append((None, None, None, None))
+            continue
+        if isinstance(g, str) or g.is_empty or g.geom_type not in ("Polygon", "MultiPolygon"):
+            problems.append(Problem(int(r), column, "", "geometry_type"))
+            texts.append(None)
+            bbox.append((None, None, None, None))
+            continue
+        vertices += shapely.get_num_coordinates(g)
+        if vertices > MAX_VERTICES:
+            raise Refusal("too_many_vertices")
+        if not g.is_valid:
+            g = shapely.make_valid(g)
+            if g.geom_type == "GeometryCollection":
+                polys = [p for p in g.geoms if p.geom_type in ("Polygon", "MultiPolygon")]
+                g = shapely.union_all(polys) if polys else g
+        minx, miny, maxx, maxy = g.bounds
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            problems.append(Problem(int(r), column, f"{minx:.1f},{miny:.1f}", "not_lonlat"))
+            texts.append(None)
+            bbox.append((None, None, None, None))
+            continue
+        texts.append(json.dumps(_round(mapping(g)), separators=(",", ":")))
+        bbox.append((minx, miny, maxx, maxy))
+    return texts, bbox, problems
+
+
+def _round(obj, nd: int = 7):
+    if isinstance(obj, float):
+        return round(obj, nd)
+    if isinstance(obj, (list, tuple)):
+        return [_round(x, nd) for x in obj]
+    if isinstance(obj, dict):
+        return {k: _round(v, nd) for k, v in obj.items()}
+    return obj

@@ -1,0 +1,488 @@
+"""Ingest: match rows to the database, then insert/update in the caller's transaction.
+
+Rows are matched on their natural key (record number within the village; village
+code or name; grid code or name within the village). Only changed rows are
+written, and only the columns the file supplies. Every write is recorded in
+batch_change (before = NULL for an insert, the previous values as JSON for an
+update), so that undo restores exactly what the batch changed. Inserts and
+updates go through the DBAPI's executemany (no per-row ORM objects).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from dashboard.db import schema as S
+from dashboard.db.engine import bump_version
+from loaders import normalise as N
+from loaders import spec
+from loaders.problems import Problem, Refusal, ValidationFailed
+
+TABLE_OBJ = {"village": S.village, "grid": S.grid, "dispute": S.dispute,
+             "volunteer_activity": S.volunteer_activity, "rep_visit": S.rep_visit,
+             "township": S.township}
+# undo deletes in this order (children first)
+DELETE_ORDER = ("dispute", "volunteer_activity", "rep_visit", "grid", "village", "township")
+
+
+# ---------------------------------------------------------------- value helpers
+
+def _ctype(table: sa.Table, c: str) -> str:
+    t = table.c[c].type
+    if isinstance(t, sa.Date):
+        return "date"
+    if isinstance(t, sa.Integer):
+        return "int"
+    if isinstance(t, sa.Float):
+        return "float"
+    return "text"
+
+
+def canon(s: pd.Series, kind: str) -> pd.Series:
+    """A comparable string form of a column, so file values and stored values compare equal."""
+    if len(s) == 0:
+        return pd.Series([], dtype=str)
+    if kind == "date":
+        d = pd.to_datetime(pd.Series(s).astype(object), errors="coerce")
+        return d.dt.strftime("%Y-%m-%d").fillna("").astype(str).reset_index(drop=True)
+    if kind == "int":
+        v = pd.to_numeric(pd.Series(s).astype(object), errors="coerce").round()
+        return v.map(lambda x: "" if pd.isna(x) else str(int(x))).astype(str).reset_index(drop=True)
+    if kind == "float":
+        v = pd.to_numeric(pd.Series(s).astype(object), errors="coerce").round(7)
+        return v.map(lambda x: "" if pd.isna(x) else repr(float(x))).astype(str).reset_index(drop=True)
+    s = pd.Series(s).astype(object)
+    return s.map(lambda x: "" if x is None or (isinstance(x, float) and np.isnan(x)) else str(x)) \
+        .astype(str).reset_index(drop=True)
+
+
+def db_values(s: pd.Series, kind: str, sqlite: bool) -> list:
+    """Column values as plain Python objects for the DBAPI."""
+    if kind == "date":
+        d = pd.to_datetime(pd.Series(s).astype(object), errors="coerce")
+        if sqlite:
+            return d.dt.strftime("%Y-%m-%d").astype(object).where(d.notna(), None).tolist()
+        return [None if pd.isna(x) else x.date() for x in d]
+    if kind == "int":
+        v = pd.to_numeric(pd.Series(s).astype(object), errors="coerce")
+        if not v.isna().any():
+            return v.to_numpy(dtype="int64").tolist()
+        return [None if pd.isna(x) else int(x) for x in v.tolist()]
+    if kind == "float":
+        v = pd.to_numeric(pd.Series(s).astype(object), errors="coerce").to_numpy(dtype="float64")
+        return [None if np.isnan(x) else float(x) for x in v.tolist()]
+    vals = pd.Series(s).astype(object)
+    return [None if x is None or (isinstance(x, float) and np.isnan(x)) else str(x) for x in vals]
+
+
+def _json_value(v, kind: str):
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
+        return None
+    if kind == "date":
+        return (v if isinstance(v, date) else pd.Timestamp(v).date()).isoformat()
+    if kind == "int":
+        return int(v)
+    if kind == "float":
+        return float(v)
+    return str(v)
+
+
+def _from_json(v, kind: str):
+    if v is None:
+        return None
+    if kind == "date":
+        return date.fromisoformat(v)
+    return v
+
+
+def _executemany(conn, sql_cols: list[str], table: str, rows: list[tuple], op: str = "insert",
+                 where: str = "id"):
+    if not rows:
+        return
+    sqlite = conn.dialect.name == "sqlite"
+    ph = "?" if sqlite else "%s"
+    if op == "insert":
+        sql = f"INSERT INTO {table} ({', '.join(sql_cols)}) VALUES ({', '.join([ph] * len(sql_cols))})"
+    else:
+        sets = ", ".join(f"{c} = {ph}" for c in sql_cols)
+        sql = f"UPDATE {table} SET {sets} WHERE {where} = {ph}"
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        cur.executemany(sql, rows)
+    finally:
+        cur.close()
+
+
+# ---------------------------------------------------------------- matching
+
+def _existing(conn, table: sa.Table, cols: list[str], where) -> pd.DataFrame:
+    sel = sa.select(*[table.c[c] for c in cols])
+    if where is not None:
+        sel = sel.where(where)
+    rows = conn.execute(sel).all()
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _diff(new: pd.DataFrame, old: pd.DataFrame, cols: list[str], table: sa.Table) -> np.ndarray:
+    """Which matched rows differ in any of cols (new and old aligned row by row)."""
+    changed = np.zeros(len(new), dtype=bool)
+    for c in cols:
+        k = _ctype(table, c)
+        a = canon(new[c], k) if c in new else pd.Series([""] * len(new), dtype=str)
+        b = canon(old[c], k)
+        changed |= (a.to_numpy() != b.to_numpy())
+    return changed
+
+
+def apply(conn, prep, reg, *, kind: str, batch: dict, dry_run: bool) -> dict:
+    """Plan (and unless dry_run, write) the prepared rows. Returns counts and batch id."""
+    fn = {"villages": _plan_villages, "grids": _plan_grids}.get(kind, _plan_ledger)
+    plan = fn(conn, prep, reg, kind)
+    if plan.get("problems"):
+        raise ValidationFailed(plan["problems"], len({p.row for p in plan["problems"]}),
+                               len(plan["problems"]))
+    counts = {"inserted": len(plan["insert"]), "updated": len(plan["update"]),
+              "unchanged": plan["unchanged"]}
+    if dry_run:
+        return {**counts, "batch_id": None}
+    bid = conn.execute(sa.insert(S.import_batch).values(
+        kind=kind, file_name=batch["file_name"][:255], sha256=batch["sha256"],
+        village_id=batch.get("village_id"), username=batch.get("username") or "system",
+        created_at=datetime.now(), rows_read=batch["rows_read"], **counts,
+        state="applied").returning(S.import_batch.c.id)).scalar_one()
+    for tname, tid in plan.get("pre_inserted", []):
+        conn.execute(sa.insert(S.batch_change).values(batch_id=bid, table_name=tname, row_id=tid))
+    _write(conn, plan, bid)
+    bump_version(conn)
+    return {**counts, "batch_id": bid}
+
+
+def _write(conn, plan: dict, bid: int):
+    table: sa.Table = plan["table"]
+    tname = table.name
+    sqlite = conn.dialect.name == "sqlite"
+    ins: pd.DataFrame = plan["insert"]
+    if len(ins):
+        cols = [c for c in plan["insert_cols"]]
+        lists = [db_values(ins[c], _ctype(table, c), sqlite) for c in cols]
+        lists.append([bid] * len(ins))
+        _executemany(conn, cols + ["batch_id"], tname, list(zip(*lists)))
+        conn.execute(sa.text(
+            f"INSERT INTO batch_change (batch_id, table_name, row_id) "
+            f"SELECT :b, :t, id FROM {tname} WHERE batch_id = :b"), {"b": bid, "t": tname})
+    upd: pd.DataFrame = plan["update"]
+    if len(upd):
+        cols = plan["update_cols"]
+        lists = [db_values(upd[c], _ctype(table, c), sqlite) for c in cols]
+        lists.append([bid] * len(upd))
+        lists.append([int(x) for x in upd["id"]])
+        _executemany(conn, cols + ["batch_id"], tname, list(zip(*lists)), op="update")
+        before = plan["before"]
+        ph = "?" if sqlite else "%s"
+        cur = conn.connection.driver_connection.cursor()
+        try:
+            cur.executemany(f"INSERT INTO batch_change (batch_id, table_name, row_id, before) "
+                            f"VALUES ({ph}, {ph}, {ph}, {ph})",
+                            [(bid, tname, int(i), b) for i, b in zip(upd["id"], before)])
+        finally:
+            cur.close()
+
+
+def _before_json(old: pd.DataFrame, cols: list[str], table: sa.Table) -> list[str]:
+    kinds = {c: _ctype(table, c) for c in cols}
+    out = []
+    for rec in old[cols + ["batch_id"]].to_dict("records"):
+        d = {c: _json_value(rec[c], kinds[c]) for c in cols}
+        d["batch_id"] = _json_value(rec["batch_id"], "int")
+        out.append(json.dumps(d, ensure_ascii=False))
+    return out
+
+
+def _split(prep, table, new: pd.DataFrame, match_id: np.ndarray, old_cols: list[str],
+           conn, insert_cols: list[str]) -> dict:
+    """Given db ids for matched rows (NaN for new), build the insert/update plan."""
+    matched = ~np.isnan(match_id)
+    ins = new[~matched].reset_index(drop=True)
+    m = new[matched].reset_index(drop=True)
+    ids = match_id[matched].astype("int64")
+    upd_cols = [c for c in prep.provided if c in table.c and c != "id"]
+    if len(m):
+        old = _load_by_ids(conn, table, ids, upd_cols + ["batch_id"])
+        old = old.set_index("id").loc[ids].reset_index()
+        changed = _diff(m, old, upd_cols, table)
+    else:
+        old = pd.DataFrame(columns=["id"] + upd_cols + ["batch_id"])
+        changed = np.zeros(0, dtype=bool)
+    upd = m[changed].reset_index(drop=True)
+    upd["id"] = ids[changed]
+    before = _before_json(old[changed].reset_index(drop=True), upd_cols, table) if changed.any() else []
+    return {"table": table, "insert": ins, "insert_cols": insert_cols, "update": upd,
+            "update_cols": upd_cols, "before": before, "unchanged": int((~changed).sum())}
+
+
+def _load_by_ids(conn, table, ids: np.ndarray, cols: list[str]) -> pd.DataFrame:
+    out = []
+    uniq = sorted(set(int(i) for i in ids))
+    for k in range(0, len(uniq), 20000):
+        chunk = uniq[k:k + 20000]
+        out.append(_existing(conn, table, ["id"] + cols, table.c.id.in_(chunk)))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["id"] + cols)
+
+
+def _ledger_cols(kind: str, table: sa.Table) -> list[str]:
+    cols = ["village_id"]
+    for f in spec.fields(kind):
+        if f.name in table.c:
+            cols.append(f.name)
+    if "grid_id" in table.c:
+        cols.append("grid_id")
+    return cols
+
+
+def _plan_ledger(conn, prep, reg, kind):
+    table = TABLE_OBJ[spec.TABLES[kind]]
+    key = spec.RECORD_NO[kind]
+    new = prep.frame
+    vids = sorted(set(int(v) for v in new["village_id"].dropna().unique()))
+    old = pd.DataFrame(columns=["id", "village_id", key])
+    if vids:
+        old = _existing(conn, table, ["id", "village_id", key], table.c.village_id.in_(vids))
+    if len(old):
+        idx = pd.MultiIndex.from_arrays([old["village_id"].astype("int64"), old[key].astype(str)])
+        lookup = pd.Series(old["id"].to_numpy(dtype="float64"), index=idx)
+        probe = pd.MultiIndex.from_arrays([new["village_id"].astype("int64"), new[key].astype(str)])
+        match = lookup.reindex(probe).to_numpy(dtype="float64")
+    else:
+        match = np.full(len(new), np.nan)
+    return _split(prep, table, new, match, [], conn, _ledger_cols(kind, table))
+
+
+def _plan_grids(conn, prep, reg, kind):
+    table = S.grid
+    new = prep.frame.copy()
+    g = reg.grids
+    by_code = dict(zip(g["code"].astype(str), g["id"].astype(float)))
+    by_name = {(int(v), str(n)): float(i) for v, n, i in zip(g["village_id"], g["name"], g["id"])}
+    vcode = dict(zip(reg.villages["id"].astype(int), reg.villages["code"]))
+    match = np.full(len(new), np.nan)
+    problems = []
+    used_codes = set(g["code"].astype(str))
+    codes = new["code"].tolist() if "code" in new else [None] * len(new)
+    names = new["name"].tolist()
+    new_codes = []
+    for i, (vid, nm, cd) in enumerate(zip(new["village_id"], names, codes)):
+        vid = int(vid)
+        hit = by_code.get(str(cd)) if cd else None
+        if hit is None and nm:
+            hit = by_name.get((vid, str(nm)))
+        if hit is not None:
+            match[i] = hit
+            gid = int(hit)
+            row = g[g["id"] == gid].iloc[0]
+            if int(row["village_id"]) != vid:
+                problems.append(Problem(int(new["_row"].iloc[i]), "code", str(cd),
+                                        "grid_code_other_village"))
+            if not nm:
+                names[i] = row["name"]
+            if not cd:
+                codes[i] = row["code"]
+            elif str(cd) != str(row["code"]) and str(cd) in used_codes:
+                problems.append(Problem(int(new["_row"].iloc[i]), "code", str(cd), "code_taken"))
+            new_codes.append(codes[i])
+            continue
+        if not nm:
+            problems.append(Problem(int(new["_row"].iloc[i]), "name", "", "required"))
+            new_codes.append(cd)
+            continue
+        if not cd:
+            canon_ = N.grid_canon(str(nm))
+            base = vcode.get(vid) or f"V{vid}"
+            num = canon_[1:-2] if canon_.startswith("第") and canon_.endswith("网格") else ""
+            cd = f"{base}{int(num):02d}" if num.isdigit() and vcode.get(vid) else \
+                f"{base}-" + hashlib.sha1(str(nm).encode()).hexdigest()[:8]
+            k = 2
+            while cd in used_codes:
+                cd = f"{cd[:28]}-{k}"
+                k += 1
+        elif str(cd) in used_codes:
+            problems.append(Problem(int(new["_row"].iloc[i]), "code", str(cd), "code_taken"))
+        used_codes.add(str(cd))
+        codes[i] = cd
+        new_codes.append(cd)
+    new["code"] = pd.Series(codes, dtype=object)
+    new["name"] = pd.Series(names, dtype=object)
+    prep.provided = sorted(set(prep.provided) | {"name"})
+    if problems:
+        return {"problems": problems}
+    cols = [c for c in ("village_id", "code", "name", "leader", "workers", "households", "geometry",
+                        "minx", "miny", "maxx", "maxy") if c in new.columns]
+    return _split(prep, table, new, match, [], conn, cols)
+
+
+def _plan_villages(conn, prep, reg, kind):
+    table = S.village
+    new = prep.frame.copy()
+    problems = []
+    pre = []
+    tws = reg.townships
+    # which township each row belongs to
+    if not tws:
+        codes = [c for c in new.get("code", pd.Series(dtype=object)).dropna().tolist()]
+        tcode = (codes[0][:9] + "000") if codes else "000000000000"
+        names = [x for x in new["township"].dropna().tolist()] if "township" in new else []
+        from dashboard.i18n import t
+        tname = names[0] if names else t("loader.default_township", "zh")
+        tid = conn.execute(sa.insert(S.township).values(code=tcode, name=tname[:100])
+                           .returning(S.township.c.id)).scalar_one()
+        pre.append(("township", tid))
+        tws = [{"id": tid, "code": tcode, "name": tname}]
+        new["township_id"] = tid
+    elif len(tws) == 1:
+        new["township_id"] = tws[0]["id"]
+    else:
+        by_code = {str(tw["code"])[:9]: tw["id"] for tw in tws}
+        by_name = {tw["name"]: tw["id"] for tw in tws}
+        tid = []
+        for i, (cd, tn) in enumerate(zip(new.get("code", [None] * len(new)), new["township"])):
+            hit = by_code.get(str(cd)[:9]) if cd else None
+            hit = hit or (by_name.get(tn) if tn else None)
+            if hit is None:
+                problems.append(Problem(int(new["_row"].iloc[i]), "township", tn or "",
+                                        "which_township"))
+            tid.append(hit)
+        new["township_id"] = tid
+    if problems:
+        return {"problems": problems}
+    v = reg.villages
+    by_code = {str(c): float(i) for c, i in zip(v["code"], v["id"]) if c}
+    by_name = {(int(t_), str(n)): float(i) for t_, n, i in zip(v["township_id"], v["name"], v["id"])}
+    code_of = {float(i): c for c, i in zip(v["code"], v["id"])}
+    match = np.full(len(new), np.nan)
+    codes = new["code"].tolist() if "code" in new else [None] * len(new)
+    for i, (nm, cd, tid) in enumerate(zip(new["name"], codes, new["township_id"])):
+        hit = by_code.get(str(cd)) if cd else None
+        if hit is None:
+            hit = by_name.get((int(tid), str(nm)))
+            if hit is not None and cd and code_of.get(hit) and code_of[hit] != cd and \
+                    str(cd) in by_code:
+                problems.append(Problem(int(new["_row"].iloc[i]), "code", str(cd), "code_taken"))
+            elif hit is None and cd and str(cd) in by_code:
+                problems.append(Problem(int(new["_row"].iloc[i]), "code", str(cd), "code_taken"))
+        if hit is not None:
+            match[i] = hit
+    if problems:
+        return {"problems": problems}
+    prep.provided = sorted(set(prep.provided) | {"township_id"})
+    cols = [c for c in ("township_id", "name", "code", "kind", "households", "population",
+                        "party_members", "geometry", "minx", "miny", "maxx", "maxy")
+            if c in new.columns]
+    plan = _split(prep, table, new, match, [], conn, cols)
+    plan["pre_inserted"] = pre
+    return plan
+
+
+# ---------------------------------------------------------------- undo and history
+
+def undo(conn, batch_id: int, username: str, allowed: set[int] | None) -> dict:
+    b = conn.execute(sa.select(S.import_batch).where(S.import_batch.c.id == batch_id)).mappings().first()
+    if b is None:
+        raise Refusal("no_batch", value=str(batch_id))
+    if b["state"] != "applied":
+        raise Refusal("already_undone", value=str(batch_id))
+    if b["kind"] == "demo":
+        raise Refusal("undo_demo", value=str(batch_id))
+    if allowed is not None and (b["village_id"] is None or int(b["village_id"]) not in allowed):
+        raise Refusal("undo_not_allowed", value=str(batch_id))
+    bc = S.batch_change
+    later = bc.alias("later")
+    ib = S.import_batch
+    clash = conn.execute(
+        sa.select(sa.func.min(later.c.batch_id))
+        .select_from(bc.join(later, sa.and_(bc.c.table_name == later.c.table_name,
+                                            bc.c.row_id == later.c.row_id))
+                     .join(ib, ib.c.id == later.c.batch_id))
+        .where(bc.c.batch_id == batch_id, later.c.batch_id > batch_id, ib.c.state == "applied")
+    ).scalar()
+    if clash is not None:
+        raise Refusal("undo_later_batch", value=str(batch_id), later=str(clash))
+    _check_references(conn, batch_id)
+    changes = conn.execute(sa.select(bc.c.table_name, bc.c.row_id, bc.c.before)
+                           .where(bc.c.batch_id == batch_id, bc.c.before.is_not(None))).all()
+    restored = 0
+    by_table: dict[str, list] = {}
+    for tname, rid, before in changes:
+        by_table.setdefault(tname, []).append((rid, json.loads(before)))
+    for tname, items in by_table.items():
+        table = TABLE_OBJ[tname]
+        groups: dict[tuple, list] = {}
+        for rid, d in items:
+            groups.setdefault(tuple(sorted(d)), []).append((rid, d))
+        for cols, rows in groups.items():
+            stmt = sa.update(table).where(table.c.id == sa.bindparam("_id")).values(
+                {c: sa.bindparam("_v_" + c) for c in cols})
+            params = [{"_id": rid, **{"_v_" + c: _from_json(d[c], _ctype(table, c)) for c in cols}}
+                      for rid, d in rows]
+            conn.execute(stmt, params)
+            restored += len(rows)
+    deleted = 0
+    for tname in DELETE_ORDER:
+        table = TABLE_OBJ[tname]
+        sub = sa.select(bc.c.row_id).where(bc.c.batch_id == batch_id, bc.c.table_name == tname,
+                                            bc.c.before.is_(None))
+        res = conn.execute(sa.delete(table).where(table.c.id.in_(sub)))
+        deleted += res.rowcount or 0
+    conn.execute(sa.update(S.import_batch).where(S.import_batch.c.id == batch_id)
+                 .values(state="undone"))
+    conn.execute(sa.insert(S.audit_log).values(
+        at=datetime.now(), username=username or "system", action="undo_import", ok=True,
+        detail=json.dumps({"batch_id": batch_id, "deleted": deleted, "restored": restored})))
+    bump_version(conn)
+    return {"batch_id": batch_id, "deleted": deleted, "restored": restored, "kind": b["kind"]}
+
+
+def _check_references(conn, batch_id: int):
+    """Refuse to delete villages/grids/townships that rows outside this batch still use."""
+    bc = S.batch_change
+    ins = {}
+    for tname in ("township", "village", "grid"):
+        ins[tname] = sa.select(bc.c.row_id).where(bc.c.batch_id == batch_id,
+                                                  bc.c.table_name == tname, bc.c.before.is_(None))
+    checks = [
+        (S.village, S.village.c.township_id, "township"),
+        (S.grid, S.grid.c.village_id, "village"),
+        (S.dispute, S.dispute.c.village_id, "village"),
+        (S.volunteer_activity, S.volunteer_activity.c.village_id, "village"),
+        (S.rep_visit, S.rep_visit.c.village_id, "village"),
+        (S.user_scope, S.user_scope.c.village_id, "village"),
+        (S.dispute, S.dispute.c.grid_id, "grid"),
+        (S.volunteer_activity, S.volunteer_activity.c.grid_id, "grid"),
+    ]
+    for child, fk, parent in checks:
+        q = sa.select(sa.func.count()).select_from(child).where(fk.in_(ins[parent]))
+        if child.name in ("village", "grid"):
+            own = sa.select(bc.c.row_id).where(bc.c.batch_id == batch_id,
+                                               bc.c.table_name == child.name, bc.c.before.is_(None))
+            q = q.where(child.c.id.not_in(own))
+        n = conn.execute(q).scalar_one()
+        if n:
+            raise Refusal("undo_referenced", value=str(batch_id), n=n, table=child.name)
+
+
+def batches(conn, village_ids: set[int] | None = None, limit: int = 50,
+            kind: str | None = None) -> list[dict]:
+    ib = S.import_batch
+    q = (sa.select(ib.c.id, ib.c.kind, ib.c.file_name, ib.c.sha256, ib.c.village_id,
+                   S.village.c.name.label("village"), ib.c.username, ib.c.created_at,
+                   ib.c.rows_read, ib.c.inserted, ib.c.updated, ib.c.unchanged, ib.c.state)
+         .select_from(ib.outerjoin(S.village, S.village.c.id == ib.c.village_id))
+         .order_by(ib.c.id.desc()).limit(limit))
+    if village_ids is not None:
+        q = q.where(ib.c.village_id.in_(sorted(village_ids)))
+    if kind:
+        q = q.where(ib.c.kind == kind)
+    return [dict(r) for r in conn.execute(q).mappings()]

@@ -1,0 +1,108 @@
+"""Template workbooks: headers, an example row, drop-down lists, and the rules on a second sheet."""
+from __future__ import annotations
+
+import io
+from datetime import date
+
+from dashboard.i18n import t
+from loaders import spec
+
+EXAMPLES = {
+    "villages": {"name": "红旗村", "code": "360121105201", "kind": "village", "households": 860,
+                 "population": 2540, "party_members": 96, "township": "青山镇"},
+    "grids": {"village": "红旗村", "name": "第1网格", "code": "36012110520101", "leader": "王建国",
+              "workers": 1, "households": 172},
+    "disputes": {"case_no": "HQ-2024-001", "village": "红旗村", "grid": "第1网格",
+                 "category": "邻里纠纷", "reported_on": date(2024, 3, 5), "parties": 2,
+                 "status": "resolved", "resolved_on": date(2024, 3, 8), "level": "grid",
+                 "mediator": "李国强", "source": "网格排查", "note": "", "lon": "", "lat": ""},
+    "volunteers": {"activity_no": "ZY-2024-001", "village": "红旗村", "grid": "第1网格",
+                   "held_on": date(2024, 3, 5), "team": "红旗村党员先锋队", "category": "环保清洁",
+                   "participants": 12, "hours": 2.5, "points": 30, "beneficiaries": 40, "note": ""},
+    "visits": {"record_no": "ZF-2024-001", "village": "红旗村", "rep_name": "张秀英",
+               "rep_type": "npc", "visited_on": date(2024, 3, 5), "form": "home", "voters": 8,
+               "suggestions": 3, "resolved": 2, "referred": 1, "note": ""},
+}
+
+
+def _rule(kind: str, f: spec.Field, lang: str) -> str:
+    if f.name == spec.RECORD_NO.get(kind):
+        return t("loader.template.rule_record_no", lang)
+    if f.type == "enum":
+        choices = "、".join(t(f"enum.{f.enum}.{c}", lang) for c in spec.ENUMS[f.enum])
+        return t("loader.template.rule_enum", lang, choices=choices)
+    if f.type in ("int", "float", "date", "village", "grid", "code"):
+        return t(f"loader.template.rule_{f.type}", lang)
+    return t("loader.template.rule_text", lang, max=f.max_len or 2000)
+
+
+def build(kind: str, lang: str = "zh") -> bytes:
+    import xlsxwriter
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False,
+                                   "strings_to_urls": False})
+    head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
+    req = wb.add_format({"bold": True, "bg_color": "#FCE4D6", "border": 1, "text_wrap": True})
+    datef = wb.add_format({"num_format": "yyyy-mm-dd"})
+    textf = wb.add_format({"num_format": "@"})
+    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+    ws = wb.add_worksheet(t("loader.template.data_sheet", lang))
+    lists = wb.add_worksheet(t("loader.template.lists_sheet", lang))
+    rules = wb.add_worksheet(t("loader.template.rules_sheet", lang))
+    flds = [f for f in spec.fields(kind) if f.name not in ("lon", "lat")]
+    ex = EXAMPLES[kind]
+    list_col = 0
+    for j, f in enumerate(flds):
+        header = f.aliases[0] if lang == "zh" else t(f"loader.field.{kind}.{f.name}", lang)
+        ws.write(0, j, header, req if f.required else head)
+        ws.set_column(j, j, max(10, len(header) * 2 + 2),
+                      textf if f.type == "code" or f.name in ("code",) else None)
+        v = ex.get(f.name, "")
+        if f.type == "enum" and v:
+            ws.write_string(1, j, t(f"enum.{f.enum}.{v}", lang))
+        elif isinstance(v, date):
+            ws.write_datetime(1, j, __import__("datetime").datetime(v.year, v.month, v.day), datef)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            ws.write_number(1, j, v)
+        elif v != "":
+            ws.write_string(1, j, str(v))
+        if f.type == "enum":
+            labels = [t(f"enum.{f.enum}.{c}", lang) for c in spec.ENUMS[f.enum]]
+            lists.write(0, list_col, header, head)
+            for i, lab in enumerate(labels):
+                lists.write_string(i + 1, list_col, lab)
+            col_letter = xlsxwriter.utility.xl_col_to_name(list_col)
+            ref = f"='{lists.get_name()}'!${col_letter}$2:${col_letter}${len(labels) + 1}"
+            ws.data_validation(1, j, 5000, j, {"validate": "list", "source": ref,
+                                               "error_type": "warning"})
+            list_col += 1
+        elif f.type == "date":
+            ws.data_validation(1, j, 5000, j, {"validate": "date", "criteria": ">=",
+                                               "minimum": __import__("datetime").date(1990, 1, 1),
+                                               "error_type": "warning"})
+            ws.set_column(j, j, 14, datef)
+        elif f.type == "int":
+            ws.data_validation(1, j, 5000, j, {"validate": "integer", "criteria": ">=", "minimum": 0,
+                                               "error_type": "warning"})
+    ws.freeze_panes(1, 0)
+    rules.set_column(0, 0, 22)
+    rules.set_column(1, 1, 8)
+    rules.set_column(2, 2, 60)
+    rules.set_column(3, 3, 50)
+    rules.write_row(0, 0, [t("loader.template.col_field", lang), t("loader.template.col_required", lang),
+                           t("loader.template.col_rule", lang), t("loader.template.col_aliases", lang)],
+                    head)
+    for i, f in enumerate(flds, start=1):
+        header = f.aliases[0] if lang == "zh" else t(f"loader.field.{kind}.{f.name}", lang)
+        rules.write_string(i, 0, header)
+        rules.write_string(i, 1, t("loader.template.yes" if f.required else "loader.template.no", lang))
+        rules.write_string(i, 2, _rule(kind, f, lang), wrap)
+        rules.write_string(i, 3, "、".join(f.aliases[1:]), wrap)
+    r = len(flds) + 2
+    for key in ("general",) + {"volunteers": ("hours_rule",), "disputes": ("resolved_rule",),
+                               "visits": ("outcomes_rule",)}.get(kind, ()):
+        rules.merge_range(r, 0, r, 3, t(f"loader.template.{key}", lang), wrap)
+        rules.set_row(r, 48)
+        r += 1
+    wb.close()
+    return buf.getvalue()

@@ -1,0 +1,525 @@
+"""Validate: typed, checked rows ready for the database, and every problem in one pass.
+
+Each problem carries the spreadsheet row number the clerk sees, the column as
+written in the file, the value, and a reason code whose catalogue message says
+how to fix it. Checks are vectorised (masks over the whole column).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from dashboard.db import schema as S
+from dashboard.i18n import t
+from loaders import normalise as N
+from loaders import spec
+from loaders.problems import Problem
+from loaders.read import MAX_CELL, RawTable
+
+MAX_PROBLEMS = 5000
+
+
+@dataclass
+class Registry:
+    townships: list[dict]
+    villages: pd.DataFrame   # id, name, code, township_id
+    grids: pd.DataFrame      # id, village_id, name, code
+
+    @classmethod
+    def load(cls, conn) -> "Registry":
+        tw = [dict(r) for r in conn.execute(sa.select(S.township.c.id, S.township.c.code,
+                                                      S.township.c.name)).mappings()]
+        v = pd.DataFrame(conn.execute(sa.select(S.village.c.id, S.village.c.name, S.village.c.code,
+                                                S.village.c.township_id)).all(),
+                         columns=["id", "name", "code", "township_id"])
+        g = pd.DataFrame(conn.execute(sa.select(S.grid.c.id, S.grid.c.village_id, S.grid.c.name,
+                                                S.grid.c.code)).all(),
+                         columns=["id", "village_id", "name", "code"])
+        return cls(tw, v, g)
+
+    def village_names(self) -> dict[int, str]:
+        return dict(zip(self.villages["id"].tolist(), self.villages["name"].tolist()))
+
+    def find_village(self, value: str) -> tuple[int | None, str]:
+        """(id, suggestion) for a village written by name or code."""
+        ids, sugg = self.resolve_villages(pd.Series([value], dtype=str))
+        return (None if pd.isna(ids[0]) else int(ids[0])), sugg.get(value, "")
+
+    def resolve_villages(self, s: pd.Series) -> tuple[np.ndarray, dict[str, str]]:
+        """Village ids (NaN where unknown or ambiguous) and suggestions for unknown values."""
+        v = self.villages
+        by_code = {str(c): i for c, i in zip(v["code"], v["id"]) if c}
+        counts = v["name"].value_counts()
+        by_name = {n: i for n, i in zip(v["name"], v["id"]) if counts[n] == 1}
+        uniq = s.unique()
+        out: dict[str, float] = {}
+        sugg: dict[str, str] = {}
+        names = v["name"].tolist()
+        for val in uniq:
+            x = N.halfwidth(pd.Series([val], dtype=str)).iloc[0].strip()
+            hit = by_code.get(x) or by_name.get(x)
+            if hit is None:
+                for cand in (x + "村", x + "社区", x.replace("村委会", "村").replace("村民委员会", "村"),
+                             x.replace("居委会", "社区").replace("居民委员会", "社区")):
+                    if cand in by_name:
+                        hit = by_name[cand]
+                        break
+            out[val] = float(hit) if hit is not None else np.nan
+            if hit is None and val:
+                sugg[val] = N.closest(x, names)
+        return s.map(out).to_numpy(dtype="float64"), sugg
+
+
+@dataclass
+class Prepared:
+    kind: str
+    frame: pd.DataFrame                # DB-ready columns (+ "_row" spreadsheet row numbers)
+    provided: list[str]                # DB columns that the file supplies (updates touch only these)
+    problems: list[Problem]
+    rejected: int
+    rows_read: int
+    columns: list[dict]                # how each column was matched
+    village_id: int | None = None      # the clerk's village (fill value), if any
+    notes: list[str] = field(default_factory=list)
+    total_problems: int = 0
+
+
+class Collector:
+    def __init__(self, rownum: np.ndarray):
+        self.rownum = rownum
+        self.bad = np.zeros(len(rownum), dtype=bool)
+        self.problems: list[Problem] = []
+        self.total = 0
+        self.file_level: list[Problem] = []
+
+    def add(self, mask, column: str, values, code: str, **params):
+        mask = np.asarray(mask, dtype=bool)
+        n = int(mask.sum())
+        if not n:
+            return
+        self.bad |= mask
+        self.total += n
+        room = MAX_PROBLEMS - len(self.problems)
+        if room > 0:
+            self.problems.extend(N.problems_for(mask, self.rownum, column, values, code, room,
+                                                **params))
+
+    def whole(self, p: Problem):
+        self.file_level.append(p)
+        self.total += 1
+
+
+def _first_filled(frame: pd.DataFrame) -> pd.Series:
+    first = pd.Series([""] * len(frame), index=frame.index, dtype=str)
+    for c in frame.columns:
+        s = frame[c].str.strip()
+        first = first.where(first != "", s)
+    return first
+
+
+def content_key(frame: pd.DataFrame, cols: list[str], prefix: str = "AUTO-") -> pd.Series:
+    """Stable record number for ledgers without one: a hash of village, date and content.
+
+    Identical rows get -2, -3 ... so that each is kept and a re-upload matches them again.
+    """
+    parts = [frame[c].astype(str).where(frame[c].notna(), "") for c in cols]
+    joined = parts[0].str.cat(parts[1:], sep="\x1f") if len(parts) > 1 else parts[0]
+    keys = pd.Series([prefix + hashlib.sha1(x.encode("utf-8")).hexdigest()[:16]
+                      for x in joined.tolist()], index=frame.index, dtype=str)
+    dup = keys.groupby(keys).cumcount()
+    if (dup > 0).any():
+        keys = keys.where(dup == 0, keys + "-" + (dup + 1).astype(str))
+    return keys
+
+
+def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None = None,
+            allowed: set[int] | None = None, manual: dict[str, str] | None = None,
+            lang: str = "zh", coord_system: str = "wgs84") -> Prepared:
+    mapping, info = N.match_headers(raw.headers, kind, manual)
+    label = {f.name: t(f"loader.field.{kind}.{f.name}", lang) for f in spec.fields(kind)}
+    for e in info:
+        e["label"] = label.get(e["field"], "")
+    col_name = {f: (raw.headers[i] or label[f]) for f, i in mapping.items()}
+
+    frame = raw.frame
+    geoms = raw.geometry
+    notes: list[str] = []
+    # drop blank rows (over the matched columns) and footers (signatures, totals)
+    used = sorted(set(mapping.values()))
+    if len(frame) and used:
+        sub = frame[used]
+        nonblank = np.zeros(len(frame), dtype=bool)
+        for c in used:
+            nonblank |= (sub[c].str.strip() != "").to_numpy(dtype=bool)
+        first = _first_filled(frame)
+        footer = first.str.match(spec.FOOTER_RE.pattern, case=False).fillna(False).to_numpy(dtype=bool)
+        keep = nonblank & ~footer
+    else:
+        keep = np.zeros(len(frame), dtype=bool)
+    if geoms is not None:
+        keep = np.ones(len(frame), dtype=bool)
+    data = frame[keep].reset_index(drop=True)
+    rownum = raw.rownum[keep]
+    if geoms is not None:
+        geoms = [g for g, k in zip(geoms, keep) if k]
+    n = len(data)
+    col = Collector(rownum)
+
+    # required columns
+    for f in spec.fields(kind):
+        if f.required and f.name not in mapping:
+            if f.type == "village" and fill_village is not None:
+                continue
+            if kind == "grids" and f.name == "name" and "code" in mapping:
+                continue
+            col.whole(Problem(raw.header_row or None, label[f.name], "", "missing_column",
+                              {"aliases": "、".join(f.aliases[:4])}))
+    if n == 0 and not col.file_level:
+        col.whole(Problem(raw.header_row or None, "", "", "no_rows"))
+
+    out = pd.DataFrame(index=range(n))
+    out["_row"] = rownum
+    raw_vals: dict[str, pd.Series] = {}
+    for f in spec.fields(kind):
+        if f.name not in mapping:
+            continue
+        s = N.clean(data[mapping[f.name]])
+        raw_vals[f.name] = s
+        cname = col_name[f.name]
+        long_ = (s.str.len() > (f.max_len or MAX_CELL)).to_numpy(dtype=bool)
+        if f.type in ("text", "code") or f.max_len:
+            col.add(long_, cname, s, "too_long", max=f.max_len or MAX_CELL)
+        if f.type == "text":
+            v = s.where(~pd.Series(long_), s.str.slice(0, f.max_len or MAX_CELL))
+            isblank = N.blank(s, text=True)
+            out[f.name] = v.where(~isblank, None).astype(object)
+            if f.required:
+                col.add(isblank, cname, None, "required")
+            continue
+        isblank = N.blank(s)
+        formula = s.str.startswith("=").to_numpy(dtype=bool)
+        if f.type == "code":
+            h = N.halfwidth(s)
+            bad = ~isblank & ~h.str.fullmatch(r"\d{12}").to_numpy(dtype=bool)
+            sci = bad & h.str.contains(r"[eE]\+").to_numpy(dtype=bool)
+            col.add(sci, cname, s, "code_scientific")
+            col.add(bad & ~sci & ~long_, cname, s, "bad_code")
+            out[f.name] = h.where(~pd.Series(isblank | bad), None).astype(object)
+        elif f.type in ("int", "float"):
+            if f.type == "int":
+                v, bad, neg = N.parse_int(s)
+            else:
+                v, bad, neg = N.parse_float(s)
+            col.add(bad & formula, cname, s, "formula")
+            col.add(bad & ~formula, cname, s, "not_whole" if f.type == "int" else "not_number")
+            col.add(neg, cname, s, "negative")
+            out[f.name] = v
+            if f.required:
+                col.add(isblank, cname, None, "required")
+        elif f.type == "date":
+            v, bad = N.parse_date(s)
+            col.add(bad & formula, cname, s, "formula")
+            col.add(bad & ~formula, cname, s, "bad_date")
+            today = pd.Timestamp(N.today())
+            col.add((v > today).to_numpy(dtype=bool), cname, s, "future_date",
+                    today=N.today().isoformat())
+            col.add((v < pd.Timestamp("1990-01-01")).to_numpy(dtype=bool), cname, s, "old_date")
+            out[f.name] = v
+            if f.required:
+                col.add(isblank, cname, None, "required")
+        elif f.type == "enum":
+            v, bad = N.parse_enum(s, f.enum)
+            choices = "、".join(t(f"enum.{f.enum}.{c}", lang) for c in spec.ENUMS[f.enum])
+            col.add(bad, cname, s, "bad_enum", choices=choices)
+            out[f.name] = v.astype(object).where(v.notna(), None)
+            if f.required:
+                col.add(isblank, cname, None, "required")
+        elif f.type in ("village", "grid"):
+            out[f.name] = s.where(~pd.Series(isblank), None).astype(object)
+
+    prep = Prepared(kind=kind, frame=out, provided=[], problems=[], rejected=0, rows_read=n,
+                    columns=info, village_id=fill_village, notes=notes)
+    _CHECKS[kind](prep, col, mapping, col_name, raw_vals, reg, fill_village, allowed, lang,
+                  geoms, coord_system, label)
+    prep.problems = col.file_level + col.problems
+    prep.rejected = int(col.bad.sum())
+    prep.total_problems = col.total
+    return prep
+
+
+# ---------------------------------------------------------------- per kind
+
+def _resolve_village(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, lang, label):
+    """Set prep.frame['village_id']; report unknown/forbidden/inconsistent villages."""
+    out = prep.frame
+    n = len(out)
+    if "village" in mapping:
+        s = raw_vals["village"]
+        cname = col_name["village"]
+        isblank = N.blank(s, text=True)
+        ids, sugg = reg.resolve_villages(s)
+        if fill is not None:
+            ids = np.where(isblank, float(fill), ids)
+            other = ~isblank & ~np.isnan(ids) & (ids != float(fill))
+            col.add(other, cname, s, "other_village",
+                    village=reg.village_names().get(fill, ""))
+        else:
+            col.add(isblank, cname, None, "required")
+        unknown = ~isblank & np.isnan(ids)
+        if unknown.any():
+            for val in pd.unique(s[unknown]):
+                m = unknown & (s == val).to_numpy(dtype=bool)
+                hint = sugg.get(val, "")
+                col.add(m, cname, s, "unknown_village_hint" if hint else "unknown_village",
+                        suggestion=hint)
+    elif fill is not None:
+        ids = np.full(n, float(fill))
+    else:
+        ids = np.full(n, np.nan)
+    if allowed is not None:
+        forbidden = ~np.isnan(ids) & ~np.isin(ids, np.array(sorted(allowed), dtype=float))
+        col.add(forbidden, col_name.get("village", label.get("village", "")),
+                raw_vals.get("village"), "not_allowed")
+    out["village_id"] = pd.array(np.where(np.isnan(ids), None, ids), dtype="Int64") if n else \
+        pd.array([], dtype="Int64")
+
+
+def _resolve_grid(prep, col, mapping, col_name, raw_vals, reg):
+    out = prep.frame
+    if "grid" not in mapping:
+        return
+    s = raw_vals["grid"]
+    cname = col_name["grid"]
+    g = reg.grids
+    by_code = {str(c): (int(i), int(v)) for c, i, v in zip(g["code"], g["id"], g["village_id"])}
+    by_name = {(int(v), N.grid_canon(str(nm))): int(i)
+               for nm, i, v in zip(g["name"], g["id"], g["village_id"])}
+    names_of: dict[int, list[str]] = {}
+    for nm, v in zip(g["name"], g["village_id"]):
+        names_of.setdefault(int(v), []).append(str(nm))
+    vid = out["village_id"]
+    isblank = N.blank(s, text=True)
+    pairs = pd.DataFrame({"v": vid.astype("float64").to_numpy(), "s": s.to_numpy()})
+    res: dict[tuple, tuple[float, str]] = {}
+    for v, val in pairs[~isblank].drop_duplicates().itertuples(index=False):
+        if np.isnan(v):
+            res[(v, val)] = (np.nan, "skip")
+            continue
+        x = N.halfwidth(pd.Series([val], dtype=str)).iloc[0].strip()
+        if x in by_code:
+            gid, gv = by_code[x]
+            res[(v, val)] = (float(gid), "" if gv == int(v) else "grid_other_village")
+            continue
+        gid = by_name.get((int(v), N.grid_canon(x)))
+        if gid is not None:
+            res[(v, val)] = (float(gid), "")
+        else:
+            res[(v, val)] = (np.nan, N.closest(N.grid_canon(x), names_of.get(int(v), [])) or "-")
+    gids = np.full(len(out), np.nan)
+    codes = np.array([""] * len(out), dtype=object)
+    if res:
+        keys = list(zip(pairs["v"].tolist(), pairs["s"].tolist()))
+        for i, k in enumerate(keys):
+            if isblank[i]:
+                continue
+            gid, c = res.get(k, (np.nan, "skip"))
+            gids[i] = gid
+            codes[i] = c
+    other = codes == "grid_other_village"
+    col.add(other, cname, s, "grid_other_village")
+    unknown = ~isblank & np.isnan(gids) & (codes != "skip") & ~other
+    if unknown.any():
+        hints = pd.Series(codes)
+        for h in pd.unique(hints[unknown]):
+            m = unknown & (hints == h).to_numpy()
+            if h == "-":
+                col.add(m, cname, s, "unknown_grid")
+            else:
+                col.add(m, cname, s, "unknown_grid_hint", suggestion=h)
+    gids = np.where(other, np.nan, gids)
+    out["grid_id"] = pd.array(np.where(np.isnan(gids), None, gids), dtype="Int64")
+
+
+def _record_numbers(prep, col, mapping, col_name, raw_vals, kind, content_cols):
+    out = prep.frame
+    key = spec.RECORD_NO[kind]
+    if key in mapping:
+        s = out[key]
+        isblank = s.isna().to_numpy(dtype=bool)
+        col.add(isblank, col_name[key], None, "required_no")
+        k = pd.DataFrame({"v": out["village_id"], "k": s})
+        dup = k.duplicated(keep=False).to_numpy(dtype=bool) & ~isblank
+        col.add(dup, col_name[key], s, "duplicate_no")
+    else:
+        out[key] = content_key(out, ["village_id"] + content_cols)
+        prep.notes.append("auto_key")
+
+
+def _defaults(prep, kind, provided_always=()):
+    out = prep.frame
+    present = [f.name for f in spec.fields(kind) if f.name in out.columns]
+    for f in spec.fields(kind):
+        if f.type in ("village", "grid") or f.name == "township":
+            continue
+        if f.name not in out.columns:
+            out[f.name] = f.default if f.default is not None else None
+        elif f.default is not None:
+            out[f.name] = out[f.name].where(out[f.name].notna(), f.default)
+    prov = [f for f in present if f not in ("village", "grid", "township")]
+    if "grid" in present:
+        prov.append("grid_id")
+    prep.provided = sorted(set(prov) | set(provided_always) | {"village_id"})
+
+
+def _check_disputes(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, lang, geoms,
+                    coord, label):
+    out = prep.frame
+    _resolve_village(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, lang, label)
+    _resolve_grid(prep, col, mapping, col_name, raw_vals, reg)
+    _defaults(prep, "disputes", ("status", "resolved_on", "level"))
+    if "status" in out and len(out):
+        resolved = (out["status"] == "resolved").to_numpy(dtype=bool)
+        has_date = out["resolved_on"].notna().to_numpy(dtype=bool) if "resolved_on" in out else \
+            np.zeros(len(out), bool)
+        bad_date_cell = np.zeros(len(out), bool)
+        if "resolved_on" in raw_vals:
+            bad_date_cell = ~N.blank(raw_vals["resolved_on"]) & ~has_date
+        st_col = col_name.get("status", label["status"])
+        rcol = col_name.get("resolved_on", label["resolved_on"])
+        col.add(resolved & ~has_date & ~bad_date_cell, rcol, None, "resolved_needs_date")
+        has_level = out["level"].notna().to_numpy(dtype=bool)
+        bad_level_cell = np.zeros(len(out), bool)
+        if "level" in raw_vals:
+            bad_level_cell = ~N.blank(raw_vals["level"]) & ~has_level
+        col.add(resolved & ~has_level & ~bad_level_cell, col_name.get("level", label["level"]), None,
+                "resolved_needs_level")
+        known = out["status"].notna().to_numpy(dtype=bool)
+        col.add(known & ~resolved & has_date, st_col, raw_vals.get("status"), "date_but_open",
+                date_col=rcol)
+        if "resolved_on" in out and "reported_on" in out:
+            before = (out["resolved_on"] < out["reported_on"]).to_numpy(dtype=bool)
+            col.add(before, rcol, raw_vals.get("resolved_on"), "resolved_before_reported",
+                    reported=col_name.get("reported_on", ""))
+    for c in ("lon", "lat"):
+        if c in mapping and len(out):
+            lim = (73, 136) if c == "lon" else (3, 54)
+            v = out[c]
+            col.add(((v < lim[0]) | (v > lim[1])).to_numpy(dtype=bool, na_value=False),
+                    col_name[c], raw_vals[c], "bad_coord")
+    if coord != "wgs84" and "lon" in out and "lat" in out and len(out):
+        m = out["lon"].notna() & out["lat"].notna()
+        if m.any():
+            from loaders.geo import to_wgs84
+            x, y = to_wgs84(out.loc[m, "lon"].to_numpy(float), out.loc[m, "lat"].to_numpy(float), coord)
+            out.loc[m, "lon"], out.loc[m, "lat"] = np.round(x, 6), np.round(y, 6)
+    _record_numbers(prep, col, mapping, col_name, raw_vals, "disputes",
+                    ["reported_on", "category", "status", "parties", "mediator", "source", "note"])
+
+
+def _check_volunteers(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, lang, geoms,
+                      coord, label):
+    out = prep.frame
+    _resolve_village(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, lang, label)
+    _resolve_grid(prep, col, mapping, col_name, raw_vals, reg)
+    _defaults(prep, "volunteers")
+    if "hours" in mapping and len(out):
+        col.add((out["hours"] > 24).to_numpy(dtype=bool, na_value=False), col_name["hours"],
+                raw_vals["hours"], "hours_per_person")
+    _record_numbers(prep, col, mapping, col_name, raw_vals, "volunteers",
+                    ["held_on", "team", "category", "participants", "hours", "note"])
+
+
+def _check_visits(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, lang, geoms,
+                  coord, label):
+    out = prep.frame
+    _resolve_village(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, lang, label)
+    _defaults(prep, "visits", ("voters", "suggestions", "resolved", "referred"))
+    if len(out):
+        over = ((out["resolved"].fillna(0) + out["referred"].fillna(0)) > out["suggestions"].fillna(0))
+        c = col_name.get("resolved") or col_name.get("referred") or label["resolved"]
+        col.add(over.to_numpy(dtype=bool), c, None, "outcomes_exceed",
+                suggestions=col_name.get("suggestions", label["suggestions"]))
+    _record_numbers(prep, col, mapping, col_name, raw_vals, "visits",
+                    ["visited_on", "rep_name", "rep_type", "form", "note"])
+
+
+def _geometry(prep, col, geoms, coord, label):
+    if geoms is None:
+        return
+    from loaders.geo import check_and_dump, convert_geometry
+    geoms = [convert_geometry(g, coord) if g is not None and not isinstance(g, str) else g
+             for g in geoms]
+    texts, bbox, probs = check_and_dump(geoms, prep.frame["_row"].to_numpy(), "geometry")
+    for p in probs:
+        col.bad[np.flatnonzero(prep.frame["_row"].to_numpy() == p.row)] = True
+        col.problems.append(p)
+        col.total += 1
+    prep.frame["geometry"] = pd.Series(texts, dtype=object)
+    b = np.array(bbox, dtype=float) if bbox else np.zeros((0, 4))
+    for i, c in enumerate(("minx", "miny", "maxx", "maxy")):
+        prep.frame[c] = b[:, i] if len(b) else []
+    prep.provided = sorted(set(prep.provided) | {"geometry", "minx", "miny", "maxx", "maxy"})
+
+
+def _check_villages(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, lang, geoms,
+                    coord, label):
+    out = prep.frame
+    _defaults(prep, "villages")
+    prep.provided = [c for c in prep.provided if c != "village_id"]
+    if "name" in out and len(out):
+        nm = out["name"]
+        cname = col_name.get("name", label["name"])
+        dup = nm.duplicated(keep=False).to_numpy(dtype=bool) & nm.notna().to_numpy(dtype=bool)
+        col.add(dup, cname, nm, "duplicate_name")
+    if "code" in mapping and len(out):
+        cd = out["code"]
+        dup = cd.duplicated(keep=False).to_numpy(dtype=bool) & cd.notna().to_numpy(dtype=bool)
+        col.add(dup, col_name["code"], cd, "duplicate_code")
+    # kind: infer from the name where not given (…社区 is a community)
+    if len(out):
+        inferred = np.where(out["name"].fillna("").str.endswith("社区"), "community", "village")
+        if "kind" in mapping:
+            out["kind"] = out["kind"].where(out["kind"].notna(), pd.Series(inferred, dtype=object))
+        else:
+            out["kind"] = inferred
+            prep.provided = sorted(set(prep.provided) - {"kind"})
+            prep.notes.append("kind_inferred")
+    if allowed is not None and len(out):
+        key = out["code"].where(out["code"].notna(), out["name"]) if "code" in out else out["name"]
+        ids, _ = reg.resolve_villages(key.fillna("").astype(str))
+        forbidden = np.isnan(ids) | ~np.isin(ids, np.array(sorted(allowed), dtype=float))
+        col.add(forbidden, col_name.get("name", label["name"]), out["name"], "not_allowed")
+    if "township" in mapping:
+        out["township"] = raw_vals["township"].where(raw_vals["township"] != "", None)
+    else:
+        out["township"] = None
+    _geometry(prep, col, geoms, coord, label)
+
+
+def _check_grids(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, lang, geoms, coord,
+                 label):
+    out = prep.frame
+    _resolve_village(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, lang, label)
+    _defaults(prep, "grids")
+    if len(out):
+        if "name" in out:
+            out["name"] = out["name"].map(lambda x: N.grid_canon(x) if isinstance(x, str) and
+                                          N.grid_canon(x).startswith("第") else x)
+            k = pd.DataFrame({"v": out["village_id"], "n": out["name"]})
+            dup = k.duplicated(keep=False).to_numpy(dtype=bool) & out["name"].notna().to_numpy(bool)
+            col.add(dup, col_name.get("name", label["name"]), out["name"], "duplicate_grid")
+        if "code" in mapping:
+            cd = out["code"]
+            dup = cd.duplicated(keep=False).to_numpy(dtype=bool) & cd.notna().to_numpy(dtype=bool)
+            col.add(dup, col_name["code"], cd, "duplicate_code")
+            if "name" not in mapping:
+                out["name"] = None
+    _geometry(prep, col, geoms, coord, label)
+
+
+_CHECKS = {"disputes": _check_disputes, "volunteers": _check_volunteers, "visits": _check_visits,
+           "villages": _check_villages, "grids": _check_grids}
