@@ -1,0 +1,170 @@
+"""AppTest of the analytics pages on the demo township, with the filters changed.
+
+The figures on the cards are checked against the registry for the same filters, so a page can
+never show a number the command line would not print.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import fmt, metrics, periods
+from dashboard.queries import summary
+from dashboard.ui import nav
+
+PAGES = ["disputes", "volunteers", "visits", "village"]
+
+
+@pytest.fixture
+def demo_env(demo_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", demo_url)
+    monkeypatch.setenv("DASHBOARD_AUTH", "off")
+    return demo_url
+
+
+def _app(page: str, lang: str = "zh") -> AppTest:
+    at = AppTest.from_file(str(nav.ROOT / f"pages/{page}.py"), default_timeout=90)
+    at.session_state["lang"] = lang
+    return at
+
+
+def _ok(at):
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _cards(at) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+def _registry(engine, period, ids=None):
+    with engine.connect() as c:
+        return metrics.compute(c, period, ids)
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_page_runs_with_charts_and_downloads(demo_env, page, lang):
+    at = _app(page, lang).run()
+    _ok(at)
+    assert at.title[0].value == {"zh": {"disputes": "矛盾纠纷", "volunteers": "志愿服务", "visits": "代表走访",
+                                        "village": "村庄画像"},
+                                 "en": {"disputes": "Disputes", "volunteers": "Volunteers",
+                                        "visits": "Representative visits",
+                                        "village": "Village profile"}}[lang][page]
+    charts_ = at.get("plotly_chart")
+    downloads = at.get("download_button")
+    assert len(charts_) >= 2 and len(downloads) >= 3
+    for c in charts_:   # offline: our config is passed, nothing names a CDN
+        spec = json.loads(c.proto.spec)
+        assert "geo" not in spec.get("layout", {})
+        assert json.loads(c.proto.config)["displaylogo"] is False
+
+
+def test_disputes_cards_match_registry_and_follow_filters(demo_env, demo_engine):
+    at = _app("disputes").run()
+    _ok(at)
+    assert at.selectbox(key="period_quarter").value == "2025Q4"
+    q4 = _registry(demo_engine, periods.quarter(2025, 4))["township"]
+    cards = _cards(at)
+    assert cards["受理纠纷"] == fmt.num(q4["disputes_total"])
+    assert cards["化解率"] == fmt.pct(q4["resolution_rate"])
+    assert cards["化解用时中位数"] == fmt.num(q4["median_days_to_resolve"], 1)
+
+    at.radio(key="period_kind").set_value("year").run()
+    _ok(at)
+    y = _registry(demo_engine, periods.parse("year", at.selectbox(key="period_year").value))["township"]
+    assert _cards(at)["受理纠纷"] == fmt.num(y["disputes_total"])
+
+    at.radio(key="period_kind").set_value("month").run()
+    _ok(at)
+    m = periods.parse("month", at.selectbox(key="period_month").value)
+    assert _cards(at)["化解率"] == fmt.pct(_registry(demo_engine, m)["township"]["resolution_rate"])
+
+    with demo_engine.connect() as c:
+        vs = {v["name"]: v["id"] for v in summary.villages(c)}
+    at.multiselect(key="villages").select("马鞍村").select("红旗村").run()
+    _ok(at)
+    two = _registry(demo_engine, m, [vs["马鞍村"], vs["红旗村"]])["township"]
+    assert _cards(at)["受理纠纷"] == fmt.num(two["disputes_total"])
+
+
+def test_disputes_custom_period_and_target(demo_env, demo_engine):
+    from datetime import date
+    at = _app("disputes").run()
+    at.radio(key="period_kind").set_value("custom").run()
+    at.date_input(key="period_from").set_value(date(2024, 3, 1)).run()
+    at.date_input(key="period_to").set_value(date(2025, 2, 28)).run()
+    _ok(at)
+    p = periods.Period(date(2024, 3, 1), date(2025, 2, 28))
+    assert _cards(at)["受理纠纷"] == fmt.num(_registry(demo_engine, p)["township"]["disputes_total"])
+    at.number_input(key="target_rate").set_value(75.0).run()
+    _ok(at)
+    spec = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert 0.75 in [s.get("y0") for s in spec["layout"]["shapes"]]
+
+
+def test_overdue_list_never_shows_names(demo_env, demo_engine):
+    at = _app("disputes").run()
+    _ok(at)
+    frames = at.dataframe
+    assert frames, "the overdue table is shown for the demo's latest quarter"
+    overdue = frames[-1].value
+    assert "案件编号" in overdue.columns
+    with demo_engine.connect() as c:
+        mediators = {r[0] for r in c.exec_driver_sql("SELECT DISTINCT mediator FROM dispute")}
+    text = overdue.to_csv()
+    assert not any(name and name in text for name in mediators)
+
+
+def test_volunteers_and_visits_follow_village_filter(demo_env, demo_engine):
+    with demo_engine.connect() as c:
+        vs = {v["name"]: v["id"] for v in summary.villages(c)}
+    q4 = periods.quarter(2025, 4)
+    at = _app("volunteers").run()
+    _ok(at)
+    assert _cards(at)["志愿服务时长"] == fmt.num(_registry(demo_engine, q4)["township"]["volunteer_hours"], 1)
+    at.multiselect(key="villages").select("枫林村").run()
+    _ok(at)
+    one = _registry(demo_engine, q4, [vs["枫林村"]])["township"]
+    assert _cards(at)["志愿服务时长"] == fmt.num(one["volunteer_hours"], 1)
+
+    at = _app("visits").run()
+    _ok(at)
+    assert _cards(at)["走访记录"] == fmt.num(_registry(demo_engine, q4)["township"]["rep_visits"])
+    at.radio(key="period_kind").set_value("year").run()
+    at.multiselect(key="villages").select("东湖社区").run()
+    _ok(at)
+    y = periods.parse("year", at.selectbox(key="period_year").value)
+    assert _cards(at)["意见建议解决率"] == fmt.pct(
+        _registry(demo_engine, y, [vs["东湖社区"]])["township"]["suggestion_resolution_rate"])
+
+
+def test_village_page_reads_query_param_and_switches(demo_env, demo_engine):
+    with demo_engine.connect() as c:
+        vs = {v["name"]: v["id"] for v in summary.villages(c)}
+    at = _app("village")
+    at.query_params["village"] = str(vs["马鞍村"])
+    at.run()
+    _ok(at)
+    assert at.selectbox(key="village_pick").value == vs["马鞍村"]
+    assert "马鞍村" in at.subheader[0].value
+    q4 = periods.quarter(2025, 4)
+    mine = _registry(demo_engine, q4)["villages"][vs["马鞍村"]]
+    assert _cards(at)["化解率"] == fmt.pct(mine["resolution_rate"])
+
+    at.selectbox(key="village_pick").set_value(vs["红旗村"]).run()
+    _ok(at)
+    assert "红旗村" in at.subheader[0].value
+    assert at.query_params["village"] in (str(vs["红旗村"]), [str(vs["红旗村"])])
+    at.radio(key="period_kind").set_value("year").run()
+    _ok(at)
+
+
+def test_village_page_ignores_a_bad_query_param(demo_env):
+    at = _app("village")
+    at.query_params["village"] = "not-a-village"
+    at.run()
+    _ok(at)
+    assert at.selectbox(key="village_pick").value is not None
