@@ -68,7 +68,8 @@ def _lines(lines, cls="lines") -> str:
     return f'<div class="{cls}">' + "".join(f"<p>{_e(x)}</p>" for x in lines) + "</div>"
 
 
-def _slide_body(deck: Deck, s: Slide) -> str:
+def slide_body(deck: Deck, s: Slide) -> str:
+    """The inside of a slide below its title band (also used by the presentation page)."""
     if s.kind == "kpis":
         cards = []
         for k in s.kpis:
@@ -121,7 +122,7 @@ def to_html(deck: Deck) -> str:
                          f'{_lines(s.lines)}{foot}</section>')
         else:
             parts.append(f'<section class="slide {s.kind}" id="s{i}"><div class="band"><h2>{_e(s.title)}</h2>'
-                         f'<span>{_e(s.subtitle)}</span></div><div class="body">{_slide_body(deck, s)}</div>'
+                         f'<span>{_e(s.subtitle)}</span></div><div class="body">{slide_body(deck, s)}</div>'
                          f"{foot}</section>")
     lang = "zh-CN" if deck.lang == "zh" else "en"
     note = _e(t("meeting.html_generated", deck.lang, when=deck.generated_at.strftime("%Y-%m-%d %H:%M")))

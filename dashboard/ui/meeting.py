@@ -1,0 +1,203 @@
+"""会议汇报 presentation mode: slide state, options, slide rendering and the report downloads.
+
+The slides are the report deck (``dashboard.report.build_deck``), cached per data
+version, so the screen, the PPTX, the PDF and the HTML show the same figures.
+Presenting hides the sidebar and Streamlit's header with CSS, enlarges the type,
+and moves between slides with the 上一页/下一页 buttons, whose keyboard shortcuts
+are ← and →; PageUp/PageDown (presentation clickers) press the same buttons.
+"""
+from __future__ import annotations
+
+import html
+
+import streamlit as st
+
+from dashboard import report, settings
+from dashboard.report import html_out
+from dashboard.report.deck import Deck, Slide
+from dashboard.report.figures import FONT_FAMILY, figure
+from dashboard.ui import common as ui
+
+SLIDE = "meeting_slide"
+PRESENT = "meeting_presenting"
+OPTS = "meeting_opts"
+NEXT, PREV = "meeting_next", "meeting_prev"
+
+CSS = """
+.mt-slide{font-family:FONT;border:1px solid #e5ded5;border-radius:6px;overflow:hidden;background:#fff}
+.mt-band{background:#b22222;color:#fff;padding:.6rem 1.4rem;display:flex;justify-content:space-between;
+  align-items:center}
+.mt-band h2{margin:0;padding:0;color:#fff;font-size:SIZE_H2} .mt-band span{font-size:SIZE_SUB}
+.mt-body{padding:1rem 1.4rem} .mt-body p{font-size:SIZE_P;line-height:1.65;margin:.35rem 0}
+.mt-title{text-align:center;padding:3rem 1rem} .mt-title h1{color:#b22222;font-size:SIZE_H1;margin:0}
+.mt-title h3{font-size:SIZE_H2;font-weight:normal;margin:.4rem 0 1.6rem}
+.mt-slide .kpis{display:grid;grid-template-columns:repeat(4,1fr);gap:1rem}
+.mt-slide .kpi{background:#f7f3ee;border:1px solid #d8cfc4;border-radius:10px;padding:.8rem 1rem}
+.mt-slide .kpi .n{font-size:SIZE_P;font-weight:bold} .mt-slide .kpi .v{font-size:SIZE_KPI;color:#b22222;
+  font-weight:bold;line-height:1.2} .mt-slide .kpi .c{font-size:SIZE_SMALL;color:#666}
+.mt-slide .good{color:#1b7f3b!important} .mt-slide .bad{color:#b22222!important}
+.mt-slide table{border-collapse:collapse;width:100%;font-size:SIZE_TABLE}
+.mt-slide th{background:#b22222;color:#fff;padding:.3rem} .mt-slide td{border:1px solid #ddd;padding:.2rem .45rem}
+.mt-slide td.num{text-align:right} .mt-slide tr.low td{color:#b22222}
+.mt-slide .brief p{font-size:SIZE_BRIEF;line-height:1.9;text-indent:2em}
+.mt-slide ul.alerts li{font-size:SIZE_BRIEF;line-height:1.7;margin:.4rem 0}
+.mt-slide .note{color:#666;font-size:SIZE_SMALL}
+"""
+SIZES = {False: dict(H1="2.2rem", H2="1.5rem", SUB="1rem", P="1.05rem", KPI="2rem", SMALL=".9rem",
+                     TABLE=".85rem", BRIEF="1.15rem"),
+         True: dict(H1="3.4rem", H2="2.4rem", SUB="1.4rem", P="1.6rem", KPI="3.2rem", SMALL="1.2rem",
+                    TABLE="1.05rem", BRIEF="1.75rem")}
+
+PRESENT_CSS = """
+section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
+[data-testid="stExpandSidebarButton"], header[data-testid="stHeader"], [data-testid="stToolbar"],
+[data-testid="stDecoration"], [data-testid="stStatusWidget"] {display:none !important}
+.block-container, [data-testid="stMainBlockContainer"] {padding:.6rem 1.2rem 0 !important; max-width:100% !important}
+"""
+
+CLICKER_JS = """
+<script>
+if (!window.__meetingKeys) {
+  window.__meetingKeys = true;
+  document.addEventListener('keydown', function (e) {
+    var key = {PageDown: 'meeting_next', PageUp: 'meeting_prev'}[e.key];
+    if (!key) return;
+    var b = document.querySelector('.st-key-' + key + ' button');
+    if (b) { b.click(); e.preventDefault(); }
+  });
+}
+</script>
+"""
+
+
+# ---------------------------------------------------------------- state
+
+def presenting() -> bool:
+    return bool(st.session_state.get(PRESENT))
+
+
+def _set_present(on: bool) -> None:
+    st.session_state[PRESENT] = on
+
+
+def _move(step: int, n: int) -> None:
+    st.session_state[SLIDE] = max(0, min(n - 1, st.session_state.get(SLIDE, 0) + step))
+
+
+def index(deck: Deck) -> int:
+    i = max(0, min(len(deck.slides) - 1, int(st.session_state.get(SLIDE, 0))))
+    st.session_state[SLIDE] = i
+    return i
+
+
+def options() -> dict:
+    """The export options (制表人, PDF orientation, map); kept in session state while presenting."""
+    saved = st.session_state.get(OPTS) or {"preparer": ui.current_user().get("display_name") or "",
+                                           "orientation": "landscape", "with_map": True}
+    if presenting():
+        return saved
+    c1, c2, c3 = st.columns([2, 2, 1])
+    preparer = c1.text_input(ui.t("meeting.preparer"), value=saved["preparer"], max_chars=50)
+    orient = c2.radio(ui.t("meeting.orientation"), ["landscape", "portrait"], horizontal=True,
+                      index=0 if saved["orientation"] == "landscape" else 1,
+                      format_func=lambda o: ui.t(f"meeting.{o}"))
+    with_map = c3.checkbox(ui.t("meeting.include_map"), value=saved["with_map"])
+    st.session_state[OPTS] = {"preparer": preparer.strip(), "orientation": orient, "with_map": with_map}
+    return st.session_state[OPTS]
+
+
+def _build(conn, period, village_ids, lang, target, preparer, with_map):
+    return report.build_deck(conn, period, village_ids, lang, target, preparer=preparer, with_map=with_map)
+
+
+_cached_build = ui.cached(_build)
+
+
+def deck(filters: ui.Filters, opts: dict) -> Deck:
+    with st.spinner(ui.t("meeting.building")):
+        return _cached_build(filters.period, filters.village_ids, ui.lang(),
+                             float(settings.get("DASHBOARD_TARGET_RATE")), opts["preparer"], opts["with_map"])
+
+
+# ---------------------------------------------------------------- rendering
+
+def _css(big: bool) -> str:
+    css = CSS.replace("FONT", FONT_FAMILY)
+    for k, v in SIZES[big].items():
+        css = css.replace(f"SIZE_{k}", v)
+    return css
+
+
+def controls(d: Deck) -> None:
+    """Start/exit, previous/next (← → shortcuts) and the slide counter."""
+    n = len(d.slides)
+    i = index(d)
+    c0, c1, c2, c3 = st.columns([1.4, 1.2, 1.2, 2.2], vertical_alignment="center")
+    if presenting():
+        st.html(f"<style>{PRESENT_CSS}</style>")
+        c0.button(ui.t("meeting.exit"), key="meeting_exit", on_click=_set_present, args=(False,),
+                  icon=":material/close_fullscreen:", shortcut="Esc")
+    else:
+        c0.button(ui.t("meeting.present"), key="meeting_start", type="primary", on_click=_set_present,
+                  args=(True,), icon=":material/slideshow:")
+    c1.button(ui.t("meeting.prev"), key=PREV, on_click=_move, args=(-1, n), disabled=i == 0,
+              icon=":material/chevron_left:", shortcut="Left", width="stretch")
+    c2.button(ui.t("meeting.next"), key=NEXT, on_click=_move, args=(1, n), disabled=i >= n - 1,
+              icon=":material/chevron_right:", shortcut="Right", width="stretch")
+    c3.markdown(f"**{ui.esc(ui.t('meeting.counter', n=i + 1, total=n))}** · {ui.esc(ui.t('meeting.keys_hint'))}")
+    st.html(CLICKER_JS, unsafe_allow_javascript=True)
+
+
+def _band(s: Slide) -> str:
+    return (f'<div class="mt-band"><h2>{html.escape(s.title)}</h2>'
+            f"<span>{html.escape(s.subtitle)}</span></div>")
+
+
+def render_slide(d: Deck, i: int) -> None:
+    s = d.slides[i]
+    big = presenting()
+    style = f"<style>{_css(big)}</style>"
+    if s.kind == "title":
+        lines = "".join(f"<p>{html.escape(x)}</p>" for x in s.lines)
+        st.html(f'{style}<div class="mt-slide mt-title"><h1>{html.escape(s.title)}</h1>'
+                f"<h3>{html.escape(s.subtitle)}</h3>{lines}</div>")
+        return
+    if s.charts or s.kind == "map":
+        lines = "".join(f"<p>{html.escape(x)}</p>" for x in s.lines)
+        st.html(f'{style}<div class="mt-slide">{_band(s)}<div class="mt-body">{lines}</div></div>')
+        if s.charts:
+            cols = st.columns(len(s.charts))
+            for col, c in zip(cols, s.charts):
+                col.plotly_chart(figure(c, 20 if big else 14, 560 if big else 420), width="stretch",
+                                 config={"displaylogo": False}, key=f"meeting_chart_{i}_{c.title}")
+        else:
+            m = s.map
+            if m and m.png:
+                st.image(m.png, caption=m.note, width="stretch")
+            elif m and m.html:
+                st.iframe(m.html, height=640)
+                st.caption(m.note)
+            else:
+                st.info(m.note if m else "")
+        return
+    st.html(f'{style}<div class="mt-slide">{_band(s)}<div class="mt-body">'
+            f"{html_out.slide_body(d, s)}</div></div>")
+
+
+# ---------------------------------------------------------------- downloads
+
+def downloads(d: Deck, opts: dict, filters: ui.Filters) -> None:
+    """PPTX / PDF / HTML buttons; each file is made when its button is clicked."""
+    st.subheader(ui.t("meeting.downloads"))
+    stem = f"{d.township}_{filters.period.start}_{filters.period.end}"
+    orientation = opts["orientation"]
+    c1, c2, c3 = st.columns(3)
+    c1.download_button(ui.t("meeting.download_pptx"), lambda: report.to_pptx(d), file_name=f"{stem}.pptx",
+                       mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                       icon=":material/co_present:", on_click="ignore", key="meeting_dl_pptx", width="stretch")
+    c2.download_button(ui.t("meeting.download_pdf"), lambda: report.to_pdf(d, orientation),
+                       file_name=f"{stem}.pdf", mime="application/pdf", icon=":material/picture_as_pdf:",
+                       on_click="ignore", key="meeting_dl_pdf", width="stretch")
+    c3.download_button(ui.t("meeting.download_html"), lambda: report.to_html(d).encode("utf-8"),
+                       file_name=f"{stem}.html", mime="text/html", icon=":material/html:",
+                       on_click="ignore", key="meeting_dl_html", width="stretch")
