@@ -27,7 +27,8 @@ def seed_demo_users(conn) -> list[str]:
     for username, role, display, password, villages in DEMO_USERS:
         if auth.get_user(conn, username) is not None:
             continue
-        ids = auth.resolve_villages(conn, villages)
+        ids = [v for (v,) in conn.execute(sa.select(S.village.c.id)
+                                          .where(S.village.c.name.in_(villages)))]
         if role == "clerk" and not ids:
             first = conn.execute(sa.select(S.village.c.id).order_by(S.village.c.code)).scalar()
             if first is None:

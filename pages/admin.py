@@ -9,7 +9,6 @@ ui.page_header("admin.title")
 aui.require("manage_users")
 users_tab, audit_tab, uploads_tab = st.tabs([ui.t("admin.tab_users"), ui.t("admin.tab_audit"),
                                              ui.t("admin.tab_uploads")])
-names = ui.village_names()
 roles = list(auth.ROLES)
 
 with users_tab:
@@ -19,7 +18,7 @@ with users_tab:
         username = c1.text_input(ui.t("auth.username"), max_chars=64)
         display = c2.text_input(ui.t("admin.display_name"), max_chars=100)
         role = c3.selectbox(ui.t("admin.role"), roles, format_func=lambda r: ui.t(f"auth.role.{r}"))
-        villages = st.multiselect(ui.t("admin.villages"), list(names), format_func=names.get)
+        villages = aui.village_picker("add_villages")
         c4, c5 = st.columns(2)
         pw = c4.text_input(ui.t("auth.password"), type="password", autocomplete="new-password")
         pw2 = c5.text_input(ui.t("admin.password_again"), type="password", autocomplete="new-password")
@@ -41,7 +40,7 @@ with users_tab:
         c3, c4 = st.columns(2)
         new_role = c3.selectbox(ui.t("admin.role"), roles, format_func=lambda r: ui.t(f"auth.role.{r}"))
         new_pw = c4.text_input(ui.t("admin.new_password"), type="password", autocomplete="new-password")
-        new_villages = st.multiselect(ui.t("admin.villages"), list(names), format_func=names.get)
+        new_villages = aui.village_picker("change_villages")
         if st.form_submit_button(ui.t("admin.apply")) and target:
             if op in ("user_disable", "user_enable"):
                 done = aui.manage(op, auth.set_disabled, target, op == "user_disable")

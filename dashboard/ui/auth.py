@@ -26,6 +26,7 @@ from dashboard.ui import common as ui
 TOKEN_KEY = "auth_token"
 USER_KEY = "user"
 NOTICE_KEY = "auth_notice"
+ERROR_KEY = "auth_error"
 
 
 def auth_enabled() -> bool:
@@ -64,6 +65,20 @@ def require_login() -> dict:
     user = user or ui.current_user()
     _account_box(user)
     return user
+
+
+def guard_page() -> None:
+    """The gate again, for a page script: stop it unless the session is valid (when auth is on).
+
+    Defence in depth: on the first request after a server start, Streamlit runs a
+    ``pages/<name>.py`` named by the URL directly (its "pages directory" mode),
+    without app.py and so without :func:`require_login`. A page that calls this
+    first (``ui.page_header`` does) never renders for someone without a session.
+    """
+    if _valid_user() is None and auth_enabled():
+        st.session_state.pop(USER_KEY, None)
+        login_page()
+        st.stop()
 
 
 def account_pages(sections: dict) -> dict:
@@ -111,23 +126,28 @@ def log_in(username: str, password: str) -> str | None:
     return None
 
 
+def _submit() -> None:
+    # A form callback runs before the script, so a good login serves the app in this same run.
+    name = st.session_state.get("login_username") or ""
+    password = st.session_state.get("login_password") or ""
+    st.session_state["login_password"] = ""
+    st.session_state[ERROR_KEY] = log_in(name, password)
+
+
 def login_page() -> None:
     st.title(ui.t("auth.title"))
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
         st.info(ui.t(notice))
     st.caption(ui.t("auth.intro"))
-    with st.form("login", clear_on_submit=True):
-        name = st.text_input(ui.t("auth.username"), max_chars=64, autocomplete="username")
-        password = st.text_input(ui.t("auth.password"), type="password", max_chars=auth.MAX_PASSWORD_LENGTH,
-                                 autocomplete="current-password")
-        submitted = st.form_submit_button(ui.t("auth.submit"), type="primary")
-    if submitted:
-        error = log_in(name or "", password or "")
-        if error:
-            st.error(error)
-        else:
-            st.rerun()
+    with st.form("login", clear_on_submit=False):
+        st.text_input(ui.t("auth.username"), max_chars=64, autocomplete="username", key="login_username")
+        st.text_input(ui.t("auth.password"), type="password", max_chars=auth.MAX_PASSWORD_LENGTH,
+                      autocomplete="current-password", key="login_password")
+        st.form_submit_button(ui.t("auth.submit"), type="primary", on_click=_submit)
+    error = st.session_state.pop(ERROR_KEY, None)
+    if error:
+        st.error(error)
     if ui.facts()["demo"]:
         from dashboard.demo_users import login_hints
         st.subheader(ui.t("auth.demo_title"))
@@ -166,6 +186,13 @@ def table(df: pd.DataFrame) -> None:
         st.dataframe(df, hide_index=True, width="stretch")
     else:
         st.info(ui.t("admin.no_rows"))
+
+
+def village_picker(key: str) -> list[int]:
+    """A multiselect of villages by name (names are unique in a township); returns their ids."""
+    ids = {name: vid for vid, name in ui.village_names().items()}
+    chosen = st.multiselect(ui.t("admin.villages"), list(ids), key=key)
+    return sorted(ids[n] for n in chosen if n in ids)
 
 
 def users() -> list[dict]:
