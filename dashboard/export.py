@@ -35,8 +35,8 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
                 or pd.api.types.is_datetime64_any_dtype(s)):
             out[col] = s.map(lambda v: v if isinstance(v, numbers.Number) else neutralise(v))
     out.columns = [neutralise(str(c)) if isinstance(c, str) else c for c in out.columns]
-    if out.index.dtype == object:
-        out.index = [neutralise(v) for v in out.index]
+    if not pd.api.types.is_numeric_dtype(out.index):
+        out.index = pd.Index([neutralise(v) for v in out.index], name=out.index.name)
     return out
 
 
@@ -49,7 +49,8 @@ def _keep_index(df: pd.DataFrame, index: bool | None) -> bool:
 
 def table_to_csv(df: pd.DataFrame, index: bool | None = None) -> bytes:
     """CSV bytes, UTF-8 with BOM, formula cells neutralised."""
-    return safe_frame(df).to_csv(index=_keep_index(df, index)).encode("utf-8-sig")
+    # CRLF as Excel writes it; it also makes the csv module quote a cell holding a bare \r
+    return safe_frame(df).to_csv(index=_keep_index(df, index), lineterminator="\r\n").encode("utf-8-sig")
 
 
 def table_to_xlsx(df: pd.DataFrame, sheet_name: str = "Sheet1", index: bool | None = None) -> bytes:

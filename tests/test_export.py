@@ -1,0 +1,61 @@
+"""Table downloads: formula injection neutralised, CSV in UTF-8 with BOM, numbers left alone."""
+import io
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from dashboard.export import neutralise, safe_frame, table_to_csv, table_to_xlsx
+
+DANGEROUS = ["=1+2", "+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx", '=HYPERLINK("http://x","点我")']
+
+
+@pytest.mark.parametrize("text", DANGEROUS)
+def test_each_dangerous_prefix_gets_an_apostrophe(text):
+    assert neutralise(text) == "'" + text
+
+
+@pytest.mark.parametrize("value", ["东湖社区", "a=b", "", " =x", 5, -3, 2.5, None])
+def test_harmless_values_are_unchanged(value):
+    assert neutralise(value) == value
+
+
+def _frame():
+    return pd.DataFrame({"村（社区）": ["东湖社区", *DANGEROUS], "化解率": [0.5] + [-1.0] * len(DANGEROUS),
+                         "件数": list(range(-3, -3 + len(DANGEROUS) + 1))})
+
+
+def test_csv_is_utf8_with_bom_and_neutralised():
+    data = table_to_csv(_frame())
+    assert data.startswith(b"\xef\xbb\xbf")
+    back = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", keep_default_na=False)
+    assert list(back.columns) == ["村（社区）", "化解率", "件数"]
+    assert back["村（社区）"][0] == "东湖社区"
+    for cell in back["村（社区）"][1:]:
+        assert cell.startswith("'"), cell
+    assert back["件数"].tolist() == list(range(-3, -3 + len(DANGEROUS) + 1))  # numbers stay numbers
+    assert back["化解率"].tolist()[1] == -1.0
+
+
+def test_xlsx_cells_are_text_never_formulas():
+    wb = openpyxl.load_workbook(io.BytesIO(table_to_xlsx(_frame(), sheet_name="排名")))
+    ws = wb["排名"]
+    names = [c.value for c in ws["A"]][1:]
+    assert names[0] == "东湖社区"
+    for cell in ws["A"][2:]:
+        assert cell.data_type == "s" and cell.value.startswith("'"), cell.value
+    assert all(c.data_type == "n" for c in ws["C"][1:])
+    assert ws["C2"].value == -3
+
+
+def test_header_and_labelled_index_are_neutralised_too():
+    df = pd.DataFrame({"=bad": ["x"]}, index=pd.Index(["@idx"], name="名"))
+    safe = safe_frame(df)
+    assert list(safe.columns) == ["'=bad"] and list(safe.index) == ["'@idx"]
+    text = table_to_csv(df).decode("utf-8-sig")
+    assert "'=bad" in text and "'@idx" in text
+
+
+def test_default_range_index_is_not_written():
+    text = table_to_csv(pd.DataFrame({"a": [1, 2]})).decode("utf-8-sig")
+    assert text.splitlines() == ["a", "1", "2"]
