@@ -1,9 +1,10 @@
-"""总览 Overview: headline KPIs with 环比/同比, alerts, the village table."""
+"""总览 Overview: headline KPIs with 环比/同比, alerts, the village table, the governance index (红黑榜)."""
 import streamlit as st
 
-from dashboard import fmt, metrics, settings
-from dashboard.queries import overview
+from dashboard import charts, fmt, metrics, settings
+from dashboard.queries import overview, ranking
 from dashboard.ui import common as ui
+from dashboard.ui import widgets as w
 
 ui.page_header("overview.title")
 f = ui.filters()
@@ -35,3 +36,20 @@ shown = overview.table_for_display(table, lang)
 st.dataframe(shown, width="stretch")
 st.download_button(ui.t("overview.download"), shown.to_csv().encode("utf-8-sig"),
                    file_name=f"overview_{f.period.start}_{f.period.end}.csv", mime="text/csv")
+
+st.subheader(ui.t("ranking.title"))
+weights = ranking.load_weights()
+idx = ui.cached(ranking.index)(f.period, f.village_ids, weights)
+red, black = ranking.red_black(idx, weights["red_black_size"])
+if red.empty:
+    st.info(ui.t("ranking.none"))
+else:
+    spec = ranking.spec(weights)[:3]
+    c1, c2 = st.columns(2)
+    c1.markdown(f"**:red[{ui.esc(ui.t('ranking.red', n=len(red)))}]**")
+    c1.dataframe(fmt.frame(red, spec, lang), width="stretch")
+    c2.markdown(f"**{ui.esc(ui.t('ranking.black', n=len(black)))}**")
+    c2.dataframe(fmt.frame(black, spec, lang), width="stretch")
+    w.chart(charts.index_bar(idx, lang, ui.t("ranking.chart")), idx, ranking.spec(weights),
+            "governance_index", f)
+w.weights_expander(weights)

@@ -220,3 +220,24 @@ def test_queries_on_an_empty_database(engine):
         assert ranking.red_black(ranking.index(conn, p))[0].empty
         assert metrics.compute(conn, p)["villages"] == {}
         assert date(2025, 1, 1) == p.start
+
+
+def test_overview_alert_sentences(fx):
+    from dashboard.queries import overview
+    conn, ids = fx
+    lines = overview.alerts(conn, Q1, target=0.9)
+    # the basics first (owned by the overview), then ours
+    assert lines[0] == "有2个村（社区）纠纷化解率低于目标90.0%：A村（50.0%）、B社区（75.0%）。"
+    assert lines[1] == "共有2件纠纷受理超过30天仍未化解：A村 2（件）。"
+    assert "全镇纠纷化解率58.3%，环比上升58.3个百分点。" in lines        # Q4 2024: 0 of 1
+    assert "本期有1个村（社区）没有代表走访记录：C村。" in lines
+    assert not any("黑榜" in x for x in lines)                         # fewer than 4 villages
+    en = overview.alerts(conn, Q1, target=0.9, lang="en")
+    assert any("no representative visits" in x and "C村" in x for x in en)
+
+
+def test_overview_alert_on_a_sharp_drop(fx):
+    from dashboard.queries import overview
+    conn, _ = fx
+    lines = overview.alerts(conn, quarter(2025, 2), target=0.9)   # A: a6 open (0 of 1) after 4 of 8
+    assert "有1个村（社区）纠纷化解率环比下降超过10个百分点：A村（−50.0个百分点）。" in lines

@@ -84,8 +84,47 @@ def alerts(conn, period: Period, village_ids=None, target: float = 0.9, lang: st
     idle = [names[vid] for vid, m in r["villages"].items() if m["volunteer_activities"] == 0]
     if idle:
         out.append(t("overview.alert_no_volunteering", lang, villages=sep.join(idle)))
+    out.extend(more_alerts(conn, period, r, names, village_ids, lang))
     town = r["township"]
     if town["resolution_rate"] is not None and town["resolution_rate"] >= target:
         out.append(t("overview.alert_on_target", lang, rate=fmt.pct(town["resolution_rate"]),
                      target=fmt.pct(target)))
+    return out
+
+
+DROP_PP = 0.10   # a village's resolution rate falling by more than 10 percentage points (环比)
+
+
+def more_alerts(conn, period: Period, r: dict, names: dict, village_ids=None,
+                lang: str = "zh") -> list[str]:
+    """Sentences beyond the basics: sharp drops against the previous period, villages without
+    representative visits, the township's own 环比 change, the bottom of the 红黑榜."""
+    from dashboard.queries import ranking
+    sep = "、" if lang == "zh" else ", "
+    out = []
+    prev = metrics.compute(conn, period.previous(), village_ids)
+    drops = [(metrics.change("resolution_rate", m["resolution_rate"],
+                             prev["villages"].get(vid, {}).get("resolution_rate")), names[vid])
+             for vid, m in r["villages"].items()]
+    drops = sorted((c, n) for c, n in drops if c is not None and c < -DROP_PP)
+    if drops:
+        out.append(t("alerts.rate_drop", lang, n=len(drops), pp=fmt.num(DROP_PP * 100),
+                     villages=sep.join(f"{n}（{format_change('resolution_rate', c, lang)}）"
+                                       if lang == "zh" else f"{n} ({format_change('resolution_rate', c, lang)})"
+                                       for c, n in drops)))
+    town, ptown = r["township"], prev["township"]
+    c = metrics.change("resolution_rate", town["resolution_rate"], ptown["resolution_rate"])
+    if c is not None and abs(c) >= 0.005:
+        out.append(t("alerts.township_rate_up" if c > 0 else "alerts.township_rate_down", lang,
+                     rate=fmt.pct(town["resolution_rate"]), pp=fmt.pp(abs(c)).lstrip("+")))
+    silent = [names[vid] for vid, m in r["villages"].items() if m["rep_visits"] == 0]
+    if silent:
+        out.append(t("alerts.no_visits", lang, n=len(silent), villages=sep.join(silent)))
+    if len(r["villages"]) >= 4:
+        w = ranking.load_weights()
+        _, black = ranking.red_black(ranking.index(conn, period, village_ids, w), w["red_black_size"])
+        if len(black):
+            out.append(t("alerts.black_list", lang, n=len(black), villages=sep.join(
+                f"{v}（{fmt.num(i, 1)}）" if lang == "zh" else f"{v} ({fmt.num(i, 1)})"
+                for v, i in zip(black["village"], black["index"]))))
     return out
