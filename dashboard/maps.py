@@ -1,0 +1,861 @@
+"""The grid map (网格地图): folium builders that work with no internet at all.
+
+``build_map`` returns a ``folium.Map`` and renders nothing. Every script and
+stylesheet it links comes from ``static/vendor`` (pinned copies, see the README
+there): served by Streamlit at ``/app/static/vendor`` for the page, inlined for
+the standalone HTML (``map_html_selfcontained``) and the PNG (``map_png``).
+The layers, legend and labels are small Leaflet scripts of our own, so the
+payload stays lean (compact properties, no per-feature style table) and every
+name is HTML-escaped in Python before it reaches the browser.
+
+No basemap by default; ``tiles_url`` adds an intranet tile layer, and for a
+GCJ-02 basemap (Amap, Tencent) the geometry is shifted for display only.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import re
+import time
+from pathlib import Path
+from typing import Iterable
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import MacroElement
+from folium.elements import JSCSSMixin
+from jinja2 import Template
+from shapely.geometry import mapping
+
+from dashboard import fmt, geo, metrics
+from dashboard.i18n import t
+
+ROOT = Path(__file__).resolve().parent.parent
+VENDOR_DIR = ROOT / "static" / "vendor"
+STATIC_URL = "/app/static/vendor"      # where Streamlit serves static/vendor
+
+# Every asset a map may link: name → path under static/vendor (versions pinned in the path).
+ASSETS_JS = {
+    "leaflet": "leaflet/1.9.3/leaflet.js",
+    "markercluster": "leaflet.markercluster/1.1.0/leaflet.markercluster.js",
+    "leaflet_heat": "leaflet-heat/leaflet_heat.min.js",
+}
+ASSETS_CSS = {
+    "leaflet_css": "leaflet/1.9.3/leaflet.css",
+    "markercluster_css": "leaflet.markercluster/1.1.0/MarkerCluster.css",
+    "markercluster_default_css": "leaflet.markercluster/1.1.0/MarkerCluster.Default.css",
+}
+
+LEVELS = ("village", "grid")
+CLASS_METHODS = ("quantile", "jenks")
+POINT_MODES = ("none", "cluster", "heat")
+N_CLASSES = 5
+CANVAS_ABOVE = 800          # features; above this the choropleth draws on canvas (much faster)
+WIDTH, HEIGHT = 1000, 650   # the map box the display geometry is simplified for
+
+# ColorBrewer RdYlBu, worst → best: red is worse whichever way "worse" points.
+JUDGED = {
+    2: ["#d7191c", "#2c7bb6"],
+    3: ["#fc8d59", "#ffffbf", "#91bfdb"],
+    4: ["#d7191c", "#fdae61", "#abd9e9", "#2c7bb6"],
+    5: ["#d7191c", "#fdae61", "#ffffbf", "#abd9e9", "#2c7bb6"],
+    6: ["#d73027", "#fc8d59", "#fee090", "#e0f3f8", "#91bfdb", "#4575b4"],
+    7: ["#d73027", "#fc8d59", "#fee090", "#ffffbf", "#e0f3f8", "#91bfdb", "#4575b4"],
+}
+# ColorBrewer Blues, low → high: for neutral figures (households, disputes received).
+NEUTRAL = {
+    2: ["#deebf7", "#3182bd"],
+    3: ["#deebf7", "#9ecae1", "#3182bd"],
+    4: ["#eff3ff", "#bdd7e7", "#6baed6", "#2171b5"],
+    5: ["#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"],
+    6: ["#eff3ff", "#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c"],
+    7: ["#eff3ff", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#084594"],
+}
+NODATA_FILL = "#d0d0d0"
+BACKGROUND = "#f6f4ef"
+
+# ---------------------------------------------------------------- classes and colours
+
+
+def classify(values: Iterable, k: int = N_CLASSES, method: str = "quantile") -> list[float]:
+    """Class breaks (ascending edges, min first, max last) for the defined values.
+
+    quantile: equal counts per class; jenks: natural breaks (jenkspy). Fewer
+    classes when there are fewer distinct values; [] when there is no value.
+    """
+    if method not in CLASS_METHODS:
+        raise ValueError(f"classes must be one of {CLASS_METHODS}")
+    arr = np.array([float(v) for v in values if not fmt.is_none(v)], dtype=float)
+    if arr.size == 0:
+        return []
+    uniq = np.unique(arr)
+    if uniq.size == 1:
+        return [float(uniq[0]), float(uniq[0])]
+    k = max(1, min(k, uniq.size - 1 if uniq.size <= k else k))
+    if method == "jenks" and uniq.size > k:
+        import jenkspy
+        breaks = jenkspy.jenks_breaks(arr.tolist(), n_classes=k)
+    else:
+        breaks = np.quantile(arr, np.linspace(0, 1, k + 1)).tolist()
+        if len(set(breaks)) - 1 < k:
+            # ties (many 100% rates) collapse classes: cut the distinct values instead
+            breaks = np.quantile(uniq, np.linspace(0, 1, k + 1)).tolist()
+    out = []
+    for b in breaks:
+        b = float(b)
+        if not out or b > out[-1] + 1e-12:
+            out.append(b)
+    if len(out) == 1:
+        out.append(out[0])
+    return out
+
+
+def class_of(value, breaks: list[float]) -> int:
+    """Index of the class holding ``value`` (lower edge inclusive, last class closed); −1 = no data."""
+    if fmt.is_none(value) or not breaks:
+        return -1
+    inner = breaks[1:-1]
+    return int(np.searchsorted(np.asarray(inner), float(value), side="right"))
+
+
+def palette(metric_key: str, n: int) -> list[str]:
+    """n colours for classes in ascending value order; red marks the worse end."""
+    n = max(1, n)
+    direction = metrics.METRICS[metric_key].direction
+    if n == 1:
+        return ["#fdae61" if direction != "neutral" else "#6baed6"]
+    n = min(n, 7)
+    if direction == "neutral":
+        return list(NEUTRAL[n])
+    worst_first = list(JUDGED[n])
+    return worst_first if direction == "higher" else worst_first[::-1]
+
+
+def ranks(values: list, metric_key: str) -> list[int | None]:
+    """1 = best (highest for 'higher', lowest for 'lower', largest for neutral); ties share a rank."""
+    direction = metrics.METRICS[metric_key].direction
+    sign = 1 if direction == "lower" else -1
+    keyed = sorted(float(v) * sign for v in values if not fmt.is_none(v))
+    out = []
+    for v in values:
+        if fmt.is_none(v):
+            out.append(None)
+        else:
+            out.append(int(np.searchsorted(np.asarray(keyed), float(v) * sign, side="left")) + 1)
+    return out
+
+
+def format_value(metric_key: str, value, lang: str = "zh", unit: bool = True) -> str:
+    m = metrics.METRICS[metric_key]
+    if fmt.is_none(value):
+        return t("map.nodata", lang)
+    text = fmt.value(value, m.kind)
+    if unit and m.kind != "rate":
+        text = f"{text} {m.unit(lang)}"
+    return text
+
+
+def _edge(metric_key: str, v: float, lang: str) -> str:
+    m = metrics.METRICS[metric_key]
+    if m.kind == "rate":
+        return fmt.pct(v)
+    if m.kind == "count" and float(v).is_integer():
+        return fmt.num(v)
+    return fmt.num(v, 1)
+
+
+def legend_rows(metric_key: str, breaks: list[float], lang: str = "zh",
+                has_nodata: bool = True) -> list[tuple[str, str]]:
+    """(colour, label) per legend row: one per class (value ranges), then no data."""
+    rows = []
+    if breaks:
+        cols = palette(metric_key, len(breaks) - 1)
+        for i, colour in enumerate(cols):
+            a, b = breaks[i], breaks[i + 1]
+            label = _edge(metric_key, a, lang) if a == b else \
+                f"{_edge(metric_key, a, lang)} – {_edge(metric_key, b, lang)}"
+            rows.append((colour, label))
+    if has_nodata or not breaks:
+        rows.append(("nodata", t("map.nodata", lang)))
+    return rows
+
+
+def legend_html(metric_key: str, breaks: list[float], lang: str = "zh", has_nodata: bool = True,
+                title: str | None = None) -> str:
+    """The legend's HTML; every text escaped."""
+    m = metrics.METRICS[metric_key]
+    unit = m.unit(lang)
+    head = html.escape(title or m.name(lang)) + (f"（{html.escape(unit)}）" if lang == "zh" else
+                                                 f" ({html.escape(unit)})")
+    parts = [f'<div class="gm-legend-title">{head}</div>']
+    for colour, label in legend_rows(metric_key, breaks, lang, has_nodata):
+        sw = '<i class="gm-sw gm-nodata"></i>' if colour == "nodata" else \
+            f'<i class="gm-sw" style="background:{colour}"></i>'
+        parts.append(f'<div class="gm-row">{sw}{html.escape(label)}</div>')
+    note = {"higher": "map.legend_higher", "lower": "map.legend_lower",
+            "neutral": "map.legend_neutral"}[m.direction]
+    parts.append(f'<div class="gm-note">{html.escape(t(note, lang))}</div>')
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------- script-safe JSON
+
+def js(value) -> str:
+    """JSON for inclusion inside <script>: no '<', '>', '&' or line separators left raw."""
+    s = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def esc(text) -> str:
+    return html.escape("" if text is None or (isinstance(text, float) and math.isnan(text))
+                       else str(text))
+
+
+# ---------------------------------------------------------------- folium elements
+
+_CSS = f"""
+<style>
+html, body {{ overflow: hidden; }}  /* a scrolling iframe would move shapes between mousedown and up */
+path.leaflet-interactive:focus:not(:focus-visible) {{ outline: none; }}
+.leaflet-container {{ background: {BACKGROUND}; font-family: "Noto Sans CJK SC", "Microsoft YaHei",
+  "PingFang SC", sans-serif; }}
+.gm-legend {{ background: rgba(255,255,255,.93); padding: 8px 10px; border-radius: 4px;
+  box-shadow: 0 1px 4px rgba(0,0,0,.3); font-size: 12px; line-height: 18px; color: #222; max-width: 260px; }}
+.gm-legend-title {{ font-weight: 600; margin-bottom: 4px; }}
+.gm-row {{ white-space: nowrap; }}
+.gm-sw {{ display: inline-block; width: 18px; height: 12px; margin-right: 6px; vertical-align: -1px;
+  border: 1px solid #777; }}
+.gm-nodata {{ background: repeating-linear-gradient(45deg, #b8b8b8 0 2px, #e6e6e6 2px 5px);
+  border-style: dashed; }}
+.gm-note {{ margin-top: 4px; color: #555; font-size: 11px; }}
+.gm-title {{ background: rgba(255,255,255,.93); padding: 6px 10px; border-radius: 4px;
+  font-size: 15px; font-weight: 600; box-shadow: 0 1px 4px rgba(0,0,0,.3); color: #222; }}
+.gm-label {{ background: none; border: none; }}
+.gm-label span {{ display: inline-block; transform: translate(-50%, -50%); white-space: nowrap;
+  font-size: 12px; font-weight: 600; color: #222;
+  text-shadow: -1px -1px 0 #fff, 1px -1px 0 #fff, -1px 1px 0 #fff, 1px 1px 0 #fff; }}
+.gm-label.gm-grid span {{ font-size: 10px; font-weight: 400; color: #333; }}
+.gm-tip table {{ border-collapse: collapse; font-size: 12px; }}
+.gm-tip th {{ text-align: left; font-weight: 400; color: #666; padding-right: 8px; }}
+.gm-tip td {{ font-weight: 600; }}
+</style>
+"""
+
+
+class Styles(MacroElement):
+    """The map's own CSS (legend, labels, tooltips, plain background)."""
+    _template = Template("{% macro header(this, kwargs) %}" + _CSS + "{% endmacro %}")
+
+
+class Choropleth(folium.map.Layer):
+    """Polygons coloured by class, with a tooltip built from escaped, compact properties.
+
+    ``fc`` is a FeatureCollection whose properties are ``c`` (class, −1 = no data) and the
+    tooltip fields; ``rows`` lists (label, property) pairs; ``lookup`` maps a property to a
+    table of strings (village names repeated over thousands of grids are sent once).
+    """
+    _template = Template("""
+{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = (function(map) {
+  var data = {{ this.data_js }};
+  var pal = {{ this.palette_js }};
+  var rows = {{ this.rows_js }};
+  var look = {{ this.lookup_js }};
+  var pane = map.getPane({{ this.pane_js }}) || map.createPane({{ this.pane_js }});
+  pane.style.zIndex = 410;
+  var opts = {{ this.opts_js }};
+  var rend = {% if this.canvas %}L.canvas({pane: {{ this.pane_js }}, tolerance: 2}){% else %}L.svg({pane: {{ this.pane_js }}}){% endif %};
+  function style(f) {
+    var c = f.properties.c;
+    if (c < 0) return {fillColor: {% if this.canvas %}opts.nodata{% else %}'url(#gm-hatch)'{% endif %},
+                       fillOpacity: 0.85, color: '#888', weight: opts.weight, dashArray: '3 3', opacity: 0.9};
+    return {fillColor: pal[c], fillOpacity: opts.fillOpacity, color: opts.line, weight: opts.weight,
+            opacity: 0.9};
+  }
+  function tip(layer) {
+    var p = layer.feature.properties, h = '<table>';
+    for (var i = 0; i < rows.length; i++) {
+      var v = p[rows[i][1]];
+      if (look[rows[i][1]]) v = look[rows[i][1]][v];
+      if (v === undefined || v === null || v === '') continue;
+      h += '<tr><th>' + rows[i][0] + '</th><td>' + v + '</td></tr>';
+    }
+    return h + '</table>';
+  }
+  var layer = L.geoJson(data, {
+    pane: {{ this.pane_js }},
+    style: style,
+    renderer: rend,
+    onEachFeature: function(f, l) {
+      l.bindTooltip(tip, {sticky: true, className: 'gm-tip', direction: 'top', offset: [0, -8]});
+      l.on('mouseover', function(e) { e.target.setStyle({weight: opts.weight + 2, color: '#111'}); });
+      l.on('mouseout', function(e) { layer.resetStyle(e.target); });
+    }
+  });
+  {% if not this.canvas %}
+  layer.on('add', function() {
+    // the no-data hatch: an SVG pattern in this pane's drawing
+    var svg = rend._container, mk = L.SVG.create;
+    if (!svg || svg.querySelector('#gm-hatch')) return;
+    var defs = mk('defs'), pat = mk('pattern');
+    pat.setAttribute('id', 'gm-hatch'); pat.setAttribute('patternUnits', 'userSpaceOnUse');
+    pat.setAttribute('width', '6'); pat.setAttribute('height', '6');
+    pat.setAttribute('patternTransform', 'rotate(45)');
+    var bg = mk('rect');
+    bg.setAttribute('width', '6'); bg.setAttribute('height', '6'); bg.setAttribute('fill', opts.nodata);
+    var ln = mk('rect');
+    ln.setAttribute('width', '2'); ln.setAttribute('height', '6'); ln.setAttribute('fill', '#9a9a9a');
+    pat.appendChild(bg); pat.appendChild(ln); defs.appendChild(pat); svg.insertBefore(defs, svg.firstChild);
+  });
+  {% endif %}
+  window.__gm = window.__gm || {};
+  window.__gm[{{ this.key_js }}] = {count: data.features.length, layer: layer};
+  return layer;
+})({{ this._parent.get_name() }});
+{% if this.show %}{{ this.get_name() }}.addTo({{ this._parent.get_name() }});{% endif %}
+{% endmacro %}
+""")
+
+    def __init__(self, fc: dict, colours: list[str], rows: list[tuple[str, str]], name: str,
+                 key: str, lookup: dict | None = None, canvas: bool = False, weight: float = 1.0,
+                 line: str = "#555", fill_opacity: float = 0.78, show: bool = True):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "Choropleth"
+        self.data_js = js(fc)
+        self.palette_js = js(colours)
+        self.rows_js = js([[esc(a), b] for a, b in rows])
+        self.lookup_js = js(lookup or {})
+        self.pane_js = js(f"gm{key}")
+        self.key_js = js(key)
+        self.opts_js = js({"nodata": NODATA_FILL, "weight": weight, "line": line,
+                           "fillOpacity": fill_opacity})
+        self.canvas = canvas
+        self.count = len(fc["features"])
+
+
+class Outline(folium.map.Layer):
+    """Boundaries without fill that ignore the mouse (villages over a grid map, or grids)."""
+    _template = Template("""
+{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = L.geoJson({{ this.data_js }}, {
+  interactive: false, {% if this.canvas %}renderer: L.canvas(),{% endif %}
+  style: function() { return {{ this.style_js }}; }
+});
+{% if this.show %}{{ this.get_name() }}.addTo({{ this._parent.get_name() }});{% endif %}
+{% endmacro %}
+""")
+
+    def __init__(self, fc: dict, name: str, color: str = "#333", weight: float = 2.0,
+                 dash: str | None = None, canvas: bool = False, show: bool = True):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "Outline"
+        self.data_js = js(fc)
+        self.style_js = js({"color": color, "weight": weight, "fill": False, "opacity": 0.9,
+                            **({"dashArray": dash} if dash else {})})
+        self.canvas = canvas
+
+
+class Labels(folium.map.Layer):
+    """Text labels (already escaped) at points; with ``min_zoom`` they appear only when zoomed
+    in that far, and only those in view (a county's 5,000 grid names never all at once)."""
+    _template = Template("""
+{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = (function(map) {
+  var pts = {{ this.data_js }}, minZoom = {{ this.min_zoom }}, cls = {{ this.cls_js }};
+  var group = L.layerGroup();
+  function mk(p) {
+    return L.marker([p[0], p[1]], {interactive: false, keyboard: false,
+      icon: L.divIcon({className: 'gm-label ' + cls, html: '<span>' + p[2] + '</span>', iconSize: null})});
+  }
+  function refresh() {
+    if (!map.hasLayer(group)) return;
+    group.clearLayers();
+    if (map.getZoom() < minZoom) return;
+    var b = map.getBounds().pad(0.1), n = 0;
+    for (var i = 0; i < pts.length && n < 600; i++) {
+      if (b.contains([pts[i][0], pts[i][1]])) { group.addLayer(mk(pts[i])); n++; }
+    }
+  }
+  if (minZoom <= 0) { for (var i = 0; i < pts.length; i++) group.addLayer(mk(pts[i])); }
+  else { map.on('zoomend moveend', refresh); group.on('add', function() { setTimeout(refresh, 0); }); }
+  return group;
+})({{ this._parent.get_name() }});
+{% if this.show %}{{ this.get_name() }}.addTo({{ this._parent.get_name() }});{% endif %}
+{% endmacro %}
+""")
+
+    def __init__(self, points: list[tuple[float, float, str]], name: str, min_zoom: int = 0,
+                 cls: str = "", show: bool = True):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "Labels"
+        self.data_js = js([[round(a, 5), round(b, 5), s] for a, b, s in points])
+        self.min_zoom = int(min_zoom)
+        self.cls_js = js(cls)
+
+
+class Points(JSCSSMixin, folium.map.Layer):
+    """Dispute locations as clusters of small circles or as a heat layer."""
+    _template = Template("""
+{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = (function() {
+  var pts = {{ this.data_js }};
+  {% if this.mode == 'heat' %}
+  return L.heatLayer(pts, {radius: 18, blur: 15, minOpacity: 0.35});
+  {% else %}
+  var g = L.markerClusterGroup({showCoverageOnHover: false, maxClusterRadius: 50});
+  for (var i = 0; i < pts.length; i++)
+    g.addLayer(L.circleMarker(pts[i], {radius: 4, color: '#7a0177', weight: 1, fillOpacity: 0.8}));
+  return g;
+  {% endif %}
+})();
+{% if this.show %}{{ this.get_name() }}.addTo({{ this._parent.get_name() }});{% endif %}
+{% endmacro %}
+""")
+
+    def __init__(self, latlons: list[tuple[float, float]], mode: str, name: str, base: str,
+                 show: bool = False):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "Points"
+        if mode not in ("cluster", "heat"):
+            raise ValueError(mode)
+        self.mode = mode
+        self.data_js = js([[round(a, 5), round(b, 5)] for a, b in latlons])
+        if mode == "heat":
+            self.default_js = [("leaflet_heat", f"{base}/{ASSETS_JS['leaflet_heat']}")]
+            self.default_css = []
+        else:
+            self.default_js = [("markercluster", f"{base}/{ASSETS_JS['markercluster']}")]
+            self.default_css = [(k, f"{base}/{ASSETS_CSS[k]}")
+                                for k in ("markercluster_css", "markercluster_default_css")]
+
+
+class Control(MacroElement):
+    """A Leaflet control holding fixed HTML (the legend, the title); the HTML is escaped text."""
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function(map) {
+  var c = L.control({position: {{ this.pos_js }}});
+  c.onAdd = function() {
+    var d = L.DomUtil.create('div', {{ this.cls_js }});
+    d.innerHTML = {{ this.html_js }};
+    L.DomEvent.disableClickPropagation(d);
+    return d;
+  };
+  c.addTo(map);
+})({{ this._parent.get_name() }});
+{% endmacro %}
+""")
+
+    def __init__(self, html_text: str, cls: str, position: str = "bottomright"):
+        super().__init__()
+        self._name = "Control"
+        self.html_js = js(html_text)
+        self.cls_js = js(cls)
+        self.pos_js = js(position)
+
+
+class Ready(MacroElement):
+    """Sets ``window.__gm_ready`` once the layers are drawn (two animation frames later)."""
+    _template = Template("""
+{% macro script(this, kwargs) %}
+requestAnimationFrame(function() { requestAnimationFrame(function() {
+  window.__gm_ready = performance.now();
+}); });
+{% endmacro %}
+""")
+
+
+# ---------------------------------------------------------------- geometry → GeoJSON
+
+
+def _display(gdf: gpd.GeoDataFrame, tolerance: float, decimals: int, tile_crs: str) -> np.ndarray:
+    geoms = geo.simplify(gdf.geometry, tolerance)
+    arr = geo.shift_geoms(np.asarray(geoms.values, dtype=object), tile_crs)
+    return geo.round_coords(arr, decimals)
+
+
+def _feature_collection(geoms, props: list[dict]) -> dict:
+    feats = []
+    for g, p in zip(geoms, props):
+        if g is None or g.is_empty:
+            continue
+        feats.append({"type": "Feature", "geometry": mapping(g), "properties": p})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _label_points(gdf: gpd.GeoDataFrame, names, tile_crs: str) -> list[tuple[float, float, str]]:
+    out = []
+    for g, n in zip(gdf.geometry, names):
+        if g is None or g.is_empty:
+            continue
+        p = g.representative_point()
+        lon, lat = (p.x, p.y) if tile_crs == "wgs84" else geo.wgs84_to_gcj02(p.x, p.y)
+        out.append((lat, lon, esc(n)))
+    return out
+
+
+def payload_bytes(m: folium.Map) -> int:
+    """Bytes of the map's choropleth and outline data as sent to the browser."""
+    return sum(len(el.data_js.encode()) for el in m._children.values()
+               if isinstance(el, (Choropleth, Outline)))
+
+
+def _props_village(df, metric_key, breaks, lang):
+    rk = ranks(list(df["value"]), metric_key)
+    total = sum(r is not None for r in rk)
+    out = []
+    for (_, r), rank in zip(df.iterrows(), rk):
+        out.append({"i": int(r["id"]), "c": class_of(r["value"], breaks), "v": esc(r["name"]),
+                    "n": esc(fmt.num(r.get("grids"))) if not fmt.is_none(r.get("grids")) else "",
+                    "h": esc(fmt.num(r["households"])),
+                    "x": esc(format_value(metric_key, r["value"], lang)),
+                    "r": esc(t("map.rank_of", lang, rank=rank, total=total)) if rank else ""})
+    return out
+
+
+def _props_grid(df, metric_key, breaks, lang, vnames: dict):
+    has_value = "value" in df and df["value"].notna().any()
+    rk = ranks(list(df["value"]), metric_key) if has_value else [None] * len(df)
+    total = sum(r is not None for r in rk)
+    out = []
+    vid = df["village_id"].tolist()
+    for i, (name, leader, hh, val, rank) in enumerate(zip(df["name"], df["leader"], df["households"],
+                                                          df["value"] if "value" in df else [None] * len(df), rk)):
+        out.append({"i": int(df["id"].iat[i]), "c": class_of(val, breaks) if has_value else -1,
+                    "v": vnames[vid[i]], "g": esc(name), "l": esc(leader),
+                    "h": esc(fmt.num(hh)), "x": esc(format_value(metric_key, val, lang)),
+                    "r": esc(t("map.rank_of", lang, rank=rank, total=total)) if rank else ""})
+    return out
+
+
+# ---------------------------------------------------------------- the builder
+
+def _localise(el, base: str) -> None:
+    el.default_js = [("leaflet", f"{base}/{ASSETS_JS['leaflet']}")]
+    el.default_css = [("leaflet_css", f"{base}/{ASSETS_CSS['leaflet_css']}")]
+
+
+def build_map(layers_data: dict, metric_key: str | None = None, level: str = "village",
+              lang: str = "zh", classes: str = "quantile", tiles_url: str | None = None,
+              tile_crs: str = "wgs84", points: str = "cluster", asset_base: str = STATIC_URL,
+              k: int = N_CLASSES, title: str | None = None, width: int = WIDTH,
+              height: int = HEIGHT, labels: bool = True, tiles_attr: str = "") -> folium.Map:
+    """The grid map for ``layers_data`` (see ``dashboard.queries.map.layers``).
+
+    level: which layer is coloured ("village" or "grid"; the other is drawn as outlines).
+    classes: "quantile" or "jenks". tiles_url: an intranet tile template, None = no
+    basemap; tile_crs "gcj02" shifts the drawn geometry onto GCJ-02 tiles.
+    points: "cluster", "heat" or "none" for dispute locations (a layer off by default).
+    asset_base: URL prefix of static/vendor (the Streamlit path by default).
+    """
+    metric_key = metric_key or layers_data.get("metric") or "resolution_rate"
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}")
+    if tile_crs not in geo.TILE_CRSES:
+        raise ValueError(f"tile_crs must be one of {geo.TILE_CRSES}")
+    if points not in POINT_MODES:
+        raise ValueError(f"points must be one of {POINT_MODES}")
+    m_def = metrics.METRICS[metric_key]
+    villages: gpd.GeoDataFrame = layers_data["villages"]
+    grids: gpd.GeoDataFrame = layers_data.get("grids")
+    if grids is None:
+        grids = gpd.GeoDataFrame({"id": [], "village_id": [], "village": [], "name": [],
+                                  "leader": [], "households": [], "value": []},
+                                 geometry=gpd.GeoSeries([], crs=geo.CRS), crs=geo.CRS)
+    if level == "grid" and "grid" not in m_def.levels:
+        raise ValueError(f"{metric_key} has no grid-level value")
+
+    shown = pd.concat([villages.geometry, grids.geometry]).dropna()
+    bounds = tuple(gpd.GeoSeries(shown.values, crs=geo.CRS).total_bounds) if len(shown) else \
+        (115.0, 28.0, 116.0, 29.0)
+    zoom_fit = geo.fit_zoom(bounds, width, height)
+    tol = geo.tolerance_for_zoom(zoom_fit + 2)
+    dec = geo.decimals_for_tolerance(tol)
+    lon0, lat0 = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    if tile_crs == "gcj02":
+        lon0, lat0 = geo.wgs84_to_gcj02(lon0, lat0)
+
+    m = folium.Map(location=[lat0, lon0], zoom_start=zoom_fit, tiles=None,
+                   attribution_control=bool(tiles_url), control_scale=True, zoom_snap=0.5,
+                   width="100%", height="100%")
+    _localise(m, asset_base)
+    Styles().add_to(m)
+    if tiles_url:
+        folium.TileLayer(tiles=tiles_url, attr=tiles_attr or "&nbsp;", name=t("map.layer_tiles", lang),
+                         overlay=False, control=False, max_zoom=19).add_to(m)
+
+    coloured = villages if level == "village" else grids
+    values = [] if "value" not in coloured else list(coloured["value"])
+    breaks = classify(values, k, classes)
+    colours = palette(metric_key, len(breaks) - 1) if breaks else []
+    has_nodata = any(fmt.is_none(v) for v in values) or not values
+    vname_by_id = {int(i): esc(n) for i, n in zip(villages["id"], villages["name"])}
+    for vid, vn in zip(grids["village_id"], grids["village"]):
+        vname_by_id.setdefault(int(vid), esc(vn))
+
+    v_geoms = _display(villages, tol, dec, tile_crs)
+    g_geoms = _display(grids, tol, dec, tile_crs) if len(grids) else []
+    n_shapes = len(coloured)
+    canvas = n_shapes > CANVAS_ABOVE
+
+    val_label = m_def.name(lang)
+    if level == "village":
+        props = _props_village(villages, metric_key, breaks, lang)
+        rows = [(t("map.tip_village", lang), "v"), (t("map.tip_grids", lang), "n"),
+                (t("map.tip_households", lang), "h"), (val_label, "x"), (t("map.tip_rank", lang), "r")]
+        if len(grids):
+            Outline(_feature_collection(g_geoms, [{} for _ in g_geoms]), t("map.layer_grids", lang),
+                    color="#666", weight=0.8, dash="2 3", canvas=len(grids) > CANVAS_ABOVE
+                    ).add_to(m)
+        Choropleth(_feature_collection(v_geoms, props), colours, rows, t("map.layer_villages", lang),
+                   key="village", canvas=canvas, weight=1.2).add_to(m)
+    else:
+        ids = sorted(vname_by_id)
+        index = {vid: i for i, vid in enumerate(ids)}
+        props = _props_grid(grids, metric_key, breaks, lang, {vid: index[vid] for vid in ids})
+        rows = [(t("map.tip_village", lang), "v"), (t("map.tip_grid", lang), "g"),
+                (t("map.tip_leader", lang), "l"), (t("map.tip_households", lang), "h"),
+                (val_label, "x"), (t("map.tip_rank", lang), "r")]
+        Choropleth(_feature_collection(g_geoms, props), colours, rows, t("map.layer_grids", lang),
+                   key="grid", canvas=canvas, weight=0.6, line="#666",
+                   lookup={"v": [vname_by_id[v] for v in ids]}).add_to(m)
+        Outline(_feature_collection(v_geoms, [{} for _ in v_geoms]), t("map.layer_villages", lang),
+                color="#222", weight=2.2, canvas=canvas).add_to(m)
+
+    if labels:
+        Labels(_label_points(villages, villages["name"], tile_crs), t("map.layer_village_labels", lang),
+               cls="gm-village").add_to(m)
+        if len(grids):
+            Labels(_label_points(grids, grids["name"], tile_crs), t("map.layer_grid_labels", lang),
+                   min_zoom=zoom_fit + 2, cls="gm-grid").add_to(m)
+
+    pts = layers_data.get("points")
+    if points != "none" and pts is not None and len(pts):
+        lon, lat = pts["lon"].to_numpy(float), pts["lat"].to_numpy(float)
+        if tile_crs == "gcj02":
+            lon, lat = geo.wgs84_to_gcj02(lon, lat)
+        Points(list(zip(np.atleast_1d(lat).tolist(), np.atleast_1d(lon).tolist())), points,
+               t("map.layer_points", lang), asset_base).add_to(m)
+
+    Control(legend_html(metric_key, breaks, lang, has_nodata), "gm-legend").add_to(m)
+    if title:
+        Control(esc(title), "gm-title", position="topright").add_to(m)
+    folium.LayerControl(collapsed=False, position="topleft" if title else "topright").add_to(m)
+    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]] if tile_crs == "wgs84" else
+                 _gcj_bounds(bounds))
+    Ready().add_to(m)
+    m.gm_info = {"metric": metric_key, "level": level, "breaks": breaks, "colours": colours,
+                 "features": n_shapes, "canvas": canvas, "zoom": zoom_fit, "decimals": dec,
+                 "tolerance": tol}
+    return m
+
+
+def _gcj_bounds(b):
+    x0, y0 = geo.wgs84_to_gcj02(b[0], b[1])
+    x1, y1 = geo.wgs84_to_gcj02(b[2], b[3])
+    return [[y0, x0], [y1, x1]]
+
+
+# ---------------------------------------------------------------- clicks → profile
+
+def click_target(clicked, layers_data: dict, level: str = "village",
+                 tile_crs: str = "wgs84") -> dict | None:
+    """What a click on the map opens: {"village": id, "grid": id or None}, or None.
+
+    ``clicked`` is streamlit-folium's ``last_clicked`` ({"lat", "lng"}), in the
+    display datum; it is taken back to WGS-84 and hit-tested against the stored shapes.
+    """
+    if not clicked or clicked.get("lat") is None or clicked.get("lng") is None:
+        return None
+    lon, lat = geo.unshift_point(float(clicked["lng"]), float(clicked["lat"]), tile_crs)
+    grids = layers_data.get("grids")
+    if level == "grid" and grids is not None and len(grids):
+        gid = geo.feature_at(grids, lon, lat)
+        if gid is not None:
+            vid = grids.loc[grids["id"] == gid, "village_id"].iloc[0]
+            return {"village": int(vid), "grid": int(gid)}
+    vid = geo.feature_at(layers_data["villages"], lon, lat)
+    return None if vid is None else {"village": int(vid), "grid": None}
+
+
+def profile_query(target: dict | None) -> dict[str, str]:
+    """Query parameters of the village page for a click target ({} when nothing was hit)."""
+    if not target:
+        return {}
+    q = {"village": str(target["village"])}
+    if target.get("grid") is not None:
+        q["grid"] = str(target["grid"])
+    return q
+
+
+# ---------------------------------------------------------------- standalone HTML
+
+_INLINE_BASE = "gm-vendor:"
+
+
+def _data_uri(path: Path) -> str:
+    mime = {".png": "image/png", ".svg": "image/svg+xml", ".gif": "image/gif"}.get(path.suffix,
+                                                                                     "application/octet-stream")
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+def _inline_css(rel: str) -> str:
+    path = VENDOR_DIR / rel
+    css = path.read_text(encoding="utf-8")
+
+    def sub(mo):
+        target = mo.group(2)
+        if target.startswith(("data:", "#")):
+            return mo.group(0)
+        return f"url({_data_uri((path.parent / target).resolve())})"
+    return re.sub(r"url\((['\"]?)([^)'\"]+)\1\)", sub, css)
+
+
+def inline_assets(page: str) -> str:
+    """Replace every script/stylesheet link to static/vendor (built with the inline base)
+    with the file's content; images referenced by the CSS become data: URIs."""
+    def js_sub(mo):
+        code = (VENDOR_DIR / mo.group(1)).read_text(encoding="utf-8").replace("</script", "<\\/script")
+        return f"<script>{code}</script>"
+
+    def css_sub(mo):
+        return f"<style>{_inline_css(mo.group(1))}</style>"
+    b = re.escape(_INLINE_BASE)
+    page = re.sub(r'<script src="' + b + r'/([^"]+)"></script>', js_sub, page)
+    page = re.sub(r'<link rel="stylesheet" href="' + b + r'/([^"]+)"\s*/?>', css_sub, page)
+    return page
+
+
+def html_of(m: folium.Map) -> str:
+    return m.get_root().render()
+
+
+def map_html_selfcontained(source, period=None, metric_key: str = "resolution_rate",
+                           level: str = "village", lang: str = "zh", village_ids=None,
+                           **build_kw) -> str:
+    """The map as one HTML file with every asset inlined (opens offline, from a USB stick).
+
+    ``source``: a layers dict (``queries.map.layers``), or an Engine/Connection with ``period``.
+    """
+    data = _layers_from(source, period, metric_key, village_ids)
+    build_kw.setdefault("tiles_url", None)
+    m = build_map(data, metric_key, level=level, lang=lang, asset_base=_INLINE_BASE, **build_kw)
+    return inline_assets(html_of(m))
+
+
+def _layers_from(source, period, metric_key, village_ids) -> dict:
+    """A layers dict as is; otherwise query it from an Engine or a Connection."""
+    if isinstance(source, dict):
+        return source
+    import sqlalchemy as sa
+    from dashboard.queries import map as qmap
+    if period is None:
+        raise ValueError("period is required when source is a database")
+    if isinstance(source, sa.engine.Engine):
+        with source.connect() as conn:
+            return qmap.layers(conn, period, metric_key, village_ids)
+    return qmap.layers(source, period, metric_key, village_ids)
+
+
+# ---------------------------------------------------------------- headless Chromium
+
+BROWSER_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+def browser_path(path: str | None = None) -> str | None:
+    """The Chromium to draw images with (argument, else DASHBOARD_CHROMIUM), if it exists."""
+    from dashboard import settings
+    p = path or settings.get("DASHBOARD_CHROMIUM")
+    return p if p and Path(p).exists() else None
+
+
+def render_in_browser(page_html: str, chromium_path: str | None = None, width: int = 1280,
+                      height: int = 800, screenshot: bool = True,
+                      timeout_s: float = 60) -> tuple[bytes | None, float] | None:
+    """Open a self-contained map page in headless Chromium with the network cut off.
+
+    Returns (PNG or None, seconds from navigation to drawn layers), or None without a browser.
+    """
+    exe = browser_path(chromium_path)
+    if exe is None:
+        return None
+    import tempfile
+    from playwright.sync_api import sync_playwright
+    with tempfile.TemporaryDirectory() as d:
+        f = Path(d) / "map.html"
+        f.write_text(page_html, encoding="utf-8")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=exe, args=BROWSER_ARGS)
+            try:
+                ctx = browser.new_context(viewport={"width": width, "height": height},
+                                          device_scale_factor=1)
+                ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith(
+                    ("file:", "data:", "blob:")) else r.abort())
+                page = ctx.new_page()
+                t0 = time.perf_counter()
+                page.goto(f.as_uri(), wait_until="commit")
+                page.wait_for_function("window.__gm_ready !== undefined", timeout=timeout_s * 1000)
+                seconds = time.perf_counter() - t0
+                png = page.screenshot(type="png") if screenshot else None
+            finally:
+                browser.close()
+    return png, seconds
+
+
+def map_png(source, period=None, metric_key: str = "resolution_rate", level: str = "village",
+            lang: str = "zh", village_ids=None, chromium_path: str | None = None,
+            width: int = 1280, height: int = 800, title: str | None = None,
+            **build_kw) -> bytes | None:
+    """The map as a PNG (for slides and reports), drawn by headless Chromium offline.
+
+    ``source``: a layers dict or an Engine/Connection (then ``period`` is needed).
+    Returns None when no Chromium is installed (DASHBOARD_CHROMIUM).
+    """
+    if browser_path(chromium_path) is None:
+        return None
+    page = map_html_selfcontained(source, period, metric_key, level, lang, village_ids,
+                                  title=title, width=width, height=height, **build_kw)
+    out = render_in_browser(page, chromium_path, width, height, screenshot=True)
+    return None if out is None else out[0]
+
+
+# ---------------------------------------------------------------- measurement
+
+def bench_payload(n_grids: int = 5000, layers_data: dict | None = None, level: str = "grid",
+                  metric_key: str = "resolution_rate", chromium_path: str | None = None,
+                  seed: int = 0) -> dict:
+    """Payload and draw time of a map (default: a synthetic county of ``n_grids`` grids).
+
+    Returns {"features", "bytes" (choropleth + outline data), "html_bytes" (the page as the
+    Streamlit component receives it, assets excluded), "build_seconds", "render_seconds"
+    (None without Chromium)}.
+    """
+    if layers_data is None:
+        grids = geo.synthetic_grids(n_grids, seed=seed)
+        rng = np.random.default_rng(seed)
+        vals = rng.uniform(0.3, 1.0, len(grids))
+        vals[rng.random(len(grids)) < 0.03] = np.nan
+        grids["value"] = [None if np.isnan(v) else float(v) for v in vals]
+        vgeom = grids.dissolve(by="village_id", as_index=False)[["village_id", "geometry"]]
+        hh = grids.groupby("village_id")["households"].sum()
+        villages = gpd.GeoDataFrame({"id": vgeom["village_id"], "name": [f"村{i}" for i in vgeom["village_id"]],
+                                     "households": vgeom["village_id"].map(hh).to_numpy(),
+                                     "grids": 40, "value": None},
+                                    geometry=vgeom.geometry.values, crs=geo.CRS)
+        layers_data = {"metric": metric_key, "villages": villages, "grids": grids, "points": None}
+    t0 = time.perf_counter()
+    m = build_map(layers_data, metric_key, level=level, asset_base=_INLINE_BASE, points="none")
+    page = html_of(m)
+    build_s = time.perf_counter() - t0
+    out = render_in_browser(inline_assets(page), chromium_path, WIDTH, HEIGHT, screenshot=False)
+    return {"features": m.gm_info["features"], "bytes": payload_bytes(m),
+            "html_bytes": len(page.encode()), "build_seconds": round(build_s, 3),
+            "render_seconds": None if out is None else round(out[1], 3),
+            "canvas": m.gm_info["canvas"], "decimals": m.gm_info["decimals"]}

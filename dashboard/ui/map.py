@@ -1,0 +1,137 @@
+"""Streamlit glue for the grid map: controls, the map in a fragment, clicks → village profile.
+
+The map lives in an ``st.fragment`` and ``st_folium`` returns only ``last_clicked``
+(the map's click position; a layer's own click event is lost when the page scrolls
+between mousedown and mouseup, the map's never is): panning and zooming never rerun
+anything, a click reruns the fragment alone, and a click on a village or grid opens the village page
+(``?village=<id>``, plus ``&grid=<id>``) through ``st.switch_page`` — an in-app
+navigation, not a page reload. The hit test is ``dashboard.maps.click_target``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from dashboard import maps, metrics, settings
+from dashboard.queries import map as qmap
+from dashboard.ui import common as ui
+from dashboard.ui import nav
+
+HEIGHT = 650
+CLICK_KEY = "_map_handled_click"
+VILLAGE_PAGE = "pages/village.py"
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    metric: str
+    level: str
+    classes: str
+    points: str
+
+
+def asset_base() -> str:
+    """URL of static/vendor as the browser sees it (honours server.baseUrlPath)."""
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}{maps.STATIC_URL}" if base else maps.STATIC_URL
+
+
+def tiles() -> tuple[str | None, str]:
+    url = settings.get("DASHBOARD_TILE_URL") or None
+    crs = settings.get("DASHBOARD_TILE_CRS") or "wgs84"
+    return url, crs if crs in ("wgs84", "gcj02") else "wgs84"
+
+
+def controls() -> MapOptions:
+    """Metric, level, classes and dispute-point widgets above the map (state in session)."""
+    lang = ui.lang()
+    keys = list(metrics.MAPPABLE)
+    c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
+    metric = c1.selectbox(ui.t("map.metric"), keys, index=keys.index("resolution_rate"),
+                          format_func=lambda k: metrics.METRICS[k].name(lang), key="map_metric")
+    level = c2.radio(ui.t("map.level"), list(maps.LEVELS), horizontal=True, key="map_level",
+                     format_func=lambda v: ui.t(f"map.level_{v}"))
+    classes = c3.radio(ui.t("map.classes"), list(maps.CLASS_METHODS), horizontal=True,
+                       key="map_classes", format_func=lambda v: ui.t(f"map.{v}"))
+    points = c4.radio(ui.t("map.points"), ["cluster", "heat", "none"], horizontal=True,
+                      key="map_points", format_func=lambda v: ui.t(f"map.points_{v}"))
+    if level == "grid" and not qmap.grid_metric(metric):
+        st.caption(ui.t("map.grid_only_note"))
+        level = "village"
+    return MapOptions(metric, level, classes, points)
+
+
+layers = ui.cached(qmap.layers)
+
+
+def _kw(opt: MapOptions, lang: str) -> dict:
+    return dict(metric_key=opt.metric, level=opt.level, lang=lang, classes=opt.classes,
+                tile_crs=tiles()[1], points=opt.points)
+
+
+def _village_page_available() -> bool:
+    return any(p[1] == VILLAGE_PAGE for p in nav.available(ui.current_user().get("role")))
+
+
+def handle_click(clicked, data, opt: MapOptions) -> None:
+    """Open the village profile for a new click; remember it so a rerun does not repeat it."""
+    if not clicked:
+        return
+    stamp = (clicked.get("lat"), clicked.get("lng"))
+    if st.session_state.get(CLICK_KEY) == stamp:
+        return
+    st.session_state[CLICK_KEY] = stamp
+    target = maps.click_target(clicked, data, opt.level, tiles()[1])
+    query = maps.profile_query(target)
+    if not query:
+        return
+    if _village_page_available():
+        st.switch_page(VILLAGE_PAGE, query_params=query)
+    name = ui.village_names().get(target["village"], "")
+    st.info(ui.t("map.open_profile", name=name))
+
+
+@st.fragment
+def map_fragment(f: ui.Filters, opt: MapOptions) -> None:
+    lang = ui.lang()
+    data = layers(f.period, opt.metric, f.village_ids)
+    if data["villages"].geometry.isna().all() and data["grids"].geometry.isna().all():
+        st.info(ui.t("map.no_geometry"))
+        return
+    m = maps.build_map(data, tiles_url=tiles()[0], asset_base=asset_base(), **_kw(opt, lang))
+    out = st_folium(m, key="grid_map", height=HEIGHT, use_container_width=True,
+                    returned_objects=["last_clicked"])
+    handle_click((out or {}).get("last_clicked"), data, opt)
+    st.caption(ui.t("map.click_hint"))
+
+
+def downloads(f: ui.Filters, opt: MapOptions) -> None:
+    """Offline HTML and PNG of the map, generated only when asked for."""
+    lang = ui.lang()
+    kw = _kw(opt, lang)
+    title = f"{f.period.label(lang)} · {metrics.METRICS[opt.metric].name(lang)}"
+    stem = f"map_{opt.metric}_{f.period.start}_{f.period.end}"
+
+    def page() -> str:
+        return maps.map_html_selfcontained(layers(f.period, opt.metric, f.village_ids),
+                                           title=title, **kw)
+
+    def png() -> bytes:
+        return maps.map_png(layers(f.period, opt.metric, f.village_ids), title=title, **kw) or b""
+
+    c1, c2 = st.columns(2)
+    c1.download_button(ui.t("map.download_html"), page, file_name=f"{stem}.html",
+                       mime="text/html", on_click="ignore", key="map_dl_html")
+    if maps.browser_path():
+        c2.download_button(ui.t("map.download_png"), png, file_name=f"{stem}.png",
+                           mime="image/png", on_click="ignore", key="map_dl_png")
+    else:
+        c2.caption(ui.t("map.png_unavailable"))
+
+
+def caption(f: ui.Filters, opt: MapOptions) -> str:
+    lang = ui.lang()
+    return ui.t("map.caption", period=f.period.label(lang),
+                metric=metrics.METRICS[opt.metric].name(lang), classes=ui.t(f"map.{opt.classes}"))
