@@ -264,7 +264,8 @@ def check_and_dump(geoms, rownum, column: str):
             if g.geom_type == "GeometryCollection":
                 polys = [p for p in g.geoms if p.geom_type in ("Polygon", "MultiPolygon")]
                 g = shapely.union_all(polys) if polys else g
-        minx, miny, maxx, maxy = g.bounds
+        g = shapely.orient_polygons(g)  # RFC 7946: exterior rings counter-clockwise
+        minx, miny, maxx, maxy = (round(v, 7) for v in g.bounds)
         if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
             problems.append(Problem(int(r), column, f"{minx:.1f},{miny:.1f}", "not_lonlat"))
             texts.append(None)
@@ -275,7 +276,7 @@ def check_and_dump(geoms, rownum, column: str):
     return texts, bbox, problems
 
 
-def _round(obj, nd: int = 7):
+def _round(obj, nd: int = 6):
     if isinstance(obj, float):
         return round(obj, nd)
     if isinstance(obj, (list, tuple)):

@@ -169,7 +169,8 @@ def _write(conn, plan: dict, bid: int):
     ins: pd.DataFrame = plan["insert"]
     if len(ins):
         cols = [c for c in plan["insert_cols"]]
-        lists = [db_values(ins[c], _ctype(table, c), sqlite) for c in cols]
+        lists = [db_values(ins[c], _ctype(table, c), sqlite) if c in ins else [None] * len(ins)
+                 for c in cols]
         lists.append([bid] * len(ins))
         _executemany(conn, cols + ["batch_id"], tname, list(zip(*lists)))
         conn.execute(sa.text(

@@ -245,6 +245,8 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
                     columns=info, village_id=fill_village, notes=notes)
     _CHECKS[kind](prep, col, mapping, col_name, raw_vals, reg, fill_village, allowed, lang,
                   geoms, coord_system, label)
+    order = {h: i for i, h in enumerate(raw.headers)}
+    col.problems.sort(key=lambda p: (p.row or 0, order.get(p.column, 999)))
     prep.problems = col.file_level + col.problems
     prep.rejected = int(col.bad.sum())
     prep.total_problems = col.total
