@@ -446,83 +446,87 @@ def session_user(conn, token: str | None, now: datetime | None = None) -> dict |
 
 # ---------------------------------------------------------------- uploads
 
-def audited_import(engine, data: bytes, file_name: str, user: dict, kind: str | None = None,
-                   village: str | None = None, dry_run: bool = False, lang: str = "zh"):
-    """``loaders.import_file`` for a logged-in user: scope from the user, audit row written.
+def audited_import(engine, data: bytes, file_name: str, user: dict | None, kind: str | None = None,
+                   village: str | None = None, dry_run: bool = False, lang: str = "zh", **options):
+    """``loaders.import_file`` on behalf of a logged-in user: scoped by role, audited.
 
-    Refuses (UserError auth.forbidden, audited) when the role may not upload at all
-    or the kind needs registry/grid rights; otherwise passes the user's villages as
-    ``allowed_village_ids`` so the loader refuses rows naming any other village.
-    Dry runs are audited only when refused.
+    - A leader (or anyone without upload rights) is refused before the file is read.
+    - Registry (``villages``) and ``grids`` files need an admin; with ``kind=None`` the
+      kind is detected first by a dry run.
+    - The user's villages go to the loader as ``allowed_village_ids``, so a clerk's
+      file naming any other village is refused as a whole and nothing is written.
+    - Every real import (written or refused) gets an ``upload`` audit row; a dry run
+      gets an ``upload_check`` row only when it was refused or named a foreign village.
+
+    Returns the loader's ImportResult (``refused == "forbidden"`` when the role may not).
+    ``options`` (sheet, mapping, coord_system, preview_rows) pass through.
     """
     import loaders
     from dashboard.db.engine import run_write
     who = (user or {}).get("username") or "anonymous"
-    detail = {"file": str(file_name)[:255], "kind": kind, "village": village, "dry_run": dry_run}
-    needed = action_for_kind(kind)
-    if not can(user, needed):
-        run_write(engine, lambda c: record(c, who, "upload", False, {**detail, "reason": "forbidden"}))
-        raise UserError("auth.forbidden")
-    try:
-        result = loaders.import_file(engine, data, file_name, kind=kind, village=village,
-                                     username=who, dry_run=dry_run, lang=lang,
-                                     allowed_village_ids=allowed_village_ids(user))
-    except Exception as exc:
-        run_write(engine, lambda c: record(c, who, "upload", False,
-                                           {**detail, "error": _err(exc, lang)}))
-        raise
-    ok, extra = _result_summary(result)
-    if not dry_run or not ok:
-        run_write(engine, lambda c: record(c, who, "upload_check" if dry_run else "upload", ok,
-                                           {**detail, **extra}))
+    allowed = allowed_village_ids(user)
+    action = "upload_check" if dry_run else "upload"
+    base = {"file": str(file_name or "")[:255], "village": village, "dry_run": bool(dry_run)}
+
+    def refuse(k):
+        run_write(engine, lambda c: record(c, who, action, False,
+                                           {**base, "kind": k, "refused": "forbidden"}))
+        return _forbidden_result(loaders, k, file_name, dry_run, lang)
+
+    if not can(user, "upload") and not can(user, "manage_registry"):
+        return refuse(kind)
+    if kind is not None and not can(user, action_for_kind(kind)):
+        return refuse(kind)
+    call = dict(village=village, username=who, lang=lang, allowed_village_ids=allowed, **options)
+    result = None
+    if kind is None and not can(user, "manage_registry"):
+        probe = loaders.import_file(engine, data, file_name, kind=None, dry_run=True, **call)
+        if probe.kind is not None and not can(user, action_for_kind(probe.kind)):
+            return refuse(probe.kind)
+        kind = probe.kind
+        result = probe if dry_run else None
+    if result is None:
+        result = loaders.import_file(engine, data, file_name, kind=kind, dry_run=dry_run, **call)
+    foreign = any(e.get("code") == "not_allowed" for e in (result.errors or []))
+    if not dry_run or result.refused or foreign:
+        detail = {**base, "kind": result.kind, "batch_id": result.batch_id,
+                  "rows_read": result.rows_read, "inserted": result.inserted,
+                  "updated": result.updated, "unchanged": result.unchanged,
+                  "refused": result.refused or None, "errors": result.total_errors or len(result.errors),
+                  "foreign_village": foreign or None}
+        run_write(engine, lambda c: record(c, who, action, result.ok,
+                                           {k: v for k, v in detail.items() if v is not None}))
     return result
 
 
-def audited_undo(engine, batch_id: int, user: dict, lang: str = "zh"):
-    """``loaders.undo_batch`` for a logged-in user, scoped and audited."""
+def _forbidden_result(loaders, kind, file_name, dry_run, lang):
+    from dashboard.i18n import t
+    return loaders.ImportResult(kind=kind, file_name=file_name or "", dry_run=dry_run,
+                                refused="forbidden", total_errors=1,
+                                errors=[{"row": None, "column": "", "value": "", "code": "forbidden",
+                                         "message": t("auth.forbidden", lang)}])
+
+
+def audited_undo(engine, batch_id: int, user: dict | None, lang: str = "zh") -> dict:
+    """``loaders.undo_batch`` on behalf of a logged-in user, scoped by role.
+
+    The loader audits a successful undo itself (action ``undo_import``); a refusal
+    (no rights, another village's batch, a later batch in the way) is audited here
+    under the same action and re-raised as the loader's UserError.
+    """
     import loaders
     from dashboard.db.engine import run_write
     who = (user or {}).get("username") or "anonymous"
     detail = {"batch_id": int(batch_id)}
-    if not can(user, "undo"):
-        run_write(engine, lambda c: record(c, who, "undo", False, {**detail, "reason": "forbidden"}))
-        raise UserError("auth.forbidden")
     try:
-        result = loaders.undo_batch(engine, batch_id, username=who,
-                                    allowed_village_ids=allowed_village_ids(user))
-    except Exception as exc:
-        run_write(engine, lambda c: record(c, who, "undo", False, {**detail, "error": _err(exc, lang)}))
+        if not can(user, "undo"):
+            raise UserError("auth.forbidden")
+        return loaders.undo_batch(engine, int(batch_id), username=who,
+                                  allowed_village_ids=allowed_village_ids(user))
+    except UserError as exc:
+        run_write(engine, lambda c: record(c, who, "undo_import", False,
+                                           {**detail, "refused": exc.key}))
         raise
-    ok, extra = _result_summary(result)
-    run_write(engine, lambda c: record(c, who, "undo", ok, {**detail, **extra}))
-    return result
-
-
-def _err(exc: Exception, lang: str) -> str:
-    if isinstance(exc, UserError):
-        return exc.key
-    return type(exc).__name__
-
-
-def _result_summary(result) -> tuple[bool, dict]:
-    """(ok, a few JSON-able facts) from whatever the loader returned."""
-    get = (result.get if isinstance(result, dict) else lambda k, d=None: getattr(result, k, d))
-    ok = get("ok", True)
-    ok = bool(ok() if callable(ok) else ok)
-    extra = {}
-    for k in ("batch_id", "kind", "rows_read", "inserted", "updated", "unchanged", "deleted",
-              "restored", "state"):
-        v = get(k, None)
-        if isinstance(v, (int, float, str, bool)) or v is None:
-            if v is not None:
-                extra[k] = v
-    errs = get("errors", None) or get("issues", None)
-    if errs:
-        try:
-            extra["errors"] = len(errs)
-        except TypeError:
-            pass
-    return ok, extra
 
 
 # ---------------------------------------------------------------- upload history
