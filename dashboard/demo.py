@@ -295,6 +295,8 @@ def write(conn, data: dict, username: str = "demo") -> int:
     conn.execute(sa.insert(S.rep_visit), [
         {**{k: v for k, v in r.items() if k != "village"}, "village_id": vid[r["village"]],
          "batch_id": bid} for r in data["representative_visits"]])
+    from dashboard import aggregates
+    aggregates.refresh(conn)
     bump_version(conn)
     return bid
 

@@ -1,0 +1,494 @@
+"""Pre-aggregated figures per village, grid and month, kept equal to the raw ledgers.
+
+Two layers, both rebuilt from the raw rows for exactly the villages and months a
+write touched (``refresh``), inside the writer's transaction:
+
+* the **month layer** (any month-aligned period can be answered from it):
+  ``agg_dispute_month``  disputes counted by reported month × resolved month × resolution
+                         level per village and grid (``tail`` keeps the reported day when it
+                         is the 29th–31st: that is all the overdue rule needs);
+  ``agg_dispute_days``   the days-to-resolve histogram by reported × resolved month;
+  ``agg_volunteer_month``, ``agg_visit_month``  sums by month.
+* the **period layer** ``agg_period``: every base figure of ``metrics`` for each calendar
+  month, quarter and year, one row per village (``grid_id = -1``), with the days histogram
+  as text. A year for 500 villages is 500 rows to read. Grid figures (the map) are summed
+  from the month layer: a county year is ~150,000 month rows, still a fraction of the raw rows.
+
+``agg_state.dirty`` is set by triggers on every insert, update or delete of ledger rows
+and cleared by ``refresh``. While it is set (someone wrote rows without refreshing), the
+metrics read the raw rows, so a figure is never wrong, only slower, until the next
+``refresh`` (``python -m dashboard aggregates``).
+
+Month numbers are ``year * 12 + month - 1`` (2024-01 → 24288); ``res_month = 0`` means not
+resolved, ``grid_id = 0`` no grid, ``level = ''`` none.
+"""
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta
+from typing import Iterable
+
+import sqlalchemy as sa
+
+from dashboard.db.schema import metadata
+
+OVERDUE_DAYS = 30   # the same rule as metrics.OVERDUE_DAYS (asserted by the tests)
+ROLLUP = -1         # agg_period.grid_id of a village's own row
+
+agg_dispute_month = sa.Table(
+    "agg_dispute_month", metadata,
+    sa.Column("rep_month", sa.Integer, primary_key=True),
+    sa.Column("village_id", sa.Integer, primary_key=True),
+    sa.Column("grid_id", sa.Integer, primary_key=True),
+    sa.Column("res_month", sa.Integer, primary_key=True),
+    sa.Column("level", sa.String(10), primary_key=True),
+    sa.Column("tail", sa.Integer, primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Index("ix_agg_dispute_month_village", "village_id", "rep_month"),
+)
+
+agg_dispute_days = sa.Table(
+    "agg_dispute_days", metadata,
+    sa.Column("rep_month", sa.Integer, primary_key=True),
+    sa.Column("village_id", sa.Integer, primary_key=True),
+    sa.Column("grid_id", sa.Integer, primary_key=True),
+    sa.Column("res_month", sa.Integer, primary_key=True),
+    sa.Column("days", sa.Integer, primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Index("ix_agg_dispute_days_village", "village_id", "rep_month"),
+)
+
+agg_volunteer_month = sa.Table(
+    "agg_volunteer_month", metadata,
+    sa.Column("month", sa.Integer, primary_key=True),
+    sa.Column("village_id", sa.Integer, primary_key=True),
+    sa.Column("grid_id", sa.Integer, primary_key=True),
+    sa.Column("activities", sa.Integer, nullable=False),
+    sa.Column("participants", sa.BigInteger, nullable=False),
+    sa.Column("hours", sa.Float, nullable=False),
+    sa.Column("points", sa.BigInteger, nullable=False),
+    sa.Index("ix_agg_volunteer_month_village", "village_id", "month"),
+)
+
+agg_visit_month = sa.Table(
+    "agg_visit_month", metadata,
+    sa.Column("month", sa.Integer, primary_key=True),
+    sa.Column("village_id", sa.Integer, primary_key=True),
+    sa.Column("visits", sa.Integer, nullable=False),
+    sa.Column("voters", sa.BigInteger, nullable=False),
+    sa.Column("suggestions", sa.BigInteger, nullable=False),
+    sa.Column("resolved", sa.BigInteger, nullable=False),
+    sa.Column("referred", sa.BigInteger, nullable=False),
+    sa.Index("ix_agg_visit_month_village", "village_id", "month"),
+)
+
+SUMS = ("disputes_total", "disputes_resolved", "resolved_at_grid", "resolved_in_village",
+        "overdue_open", "volunteer_activities", "volunteer_participants", "volunteer_hours",
+        "volunteer_points", "rep_visits", "voters_contacted", "suggestions_collected",
+        "issues_resolved", "issues_referred")
+FLOAT_SUMS = ("volunteer_hours",)
+
+agg_period = sa.Table(
+    "agg_period", metadata,
+    sa.Column("ps", sa.Integer, primary_key=True),
+    sa.Column("pe", sa.Integer, primary_key=True),
+    sa.Column("grid_id", sa.Integer, primary_key=True),
+    sa.Column("village_id", sa.Integer, primary_key=True),
+    *[sa.Column(k, sa.Float if k in FLOAT_SUMS else sa.BigInteger, nullable=False) for k in SUMS],
+    sa.Column("hist", sa.Text),
+    sa.Index("ix_agg_period_village", "village_id", "ps"),
+)
+
+agg_state = sa.Table(
+    "agg_state", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("dirty", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("refreshed_at", sa.DateTime),
+)
+
+TABLES = (agg_dispute_month, agg_dispute_days, agg_volunteer_month, agg_visit_month, agg_period,
+          agg_state)
+LEDGERS = ("dispute", "volunteer_activity", "rep_visit")
+
+
+# ---------------------------------------------------------------- months and periods
+
+def month_index(d) -> int:
+    """2024-03-xx → 2024 * 12 + 2. Accepts dates, datetimes, (year, month), 'YYYY-MM[-DD]', ints."""
+    if isinstance(d, int):
+        return d
+    if isinstance(d, (date, datetime)):
+        return d.year * 12 + d.month - 1
+    if isinstance(d, tuple):
+        return int(d[0]) * 12 + int(d[1]) - 1
+    s = str(d)
+    return int(s[:4]) * 12 + int(s[5:7]) - 1
+
+
+def month_start(m: int) -> date:
+    return date(m // 12, m % 12 + 1, 1)
+
+
+def month_end(m: int) -> date:
+    y, mo = m // 12, m % 12 + 1
+    return date(y, mo, calendar.monthrange(y, mo)[1])
+
+
+def aligned(start: date, end: date) -> tuple[int, int] | None:
+    """(first month, last month) when [start, end] is whole months, else None."""
+    if start.day != 1 or end != month_end(month_index(end)):
+        return None
+    return month_index(start), month_index(end)
+
+
+def is_calendar(ps: int, pe: int) -> bool:
+    """A calendar month, quarter or year: the periods the period layer holds."""
+    return ps == pe or (pe - ps == 2 and ps % 3 == 0) or (pe - ps == 11 and ps % 12 == 0)
+
+
+def calendar_periods(months: Iterable[int]) -> set[tuple[int, int]]:
+    out = set()
+    for m in months:
+        q0, y0 = m - m % 3, m - m % 12
+        out |= {(m, m), (q0, q0 + 2), (y0, y0 + 11)}
+    return out
+
+
+def _overdue_bound(pe: int) -> tuple[int, int]:
+    """(month, day) of the overdue boundary: reported before it and open at the end → overdue.
+
+    The boundary is end − 30 days; for a month end that is the 1st of the same month or
+    the 29th–31st of the month before. Returned so that ``rep_month < bm OR (rep_month = bm
+    AND tail < bd)`` is exactly ``reported_on < boundary`` (tail = day when ≥ 29, else 0).
+    """
+    b = month_end(pe) - timedelta(days=OVERDUE_DAYS)
+    if b.day == 1:
+        return month_index(b), -1
+    assert b.day >= 29, b
+    return month_index(b), b.day
+
+
+# ---------------------------------------------------------------- dialect pieces
+
+def _sqlite(conn) -> bool:
+    return conn.dialect.name == "sqlite"
+
+
+def _ym(conn, col: str) -> str:
+    if _sqlite(conn):  # dates are ISO text in SQLite: substr is several times faster than strftime
+        return f"(CAST(substr({col}, 1, 4) AS INTEGER) * 12 + CAST(substr({col}, 6, 2) AS INTEGER) - 1)"
+    return f"(CAST(EXTRACT(YEAR FROM {col}) AS INTEGER) * 12 + CAST(EXTRACT(MONTH FROM {col}) AS INTEGER) - 1)"
+
+
+def _day(conn, col: str) -> str:
+    if _sqlite(conn):
+        return f"CAST(substr({col}, 9, 2) AS INTEGER)"
+    return f"CAST(EXTRACT(DAY FROM {col}) AS INTEGER)"
+
+
+def _days(conn, later: str, earlier: str) -> str:
+    if _sqlite(conn):
+        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+    return f"({later} - {earlier})"
+
+
+def _concat(conn, expr: str) -> str:
+    # two of these in one aggregate see the rows in the same order (days and counts pair up)
+    if _sqlite(conn):
+        return f"group_concat({expr}, ' ')"
+    return f"string_agg({expr}, ' ')"
+
+
+def _ids(name: str, values) -> tuple[str, dict]:
+    """An IN list as named parameters (portable, and fine for the sizes we pass)."""
+    values = sorted(set(int(v) for v in values))
+    if not values:
+        return "1 = 0", {}
+    keys = {f"{name}_{i}": v for i, v in enumerate(values)}
+    return "(" + ", ".join(f":{k}" for k in keys) + ")", keys
+
+
+# ---------------------------------------------------------------- refresh
+
+def refresh(conn, village_ids: Iterable[int] | None = None, months: Iterable | None = None) -> dict:
+    """Recompute the aggregates of these villages and months from the raw rows.
+
+    Call it inside the transaction that changed ledger rows, after the change, with
+    every village and every month (of reported_on / held_on / visited_on) whose rows
+    were inserted, updated or deleted — for an update or undo, the months before *and*
+    after. ``None`` means all villages / all months. Clears the dirty flag. Returns
+    counts of what was recomputed.
+    """
+    vids = None if village_ids is None else sorted({int(v) for v in village_ids})
+    mons = None if months is None else sorted({month_index(m) for m in months})
+    if (vids is not None and not vids) or (mons is not None and not mons):
+        _clean(conn)
+        return dict(villages=0, months=0, periods=0)
+    vf_raw, p_v = "", {}
+    if vids is not None:
+        inl, p_v = _ids("v", vids)
+        vf_raw = f" AND village_id IN {inl}"
+    mf_agg, p_m = "", {}
+    if mons is not None:
+        mf_agg, p_m = _ids("m", mons)
+        p_m.update(lo=month_start(mons[0]), hi=month_end(mons[-1]))
+    params = {**p_v, **p_m}
+
+    def raw_where(col):
+        w = f"WHERE 1 = 1{vf_raw}"
+        if mons is not None:
+            w += f" AND {col} BETWEEN :lo AND :hi"
+        return w
+
+    def month_cond(expr):
+        return "" if mons is None else f" AND {expr} IN {mf_agg}"
+
+    ex = conn.execute
+    # month layer: delete, then insert from the raw rows
+    for t, mcol in ((agg_dispute_month, "rep_month"), (agg_dispute_days, "rep_month"),
+                    (agg_volunteer_month, "month"), (agg_visit_month, "month")):
+        ex(sa.text(f"DELETE FROM {t.name} WHERE 1 = 1{vf_raw}{month_cond(mcol)}"), params)
+
+    rm, day = _ym(conn, "reported_on"), _day(conn, "reported_on")
+    ex(sa.text(f"""
+        INSERT INTO agg_dispute_month (rep_month, village_id, grid_id, res_month, level, tail, n)
+        SELECT rm, village_id, gid, resm, lvl, tail, COUNT(*) FROM (
+          SELECT {rm} AS rm, village_id, COALESCE(grid_id, 0) AS gid,
+                 CASE WHEN resolved_on IS NULL THEN 0 ELSE {_ym(conn, 'resolved_on')} END AS resm,
+                 CASE WHEN resolved_on IS NULL THEN '' ELSE COALESCE(level, '') END AS lvl,
+                 CASE WHEN {day} >= 29 THEN {day} ELSE 0 END AS tail
+          FROM dispute {raw_where('reported_on')}) s
+        WHERE 1 = 1{month_cond('rm')}
+        GROUP BY rm, village_id, gid, resm, lvl, tail"""), params)
+    ex(sa.text(f"""
+        INSERT INTO agg_dispute_days (rep_month, village_id, grid_id, res_month, days, n)
+        SELECT rm, village_id, gid, resm, days, COUNT(*) FROM (
+          SELECT {rm} AS rm, village_id, COALESCE(grid_id, 0) AS gid,
+                 {_ym(conn, 'resolved_on')} AS resm, {_days(conn, 'resolved_on', 'reported_on')} AS days
+          FROM dispute {raw_where('reported_on')} AND resolved_on IS NOT NULL) s
+        WHERE 1 = 1{month_cond('rm')}
+        GROUP BY rm, village_id, gid, resm, days"""), params)
+    hm = _ym(conn, "held_on")
+    ex(sa.text(f"""
+        INSERT INTO agg_volunteer_month (month, village_id, grid_id, activities, participants, hours, points)
+        SELECT mm, village_id, gid, COUNT(*), SUM(participants), SUM(participants * hours), SUM(points) FROM (
+          SELECT {hm} AS mm, village_id, COALESCE(grid_id, 0) AS gid, participants, hours, points
+          FROM volunteer_activity {raw_where('held_on')}) s
+        WHERE 1 = 1{month_cond('mm')}
+        GROUP BY mm, village_id, gid"""), params)
+    vm = _ym(conn, "visited_on")
+    ex(sa.text(f"""
+        INSERT INTO agg_visit_month (month, village_id, visits, voters, suggestions, resolved, referred)
+        SELECT mm, village_id, COUNT(*), SUM(voters), SUM(suggestions), SUM(resolved), SUM(referred) FROM (
+          SELECT {vm} AS mm, village_id, voters, suggestions, resolved, referred
+          FROM rep_visit {raw_where('visited_on')}) s
+        WHERE 1 = 1{month_cond('mm')}
+        GROUP BY mm, village_id"""), params)
+
+    # period layer: every calendar month, quarter and year that holds one of the months
+    if mons is None:
+        lo_hi = []
+        for t, c in ((agg_dispute_month, "rep_month"), (agg_volunteer_month, "month"), (agg_visit_month, "month")):
+            lo_hi.append(ex(sa.text(f"SELECT MIN({c}), MAX({c}) FROM {t.name}")).one())
+        los = [a for a, _ in lo_hi if a is not None]
+        his = [b for _, b in lo_hi if b is not None]
+        ex(sa.text(f"DELETE FROM agg_period WHERE 1 = 1{vf_raw}"), p_v)
+        periods = calendar_periods(range(min(los), max(his) + 1)) if los else set()
+    else:
+        periods = calendar_periods(mons)
+    for ps, pe in sorted(periods):
+        if mons is not None:
+            ex(sa.text(f"DELETE FROM agg_period WHERE ps = :ps AND pe = :pe{vf_raw}"),
+               {**p_v, "ps": ps, "pe": pe})
+        sel, p = _period_select(conn, ps, pe, "village", vids)
+        cols = ", ".join(("ps", "pe", "village_id", "grid_id", *SUMS, "hist"))
+        ex(sa.text(f"INSERT INTO agg_period ({cols}) SELECT :ps_, :pe_, u.* FROM ({sel}) u"),
+           {**p, "ps_": ps, "pe_": pe})
+    _clean(conn)
+    return dict(villages=len(vids) if vids is not None else None,
+                months=len(mons) if mons is not None else None, periods=len(periods))
+
+
+def _clean(conn) -> None:
+    now = datetime.now()
+    r = conn.execute(sa.update(agg_state).where(agg_state.c.id == 1).values(dirty=0, refreshed_at=now))
+    if r.rowcount == 0:
+        conn.execute(sa.insert(agg_state).values(id=1, dirty=0, refreshed_at=now))
+
+
+def is_fresh(conn) -> bool:
+    """True when the aggregates reflect every ledger row (no write since the last refresh)."""
+    try:
+        v = conn.execute(sa.text("SELECT dirty FROM agg_state WHERE id = 1")).scalar()
+    except sa.exc.DBAPIError:  # pragma: no cover - a database not yet at revision 0002
+        return False
+    return v == 0
+
+
+# ---------------------------------------------------------------- reading
+
+def _period_select(conn, ps: int, pe: int, by: str, village_ids) -> tuple[str, dict]:
+    """SQL giving ``(key, grid_id, *SUMS, hist)`` per village (by='village': key = village_id,
+    grid_id = -1) or per grid (key = grid_id, 0 for no grid) of the month-aligned period
+    [ps, pe], from the month layer; hist is 'days days …|n n …'."""
+    bm, bd = _overdue_bound(pe)
+    p = {"s": ps, "e": pe, "bm": bm, "bd": bd}
+    vf = ""
+    if village_ids is not None:
+        inl, pv = _ids("pv", village_ids)
+        vf = f" AND village_id IN {inl}"
+        p.update(pv)
+    k = "village_id" if by == "village" else "grid_id"
+    res = "res_month > 0 AND res_month <= :e"
+    hist = (_concat(conn, "CAST(days AS VARCHAR(12))") + " || '|' || "
+            + _concat(conn, "CAST(n AS VARCHAR(12))"))
+    z = "0"
+    zf = "CAST(0 AS FLOAT)" if _sqlite(conn) else "CAST(0 AS DOUBLE PRECISION)"
+    nul = "CAST(NULL AS TEXT)"
+    parts = [f"""
+      SELECT {k} AS k, SUM(n) AS a1,
+             SUM(CASE WHEN {res} THEN n ELSE 0 END) AS a2,
+             SUM(CASE WHEN {res} AND level = 'grid' THEN n ELSE 0 END) AS a3,
+             SUM(CASE WHEN {res} AND level IN ('grid', 'village') THEN n ELSE 0 END) AS a4,
+             SUM(CASE WHEN (res_month = 0 OR res_month > :e)
+                       AND (rep_month < :bm OR (rep_month = :bm AND tail < :bd)) THEN n ELSE 0 END) AS a5,
+             {z} AS a6, {z} AS a7, {zf} AS a8, {z} AS a9, {z} AS a10, {z} AS a11, {z} AS a12, {z} AS a13,
+             {z} AS a14, {nul} AS h
+      FROM agg_dispute_month WHERE rep_month BETWEEN :s AND :e{vf} GROUP BY {k}""",
+             f"""
+      SELECT k, {z}, {z}, {z}, {z}, {z}, {z}, {z}, {zf}, {z}, {z}, {z}, {z}, {z}, {z}, {hist}
+      FROM (SELECT {k} AS k, days, SUM(n) AS n FROM agg_dispute_days
+            WHERE rep_month BETWEEN :s AND :e AND res_month <= :e{vf} GROUP BY {k}, days) h
+      GROUP BY k""",
+             f"""
+      SELECT {k} AS k, {z}, {z}, {z}, {z}, {z}, SUM(activities), SUM(participants),
+             SUM(hours), SUM(points), {z}, {z}, {z}, {z}, {z}, {nul}
+      FROM agg_volunteer_month WHERE month BETWEEN :s AND :e{vf} GROUP BY {k}"""]
+    if by == "village":
+        parts.append(f"""
+      SELECT village_id AS k, {z}, {z}, {z}, {z}, {z}, {z}, {z}, {zf}, {z}, SUM(visits), SUM(voters),
+             SUM(suggestions), SUM(resolved), SUM(referred), {nul}
+      FROM agg_visit_month WHERE month BETWEEN :s AND :e{vf} GROUP BY village_id""")
+    outer = ", ".join(f"SUM(a{i})" for i in range(1, 15))
+    sql = (f"SELECT k, {ROLLUP if by == 'village' else 'k'} AS grid_id, {outer}, MAX(h) FROM ("
+           + " UNION ALL ".join(parts) + ") x GROUP BY k")
+    return sql, p
+
+
+def _parse_hist(text: str | None) -> dict[int, int]:
+    """'days days …|n n …' → {days: n} (the format keeps parsing in C: 500 villages × a year)."""
+    if not text:
+        return {}
+    d, n = text.split("|")
+    return dict(zip(map(int, d.split(" ")), map(int, n.split(" "))))
+
+
+def fetch(conn, start: date, end: date, village_ids, by: str):
+    """Base sums and days histograms of a month-aligned period from the aggregates.
+
+    Returns ``(base, hist)`` shaped like ``metrics._fetch_base``'s raw path, or None
+    when the period is not month-aligned or the aggregates are not fresh.
+    """
+    span = aligned(start, end)
+    if span is None or not is_fresh(conn):
+        return None
+    ps, pe = span
+    if is_calendar(ps, pe) and by == "village":
+        cond = "grid_id = -1"
+        p = {"ps": ps, "pe": pe}
+        vf = ""
+        if village_ids is not None:
+            inl, pv = _ids("pv", village_ids)
+            vf = f" AND village_id IN {inl}"
+            p.update(pv)
+        key = "village_id" if by == "village" else "grid_id"
+        sql = (f"SELECT {key}, {', '.join(SUMS)}, hist FROM agg_period "
+               f"WHERE ps = :ps AND pe = :pe AND {cond}{vf}")
+        rows = conn.execute(sa.text(sql), p).all()
+    else:
+        sql, p = _period_select(conn, ps, pe, by, village_ids)
+        rows = [(r[0], *r[2:]) for r in conn.execute(sa.text(sql), p).all()]
+    keys = SUMS if by == "village" else SUMS[:9]
+    base: dict = {}
+    hist: dict = {}
+    for r in rows:
+        k = r[0]
+        if by == "grid" and k == 0:
+            k = None
+        vals = {}
+        for i, name in enumerate(keys):
+            v = r[1 + i]
+            vals[name] = round(float(v or 0), 2) if name in FLOAT_SUMS else int(v or 0)
+        base[k] = vals
+        h = _parse_hist(r[-1])
+        if h:
+            hist[k] = h
+    return base, hist
+
+
+# ---------------------------------------------------------------- checking
+
+def _month_rows(conn, table: sa.Table) -> dict:
+    cols = [c.name for c in table.columns]
+    keys = [c.name for c in table.primary_key.columns]
+    vals = [c for c in cols if c not in keys]
+    out = {}
+    for r in conn.execute(sa.select(table)).mappings():
+        v = tuple(round(float(r[c]), 6) if c == "hours" else int(r[c]) for c in vals)
+        out[tuple(r[k] for k in keys)] = v
+    return out
+
+
+def snapshot(conn) -> dict:
+    """Every aggregate row as comparable Python values (tests compare two snapshots)."""
+    out = {t.name: _month_rows(conn, t) for t in (agg_dispute_month, agg_dispute_days,
+                                                   agg_volunteer_month, agg_visit_month)}
+    per = {}
+    for r in conn.execute(sa.select(agg_period)).mappings():
+        key = (r["ps"], r["pe"], r["grid_id"], r["village_id"])
+        per[key] = tuple(round(float(r[k]), 6) if k in FLOAT_SUMS else int(r[k]) for k in SUMS) + \
+            (tuple(sorted(_parse_hist(r["hist"]).items())),)
+    out["agg_period"] = per
+    return out
+
+
+def recomputed(conn) -> dict:
+    """What the aggregates would hold if rebuilt from the raw rows now (rolled back)."""
+    nested = conn.begin_nested()
+    try:
+        refresh(conn)
+        return snapshot(conn)
+    finally:
+        nested.rollback()
+
+
+# ---------------------------------------------------------------- triggers (migration 0002)
+
+def trigger_ddl(dialect: str) -> list[str]:
+    """Statements creating the triggers that mark the aggregates dirty on any ledger write."""
+    out = []
+    if dialect == "sqlite":
+        for t in LEDGERS:
+            for ev in ("INSERT", "UPDATE", "DELETE"):
+                out.append(
+                    f"CREATE TRIGGER agg_dirty_{t}_{ev.lower()} AFTER {ev} ON {t} "
+                    f"WHEN (SELECT dirty FROM agg_state WHERE id = 1) = 0 "
+                    f"BEGIN UPDATE agg_state SET dirty = 1 WHERE id = 1; END")
+        return out
+    out.append("""CREATE OR REPLACE FUNCTION agg_mark_dirty() RETURNS trigger AS $$
+BEGIN
+  UPDATE agg_state SET dirty = 1 WHERE id = 1 AND dirty = 0;
+  RETURN NULL;
+END $$ LANGUAGE plpgsql""")
+    for t in LEDGERS:
+        out.append(f"CREATE TRIGGER agg_dirty_{t} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {t} "
+                   f"FOR EACH STATEMENT EXECUTE FUNCTION agg_mark_dirty()")
+    return out
+
+
+def drop_trigger_ddl(dialect: str) -> list[str]:
+    if dialect == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS agg_dirty_{t}_{ev}" for t in LEDGERS
+                for ev in ("insert", "update", "delete")]
+    return [f"DROP TRIGGER IF EXISTS agg_dirty_{t} ON {t}" for t in LEDGERS] + \
+        ["DROP FUNCTION IF EXISTS agg_mark_dirty()"]
