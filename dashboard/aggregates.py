@@ -222,7 +222,7 @@ def refresh(conn, village_ids: Iterable[int] | None = None, months: Iterable | N
     vids = None if village_ids is None else sorted({int(v) for v in village_ids})
     mons = None if months is None else sorted({month_index(m) for m in months})
     if (vids is not None and not vids) or (mons is not None and not mons):
-        _clean(conn)
+        # nothing of ours changed; a dirty flag set by someone else's write stays set
         return dict(villages=0, months=0, periods=0)
     vf_raw, p_v = "", {}
     if vids is not None:
@@ -307,6 +307,43 @@ def refresh(conn, village_ids: Iterable[int] | None = None, months: Iterable | N
     _clean(conn)
     return dict(villages=len(vids) if vids is not None else None,
                 months=len(mons) if mons is not None else None, periods=len(periods))
+
+
+DATE_COLUMN = {"dispute": "reported_on", "volunteer_activity": "held_on", "rep_visit": "visited_on"}
+
+
+def touched(conn, batch_id: int) -> tuple[set[int], set[int]]:
+    """(village ids, months) of the ledger rows an import batch wrote: their values now and,
+    for updated rows, before. Call it after an import's writes, or *before* an undo changes
+    anything, and pass the result to ``refresh``."""
+    import json
+    vids: set[int] = set()
+    months: set[int] = set()
+    for tname, dcol in DATE_COLUMN.items():
+        rows = conn.execute(sa.text(
+            f"SELECT DISTINCT t.village_id, {_ym(conn, 't.' + dcol)} FROM {tname} t "
+            f"JOIN batch_change bc ON bc.row_id = t.id AND bc.table_name = :t WHERE bc.batch_id = :b"),
+            {"t": tname, "b": int(batch_id)}).all()
+        for v, m in rows:
+            vids.add(int(v))
+            months.add(int(m))
+        for (before,) in conn.execute(sa.text(
+                "SELECT before FROM batch_change WHERE batch_id = :b AND table_name = :t "
+                "AND before IS NOT NULL"), {"t": tname, "b": int(batch_id)}):
+            d = json.loads(before)
+            if d.get("village_id") is not None:
+                vids.add(int(d["village_id"]))
+            if d.get(dcol):
+                months.add(month_index(str(d[dcol])[:10]))
+    if vids and not months:
+        months = None  # pragma: no cover - a ledger row always has a date
+    return vids, months
+
+
+def refresh_batch(conn, batch_id: int) -> dict:
+    """``refresh`` exactly what an import batch touched (call after its writes)."""
+    vids, months = touched(conn, batch_id)
+    return refresh(conn, vids, months)
 
 
 def _clean(conn) -> None:

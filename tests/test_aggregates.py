@@ -161,6 +161,8 @@ def test_write_without_refresh_falls_back_to_raw(demo_copy_url):
 
 
 def test_import_and_undo_keep_aggregates_equal(engine, tmp_path):
+    """Import, corrected re-import (updates) and undo, each followed by a refresh of exactly
+    what the batch touched (``refresh_batch`` / ``touched``, the calls the intake makes)."""
     loaders = pytest.importorskip("loaders")
     if not hasattr(loaders, "import_file") or not hasattr(loaders, "undo_batch"):
         pytest.skip("the intake (issue 3) has not landed yet")
@@ -171,15 +173,36 @@ def test_import_and_undo_keep_aggregates_equal(engine, tmp_path):
     path = tmp_path / "disputes.csv"
     scale.write_disputes_csv(path, c, limit=500)
     res = loaders.import_file(engine, path.read_bytes(), "disputes.csv", kind="disputes", username="test")
-    assert res.batch_id
+    assert res.batch_id and res.inserted == 500, res.errors[:3]
+    with write_txn(engine) as conn:
+        if not aggregates.is_fresh(conn):  # the intake does not refresh (yet): do what it will do
+            aggregates.refresh_batch(conn, res.batch_id)
     with engine.connect() as conn:
-        if aggregates.is_fresh(conn):
-            _assert_all_equal(conn)
+        _assert_all_equal(conn)
         assert conn.execute(sa.select(sa.func.count()).select_from(S.dispute)).scalar() == 500
-    loaders.undo_batch(engine, res.batch_id, username="test")
+
+    # a corrected ledger: January cases were really December's → updates whose "before" months matter
+    text = path.read_text(encoding="utf-8-sig").splitlines()
+    fixed = [text[0]] + [line.replace("2024-01-", "2023-12-") for line in text[1:]]
+    res2 = loaders.import_file(engine, ("\n".join(fixed) + "\n").encode("utf-8"), "disputes2.csv",
+                               kind="disputes", username="test")
+    assert res2.batch_id and res2.updated > 0, res2.errors[:3]
+    with write_txn(engine) as conn:
+        if not aggregates.is_fresh(conn):
+            aggregates.refresh_batch(conn, res2.batch_id)
     with engine.connect() as conn:
-        if aggregates.is_fresh(conn):
+        _assert_all_equal(conn)
+
+    for bid in (res2.batch_id, res.batch_id):
+        with engine.connect() as conn:
+            scope = aggregates.touched(conn, bid)   # before the undo changes anything
+        loaders.undo_batch(engine, bid, username="test")
+        with write_txn(engine) as conn:
+            if not aggregates.is_fresh(conn):
+                aggregates.refresh(conn, *scope)
+        with engine.connect() as conn:
             _assert_all_equal(conn)
+    with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(S.dispute)).scalar() == 0
 
 
