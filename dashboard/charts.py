@@ -41,10 +41,12 @@ def _vals(series) -> list:
 
 def _layout(fig: go.Figure, title: str | None = None, height: int = 380, **kw) -> go.Figure:
     kw.setdefault("hovermode", "x unified")
-    fig.update_layout(template="plotly_white", title=title, height=height, separators=".,",
+    fig.update_layout(template="plotly_white", height=height, separators=".,",
+                      title=dict(text=title, x=0, xanchor="left", xref="paper", y=0.98,
+                                 yref="container", yanchor="top", font=dict(size=15)) if title else None,
                       font=dict(family=FONT, size=13),
-                      margin=dict(l=10, r=10, t=50 if title else 20, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+                      margin=dict(l=10, r=10, t=80 if title else 30, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0),
                       **kw)
     return fig
 
@@ -71,6 +73,7 @@ def bars(x, series: list[tuple], title: str | None = None, orientation: str = "v
         fig.add_trace(go.Bar(name=name, orientation=orientation, marker_color=color,
                              hovertemplate=f"{name}: {hv}<extra></extra>", **kw))
     _layout(fig, title, height, barmode=barmode, barnorm=barnorm)
+    fig.update_layout(legend_traceorder="normal")
     if orientation == "h":
         fig.update_yaxes(autorange="reversed")
         fig.update_layout(hovermode="y unified")
@@ -292,8 +295,9 @@ def index_radar(scores: dict, lang: str = "zh", title: str | None = None) -> go.
     fig = go.Figure(go.Scatterpolar(r=r + r[:1], theta=theta + theta[:1], fill="toself",
                                     line=dict(color=COLORS["primary"]),
                                     hovertemplate="%{theta}: %{r:.1f}<extra></extra>"))
-    _layout(fig, title, 400, hovermode="closest", showlegend=False)
-    fig.update_layout(polar=dict(radialaxis=dict(range=[0, 100], showticklabels=True)))
+    _layout(fig, title, 420, hovermode="closest", showlegend=False)
+    fig.update_layout(polar=dict(radialaxis=dict(range=[0, 100], showticklabels=True)),
+                      margin=dict(l=70, r=70, t=60 if title else 40, b=40))
     return fig
 
 

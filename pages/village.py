@@ -26,7 +26,7 @@ c1, c2 = st.columns(2)
 c1.metric(ui.t("village.index"), ui.fmt.num(idx["value"], 1), border=True, help=ui.t("ranking.method"))
 c2.metric(ui.t("village.index_rank"), ui.t("village.rank_of", rank=idx["rank"] or "—", n=idx["ranked"]),
           border=True)
-w.kpi_row(q.KPIS, p["kpis"])
+w.kpi_row(q.KPIS, p["kpis"], per_row=3)
 
 st.subheader(ui.t("village.compare"))
 st.caption(ui.t("village.compare_note"))

@@ -13,7 +13,7 @@ w.caption(f)
 args = (f.period, f.village_ids)
 
 st.subheader(ui.t("analytics.kpis"))
-w.kpi_row(q.KPIS, ui.cached(metrics.with_changes)(*args))
+w.kpi_row(q.KPIS, ui.cached(metrics.with_changes)(*args), per_row=3)
 
 st.subheader(ui.t("volunteers.monthly"))
 monthly = ui.cached(q.monthly)(*args)

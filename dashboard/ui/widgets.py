@@ -16,7 +16,7 @@ from dashboard.ui import common as ui
 
 def _delta_color(key: str, change) -> str:
     m = metrics.METRICS[key]
-    if change is None or m.direction == "neutral":
+    if change is None or m.direction == "neutral" or abs(change) < 0.0005:
         return "off"
     return "normal" if m.direction == "higher" else "inverse"
 
@@ -100,7 +100,7 @@ def table(df, spec, name: str, f=None, height: int | None = None) -> None:
     """A formatted table (Chinese number formats, translated headers) and its CSV download."""
     lang = ui.lang()
     shown = fmt.frame(df, spec, lang)
-    kw = {"height": height} if height else {}
+    kw = {"height": height} if height and len(df) > 10 else {}
     st.dataframe(shown, width="stretch", **kw)
     download(fmt.frame(df, spec, lang, export=True), name, f)
 
