@@ -134,7 +134,8 @@ def controls(d: Deck) -> None:
     i = index(d)
     c0, c1, c2, c3 = st.columns([1.4, 1.2, 1.2, 2.2], vertical_alignment="center")
     if presenting():
-        st.html(f"<style>{PRESENT_CSS}</style>")
+        # not style-only: a style-only st.html goes to the event container and outlives the rerun
+        st.html(f'<style>{PRESENT_CSS}</style><div class="mt-presenting"></div>')
         c0.button(ui.t("meeting.exit"), key="meeting_exit", on_click=_set_present, args=(False,),
                   icon=":material/close_fullscreen:", shortcut="Esc")
     else:
@@ -169,7 +170,8 @@ def render_slide(d: Deck, i: int) -> None:
             cols = st.columns(len(s.charts))
             for col, c in zip(cols, s.charts):
                 col.plotly_chart(figure(c, 20 if big else 14, 560 if big else 420), width="stretch",
-                                 config={"displaylogo": False}, key=f"meeting_chart_{i}_{c.title}")
+                                 theme=None, config={"displaylogo": False, "displayModeBar": not big},
+                                 key=f"meeting_chart_{i}_{c.title}")
         else:
             m = s.map
             if m and m.png:
