@@ -1,0 +1,42 @@
+"""The grid map in the exports: a picture in the PPTX, an image on the PDF's map page, an inlined
+document in the HTML (needs dashboard.maps and Debian's Chromium)."""
+import io
+
+import pytest
+from pptx import Presentation
+from pptx.enum.shapes import MSO_SHAPE_TYPE
+from pypdf import PdfReader
+
+from dashboard import periods
+from dashboard.db.engine import get_engine
+from dashboard.report import build_deck, to_html, to_pdf, to_pptx
+
+
+@pytest.fixture(scope="module")
+def deck(demo_url, chromium):
+    pytest.importorskip("dashboard.maps")
+    with get_engine(demo_url).connect() as conn:
+        d = build_deck(conn, periods.quarter(2025, 3), None, "zh", 0.9, with_map=True)
+    m = d.slide("map").map
+    assert m.png and m.png.startswith(b"\x89PNG"), m.note
+    return d
+
+
+def test_pptx_has_the_map_picture(deck):
+    prs = Presentation(io.BytesIO(to_pptx(deck)))
+    kinds = [s.kind for s in deck.slides]
+    slide = prs.slides[kinds.index("map")]
+    pics = [sh for sh in slide.shapes if sh.shape_type == MSO_SHAPE_TYPE.PICTURE]
+    assert len(pics) == 1 and pics[0].image.blob == deck.slide("map").map.png
+
+
+def test_pdf_map_page_has_an_image(deck):
+    reader = PdfReader(io.BytesIO(to_pdf(deck)))
+    page = reader.pages[[s.kind for s in deck.slides].index("map")]
+    assert len(page.images) == 1
+    assert "网格地图" in page.extract_text()
+
+
+def test_html_inlines_the_map_document(deck):
+    page = to_html(deck)
+    assert "<iframe" in page and "srcdoc=" in page
