@@ -296,7 +296,7 @@ def _py(v):
 # ---------------------------------------------------------------- synthetic county
 
 def synthetic_grids(n: int = 5000, seed: int = 0, origin=(115.5, 28.2), cell_deg: float = 0.012,
-                    edge_points: int = 12, jitter: float = 0.25) -> gpd.GeoDataFrame:
+                    edge_points: int = 12, jitter: float = 0.2) -> gpd.GeoDataFrame:
     """A county-scale coverage of ``n`` grid polygons for payload and speed measurements.
 
     Cells of a jittered lattice whose edges wander (``edge_points`` vertices per
@@ -312,7 +312,7 @@ def synthetic_grids(n: int = 5000, seed: int = 0, origin=(115.5, 28.2), cell_deg
     nodes[..., 0] = x0 + (gx + rng.uniform(-jitter, jitter, gx.shape)) * cell_deg
     nodes[..., 1] = y0 + (gy + rng.uniform(-jitter, jitter, gy.shape)) * cell_deg
     t = np.linspace(0, 1, edge_points + 2)[1:-1]
-    amp = cell_deg * 0.08
+    amp = cell_deg * 0.05
 
     def wiggle(a, b, key):
         r = np.random.default_rng(hash(key) & 0xFFFFFFFF)

@@ -140,14 +140,9 @@ def ranks(values: list, metric_key: str) -> list[int | None]:
     """1 = best (highest for 'higher', lowest for 'lower', largest for neutral); ties share a rank."""
     direction = metrics.METRICS[metric_key].direction
     sign = 1 if direction == "lower" else -1
-    keyed = sorted(float(v) * sign for v in values if not fmt.is_none(v))
-    out = []
-    for v in values:
-        if fmt.is_none(v):
-            out.append(None)
-        else:
-            out.append(int(np.searchsorted(np.asarray(keyed), float(v) * sign, side="left")) + 1)
-    return out
+    keyed = np.sort(np.array([float(v) * sign for v in values if not fmt.is_none(v)], dtype=float))
+    return [None if fmt.is_none(v) else int(np.searchsorted(keyed, float(v) * sign, side="left")) + 1
+            for v in values]
 
 
 def format_value(metric_key: str, value, lang: str = "zh", unit: bool = True) -> str:
@@ -263,10 +258,11 @@ class Choropleth(folium.map.Layer):
     _template = Template("""
 {% macro script(this, kwargs) %}
 var {{ this.get_name() }} = (function(map) {
-  var data = {{ this.data_js }};
+  var data = ({{ this.decode_js }})({{ this.data_js }});
   var pal = {{ this.palette_js }};
   var rows = {{ this.rows_js }};
   var look = {{ this.lookup_js }};
+  var rank = {{ this.rank_js }};
   var pane = map.getPane({{ this.pane_js }}) || map.createPane({{ this.pane_js }});
   pane.style.zIndex = 410;
   var opts = {{ this.opts_js }};
@@ -283,6 +279,7 @@ var {{ this.get_name() }} = (function(map) {
     for (var i = 0; i < rows.length; i++) {
       var v = p[rows[i][1]];
       if (look[rows[i][1]]) v = look[rows[i][1]][v];
+      if (rows[i][1] === 'r' && v) v = rank.tpl.replace('{rank}', v).replace('{total}', rank.total);
       if (v === undefined || v === null || v === '') continue;
       h += '<tr><th>' + rows[i][0] + '</th><td>' + v + '</td></tr>';
     }
@@ -324,9 +321,11 @@ var {{ this.get_name() }} = (function(map) {
 
     def __init__(self, fc: dict, colours: list[str], rows: list[tuple[str, str]], name: str,
                  key: str, lookup: dict | None = None, canvas: bool = False, weight: float = 1.0,
-                 line: str = "#555", fill_opacity: float = 0.78, show: bool = True):
+                 line: str = "#555", fill_opacity: float = 0.78, show: bool = True,
+                 rank_template: str = "{rank}"):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "Choropleth"
+        self.decode_js = _DECODE_JS
         self.data_js = js(fc)
         self.palette_js = js(colours)
         self.rows_js = js([[esc(a), b] for a, b in rows])
@@ -336,14 +335,16 @@ var {{ this.get_name() }} = (function(map) {
         self.opts_js = js({"nodata": NODATA_FILL, "weight": weight, "line": line,
                            "fillOpacity": fill_opacity})
         self.canvas = canvas
-        self.count = len(fc["features"])
+        self.count = len(fc["f"])
+        total = sum(1 for _, p in fc["f"] if isinstance(p, dict) and p.get("r"))
+        self.rank_js = js({"tpl": esc(rank_template), "total": total})
 
 
 class Outline(folium.map.Layer):
     """Boundaries without fill that ignore the mouse (villages over a grid map, or grids)."""
     _template = Template("""
 {% macro script(this, kwargs) %}
-var {{ this.get_name() }} = L.geoJson({{ this.data_js }}, {
+var {{ this.get_name() }} = L.geoJson(({{ this.decode_js }})({{ this.data_js }}), {
   interactive: false, {% if this.canvas %}renderer: L.canvas(),{% endif %}
   style: function() { return {{ this.style_js }}; }
 });
@@ -355,6 +356,7 @@ var {{ this.get_name() }} = L.geoJson({{ this.data_js }}, {
                  dash: str | None = None, canvas: bool = False, show: bool = True):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "Outline"
+        self.decode_js = _DECODE_JS
         self.data_js = js(fc)
         self.style_js = js({"color": color, "weight": weight, "fill": False, "opacity": 0.9,
                             **({"dashArray": dash} if dash else {})})
@@ -474,19 +476,66 @@ requestAnimationFrame(function() { requestAnimationFrame(function() {
 # ---------------------------------------------------------------- geometry → GeoJSON
 
 
-def _display(gdf: gpd.GeoDataFrame, tolerance: float, decimals: int, tile_crs: str) -> np.ndarray:
+def _display(gdf: gpd.GeoDataFrame, tolerance: float, tile_crs: str) -> np.ndarray:
+    """Simplified (and, for GCJ-02 tiles, shifted) shapes; rounding happens in encode_layer."""
     geoms = geo.simplify(gdf.geometry, tolerance)
-    arr = geo.shift_geoms(np.asarray(geoms.values, dtype=object), tile_crs)
-    return geo.round_coords(arr, decimals)
+    return geo.shift_geoms(np.asarray(geoms.values, dtype=object), tile_crs)
 
 
-def _feature_collection(geoms, props: list[dict]) -> dict:
+def _encode_geom(g, scale: int) -> list:
+    """Polygons → [[ring, ...], ...] with each ring a flat list of integers: the first point
+    in units of 1/scale degree, then differences (a third of GeoJSON's bytes)."""
+    polys = [g] if g.geom_type == "Polygon" else [p for p in getattr(g, "geoms", [])
+                                                  if p.geom_type == "Polygon"]
+    out = []
+    for p in polys:
+        rings = []
+        for ring in [p.exterior, *p.interiors]:
+            q = np.rint(np.asarray(ring.coords)[:, :2] * scale).astype(np.int64)
+            d = np.vstack([q[:1], np.diff(q, axis=0)])
+            keep = np.ones(len(d), dtype=bool)
+            keep[1:] = (d[1:] != 0).any(axis=1)      # drop repeats left by rounding
+            rings.append(d[keep].ravel().tolist())
+        out.append(rings)
+    return out
+
+
+def encode_layer(geoms, props: list[dict], decimals: int) -> dict:
+    """A layer as sent to the browser: {"s": scale, "f": [[geometry, properties], ...]}."""
+    scale = 10 ** decimals
+    feats = [[_encode_geom(g, scale), p] for g, p in zip(geoms, props)
+             if g is not None and not g.is_empty]
+    return {"s": scale, "f": feats}
+
+
+def decode_layer(data: dict) -> dict:
+    """The GeoJSON FeatureCollection an encoded layer stands for (what the browser rebuilds)."""
+    s = data["s"]
     feats = []
-    for g, p in zip(geoms, props):
-        if g is None or g.is_empty:
-            continue
-        feats.append({"type": "Feature", "geometry": mapping(g), "properties": p})
+    for enc, p in data["f"]:
+        polys = []
+        for rings in enc:
+            out = []
+            for r in rings:
+                a = np.cumsum(np.asarray(r, dtype=np.int64).reshape(-1, 2), axis=0) / s
+                out.append(a.tolist())
+            polys.append(out)
+        feats.append({"type": "Feature", "properties": p,
+                      "geometry": {"type": "MultiPolygon", "coordinates": polys}})
     return {"type": "FeatureCollection", "features": feats}
+
+
+_DECODE_JS = """function(d) {
+    var f = d.f, s = d.s, out = [];
+    for (var i = 0; i < f.length; i++) {
+      var polys = f[i][0].map(function(rings) { return rings.map(function(r) {
+        var c = [], x = 0, y = 0;
+        for (var j = 0; j < r.length; j += 2) { x += r[j]; y += r[j + 1]; c.push([x / s, y / s]); }
+        return c; }); });
+      out.push({type: 'Feature', properties: f[i][1], geometry: {type: 'MultiPolygon', coordinates: polys}});
+    }
+    return {type: 'FeatureCollection', features: out};
+  }"""
 
 
 def _label_points(gdf: gpd.GeoDataFrame, names, tile_crs: str) -> list[tuple[float, float, str]]:
@@ -508,29 +557,29 @@ def payload_bytes(m: folium.Map) -> int:
 
 def _props_village(df, metric_key, breaks, lang):
     rk = ranks(list(df["value"]), metric_key)
-    total = sum(r is not None for r in rk)
     out = []
     for (_, r), rank in zip(df.iterrows(), rk):
         out.append({"i": int(r["id"]), "c": class_of(r["value"], breaks), "v": esc(r["name"]),
                     "n": esc(fmt.num(r.get("grids"))) if not fmt.is_none(r.get("grids")) else "",
                     "h": esc(fmt.num(r["households"])),
                     "x": esc(format_value(metric_key, r["value"], lang)),
-                    "r": esc(t("map.rank_of", lang, rank=rank, total=total)) if rank else ""})
+                    "r": rank})
     return out
 
 
 def _props_grid(df, metric_key, breaks, lang, vnames: dict):
     has_value = "value" in df and df["value"].notna().any()
     rk = ranks(list(df["value"]), metric_key) if has_value else [None] * len(df)
-    total = sum(r is not None for r in rk)
     out = []
     vid = df["village_id"].tolist()
+    gid = df["id"].tolist()
+    vals = df["value"].tolist() if "value" in df else [None] * len(df)
     for i, (name, leader, hh, val, rank) in enumerate(zip(df["name"], df["leader"], df["households"],
-                                                          df["value"] if "value" in df else [None] * len(df), rk)):
-        out.append({"i": int(df["id"].iat[i]), "c": class_of(val, breaks) if has_value else -1,
+                                                          vals, rk)):
+        out.append({"i": int(gid[i]), "c": class_of(val, breaks) if has_value else -1,
                     "v": vnames[vid[i]], "g": esc(name), "l": esc(leader),
                     "h": esc(fmt.num(hh)), "x": esc(format_value(metric_key, val, lang)),
-                    "r": esc(t("map.rank_of", lang, rank=rank, total=total)) if rank else ""})
+                    "r": rank})
     return out
 
 
@@ -599,22 +648,23 @@ def build_map(layers_data: dict, metric_key: str | None = None, level: str = "vi
     for vid, vn in zip(grids["village_id"], grids["village"]):
         vname_by_id.setdefault(int(vid), esc(vn))
 
-    v_geoms = _display(villages, tol, dec, tile_crs)
-    g_geoms = _display(grids, tol, dec, tile_crs) if len(grids) else []
+    v_geoms = _display(villages, tol, tile_crs)
+    g_geoms = _display(grids, tol, tile_crs) if len(grids) else []
     n_shapes = len(coloured)
     canvas = n_shapes > CANVAS_ABOVE
 
     val_label = m_def.name(lang)
+    rank_tpl = t("map.rank_of", lang)      # filled in the browser: ranks travel as numbers
     if level == "village":
         props = _props_village(villages, metric_key, breaks, lang)
         rows = [(t("map.tip_village", lang), "v"), (t("map.tip_grids", lang), "n"),
                 (t("map.tip_households", lang), "h"), (val_label, "x"), (t("map.tip_rank", lang), "r")]
         if len(grids):
-            Outline(_feature_collection(g_geoms, [{} for _ in g_geoms]), t("map.layer_grids", lang),
+            Outline(encode_layer(g_geoms, [0] * len(g_geoms), dec), t("map.layer_grids", lang),
                     color="#666", weight=0.8, dash="2 3", canvas=len(grids) > CANVAS_ABOVE
                     ).add_to(m)
-        Choropleth(_feature_collection(v_geoms, props), colours, rows, t("map.layer_villages", lang),
-                   key="village", canvas=canvas, weight=1.2).add_to(m)
+        Choropleth(encode_layer(v_geoms, props, dec), colours, rows, t("map.layer_villages", lang),
+                   key="village", canvas=canvas, weight=1.2, rank_template=rank_tpl).add_to(m)
     else:
         ids = sorted(vname_by_id)
         index = {vid: i for i, vid in enumerate(ids)}
@@ -622,10 +672,10 @@ def build_map(layers_data: dict, metric_key: str | None = None, level: str = "vi
         rows = [(t("map.tip_village", lang), "v"), (t("map.tip_grid", lang), "g"),
                 (t("map.tip_leader", lang), "l"), (t("map.tip_households", lang), "h"),
                 (val_label, "x"), (t("map.tip_rank", lang), "r")]
-        Choropleth(_feature_collection(g_geoms, props), colours, rows, t("map.layer_grids", lang),
+        Choropleth(encode_layer(g_geoms, props, dec), colours, rows, t("map.layer_grids", lang),
                    key="grid", canvas=canvas, weight=0.6, line="#666",
-                   lookup={"v": [vname_by_id[v] for v in ids]}).add_to(m)
-        Outline(_feature_collection(v_geoms, [{} for _ in v_geoms]), t("map.layer_villages", lang),
+                   lookup={"v": [vname_by_id[v] for v in ids]}, rank_template=rank_tpl).add_to(m)
+        Outline(encode_layer(v_geoms, [0] * len(v_geoms), dec), t("map.layer_villages", lang),
                 color="#222", weight=2.2, canvas=canvas).add_to(m)
 
     if labels:
@@ -843,7 +893,7 @@ def bench_payload(n_grids: int = 5000, layers_data: dict | None = None, level: s
         vals = rng.uniform(0.3, 1.0, len(grids))
         vals[rng.random(len(grids)) < 0.03] = np.nan
         grids["value"] = [None if np.isnan(v) else float(v) for v in vals]
-        vgeom = grids.dissolve(by="village_id", as_index=False)[["village_id", "geometry"]]
+        vgeom = grids.dissolve(by="village_id", as_index=False, method="coverage")[["village_id", "geometry"]]
         hh = grids.groupby("village_id")["households"].sum()
         villages = gpd.GeoDataFrame({"id": vgeom["village_id"], "name": [f"村{i}" for i in vgeom["village_id"]],
                                      "households": vgeom["village_id"].map(hh).to_numpy(),

@@ -1,0 +1,280 @@
+"""The grid map builders, tested on their rendered HTML (no browser)."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from dashboard import geo, maps
+from dashboard.periods import Period
+from dashboard.queries import map as qmap
+
+XSS = "<img src=x onerror=alert(1)>"
+YEAR = Period(date(2025, 1, 1), date(2025, 12, 31), "year")
+
+
+def _square(x, y, d=0.01):
+    return shapely.box(x, y, x + d, y + d)
+
+
+def tiny(values=(0.5, 0.9, None), grid_values=(0.2, 0.8, None, 1.0), names=None) -> dict:
+    """Three villages in a row, two grids in each of the first two (the third has none)."""
+    names = names or ["东村", XSS, "西村"]
+    villages = gpd.GeoDataFrame(
+        {"id": [1, 2, 3], "name": names, "kind": "village", "households": [100, 200, 300],
+         "population": [300, 600, 900], "grids": [2, 2, 0], "value": list(values)},
+        geometry=[_square(115.0 + i * 0.01, 28.0) for i in range(3)], crs=geo.CRS)
+    grids = gpd.GeoDataFrame(
+        {"id": [11, 12, 21, 22], "village_id": [1, 1, 2, 2],
+         "village": [names[0], names[0], names[1], names[1]],
+         "name": ["第1网格", "第2网格", XSS, "第2网格"], "leader": ["张三", XSS, "李四", None],
+         "workers": 1, "households": [50, 50, 120, 80], "value": list(grid_values)},
+        geometry=[shapely.box(115.0, 28.0, 115.005, 28.01), shapely.box(115.005, 28.0, 115.01, 28.01),
+                  shapely.box(115.01, 28.0, 115.015, 28.01), shapely.box(115.015, 28.0, 115.02, 28.01)],
+        crs=geo.CRS)
+    pts = pd.DataFrame({"lon": [115.002, 115.012], "lat": [28.005, 28.004], "village_id": [1, 2],
+                        "grid_id": [11, 21]})
+    return {"metric": "resolution_rate", "villages": villages, "grids": grids, "points": pts}
+
+
+def _data_of(page: str, key: str) -> dict:
+    """The FeatureCollection a Choropleth layer embeds (decoded as the browser does)."""
+    mo = re.search(r"var data = \(function\(d\).*?\}\)\((\{\"s\":.*?)\);\n\s*var pal", page, re.S)
+    assert mo, "no choropleth data in the page"
+    return maps.decode_layer(json.loads(mo.group(1)))
+
+
+EXTERNAL_ASSET = re.compile(
+    r"""(?:<script[^>]+src\s*=\s*["']?\s*(?:https?:)?//)|(?:<link[^>]+href\s*=\s*["']?\s*(?:https?:)?//)"""
+    r"""|(?:url\(\s*["']?\s*(?:https?:)?//)|(?:@import\s+["']?(?:url\()?\s*["']?(?:https?:)?//)""", re.I)
+
+
+def assert_offline(page: str):
+    assert not EXTERNAL_ASSET.search(page), EXTERNAL_ASSET.search(page).group(0)
+    for src in re.findall(r"""<script[^>]*\ssrc="([^"]+)\"""", page):
+        assert src.startswith(maps.STATIC_URL) or src.startswith(maps._INLINE_BASE), src
+    for href in re.findall(r"""<link[^>]*\shref="([^"]+)\"""", page):
+        assert href.startswith(maps.STATIC_URL), href
+
+
+# ---------------------------------------------------------------- classes, colours, ranks
+
+def test_quantile_and_jenks_breaks_span_the_values():
+    vals = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 50, 55, 60, None]
+    q = maps.classify(vals, 5, "quantile")
+    j = maps.classify(vals, 3, "jenks")
+    assert q[0] == 1 and q[-1] == 60 and len(q) == 6 and q == sorted(q)
+    assert j == [1.0, 10.0, 50.0, 60.0] or (j[0] == 1 and j[-1] == 60 and len(j) == 4)
+    assert maps.classify([None, None]) == []
+    assert maps.classify([3, 3, 3]) == [3.0, 3.0]
+    with pytest.raises(ValueError):
+        maps.classify([1, 2], method="equal")
+
+
+def test_ties_do_not_collapse_quantile_classes():
+    vals = [1.0] * 20 + [0.5, 0.6, 0.7, 0.8, 0.9]
+    assert len(maps.classify(vals, 5, "quantile")) - 1 >= 3
+
+
+def test_class_of_no_data_and_edges():
+    b = [0.0, 1.0, 2.0, 3.0]
+    assert [maps.class_of(v, b) for v in (0, 0.5, 1, 2.5, 3)] == [0, 0, 1, 2, 2]
+    assert maps.class_of(None, b) == -1
+    assert maps.class_of(float("nan"), b) == -1
+
+
+def test_red_marks_the_worse_end_whatever_the_direction():
+    red = maps.JUDGED[5][0]
+    assert maps.palette("resolution_rate", 5)[0] == red        # higher is better: low is red
+    assert maps.palette("overdue_rate", 5)[-1] == red          # lower is better: high is red
+    assert red not in maps.palette("households", 5)            # neutral: no judgement
+
+
+def test_ranks_follow_the_metric_direction():
+    assert maps.ranks([0.5, 0.9, None, 0.9], "resolution_rate") == [3, 1, None, 1]
+    assert maps.ranks([0.5, 0.9, None], "overdue_rate") == [1, 2, None]
+
+
+def test_legend_lists_ranges_units_and_no_data():
+    rows = maps.legend_rows("resolution_rate", [0.5, 0.7, 0.9], "zh")
+    assert rows == [(maps.palette("resolution_rate", 2)[0], "50.0% – 70.0%"),
+                    (maps.palette("resolution_rate", 2)[1], "70.0% – 90.0%"),
+                    ("nodata", "无数据")]
+    html_text = maps.legend_html("disputes_per_100_households", [0, 1.5, 3], "en")
+    assert "Disputes per 100 households (per 100 households)" in html_text
+    assert "0.0 – 1.5" in html_text and "No data" in html_text and "red marks high" in html_text
+
+
+# ---------------------------------------------------------------- the rendered map
+
+def test_village_map_layers_legend_and_classes():
+    m = maps.build_map(tiny(), "resolution_rate", level="village", lang="zh")
+    page = maps.html_of(m)
+    for name in ("村（社区）边界", "网格边界", "村名", "网格名（放大后显示）", "纠纷点位"):
+        assert json.dumps(name) in page            # the layer switch (folium writes JSON)
+    assert m.gm_info["breaks"] == [0.5, 0.9] and m.gm_info["features"] == 3
+    fc = _data_of(page, "village")
+    assert [f["properties"]["c"] for f in fc["features"]] == [0, 0, -1]
+    assert "50.0% – 90.0%" in page and "无数据" in page
+    assert "gm-hatch" in page                          # no data is hatched, not coloured as zero
+    assert "L.control.layers" in page and "window.__gm_ready" in page
+    assert_offline(page)
+
+
+def test_grid_map_colours_grids_and_outlines_villages():
+    m = maps.build_map(tiny(), "resolution_rate", level="grid", lang="en", classes="jenks")
+    page = maps.html_of(m)
+    fc = _data_of(page, "grid")
+    assert len(fc["features"]) == 4
+    props = fc["features"][0]["properties"]
+    assert set(props) == {"i", "c", "v", "g", "l", "h", "x", "r"}
+    assert props["x"] == "20.0%" and props["r"] == 3 and props["l"] == "张三"
+    assert '"tpl":"{rank} of {total}","total":3' in page
+    assert "Grid leader" in page and "Village boundaries" in page
+    with pytest.raises(ValueError):
+        maps.build_map(tiny(), "rep_visits", level="grid")
+
+
+def test_every_name_is_escaped():
+    page = maps.html_of(maps.build_map(tiny(), "resolution_rate", level="grid"))
+    assert XSS not in page
+    assert "<img" not in page
+    fc = _data_of(page, "grid")
+    props = fc["features"][2]["properties"]
+    assert props["g"] == "&lt;img src=x onerror=alert(1)&gt;"
+    assert "&lt;img src=x onerror=alert(1)&gt;" in json.loads(
+        re.search(r'"v":\[(.*?)\]', page).group(0)[4:])  # the village-name lookup table
+    vpage = maps.html_of(maps.build_map(tiny(), "resolution_rate", level="village"))
+    assert "<img" not in vpage and "\\u0026lt;img" in vpage
+
+
+def test_no_external_asset_in_any_map_the_app_builds():
+    data = tiny()
+    for level in maps.LEVELS:
+        for classes in maps.CLASS_METHODS:
+            for points in maps.POINT_MODES:
+                m = maps.build_map(data, "resolution_rate", level=level, classes=classes,
+                                   points=points, title=XSS)
+                assert_offline(maps.html_of(m))
+    page = maps.map_html_selfcontained(data, metric_key="resolution_rate", level="grid",
+                                       points="cluster")
+    assert "<script src=" not in page and "<link rel=\"stylesheet\"" not in page
+    assert not EXTERNAL_ASSET.search(page)
+    assert "url(images/" not in page and "data:image/png;base64," in page
+    assert "L.markerClusterGroup" in page and "leaflet.markercluster" not in re.sub(
+        r"<script>.*?</script>", "", page, flags=re.S)
+
+
+def test_streamlit_folium_gets_only_local_links():
+    """What st_folium hands its component (js_links/css_links) comes from default_js/css."""
+    m = maps.build_map(tiny(), "resolution_rate", points="heat", asset_base="/app/static/vendor")
+    links = []
+    from branca.element import Element
+
+    def walk(el: Element):
+        links.extend(u for _, u in getattr(el, "default_js", []))
+        links.extend(u for _, u in getattr(el, "default_css", []))
+        for c in el._children.values():
+            walk(c)
+    walk(m)
+    assert links and all(u.startswith("/app/static/vendor/") for u in links)
+    assert {u.split("/app/static/vendor/")[1] for u in links} <= (
+        set(maps.ASSETS_JS.values()) | set(maps.ASSETS_CSS.values()))
+
+
+def test_vendored_files_exist():
+    for rel in [*maps.ASSETS_JS.values(), *maps.ASSETS_CSS.values()]:
+        assert (maps.VENDOR_DIR / rel).is_file(), rel
+    for img in ("layers.png", "layers-2x.png", "marker-icon.png"):
+        assert (maps.VENDOR_DIR / "leaflet/1.9.3/images" / img).is_file()
+
+
+def test_basemap_is_optional_and_gcj02_shifts_display_only():
+    data = tiny()
+    plain = maps.html_of(maps.build_map(data, "resolution_rate"))
+    assert "L.tileLayer" not in plain
+    m = maps.build_map(data, "resolution_rate", tiles_url="/tiles/{z}/{x}/{y}.png", tile_crs="gcj02")
+    page = maps.html_of(m)
+    assert "L.tileLayer" in page and "/tiles/{z}/{x}/{y}.png" in page
+    x0 = min(c[0] for c in _data_of(page, "village")["features"][0]["geometry"]["coordinates"][0][0])
+    assert 115.003 < x0 < 115.008                               # shifted east by ~500 m
+    assert data["villages"].geometry.iloc[0].bounds[0] == 115.0   # the data is untouched
+
+
+def test_labels_are_escaped_and_grid_labels_wait_for_zoom():
+    m = maps.build_map(tiny(), "resolution_rate")
+    page = maps.html_of(m)
+    assert "minZoom = 0" in page and f"minZoom = {m.gm_info['zoom'] + 2}" in page
+    assert "&lt;img src=x" in page.replace("\\u0026", "&")
+
+
+# ---------------------------------------------------------------- click → profile
+
+def test_click_target_and_profile_query():
+    data = tiny()
+    assert maps.click_target({"lat": 28.005, "lng": 115.0025}, data, "grid") == {"village": 1, "grid": 11}
+    assert maps.click_target({"lat": 28.005, "lng": 115.0125}, data, "village") == {"village": 2,
+                                                                                  "grid": None}
+    assert maps.click_target({"lat": 28.005, "lng": 115.025}, data, "grid") == {"village": 3,
+                                                                               "grid": None}
+    assert maps.click_target({"lat": 30.0, "lng": 118.0}, data, "village") is None
+    assert maps.click_target(None, data) is None
+    # on a GCJ-02 basemap the click comes back in GCJ-02 and is converted before the hit test
+    gx, gy = geo.wgs84_to_gcj02(115.0025, 28.005)
+    assert maps.click_target({"lat": gy, "lng": gx}, data, "grid", "gcj02")["grid"] == 11
+    assert maps.profile_query({"village": 2, "grid": None}) == {"village": "2"}
+    assert maps.profile_query({"village": 1, "grid": 11}) == {"village": "1", "grid": "11"}
+    assert maps.profile_query(None) == {}
+
+
+# ---------------------------------------------------------------- from the database
+
+def test_demo_layers_and_map(demo_engine):
+    with demo_engine.connect() as conn:
+        data = qmap.layers(conn, YEAR, "resolution_rate")
+    n_v, n_g = len(data["villages"]), len(data["grids"])
+    assert n_v > 0 and n_g > n_v and data["villages"].geometry.notna().all()
+    assert data["grids"]["value"].notna().any() and len(data["points"]) > 0
+    page = maps.html_of(maps.build_map(data, "resolution_rate", level="grid"))
+    assert len(_data_of(page, "grid")["features"]) == n_g
+    assert_offline(page)
+    # a village-only metric leaves grid values empty
+    with demo_engine.connect() as conn:
+        visits = qmap.layers(conn, YEAR, "rep_visits", points=False)
+    assert visits["grids"]["value"].isna().all() and len(visits["points"]) == 0
+
+
+def test_selfcontained_html_from_an_engine(demo_engine):
+    page = maps.map_html_selfcontained(demo_engine, YEAR, "resolution_rate", lang="en")
+    assert page.startswith("<!DOCTYPE html>") and "Village boundaries" in page
+    assert not EXTERNAL_ASSET.search(page)
+    with pytest.raises(ValueError):
+        maps.map_html_selfcontained(demo_engine, None)
+
+
+def test_map_png_without_a_browser_is_none(demo_engine):
+    assert maps.map_png(demo_engine, YEAR, chromium_path="/nonexistent/chromium") is None
+
+
+def test_payload_of_a_synthetic_county_is_small():
+    r = maps.bench_payload(800, chromium_path="/nonexistent/chromium")
+    assert r["features"] == 800 and r["render_seconds"] is None
+    # a smaller area is drawn at a higher zoom, so more detail per grid than at county scale
+    # (5,000 grids: about 1.9 MB, measured by bench_payload)
+    assert r["bytes"] < 800 * 800
+
+
+def test_encoding_round_trips():
+    g = shapely.Polygon([(115.12345, 28.5), (115.2, 28.5), (115.2, 28.6), (115.12345, 28.5)],
+                        holes=[[(115.15, 28.52), (115.16, 28.52), (115.16, 28.53), (115.15, 28.52)]])
+    enc = maps.encode_layer([g, None], [{"a": 1}, {"a": 2}], 4)
+    assert enc["s"] == 10_000 and len(enc["f"]) == 1
+    ring = enc["f"][0][0][0][0]
+    assert ring[:2] == [1151234, 285000] or ring[:2] == [1151235, 285000]
+    back = shapely.geometry.shape(maps.decode_layer(enc)["features"][0]["geometry"])
+    assert back.equals_exact(shapely.MultiPolygon([g]), 1e-4)
