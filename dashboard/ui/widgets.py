@@ -101,7 +101,7 @@ def table(df, spec, name: str, f=None, height: int | None = None) -> None:
     lang = ui.lang()
     shown = fmt.frame(df, spec, lang)
     kw = {"height": height} if height and len(df) > 10 else {}
-    st.dataframe(shown, width="stretch", **kw)
+    st.dataframe(shown, width="stretch", hide_index="rank" in df.columns, **kw)
     download(fmt.frame(df, spec, lang, export=True), name, f)
 
 
