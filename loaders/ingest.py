@@ -158,8 +158,22 @@ def apply(conn, prep, reg, *, kind: str, batch: dict, dry_run: bool) -> dict:
     for tname, tid in plan.get("pre_inserted", []):
         conn.execute(sa.insert(S.batch_change).values(batch_id=bid, table_name=tname, row_id=tid))
     _write(conn, plan, bid)
+    if kind in spec.LEDGER_KINDS and (counts["inserted"] or counts["updated"]):
+        _refresh_aggregates(conn, bid, counts["inserted"] + counts["updated"])
     bump_version(conn)
     return {**counts, "batch_id": bid}
+
+
+# Above this many written rows the pre-aggregates are left marked dirty (metrics then read
+# the raw rows, always right) for ``python -m dashboard aggregates`` to rebuild, so that a
+# county-wide bulk load is not slowed down by a refresh inside its transaction.
+REFRESH_MAX_ROWS = 200_000
+
+
+def _refresh_aggregates(conn, batch_id: int, written: int) -> None:
+    from dashboard import aggregates
+    if written <= REFRESH_MAX_ROWS:
+        aggregates.refresh_batch(conn, batch_id)
 
 
 def _write(conn, plan: dict, bid: int):
@@ -412,6 +426,10 @@ def undo(conn, batch_id: int, username: str, allowed: set[int] | None) -> dict:
     if clash is not None:
         raise Refusal("undo_later_batch", value=str(batch_id), later=str(clash))
     _check_references(conn, batch_id)
+    scope = None
+    if b["kind"] in spec.LEDGER_KINDS:
+        from dashboard import aggregates
+        scope = aggregates.touched(conn, batch_id)  # before anything changes
     changes = conn.execute(sa.select(bc.c.table_name, bc.c.row_id, bc.c.before)
                            .where(bc.c.batch_id == batch_id, bc.c.before.is_not(None))).all()
     restored = 0
@@ -439,6 +457,9 @@ def undo(conn, batch_id: int, username: str, allowed: set[int] | None) -> dict:
         deleted += res.rowcount or 0
     conn.execute(sa.update(S.import_batch).where(S.import_batch.c.id == batch_id)
                  .values(state="undone"))
+    if scope is not None and scope[0]:
+        from dashboard import aggregates
+        aggregates.refresh(conn, *scope)
     conn.execute(sa.insert(S.audit_log).values(
         at=datetime.now(), username=username or "system", action="undo_import", ok=True,
         detail=json.dumps({"batch_id": batch_id, "deleted": deleted, "restored": restored})))
