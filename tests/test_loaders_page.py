@@ -1,0 +1,125 @@
+"""The 数据上传 page through Streamlit's AppTest: a good file, a bad file, history and undo."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
+
+import loaders
+from dashboard.db import schema as S
+from dashboard.queries.summary import counts
+
+ROOT = Path(__file__).resolve().parent.parent
+D = ROOT / "tests" / "data" / "loaders"
+PAGE = str(ROOT / "pages" / "upload.py")
+
+
+@pytest.fixture
+def site(engine, monkeypatch):
+    for f in ("villages.csv", "grids.geojson"):
+        assert loaders.import_file(engine, (D / f).read_bytes(), f).ok
+    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("DASHBOARD_AUTH", "off")
+    with engine.connect() as c:
+        ids = dict(c.execute(sa.select(S.village.c.name, S.village.c.id)).all())
+    return engine, ids
+
+
+def page(user: dict, lang: str = "zh") -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["lang"] = lang
+    at.session_state["user"] = user
+    return at.run()
+
+
+ADMIN = {"username": "root", "role": "admin", "village_ids": None, "display_name": ""}
+
+
+def ok(at):
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def upload(at: AppTest, name: str, data: bytes | None = None) -> AppTest:
+    at.file_uploader(key="up_file").set_value((name, data if data is not None else (D / name).read_bytes(),
+                                               "text/csv"))
+    return at.run()
+
+
+def test_page_without_file(site):
+    at = page(ADMIN)
+    ok(at)
+    assert at.title[0].value == "数据上传"
+    kinds = at.selectbox(key="up_kind").options
+    assert kinds[0] == "自动识别" and "村（社区）名册" in kinds
+    assert any("模板" in b.label for b in at.get("download_button"))
+    assert len(at.dataframe) == 1  # the upload history (two registry batches)
+
+
+def test_good_file_preview_then_import(site):
+    engine, _ = site
+    at = upload(page(ADMIN), "disputes_utf8_bom.csv")
+    ok(at)
+    assert any("检查通过" in s.value and "新增 5 行" in s.value for s in at.success)
+    assert any("utf-8-sig" in c.value for c in at.caption)
+    with engine.connect() as c:
+        assert counts(c)["disputes"] == 0   # the preview writes nothing
+    at.button(key="up_go").click()
+    at = at.run()
+    ok(at)
+    assert any("导入完成" in s.value for s in at.success)
+    with engine.connect() as c:
+        assert counts(c)["disputes"] == 5
+
+
+def test_bad_file_lists_every_problem(site):
+    engine, _ = site
+    at = upload(page(ADMIN), "disputes_errors.csv")
+    ok(at)
+    assert any("14 个问题" in e.value and "12 行" in e.value for e in at.error)
+    table = [d for d in at.dataframe if "问题与改法" in d.value.columns][0].value
+    assert list(table["行号"])[:3] == [2, 3, 4]
+    assert any(b.label == "下载问题清单（CSV）" for b in at.get("download_button"))
+    assert "up_go" not in [b.key for b in at.button]
+    with engine.connect() as c:
+        assert counts(c)["disputes"] == 0
+
+
+def test_refused_file_and_english(site):
+    at = upload(page(ADMIN, lang="en"), "junk.csv", bytes(range(256)) * 10)
+    ok(at)
+    assert any("cannot be imported" in e.value for e in at.error)
+
+
+def test_clerk_sees_own_village_and_ledgers_only(site):
+    engine, ids = site
+    clerk = {"username": "wen", "role": "clerk", "village_ids": {ids["红旗村"]}, "display_name": ""}
+    at = page(clerk)
+    ok(at)
+    assert "村（社区）名册" not in at.selectbox(key="up_kind").options
+    assert at.selectbox(key="up_village").options == ["红旗村"]
+    at = upload(at, "disputes_gbk_title_footer.csv")
+    assert any("新增 4 行" in s.value for s in at.success)
+    at.button(key="up_go").click()
+    at = at.run()
+    ok(at)
+    with engine.connect() as c:
+        assert counts(c)["disputes"] == 4
+    at = upload(page(clerk), "disputes_utf8_bom.csv")   # another village's rows: refused
+    assert any("5 行" in e.value for e in at.error)
+
+
+def test_undo_from_history(site):
+    engine, _ = site
+    res = loaders.import_file(engine, (D / "visits.csv").read_bytes(), "visits.csv")
+    at = page(ADMIN)
+    at.selectbox(key="up_undo_pick").set_value(res.batch_id)
+    at.checkbox(key="up_undo_sure").check()
+    submit = [b for b in at.button if b.label == "撤销"][0]
+    submit.click()
+    at = at.run()
+    ok(at)
+    assert any("已撤销批次" in s.value for s in at.success)
+    with engine.connect() as c:
+        assert counts(c)["representative_visits"] == 0
