@@ -99,12 +99,20 @@ def monthly_combo(months, bar_series: list[tuple], line: tuple | None = None,
 
 # ---------------------------------------------------------------- disputes
 
-def disputes_monthly(df, lang: str = "zh") -> go.Figure:
-    """Monthly received vs resolved (bars) and the month's own resolution rate (line)."""
-    return monthly_combo(df["month"], [(_name("disputes_total", lang), df["received"], ",d"),
-                                       (_name("disputes_resolved", lang), df["resolved"], ",d")],
-                         (t("charts.month_rate", lang), df["rate"], ".1%"),
-                         t("charts.disputes_monthly", lang))
+def disputes_monthly(df, lang: str = "zh", last_year=None) -> go.Figure:
+    """Monthly received vs resolved (bars) and the month's own resolution rate (line); with
+    last_year (monthly() of period.year_ago()), last year's received month by month (同比)."""
+    fig = monthly_combo(df["month"], [(_name("disputes_total", lang), df["received"], ",d"),
+                                      (_name("disputes_resolved", lang), df["resolved"], ",d")],
+                        (t("charts.month_rate", lang), df["rate"], ".1%"),
+                        t("charts.disputes_monthly", lang))
+    if last_year is not None and len(last_year) == len(df):
+        name = t("charts.received_year_ago", lang)
+        fig.add_trace(go.Scatter(x=list(df["month"]), y=_vals(last_year["received"]), name=name,
+                                 mode="lines+markers", line=dict(color=COLORS["primary"], dash="dot"),
+                                 customdata=list(last_year["month"]),
+                                 hovertemplate=name + " (%{customdata}): %{y:,d}<extra></extra>"))
+    return fig
 
 
 def metric_by_village(df, key: str, township_value=None, lang: str = "zh", target=None,
@@ -284,6 +292,22 @@ def village_trend(df, lang: str = "zh") -> go.Figure:
                                       (_name("rep_visits", lang), df["visits"], ",d")],
                         (_name("volunteer_hours", lang), df["hours"], ",.1f"),
                         t("charts.village_trend", lang))
+    return fig
+
+
+COMPARE_RATES = ("resolution_rate", "resolved_within_grid_rate", "resolved_within_village_rate",
+                 "overdue_rate", "suggestion_resolution_rate")
+
+
+def village_vs_township(values: dict, township: dict, lang: str = "zh",
+                        keys=COMPARE_RATES) -> go.Figure:
+    """A village's rates beside the township's (grouped bars, percent)."""
+    names = [_name(k, lang) for k in keys]
+    fig = bars(names, [(t("village.col_value", lang), [values.get(k) for k in keys], ".1%"),
+                       (t("charts.township", lang), [township.get(k) for k in keys], ".1%")],
+               t("charts.village_vs_township", lang), colors=[COLORS["primary"], COLORS["grey"]])
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    fig.update_xaxes(type="category")
     return fig
 
 

@@ -18,7 +18,8 @@ w.kpi_row(q.KPIS, ui.cached(metrics.with_changes)(*args), per_row=5)
 
 st.subheader(ui.t("disputes.monthly"))
 monthly = ui.cached(q.monthly)(*args)
-w.chart(charts.disputes_monthly(monthly, lang), monthly, q.MONTHLY_SPEC, "disputes_monthly", f)
+last_year = ui.cached(q.monthly)(f.period.year_ago(), f.village_ids)
+w.chart(charts.disputes_monthly(monthly, lang, last_year), monthly, q.MONTHLY_SPEC, "disputes_monthly", f)
 st.caption(ui.t("disputes.monthly_note"))
 
 st.subheader(ui.t("disputes.by_village"))

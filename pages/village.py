@@ -29,6 +29,8 @@ c2.metric(ui.t("village.index_rank"), ui.t("village.rank_of", rank=idx["rank"] o
 w.kpi_row(q.KPIS, p["kpis"], per_row=3)
 
 st.subheader(ui.t("village.compare"))
+st.plotly_chart(charts.village_vs_township(p["values"], p["township"], lang), width="stretch",
+                config=charts.CONFIG, key="chart_vs_township")
 st.caption(ui.t("village.compare_note"))
 st.dataframe(q.table_for_display(p["table"], lang), width="stretch", height=480)
 w.download(q.table_for_display(p["table"], lang, export=True), "village_profile", f)

@@ -143,3 +143,22 @@ def test_demo_chart_matches_registry_for_every_village(demo_engine):
     assert len(bar["x"]) == 27
     for x, y in zip(bar["x"], bar["y"]):
         assert y == names[by_name[x]]["resolution_rate"]
+
+
+def test_disputes_monthly_with_last_year(fx):
+    conn, _ = fx
+    now = disputes.monthly(conn, quarter(2026, 1))
+    ago = disputes.monthly(conn, quarter(2025, 1))
+    d = _data(charts.disputes_monthly(now, "zh", ago))
+    assert d[-1]["name"] == "去年同期受理" and list(d[-1]["y"]) == [3, 4, 5]
+    assert list(d[-1]["customdata"]) == ["2025-01", "2025-02", "2025-03"]
+    assert list(d[0]["y"]) == [0, 0, 0]
+
+
+def test_village_vs_township(fx):
+    conn, ids = fx
+    r = metrics.compute(conn, Q1)
+    d = _data(charts.village_vs_township(r["villages"][ids["A"]], r["township"], "zh"))
+    assert list(d[0]["x"])[0] == "化解率"
+    assert list(d[0]["y"]) == [0.5, 0.25, 0.5, 0.25, 0.5]
+    assert list(d[1]["y"]) == [7 / 12, 3 / 7, 5 / 7, 2 / 12, 0.5]
