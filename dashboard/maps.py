@@ -462,6 +462,24 @@ class Control(MacroElement):
         self.pos_js = js(position)
 
 
+class NoScrollOnFocus(MacroElement):
+    """Leaflet focuses the map on mousedown (for its keyboard handler); inside Streamlit's iframe
+    that scrolls the whole page when the map is partly out of view, so the mouseup lands on
+    another shape. Focus without scrolling instead."""
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function(map) {
+  var kb = map.keyboard;
+  if (!kb || !kb._onMouseDown) return;
+  L.DomEvent.off(map._container, 'mousedown', kb._onMouseDown, kb);
+  L.DomEvent.on(map._container, 'mousedown', function() {
+    if (!kb._focused) map._container.focus({preventScroll: true});
+  });
+})({{ this._parent.get_name() }});
+{% endmacro %}
+""")
+
+
 class Ready(MacroElement):
     """Sets ``window.__gm_ready`` once the layers are drawn (two animation frames later)."""
     _template = Template("""
@@ -635,6 +653,7 @@ def build_map(layers_data: dict, metric_key: str | None = None, level: str = "vi
                    width="100%", height="100%")
     _localise(m, asset_base)
     Styles().add_to(m)
+    NoScrollOnFocus().add_to(m)
     if tiles_url:
         folium.TileLayer(tiles=tiles_url, attr=tiles_attr or "&nbsp;", name=t("map.layer_tiles", lang),
                          overlay=False, control=False, max_zoom=19).add_to(m)
