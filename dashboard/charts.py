@@ -7,6 +7,8 @@ Series names come from the metric registry, so a chart says exactly what the KPI
 """
 from __future__ import annotations
 
+import html
+
 import plotly.graph_objects as go
 import plotly.io as pio
 
@@ -32,6 +34,12 @@ def _num(key: str) -> str:
     """d3 format of a metric's values in hover labels."""
     kind = metrics.METRICS[key].kind
     return ".1%" if kind == "rate" else (",.1f" if kind in ("days", "ratio", "hours") else ",d")
+
+
+def _labels(items) -> list[str]:
+    """Category labels typed by people (village, team, category, representative names), escaped:
+    plotly reads a small HTML subset in labels, so a name is always shown as text."""
+    return [html.escape(str(x), quote=False) for x in items]
 
 
 def _vals(series) -> list:
@@ -68,7 +76,7 @@ def bars(x, series: list[tuple], title: str | None = None, orientation: str = "v
     fig = go.Figure()
     for i, (name, values, fmt_) in enumerate(series):
         color = (colors or PALETTE)[i % len(colors or PALETTE)]
-        kw = dict(x=list(x), y=_vals(values)) if orientation == "v" else dict(y=list(x), x=_vals(values))
+        kw = dict(x=_labels(x), y=_vals(values)) if orientation == "v" else dict(y=_labels(x), x=_vals(values))
         hv = "%{y:" + fmt_ + "}" if orientation == "v" else "%{x:" + fmt_ + "}"
         fig.add_trace(go.Bar(name=name, orientation=orientation, marker_color=color,
                              hovertemplate=f"{name}: {hv}<extra></extra>", **kw))
@@ -130,7 +138,7 @@ def metric_by_village(df, key: str, township_value=None, lang: str = "zh", targe
             colors.append(COLORS["good"] if ok else COLORS["bad"])
         else:
             colors.append(COLORS["third"])
-    fig = go.Figure(go.Bar(x=list(df["village"]), y=values, name=m.name(lang), marker_color=colors,
+    fig = go.Figure(go.Bar(x=_labels(df["village"]), y=values, name=m.name(lang), marker_color=colors,
                            text=[fmt.value(v, m.kind) for v in values], textposition="outside",
                            hovertemplate="%{x}: %{y:" + _num(key) + "}<extra></extra>"))
     _layout(fig, title or m.name(lang), 420, hovermode="closest", showlegend=False)
@@ -211,7 +219,7 @@ def teams_bar(df, lang: str = "zh", top: int = 15) -> go.Figure:
 
 
 def donut(labels, values, title: str | None = None, fmt_: str = ",.1f") -> go.Figure:
-    fig = go.Figure(go.Pie(labels=list(labels), values=_vals(values), hole=0.45, sort=False,
+    fig = go.Figure(go.Pie(labels=_labels(labels), values=_vals(values), hole=0.45, sort=False,
                            marker=dict(colors=PALETTE), textinfo="label+percent",
                            hovertemplate="%{label}: %{value:" + fmt_ + "} (%{percent})<extra></extra>"))
     return _layout(fig, title, 380, hovermode="closest", showlegend=False)

@@ -162,3 +162,16 @@ def test_village_vs_township(fx):
     assert list(d[0]["x"])[0] == "化解率"
     assert list(d[0]["y"]) == [0.5, 0.25, 0.5, 0.25, 0.5]
     assert list(d[1]["y"]) == [7 / 12, 3 / 7, 5 / 7, 2 / 12, 0.5]
+
+
+def test_names_typed_by_people_are_shown_as_text():
+    import pandas as pd
+    evil = "<img src=x onerror=alert(1)>"
+    df = pd.DataFrame({"village": [evil, "B村"], "resolution_rate": [0.5, 0.9]})
+    bar = _data(charts.metric_by_village(df, "resolution_rate", None, "zh"))[0]
+    assert list(bar["x"]) == ["&lt;img src=x onerror=alert(1)&gt;", "B村"]
+    pie = _data(charts.donut([evil], [1]))[0]
+    assert "<img" not in json.dumps(pie)
+    from dashboard.ui import widgets
+    assert widgets.md(evil) == "&lt;img src=x onerror=alert\\(1\\)&gt;"
+    assert widgets.md("[a](javascript:x)") == "\\[a\\]\\(javascript:x\\)"

@@ -7,6 +7,8 @@ delta and, on hover, the definition, "numerator / denominator" with the actual f
 """
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from dashboard import charts, fmt, metrics
@@ -156,3 +158,12 @@ def weights_expander(weights: dict) -> None:
         st.markdown(ui.t("ranking.method"))
         st.dataframe(fmt.frame(ranking.weights_table(weights, lang), ranking.WEIGHT_SPEC, lang),
                      width="stretch")
+
+
+_MD = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def md(text) -> str:
+    """Text typed by people, made safe to place inside Markdown (headings, captions): HTML-escaped
+    and with Markdown's special characters backslash-escaped, so it always shows as typed."""
+    return _MD.sub(r"\\\1", ui.esc(text))
