@@ -100,3 +100,14 @@ def test_cid_fallback_when_no_cjk_font_file(deck, monkeypatch):
     assert f.regular == fonts.CID_FALLBACK and not f.embedded
     data = to_pdf(deck, "portrait")
     assert len(PdfReader(io.BytesIO(data)).pages) == len(deck.slides)
+
+
+def test_consecutive_reports_each_draw_their_own_characters(demo_url):
+    """Each document's converted font subset has its own PostScript name (reportlab shares faces
+    by that name, so a second report once drew its new characters as blanks)."""
+    with get_engine(demo_url).connect() as conn:
+        texts = []
+        for who in ("甲乙丙", "丁戊己"):
+            d = build_deck(conn, Q, None, "zh", 0.9, preparer=who, with_map=False)
+            texts.append(PdfReader(io.BytesIO(to_pdf(d))).pages[0].extract_text())
+    assert "甲乙丙" in texts[0] and "丁戊己" in texts[1]

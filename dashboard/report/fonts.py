@@ -67,8 +67,12 @@ def _sc_index(path: Path) -> int:
     return NOTO_SC_INDEX
 
 
-def _cff_subset_to_ttf(path: Path, index: int, text: str) -> bytes:
-    """The glyphs for ``text`` from a CFF-flavoured font, as a TrueType-outline font."""
+def _cff_subset_to_ttf(path: Path, index: int, text: str, ps_name: str | None = None) -> bytes:
+    """The glyphs for ``text`` from a CFF-flavoured font, as a TrueType-outline font.
+
+    ``ps_name`` renames the result: reportlab shares one face per PostScript name, so two
+    subsets both called NotoSansCJKsc-Regular would draw with the first one's glyphs.
+    """
     from fontTools import subset
     from fontTools.pens.cu2quPen import Cu2QuPen
     from fontTools.pens.ttGlyphPen import TTGlyphPen
@@ -115,6 +119,10 @@ def _cff_subset_to_ttf(path: Path, index: int, text: str) -> bytes:
     post.mapping = {}
     post.glyphOrder = order
     font.sfntVersion = "\x00\x01\x00\x00"
+    if ps_name:
+        for rec in font["name"].names:
+            if rec.nameID in (3, 4, 6):
+                rec.string = ps_name
     out = io.BytesIO()
     font.save(out)
     return out.getvalue()
@@ -149,11 +157,11 @@ def _noto(text: str) -> CJKFont | None:
         bold = f"NotoSansSC-Bold-{tag}"
         names = pdfmetrics.getRegisteredFontNames()
         if reg not in names:
-            pdfmetrics.registerFont(TTFont(reg, io.BytesIO(_cff_subset_to_ttf(NOTO_REGULAR, idx, chars))))
+            pdfmetrics.registerFont(TTFont(reg, io.BytesIO(_cff_subset_to_ttf(NOTO_REGULAR, idx, chars, reg))))
         if bold not in names:
             if NOTO_BOLD.exists():
                 pdfmetrics.registerFont(TTFont(bold, io.BytesIO(
-                    _cff_subset_to_ttf(NOTO_BOLD, _sc_index(NOTO_BOLD), chars))))
+                    _cff_subset_to_ttf(NOTO_BOLD, _sc_index(NOTO_BOLD), chars, bold))))
             else:
                 bold = reg
         return CJKFont(reg, bold, True, str(NOTO_REGULAR))
