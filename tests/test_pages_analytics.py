@@ -198,3 +198,19 @@ def test_pages_on_the_hand_built_fixture(engine, db_url, monkeypatch):
     cards = _cards(at)
     assert cards["受理纠纷"] == "12" and cards["化解率"] == "58.3%" and cards["化解用时中位数"] == "5.0"
     assert cards["超期未化解"] == "2"
+
+
+def test_overview_shows_red_and_black_lists(demo_env, demo_engine):
+    from dashboard.queries import ranking
+    at = AppTest.from_file(str(nav.ROOT / "pages/overview.py"), default_timeout=90).run()
+    _ok(at)
+    md = " ".join(m.value for m in at.markdown)
+    assert "红榜（前5名）" in md and "黑榜（后5名）" in md
+    with demo_engine.connect() as c:
+        idx = ranking.index(c, periods.quarter(2025, 4))
+    red, black = ranking.red_black(idx, 5)
+    tables = [d.value for d in at.dataframe]
+    red_shown = next(t for t in tables if "综合指数" in t.columns and len(t) == 5)
+    assert list(red_shown["村（社区）"]) == list(red["village"])
+    assert any("黑榜" in m.value and black["village"].iloc[0] in m.value for m in at.markdown)
+    assert any(e.label == "综合指数的构成与权重" for e in at.expander)
