@@ -1,0 +1,593 @@
+"""``python -m dashboard bench``: generate a township and a county, measure, print every figure.
+
+A benchmark is a script that prints figures, not a timed test. One run:
+
+* builds the demo township and a deterministic county (500 villages, 5,000 grids,
+  1,000,000 disputes, 300,000 volunteer activities, 100,000 visits over five years)
+  into SQLite files under ``--workdir`` (``--reuse`` keeps them between runs);
+* **ingest**: writes the county's disputes as one clerk CSV and imports it through the
+  real intake (``loaders.import_file``: detect, parse, validate, write) into a database
+  holding only the county's villages and grids; compared with ``pyarrow.csv`` parsing
+  the same bytes;
+* **metrics**: ``metrics.compute`` for all villages over one year at both scales, and the
+  same base figures from the raw rows by DuckDB and by pandas (data already in memory);
+* **pages**: every page of ``dashboard/ui/nav.py`` through ``AppTest``, cold (caches
+  cleared) and warm (second run), at both scales;
+* **map**: the county grid layer's payload and draw time in headless Chromium;
+* **server**: ``streamlit run`` on the county, 20 simultaneous sessions on the overview
+  (WebSocket clients speaking the frontend's protocol: connect, ask for the script run,
+  wait for it to finish; p50/p95), then every page once; the app process's peak RSS
+  throughout (and with any child processes, e.g. Chromium for exports).
+
+Figures that cannot be measured here (no Chromium, no intake) are printed as null with
+a note saying why. ``--scale township`` measures the township only; ``--scale tiny`` runs
+every step on a county of a few villages (the smoke test).
+"""
+from __future__ import annotations
+
+import os
+
+HELP = "generate township and county data and print every performance figure (--json for one object)"
+
+KEYS = ("ingest_rows_per_s", "ingest_vs_pyarrow", "metrics_township_ms", "metrics_county_ms",
+        "metrics_county_vs_township", "metrics_duckdb_raw_ms", "metrics_pandas_raw_ms",
+        "pages_warm_max_s", "pages_cold_max_s", "map_county_bytes", "map_county_render_s",
+        "peak_rss_mb", "sessions_20_p95_s")
+
+FLOORS = {  # key: (comparison, limit) as the scale issue states them, at county scale
+    "ingest_rows_per_s": (">=", 150_000),
+    "ingest_vs_pyarrow": ("<=", 10),
+    "metrics_county_ms": ("<=", 200),
+    "metrics_county_vs_township": ("<=", 3),
+    "pages_warm_max_s": ("<=", 0.5),
+    "pages_cold_max_s": ("<=", 3),
+    "map_county_bytes": ("<=", 3_000_000),
+    "map_county_render_s": ("<=", 3),
+    "peak_rss_mb": ("<=", 1536),
+}
+
+
+def add_arguments(p):
+    p.add_argument("--scale", choices=("county", "township", "tiny"), default="county",
+                   help="county (default): township and county; township: the demo only; "
+                        "tiny: a county of a few villages (smoke test)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--workdir", default=None, help="where the databases and CSV go (default: a temp dir)")
+    p.add_argument("--reuse", action="store_true",
+                   help="reuse databases already in --workdir (same scale and seed) instead of rebuilding")
+    p.add_argument("--seed", type=int, default=20260101)
+    p.add_argument("--year", type=int, default=2025, help="the year whose metrics are timed")
+    p.add_argument("--repeat", type=int, default=7, help="timed repetitions (the median is printed)")
+    p.add_argument("--sessions", type=int, default=20, help="simultaneous browser sessions")
+    p.add_argument("--no-browser", action="store_true", help="skip the Chromium figure (map draw time)")
+    p.add_argument("--no-server", action="store_true", help="skip streamlit run (sessions, peak RSS)")
+    p.add_argument("--only", default="", help="comma list of steps: ingest,metrics,pages,map,server")
+
+
+# ---------------------------------------------------------------- helpers
+
+def _median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return None if n == 0 else (xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2)
+
+
+def _pct(xs, q):
+    xs = sorted(xs)
+    if not xs:
+        return None
+    k = (len(xs) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def _r(x, nd=3):
+    return None if x is None else round(float(x), nd)
+
+
+def _log(msg):
+    import sys
+    import time
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def _fresh_sqlite(path) -> str:
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.remove(f"{path}{suffix}")
+        except FileNotFoundError:
+            pass
+    return f"sqlite:///{path}"
+
+
+def _load():
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover
+        return None
+
+
+# ---------------------------------------------------------------- data
+
+def _township(workdir, reuse):
+    from dashboard import demo
+    from dashboard.db.engine import migrate
+    path = workdir / "township.db"
+    url = f"sqlite:///{path}" if (reuse and path.exists()) else _fresh_sqlite(path)
+    demo.seed_if_empty(migrate(url))
+    return url
+
+
+def _county(workdir, sizes, seed, reuse, out):
+    import json
+    import time
+    from dashboard import aggregates, scale
+    from dashboard.db.engine import migrate, write_txn
+    path = workdir / "county.db"
+    marker = workdir / "county.json"
+    tag = json.dumps({"sizes": str(sizes), "seed": seed})
+    if reuse and path.exists() and marker.exists() and marker.read_text() == tag:
+        out["county_reused"] = True
+        return f"sqlite:///{path}"
+    url = _fresh_sqlite(path)
+    eng = migrate(url)
+    t0 = time.perf_counter()
+    c = scale.build(sizes, seed)
+    out["county_build_s"] = _r(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    with write_txn(eng) as conn:
+        scale.write(conn, c, refresh=False)
+    out["county_write_s"] = _r(time.perf_counter() - t0)
+    out["county_rows"] = c.counts()
+    t0 = time.perf_counter()
+    with write_txn(eng) as conn:
+        aggregates.refresh(conn)
+    out["county_refresh_s"] = _r(time.perf_counter() - t0)
+    with eng.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.exec_driver_sql("ANALYZE")
+    marker.write_text(tag)
+    return url
+
+
+# ---------------------------------------------------------------- ingest
+
+def _ingest(workdir, sizes, seed, out, notes):
+    import io
+    import time
+    from dashboard import aggregates, scale
+    from dashboard.db.engine import migrate, write_txn
+    try:
+        import loaders
+        getattr(loaders, "import_file")
+    except (ImportError, AttributeError):
+        notes.append("ingest: loaders.import_file (issue 3) not available")
+        return
+    import pyarrow.csv as pacsv
+    c = scale.build(sizes, seed)
+    csv_path = workdir / "disputes.csv"
+    n = scale.write_disputes_csv(csv_path, c)
+    data = csv_path.read_bytes()
+    url = _fresh_sqlite(workdir / "ingest.db")
+    eng = migrate(url)
+    with write_txn(eng) as conn:
+        scale.write(conn, c, ledgers=())
+    del c
+    t0 = time.perf_counter()
+    pacsv.read_csv(io.BytesIO(data))
+    t_pa = time.perf_counter() - t0
+    _log(f"ingest: importing {n:,} rows ({len(data) / 1e6:.0f} MB) through loaders.import_file")
+    t0 = time.perf_counter()
+    res = loaders.import_file(eng, data, csv_path.name, kind="disputes", username="bench")
+    t_in = time.perf_counter() - t0
+    if res.errors or res.inserted != n:
+        notes.append(f"ingest: import refused or partial: inserted {res.inserted} of {n}, "
+                     f"{res.total_errors} errors, first: {res.errors[:1]}")
+        out["ingest_errors"] = res.total_errors
+        return
+    out["ingest_rows"] = n
+    out["ingest_bytes"] = len(data)
+    out["ingest_s"] = _r(t_in)
+    out["pyarrow_parse_s"] = _r(t_pa)
+    out["ingest_rows_per_s"] = int(n / t_in)
+    out["ingest_vs_pyarrow"] = _r(t_in / t_pa, 2)
+    with eng.connect() as conn:
+        fresh = aggregates.is_fresh(conn)
+    out["ingest_refreshes_aggregates"] = fresh
+    if not fresh:  # what the intake will do in its transaction once wired: time it separately
+        t0 = time.perf_counter()
+        with write_txn(eng) as conn:
+            aggregates.refresh_batch(conn, res.batch_id)
+        out["ingest_refresh_s"] = _r(time.perf_counter() - t0)
+        out["ingest_with_refresh_rows_per_s"] = int(n / (t_in + time.perf_counter() - t0))
+
+
+# ---------------------------------------------------------------- metrics
+
+def _time_compute(url, period, repeat):
+    import time
+    from dashboard import metrics
+    from dashboard.db.engine import get_engine
+    eng = get_engine(url)
+    with eng.connect() as conn:
+        metrics.compute(conn, period)  # warm: connection, statement cache, page cache
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            r = metrics.compute(conn, period)
+            times.append(time.perf_counter() - t0)
+        fetch = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            metrics._fetch_base(conn, period, None, "village")
+            fetch.append(time.perf_counter() - t0)
+    return _median(times) * 1000, _median(fetch) * 1000, r
+
+
+def _raw_frames(url):
+    import sqlite3
+    import pandas as pd
+    path = url.split("///", 1)[1]
+    con = sqlite3.connect(path)
+    try:
+        d = pd.read_sql_query("SELECT village_id, reported_on, resolved_on, level FROM dispute", con)
+        v = pd.read_sql_query("SELECT village_id, held_on, participants, hours, points FROM volunteer_activity", con)
+        r = pd.read_sql_query("SELECT village_id, visited_on, voters, suggestions, resolved, referred "
+                              "FROM rep_visit", con)
+    finally:
+        con.close()
+    for df, cols in ((d, ("reported_on", "resolved_on")), (v, ("held_on",)), (r, ("visited_on",))):
+        for c in cols:
+            df[c] = pd.to_datetime(df[c])
+    return d, v, r
+
+
+def _pandas_base(d, v, r, start, end, overdue_before):
+    import pandas as pd
+    s, e, ob = pd.Timestamp(start), pd.Timestamp(end), pd.Timestamp(overdue_before)
+    x = d[(d.reported_on >= s) & (d.reported_on <= e)]
+    res = x.resolved_on.notna() & (x.resolved_on <= e)
+    f = pd.DataFrame({"village_id": x.village_id, "total": 1, "resolved": res,
+                      "grid": res & (x.level == "grid"), "in_village": res & x.level.isin(["grid", "village"]),
+                      "overdue": ~res & (x.reported_on < ob),
+                      "days": (x.resolved_on - x.reported_on).dt.days.where(res)})
+    g = f.groupby("village_id").agg(total=("total", "sum"), resolved=("resolved", "sum"), grid=("grid", "sum"),
+                                    in_village=("in_village", "sum"), overdue=("overdue", "sum"),
+                                    median=("days", "median"))
+    town_median = f.days.median()
+    y = v[(v.held_on >= s) & (v.held_on <= e)]
+    vg = y.assign(h=y.participants * y.hours).groupby("village_id").agg(
+        a=("h", "size"), p=("participants", "sum"), h=("h", "sum"), pt=("points", "sum"))
+    z = r[(r.visited_on >= s) & (r.visited_on <= e)]
+    rg = z.groupby("village_id").agg(n=("voters", "size"), vo=("voters", "sum"), sg=("suggestions", "sum"),
+                                     rs=("resolved", "sum"), rf=("referred", "sum"))
+    return g, vg, rg, town_median
+
+
+DUCK_SQL = """
+WITH x AS (
+  SELECT village_id, level, reported_on,
+         resolved_on IS NOT NULL AND resolved_on <= $e AS res,
+         date_diff('day', reported_on, resolved_on) AS days
+  FROM dispute WHERE reported_on BETWEEN $s AND $e)
+SELECT village_id, count(*) AS total, count(*) FILTER (WHERE res) AS resolved,
+       count(*) FILTER (WHERE res AND level = 'grid') AS grid,
+       count(*) FILTER (WHERE res AND level IN ('grid', 'village')) AS in_village,
+       count(*) FILTER (WHERE NOT res AND reported_on < $ob) AS overdue,
+       median(days) FILTER (WHERE res) AS median
+FROM x GROUP BY village_id
+"""
+DUCK_TOWN = ("SELECT median(date_diff('day', reported_on, resolved_on)) FROM dispute "
+             "WHERE reported_on BETWEEN $s AND $e AND resolved_on <= $e")
+DUCK_VOL = ("SELECT village_id, count(*), sum(participants), sum(participants * hours), sum(points) "
+            "FROM volunteer_activity WHERE held_on BETWEEN $s AND $e GROUP BY village_id")
+DUCK_VIS = ("SELECT village_id, count(*), sum(voters), sum(suggestions), sum(resolved), sum(referred) "
+            "FROM rep_visit WHERE visited_on BETWEEN $s AND $e GROUP BY village_id")
+
+
+def _metrics(township_url, county_url, year, repeat, out, notes):
+    import time
+    from datetime import timedelta
+    from dashboard import metrics, periods
+    p = periods.year(year)
+    if township_url:
+        ms, fetch, _ = _time_compute(township_url, p, repeat)
+        out["metrics_township_ms"] = _r(ms, 2)
+        out["metrics_township_fetch_ms"] = _r(fetch, 2)
+    if not county_url:
+        return
+    ms, fetch, ours = _time_compute(county_url, p, repeat)
+    out["metrics_county_ms"] = _r(ms, 2)
+    out["metrics_county_fetch_ms"] = _r(fetch, 2)
+    if out.get("metrics_township_ms"):
+        out["metrics_county_vs_township"] = _r(ms / out["metrics_township_ms"], 2)
+    _log("metrics: loading the raw rows into pandas and DuckDB (not timed)")
+    d, v, r = _raw_frames(county_url)
+    ob = p.end - timedelta(days=metrics.OVERDUE_DAYS)
+    times = []
+    for _ in range(max(3, repeat // 2)):
+        t0 = time.perf_counter()
+        g, vg, rg, town_median = _pandas_base(d, v, r, p.start, p.end, ob)
+        times.append(time.perf_counter() - t0)
+    out["metrics_pandas_raw_ms"] = _r(_median(times) * 1000, 2)
+    try:
+        import duckdb
+    except ImportError:
+        notes.append("metrics: duckdb not installed (requirements-dev.txt)")
+        return
+    con = duckdb.connect()
+    for name, df in (("dispute", d), ("volunteer_activity", v), ("rep_visit", r)):
+        con.register("df_view", df)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM df_view")
+        con.unregister("df_view")
+    params = {"s": p.start, "e": p.end, "ob": ob}
+    pv = {"s": p.start, "e": p.end}
+    times = []
+    for _ in range(max(3, repeat // 2) + 1):
+        t0 = time.perf_counter()
+        rows = con.execute(DUCK_SQL, params).fetchall()
+        town = con.execute(DUCK_TOWN, pv).fetchone()[0]
+        con.execute(DUCK_VOL, pv).fetchall()
+        con.execute(DUCK_VIS, pv).fetchall()
+        times.append(time.perf_counter() - t0)
+    out["metrics_duckdb_raw_ms"] = _r(_median(times[1:]) * 1000, 2)
+    # the references compute the same figures: check a few against ours
+    tw = ours["township"]
+    duck_total = sum(x[1] for x in rows)
+    out["metrics_reference_match"] = bool(
+        duck_total == tw["disputes_total"] == int(g.total.sum())
+        and sum(x[2] for x in rows) == tw["disputes_resolved"]
+        and sum(x[5] for x in rows) == tw["overdue_open"]
+        and (town is None and tw["median_days_to_resolve"] is None
+             or abs(float(town) - float(tw["median_days_to_resolve"])) < 1e-9)
+        and abs(float(town_median) - float(tw["median_days_to_resolve"])) < 1e-9)
+    out["metrics_county_faster_than_duckdb"] = ms < out["metrics_duckdb_raw_ms"]
+    con.close()
+
+
+# ---------------------------------------------------------------- pages
+
+ADMIN = {"username": "bench", "role": "admin", "village_ids": None, "display_name": "bench"}
+
+
+def _pages(url, label, out, notes):
+    import time
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+    from dashboard.db.engine import dispose_all
+    from dashboard.ui import nav
+    os.environ["DATABASE_URL"] = url
+    os.environ["DASHBOARD_AUTH"] = "off"
+    cold, warm, errors = {}, {}, {}
+    for slug, path, *_ in nav.available():
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        dispose_all()
+        at = AppTest.from_file(str(nav.ROOT / path), default_timeout=300)
+        at.session_state["user"] = ADMIN
+        at.session_state["lang"] = "zh"
+        t0 = time.perf_counter()
+        at.run()
+        cold[slug] = _r(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        at.run()
+        warm[slug] = _r(time.perf_counter() - t0)
+        if at.exception:
+            errors[slug] = [str(e.value)[:200] for e in at.exception]
+        _log(f"pages {label}: {slug} cold {cold[slug]} s, warm {warm[slug]} s")
+    out[f"pages_{label}_cold_s"] = cold
+    out[f"pages_{label}_warm_s"] = warm
+    if errors:
+        out[f"pages_{label}_errors"] = errors
+        notes.append(f"pages {label}: exceptions in {sorted(errors)}")
+    return max(cold.values(), default=None), max(warm.values(), default=None)
+
+
+# ---------------------------------------------------------------- map
+
+def _map(url, year, chromium, out, notes):
+    from dashboard import periods
+    from dashboard.db.engine import get_engine
+    try:
+        from dashboard import maps
+        from dashboard.queries import map as qmap
+        getattr(maps, "bench_payload")
+    except (ImportError, AttributeError):
+        notes.append("map: dashboard.maps.bench_payload (issue 5) not available")
+        return
+    with get_engine(url).connect() as conn:
+        layers = qmap.layers(conn, periods.year(year), "resolution_rate", points=False)
+    r = maps.bench_payload(layers_data=layers, level="grid", metric_key="resolution_rate",
+                           chromium_path=chromium)
+    out["map_county_features"] = r.get("features")
+    out["map_county_bytes"] = r.get("bytes")
+    out["map_county_html_bytes"] = r.get("html_bytes")
+    out["map_county_build_s"] = r.get("build_seconds")
+    out["map_county_render_s"] = r.get("render_seconds")
+    if r.get("render_seconds") is None:
+        notes.append("map: no Chromium, render time not measured")
+
+
+# ---------------------------------------------------------------- server, sessions, memory
+
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _ws_session(port: int, page: str = "") -> tuple[float, int]:
+    """One browser-less session: what the Streamlit frontend does on opening a page.
+
+    Connects the app's WebSocket, asks for a script run of ``page`` ("" = the default,
+    the overview) and waits for the run to finish; returns (seconds, exceptions shown).
+    """
+    import time
+    import websockets
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    t0 = time.perf_counter()
+    exceptions = 0
+    async with websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
+                                  max_size=None, open_timeout=300, ping_timeout=None) as ws:
+        msg = BackMsg()
+        msg.rerun_script.query_string = ""
+        msg.rerun_script.page_name = page
+        await ws.send(msg.SerializeToString())
+        while True:
+            fm = ForwardMsg()
+            fm.ParseFromString(await ws.recv())
+            kind = fm.WhichOneof("type")
+            if kind == "delta" and fm.delta.WhichOneof("type") == "new_element" \
+                    and fm.delta.new_element.WhichOneof("type") == "exception":
+                exceptions += 1
+            if kind == "script_finished" and fm.script_finished in (
+                    ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR):
+                break
+    return time.perf_counter() - t0, exceptions
+
+
+def _server(url, n_sessions, out, notes):
+    """``streamlit run`` on the database: one session, n simultaneous sessions on the overview,
+    then every page once; the app process's resident memory sampled every 50 ms throughout."""
+    import asyncio
+    import subprocess
+    import sys
+    import threading
+    import time
+    import urllib.request
+    import psutil
+    from dashboard.settings import ROOT
+    from dashboard.ui import nav
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "DASHBOARD_AUTH": "off", "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = {"rss": 0, "tree": 0}
+    stop = threading.Event()
+
+    def sample():
+        p = psutil.Process(proc.pid)
+        while not stop.is_set():
+            try:
+                rss = p.memory_info().rss
+                tree = rss + sum(c.memory_info().rss for c in p.children(recursive=True))
+                peak["rss"], peak["tree"] = max(peak["rss"], rss), max(peak["tree"], tree)
+            except psutil.Error:
+                break
+            time.sleep(0.05)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    try:
+        for _ in range(600):
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            notes.append("server: streamlit did not answer /_stcore/health")
+            return
+        out["server_idle_rss_mb"] = _r(peak["rss"] / 2**20, 1)
+
+        async def drive():
+            first = await _ws_session(port)
+            wave = await asyncio.gather(*[_ws_session(port) for _ in range(n_sessions)])
+            pages = {}
+            for slug, *_ in nav.available():
+                pages[slug] = await _ws_session(port, slug)
+            return first, wave, pages
+
+        first, wave, pages = asyncio.run(drive())
+        times = [t for t, _ in wave]
+        out["sessions_first_s"] = _r(first[0])
+        out["sessions_n"] = n_sessions
+        out["sessions_20_p50_s"] = _r(_pct(times, 0.5))
+        out["sessions_20_p95_s"] = _r(_pct(times, 0.95))
+        out["sessions_20_max_s"] = _r(max(times))
+        out["server_pages_s"] = {k: _r(t) for k, (t, _) in pages.items()}
+        errs = sum(e for _, e in wave) + first[1] + sum(e for _, e in pages.values())
+        out["server_exceptions"] = errs
+        if errs:
+            notes.append(f"server: {errs} exceptions shown in sessions")
+    finally:
+        stop.set()
+        th.join(timeout=2)
+        out["peak_rss_mb"] = _r(peak["rss"] / 2**20, 1)
+        out["peak_rss_with_children_mb"] = _r(peak["tree"] / 2**20, 1)
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+# ---------------------------------------------------------------- run
+
+def run(args) -> int:
+    import json
+    import tempfile
+    import time
+    from pathlib import Path
+    from dashboard import scale
+    from dashboard.db.engine import dispose_all
+    t_start = time.perf_counter()
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="dashboard-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    steps = {s.strip() for s in args.only.split(",") if s.strip()} or {"ingest", "metrics", "pages", "map", "server"}
+    sizes = {"county": scale.COUNTY, "tiny": scale.tiny(), "township": None}[args.scale]
+    from dashboard.settings import get
+    chromium = None if args.no_browser else get("DASHBOARD_CHROMIUM")
+    if chromium and not Path(chromium).exists():
+        chromium = None
+    out: dict = {k: None for k in KEYS}
+    notes: list[str] = []
+    out.update(scale=args.scale, workdir=str(workdir), load_before=_load(), cpus=os.cpu_count())
+    if sizes is not None:
+        out["county_sizes"] = dict(townships=sizes.townships, villages=sizes.villages, grids=sizes.grids,
+                                   disputes=sizes.disputes, volunteers=sizes.volunteers, visits=sizes.visits)
+
+    _log(f"township (demo) and county ({args.scale}) databases in {workdir}")
+    township_url = _township(workdir, args.reuse)
+    county_url = _county(workdir, sizes, args.seed, args.reuse, out) if sizes is not None else None
+    if county_url is None:
+        notes.append("scale township: county figures not measured (run --scale county)")
+
+    if "ingest" in steps and sizes is not None:
+        _log("ingest")
+        _ingest(workdir, sizes, args.seed, out, notes)
+    if "metrics" in steps:
+        _log("metrics")
+        _metrics(township_url, county_url, args.year, args.repeat, out, notes)
+    if "pages" in steps:
+        _log("pages (AppTest)")
+        cold, warm = _pages(township_url, "township", out, notes)
+        out["pages_township_cold_max_s"], out["pages_township_warm_max_s"] = cold, warm
+        if county_url:
+            cold, warm = _pages(county_url, "county", out, notes)
+        out["pages_cold_max_s"], out["pages_warm_max_s"] = cold, warm
+        dispose_all()
+    if "map" in steps and county_url:
+        _log("map")
+        _map(county_url, args.year, chromium, out, notes)
+    if "server" in steps and not args.no_server:
+        _log("server: streamlit run, sessions, memory")
+        _server(county_url or township_url, args.sessions, out, notes)
+    out["floors"] = {k: (None if out.get(k) is None else
+                         (out[k] >= lim if op == ">=" else out[k] <= lim)) for k, (op, lim) in FLOORS.items()}
+    if out.get("metrics_county_faster_than_duckdb") is not None:
+        out["floors"]["metrics_county_faster_than_duckdb"] = out["metrics_county_faster_than_duckdb"]
+    out["load_after"] = _load()
+    out["bench_s"] = _r(time.perf_counter() - t_start, 1)
+    out["notes"] = notes
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        width = max(len(k) for k in out)
+        for k, v in out.items():
+            print(f"{k:<{width}}  {json.dumps(v, ensure_ascii=False)}")
+    return 0
