@@ -265,3 +265,30 @@ def test_real_database_login_page_lists_no_demo_accounts(real_env):
     at = run_app()
     assert not any(t.value == "演示账号" for t in at.subheader)
     assert "demo-admin" not in str([m.value for m in at.markdown])
+
+
+@pytest.mark.skipif(not (nav.ROOT / "pages/upload.py").exists(), reason="no upload page yet")
+def test_clerk_logged_in_through_the_form_cannot_upload_another_villages_rows(real_env):
+    from dashboard.queries.summary import counts
+    with real_env.connect() as c:
+        before = counts(c)
+    at = log_in(run_app(), "wen")
+    at.switch_page(str(nav.ROOT / "pages/upload.py")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "数据上传"
+    body = "纠纷编号,村(社区),类别,排查日期,当事人数,状态\nX-1,建设村,邻里纠纷,2024-03-06,2,已受理\n"
+    at.file_uploader(key="up_file").set_value(("crafted.csv", body.encode(), "text/csv"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not [b for b in at.button if b.key == "up_go"]          # no import button offered
+    assert at.error
+    with real_env.connect() as c:
+        assert counts(c) == before
+        rows = auth.audit_rows(c, {"username": "wen"})
+    assert [(r["action"], bool(r["ok"])) for r in reversed(rows)] == [("login", True), ("upload_check", False)]
+
+
+def test_leader_gets_no_upload_page(real_env):
+    at = log_in(run_app(), "boss")
+    with pytest.raises(ValueError, match="Known pages"):
+        at.switch_page(str(nav.ROOT / "pages/upload.py"))
