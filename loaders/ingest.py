@@ -62,22 +62,38 @@ def canon(s: pd.Series, kind: str) -> pd.Series:
 
 
 def db_values(s: pd.Series, kind: str, sqlite: bool) -> list:
-    """Column values as plain Python objects for the DBAPI."""
+    """Column values as plain Python objects for the DBAPI (vectorised where it matters)."""
+    s = pd.Series(s)
     if kind == "date":
-        d = pd.to_datetime(pd.Series(s).astype(object), errors="coerce")
+        if not pd.api.types.is_datetime64_any_dtype(s.dtype):
+            s = pd.to_datetime(s.astype(object), errors="coerce")
+        arr = s.to_numpy(dtype="datetime64[D]")
+        nat = np.isnat(arr)
         if sqlite:
-            return d.dt.strftime("%Y-%m-%d").astype(object).where(d.notna(), None).tolist()
-        return [None if pd.isna(x) else x.date() for x in d]
-    if kind == "int":
-        v = pd.to_numeric(pd.Series(s).astype(object), errors="coerce")
-        if not v.isna().any():
-            return v.to_numpy(dtype="int64").tolist()
-        return [None if pd.isna(x) else int(x) for x in v.tolist()]
-    if kind == "float":
-        v = pd.to_numeric(pd.Series(s).astype(object), errors="coerce").to_numpy(dtype="float64")
-        return [None if np.isnan(x) else float(x) for x in v.tolist()]
-    vals = pd.Series(s).astype(object)
-    return [None if x is None or (isinstance(x, float) and np.isnan(x)) else str(x) for x in vals]
+            out = np.datetime_as_string(arr, unit="D").astype(object)
+        else:
+            out = arr.astype(object)  # datetime.date objects
+        if nat.any():
+            out[nat] = None
+        return out.tolist()
+    if kind in ("int", "float"):
+        if not pd.api.types.is_numeric_dtype(s.dtype) or s.dtype == object:
+            s = pd.to_numeric(s.astype(object), errors="coerce")
+        arr = s.to_numpy(dtype="float64", na_value=np.nan)
+        na = np.isnan(arr)
+        if kind == "int":
+            out = np.where(na, 0, np.round(arr)).astype("int64").astype(object)
+        else:
+            out = arr.astype(object)
+        if na.any():
+            out[na] = None
+        return out.tolist()
+    out = s.astype(object).to_numpy(dtype=object)
+    na = pd.isna(out)
+    if na.any():
+        out = out.copy()
+        out[na] = None
+    return out.tolist()
 
 
 def _json_value(v, kind: str):
@@ -167,7 +183,7 @@ def apply(conn, prep, reg, *, kind: str, batch: dict, dry_run: bool) -> dict:
 # Above this many written rows the pre-aggregates are left marked dirty (metrics then read
 # the raw rows, always right) for ``python -m dashboard aggregates`` to rebuild, so that a
 # county-wide bulk load is not slowed down by a refresh inside its transaction.
-REFRESH_MAX_ROWS = 200_000
+REFRESH_MAX_ROWS = 50_000
 
 
 def _refresh_aggregates(conn, batch_id: int, written: int) -> None:

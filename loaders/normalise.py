@@ -131,6 +131,16 @@ def halfwidth(s: pd.Series) -> pd.Series:
     return s
 
 
+_FW = re.compile(FULLWIDTH_RE)
+
+
+def hw(text: str) -> str:
+    """halfwidth() for one string."""
+    import unicodedata
+    text = str(text)
+    return unicodedata.normalize("NFKC", text).strip() if _FW.search(text) else text.strip()
+
+
 def blank(s: pd.Series, text: bool = False) -> np.ndarray:
     if text:
         return (s == "").to_numpy(dtype=bool)

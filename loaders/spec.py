@@ -28,6 +28,8 @@ class Field:
 VILLAGE_ALIASES = ("村（社区）", "村(社区)", "村名", "村庄", "社区", "所属村", "村（社区）名称",
                    "所属村（社区）", "村委会", "行政村", "village")
 GRID_ALIASES = ("所属网格", "网格", "网格名称", "网格编号", "网格号", "grid")
+VILLAGE_CODE = ("区划代码", "统计用区划代码", "村代码", "村（社区）代码", "村（社区）区划代码",
+                "village_code")
 NOTE_ALIASES = ("备注", "说明", "note", "remark")
 
 FIELDS: dict[str, tuple[Field, ...]] = {
@@ -46,7 +48,8 @@ FIELDS: dict[str, tuple[Field, ...]] = {
               max_len=100),
     ),
     "grids": (
-        Field("village", "village", VILLAGE_ALIASES + ("村代码",), required=True, generic=True),
+        Field("village", "village", VILLAGE_ALIASES, required=True, generic=True),
+        Field("village_code", "village_code", VILLAGE_CODE, generic=True),
         Field("name", "text", ("网格名称", "网格", "所属网格", "name", "grid"), required=True,
               max_len=100),
         Field("code", "text", ("网格编号", "网格编码", "网格代码", "网格号", "code"), max_len=32),
@@ -57,6 +60,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     "disputes": (
         Field("case_no", "text", ("案件编号", "编号", "纠纷编号", "case_no", "case no"), max_len=64),
         Field("village", "village", VILLAGE_ALIASES, required=True, generic=True),
+        Field("village_code", "village_code", VILLAGE_CODE, generic=True),
         Field("grid", "grid", GRID_ALIASES, generic=True),
         Field("category", "text", ("纠纷类型", "类别", "纠纷类别", "矛盾类型", "category"),
               required=True, max_len=50),
@@ -76,6 +80,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     "volunteers": (
         Field("activity_no", "text", ("活动编号", "activity_no", "activity no"), max_len=64),
         Field("village", "village", VILLAGE_ALIASES, required=True, generic=True),
+        Field("village_code", "village_code", VILLAGE_CODE, generic=True),
         Field("grid", "grid", GRID_ALIASES, generic=True),
         Field("held_on", "date", ("活动日期", "服务日期", "held_on", "date"), required=True),
         Field("team", "text", ("志愿服务队", "志愿队伍", "服务队", "team"), required=True,
@@ -91,6 +96,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     "visits": (
         Field("record_no", "text", ("记录编号", "record_no", "record no"), max_len=64),
         Field("village", "village", VILLAGE_ALIASES, required=True, generic=True),
+        Field("village_code", "village_code", VILLAGE_CODE, generic=True),
         Field("rep_name", "text", ("代表姓名", "姓名", "rep_name", "representative"),
               required=True, max_len=50),
         Field("rep_type", "enum", ("代表类型", "代表类别", "rep_type"), required=True,

@@ -46,32 +46,40 @@ class Registry:
 
     def find_village(self, value: str) -> tuple[int | None, str]:
         """(id, suggestion) for a village written by name or code."""
-        ids, sugg = self.resolve_villages(pd.Series([value], dtype=str))
+        ids, sugg, _ = self.resolve_villages(pd.Series([value], dtype=str))
         return (None if pd.isna(ids[0]) else int(ids[0])), sugg.get(value, "")
 
-    def resolve_villages(self, s: pd.Series) -> tuple[np.ndarray, dict[str, str]]:
-        """Village ids (NaN where unknown or ambiguous) and suggestions for unknown values."""
+    def resolve_villages(self, s: pd.Series, by: str = "any"):
+        """Village ids (NaN where unknown or ambiguous), suggestions for unknown values, and
+        the values naming more than one village (same name in two townships)."""
         v = self.villages
-        by_code = {str(c): i for c, i in zip(v["code"], v["id"]) if c}
-        counts = v["name"].value_counts()
-        by_name = {n: i for n, i in zip(v["name"], v["id"]) if counts[n] == 1}
-        uniq = s.unique()
+        by_code = {str(c): float(i) for c, i in zip(v["code"], v["id"]) if c}
+        names = v["name"].tolist()
+        seen: dict[str, int] = {}
+        for n in names:
+            seen[n] = seen.get(n, 0) + 1
+        by_name = {n: float(i) for n, i in zip(names, v["id"]) if seen[n] == 1}
         out: dict[str, float] = {}
         sugg: dict[str, str] = {}
-        names = v["name"].tolist()
-        for val in uniq:
-            x = N.halfwidth(pd.Series([val], dtype=str)).iloc[0].strip()
-            hit = by_code.get(x) or by_name.get(x)
-            if hit is None:
-                for cand in (x + "村", x + "社区", x.replace("村委会", "村").replace("村民委员会", "村"),
-                             x.replace("居委会", "社区").replace("居民委员会", "社区")):
-                    if cand in by_name:
-                        hit = by_name[cand]
-                        break
-            out[val] = float(hit) if hit is not None else np.nan
+        ambiguous: set[str] = set()
+        for val in s.unique().tolist():
+            x = N.hw(val)
+            hit = by_code.get(x) if by != "name" else None
+            if hit is None and by != "code":
+                hit = by_name.get(x)
+                if hit is None:
+                    for cand in (x + "村", x + "社区", x.replace("村民委员会", "村").replace("村委会", "村"),
+                                 x.replace("居民委员会", "社区").replace("居委会", "社区")):
+                        if cand in by_name:
+                            hit = by_name[cand]
+                            break
+            out[val] = hit if hit is not None else np.nan
             if hit is None and val:
-                sugg[val] = N.closest(x, names)
-        return s.map(out).to_numpy(dtype="float64"), sugg
+                if seen.get(x, 0) > 1:
+                    ambiguous.add(val)
+                elif by != "code":
+                    sugg[val] = N.closest(x, names)
+        return s.map(out).to_numpy(dtype="float64"), sugg, ambiguous
 
 
 @dataclass
@@ -172,7 +180,7 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
     # required columns
     for f in spec.fields(kind):
         if f.required and f.name not in mapping:
-            if f.type == "village" and fill_village is not None:
+            if f.type == "village" and (fill_village is not None or "village_code" in mapping):
                 continue
             if kind == "grids" and f.name == "name" and "code" in mapping:
                 continue
@@ -238,7 +246,7 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
             out[f.name] = v.astype(object).where(v.notna(), None)
             if f.required:
                 col.add(isblank, cname, None, "required")
-        elif f.type in ("village", "grid"):
+        elif f.type in ("village", "grid", "village_code"):
             out[f.name] = s.where(~pd.Series(isblank), None).astype(object)
 
     prep = Prepared(kind=kind, frame=out, provided=[], problems=[], rejected=0, rows_read=n,
@@ -259,11 +267,25 @@ def _resolve_village(prep, col, mapping, col_name, raw_vals, reg, fill, allowed,
     """Set prep.frame['village_id']; report unknown/forbidden/inconsistent villages."""
     out = prep.frame
     n = len(out)
-    if "village" in mapping:
-        s = raw_vals["village"]
-        cname = col_name["village"]
+    if "village" in mapping or "village_code" in mapping:
+        use = "village" if "village" in mapping else "village_code"
+        s = raw_vals[use]
+        cname = col_name[use]
         isblank = N.blank(s, text=True)
-        ids, sugg = reg.resolve_villages(s)
+        ids, sugg, amb = reg.resolve_villages(s, by="any" if use == "village" else "code")
+        if "village" in mapping and "village_code" in mapping:
+            # the code wins (names repeat across townships); a name that contradicts it is an error
+            cs = raw_vals["village_code"]
+            cblank = N.blank(cs, text=True)
+            cids, _, _ = reg.resolve_villages(cs, by="code")
+            col.add(~cblank & np.isnan(cids), col_name["village_code"], cs, "unknown_village_code")
+            nids = ids
+            ids = np.where(cblank, ids, cids)
+            clash = ~cblank & ~np.isnan(cids) & ~isblank & ~np.isnan(nids) & (nids != cids)
+            col.add(clash, cname, s, "village_code_mismatch", code_col=col_name["village_code"])
+            known = ~np.isnan(ids)
+            isblank = isblank & cblank
+            amb = {a for a in amb if ((s == a).to_numpy() & ~known).any()}
         if fill is not None:
             ids = np.where(isblank, float(fill), ids)
             other = ~isblank & ~np.isnan(ids) & (ids != float(fill))
@@ -275,9 +297,14 @@ def _resolve_village(prep, col, mapping, col_name, raw_vals, reg, fill, allowed,
         if unknown.any():
             for val in pd.unique(s[unknown]):
                 m = unknown & (s == val).to_numpy(dtype=bool)
-                hint = sugg.get(val, "")
-                col.add(m, cname, s, "unknown_village_hint" if hint else "unknown_village",
-                        suggestion=hint)
+                if use == "village_code":
+                    col.add(m, cname, s, "unknown_village_code")
+                elif val in amb:
+                    col.add(m, cname, s, "ambiguous_village")
+                else:
+                    hint = sugg.get(val, "")
+                    col.add(m, cname, s, "unknown_village_hint" if hint else "unknown_village",
+                            suggestion=hint)
     elif fill is not None:
         ids = np.full(n, float(fill))
     else:
@@ -311,7 +338,7 @@ def _resolve_grid(prep, col, mapping, col_name, raw_vals, reg):
         if np.isnan(v):
             res[(v, val)] = (np.nan, "skip")
             continue
-        x = N.halfwidth(pd.Series([val], dtype=str)).iloc[0].strip()
+        x = N.hw(val)
         if x in by_code:
             gid, gv = by_code[x]
             res[(v, val)] = (float(gid), "" if gv == int(v) else "grid_other_village")
@@ -365,13 +392,13 @@ def _defaults(prep, kind, provided_always=()):
     out = prep.frame
     present = [f.name for f in spec.fields(kind) if f.name in out.columns]
     for f in spec.fields(kind):
-        if f.type in ("village", "grid") or f.name == "township":
+        if f.type in ("village", "grid", "village_code") or f.name == "township":
             continue
         if f.name not in out.columns:
             out[f.name] = f.default if f.default is not None else None
         elif f.default is not None:
             out[f.name] = out[f.name].where(out[f.name].notna(), f.default)
-    prov = [f for f in present if f not in ("village", "grid", "township")]
+    prov = [f for f in present if f not in ("village", "grid", "township", "village_code")]
     if "grid" in present:
         prov.append("grid_id")
     prep.provided = sorted(set(prov) | set(provided_always) | {"village_id"})
@@ -492,7 +519,7 @@ def _check_villages(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, 
             prep.notes.append("kind_inferred")
     if allowed is not None and len(out):
         key = out["code"].where(out["code"].notna(), out["name"]) if "code" in out else out["name"]
-        ids, _ = reg.resolve_villages(key.fillna("").astype(str))
+        ids, _, _ = reg.resolve_villages(key.fillna("").astype(str))
         forbidden = np.isnan(ids) | ~np.isin(ids, np.array(sorted(allowed), dtype=float))
         col.add(forbidden, col_name.get("name", label["name"]), out["name"], "not_allowed")
     if "township" in mapping:
