@@ -161,3 +161,15 @@ def test_long_custom_period_slices_by_quarter():
 def test_map_is_optional(deck):
     m = deck.slide("map").map
     assert m.png is None and m.note
+
+
+def test_ranking_frame_for_excel_holds_registry_numbers(deck):
+    from dashboard.report import ranking_frame
+    df = ranking_frame(deck)
+    assert df.index.name == "排名" and list(df.index) == list(range(1, len(df) + 1))
+    by_name = {deck.village_names[i]: m for i, m in enumerate(deck.values["villages"].values())}
+    for name, row in df.set_index("村（社区）").iterrows():
+        m = by_name[name]
+        assert row["受理纠纷（件）"] == m["disputes_total"]
+        rate = m["resolution_rate"]
+        assert (row["化解率（%）"] != row["化解率（%）"]) if rate is None else row["化解率（%）"] == round(rate * 100, 1)

@@ -75,3 +75,8 @@ def test_english(demo_url, monkeypatch):
     at.run()
     assert not at.exception and at.title[0].value == "Meeting"
     assert [b.label for b in at.button] == ["Start presenting", "Previous", "Next"]
+
+
+def test_download_buttons(app):
+    labels = [b.proto.label for b in app.get("download_button")]
+    assert labels == ["PPTX 幻灯片", "PDF 报告", "离线 HTML", "排名表（Excel）", "排名表（CSV）"]

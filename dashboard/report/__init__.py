@@ -26,5 +26,12 @@ def to_html(deck: Deck) -> str:
     return f(deck)
 
 
-__all__ = ["build_deck", "briefing", "to_pptx", "to_pdf", "to_html", "Deck", "Slide", "Chart",
+def ranking_frame(deck: Deck):
+    """The village ranking as a DataFrame of numbers (rates in %), for Excel/CSV downloads."""
+    import pandas as pd
+    tb = deck.slide("ranking").table
+    return pd.DataFrame(tb.raw, columns=tb.columns).set_index(tb.columns[0])
+
+
+__all__ = ["build_deck", "briefing", "to_pptx", "to_pdf", "to_html", "ranking_frame", "Deck", "Slide", "Chart",
            "Series", "Table", "Kpi", "MapImage"]

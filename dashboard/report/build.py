@@ -38,6 +38,17 @@ def _with_unit(key: str, lang: str) -> str:
     return f"{m.name(lang)}（{m.unit(lang)}）" if lang == "zh" else f"{m.name(lang)} ({m.unit(lang)})"
 
 
+def _number(v, kind: str):
+    """A value as a spreadsheet number in the unit its column header names (rates in %)."""
+    if fmt.is_none(v):
+        return None
+    if kind == "rate":
+        return round(v * 100, 1)
+    if kind in ("days", "ratio", "hours"):
+        return round(float(v), 1)
+    return int(v)
+
+
 def slices(period: Period) -> list[Period]:
     """Calendar months inside the period (clipped at both ends); quarters or years when long."""
     def walk(make):
@@ -239,10 +250,12 @@ def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target:
 
     # 7 village ranking (the overview's table, same order and figures)
     df = overview.village_table(conn, period, ids, "resolution_rate", lang)
-    rows, low = [], []
+    rows, low, raw = [], [], []
     for i, row in enumerate(df.itertuples(index=False), start=1):
         rows.append([str(i), row.village] + [fmt.value(getattr(row, k), metrics.METRICS[k].kind)
                                              for k in RANKING_METRICS])
+        raw.append([i, row.village] + [_number(getattr(row, k), metrics.METRICS[k].kind)
+                                       for k in RANKING_METRICS])
         rate = row.resolution_rate
         if rate is not None and rate == rate and rate < target:
             low.append(i - 1)
@@ -251,7 +264,7 @@ def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target:
                                       target=fmt.pct(target))],
                              table=Table([t("meeting.col_rank", lang), t("overview.col_village", lang)]
                                          + [_with_unit(k, lang) for k in RANKING_METRICS], rows,
-                                         [True, False] + [True] * len(RANKING_METRICS), low)))
+                                         [True, False] + [True] * len(RANKING_METRICS), low, raw)))
 
     # 8 alerts
     al = overview.alerts(conn, period, ids, target, lang)

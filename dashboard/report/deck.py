@@ -41,6 +41,7 @@ class Table:
     rows: list[list[str]]            # formatted text, ready to print
     numeric: list[bool] = field(default_factory=list)   # right-align these columns
     highlight: list[int] = field(default_factory=list)  # row indexes to mark (below target)
+    raw: list[list] = field(default_factory=list)       # the same cells as numbers, for Excel/CSV
 
 
 @dataclass

@@ -12,7 +12,7 @@ import html
 
 import streamlit as st
 
-from dashboard import report, settings
+from dashboard import export, report, settings
 from dashboard.report import html_out
 from dashboard.report.deck import Deck, Slide
 from dashboard.report.figures import FONT_FAMILY, figure
@@ -189,7 +189,7 @@ def render_slide(d: Deck, i: int) -> None:
 # ---------------------------------------------------------------- downloads
 
 def downloads(d: Deck, opts: dict, filters: ui.Filters) -> None:
-    """PPTX / PDF / HTML buttons; each file is made when its button is clicked."""
+    """PPTX / PDF / HTML, and the ranking table as Excel/CSV; each file is made when clicked."""
     st.subheader(ui.t("meeting.downloads"))
     stem = f"{d.township}_{filters.period.start}_{filters.period.end}"
     orientation = opts["orientation"]
@@ -203,3 +203,12 @@ def downloads(d: Deck, opts: dict, filters: ui.Filters) -> None:
     c3.download_button(ui.t("meeting.download_html"), lambda: report.to_html(d).encode("utf-8"),
                        file_name=f"{stem}.html", mime="text/html", icon=":material/html:",
                        on_click="ignore", key="meeting_dl_html", width="stretch")
+    table = report.ranking_frame(d)
+    sheet = d.slide("ranking").title
+    c4, c5, _ = st.columns(3)
+    c4.download_button(ui.t("meeting.download_xlsx"), lambda: export.table_to_xlsx(table, sheet),
+                       file_name=f"{stem}_{sheet}.xlsx", mime=export.XLSX_MIME, icon=":material/table:",
+                       on_click="ignore", key="meeting_dl_xlsx", width="stretch")
+    c5.download_button(ui.t("meeting.download_csv"), lambda: export.table_to_csv(table),
+                       file_name=f"{stem}_{sheet}.csv", mime=export.CSV_MIME, icon=":material/csv:",
+                       on_click="ignore", key="meeting_dl_csv", width="stretch")
