@@ -110,3 +110,22 @@ def test_every_run_and_chart_sets_the_east_asian_font(built):
 def test_map_slide_says_it_was_left_out(built):
     deck, prs, _ = built
     assert deck.slide("map").map.note in _texts(prs)
+
+
+def test_geometry_is_whole_emus_inside_the_slide(built):
+    """PowerPoint refuses a file with a fractional coordinate (python-pptx writes floats as-is)."""
+    import re
+    import zipfile
+    deck, prs, _ = built
+    z = zipfile.ZipFile(io.BytesIO(to_pptx(deck)))
+    attr = re.compile(r'<(?:a|p):(?:off|ext|chOff|chExt)\s([^>]*)/>|<a:gridCol w="([^"]*)"|<a:tr h="([^"]*)"')
+    for name in z.namelist():
+        if name.startswith("ppt/slides/slide") and name.endswith(".xml"):
+            xml = z.read(name).decode("utf-8")
+            for m in attr.finditer(xml):
+                values = re.findall(r'(?:x|y|cx|cy)="([^"]*)"', m.group(1) or "") + [v for v in m.groups()[1:] if v]
+                assert all(re.fullmatch(r"-?\d+", v) for v in values), (name, m.group(0))
+    W, H = prs.slide_width, prs.slide_height
+    for s in prs.slides:
+        for sh in s.shapes:
+            assert 0 <= sh.left and 0 <= sh.top and sh.left + sh.width <= W and sh.top + sh.height <= H, sh.name

@@ -35,7 +35,7 @@ GREY = RGBColor(0x66, 0x66, 0x66)
 GOOD = RGBColor(0x1B, 0x7F, 0x3B)
 WHITE = RGBColor(0xFF, 0xFF, 0xFF)
 PALETTE = ["B22222", "1F4E79", "D98E04", "4F8A3C", "7B5EA7", "808080"]
-ROWS_PER_TABLE_SLIDE = 24
+ROWS_PER_TABLE_SLIDE = 22     # most rows on one slide; longer tables are split evenly
 
 W, H = Inches(13.333), Inches(7.5)
 BAND = Inches(0.95)
@@ -86,9 +86,14 @@ def _theme_fonts(prs) -> None:
 
 # ---------------------------------------------------------------- building blocks
 
+def _emu(*values) -> list[Emu]:
+    """Whole EMUs: the file format takes integers only ("457200.0" makes PowerPoint refuse the file)."""
+    return [Emu(int(round(v))) for v in values]
+
+
 def _text(slide, x, y, w, h, lines, size=18, bold=False, color=DARK, align=PP_ALIGN.LEFT,
           anchor=MSO_ANCHOR.TOP, space=6):
-    box = slide.shapes.add_textbox(x, y, w, h)
+    box = slide.shapes.add_textbox(*_emu(x, y, w, h))
     tf = box.text_frame
     tf.word_wrap = True
     tf.vertical_anchor = anchor
@@ -126,7 +131,7 @@ def add_chart(slide, c: Chart, x, y, w, h):
     data.categories = c.categories
     for se in c.series:
         data.add_series(se.name, [None if v is None else float(v) for v in se.values])
-    chart = slide.shapes.add_chart(_CHART_TYPES[c.kind], x, y, w, h, data).chart
+    chart = slide.shapes.add_chart(_CHART_TYPES[c.kind], *_emu(x, y, w, h), data).chart
     chart.font.size = Pt(12)
     set_ea(chart.font._rPr)  # noqa: SLF001
     chart.has_title = True
@@ -182,8 +187,13 @@ def add_chart(slide, c: Chart, x, y, w, h):
 def add_table(slide, columns, rows, x, y, w, numeric=(), highlight=(), size=11):
     n_rows = len(rows) + 1
     row_h = Inches(0.22 if size <= 11 else 0.3)
-    shape = slide.shapes.add_table(n_rows, len(columns), x, y, w, Emu(row_h * n_rows))
+    shape = slide.shapes.add_table(n_rows, len(columns), *_emu(x, y, w, row_h * n_rows))
     table = shape.table
+    if len(columns) > 3:  # narrow rank column, wider name column, the figures evenly
+        first, second = Inches(0.6), Inches(1.7)
+        rest = int((w - first - second) / (len(columns) - 2))
+        for j, col in enumerate(table.columns):
+            col.width = Emu(int(first if j == 0 else second if j == 1 else rest))
     for j, name in enumerate(columns):
         cell = table.cell(0, j)
         cell.text = name
@@ -192,7 +202,7 @@ def add_table(slide, columns, rows, x, y, w, numeric=(), highlight=(), size=11):
         for p in cell.text_frame.paragraphs:
             p.alignment = PP_ALIGN.CENTER
             for r in p.runs:
-                style(r.font, size, True, WHITE)
+                style(r.font, size - 1, True, WHITE)
     for i, row in enumerate(rows, start=1):
         for j, v in enumerate(row):
             cell = table.cell(i, j)
@@ -230,7 +240,7 @@ def _kpi_slide(prs, deck, s, number, total):
     for i, k in enumerate(s.kpis):
         x = MARGIN + (i % per_row) * (cw + gap)
         y = Inches(1.25) + (i // per_row) * (ch + Inches(0.25))
-        card = slide.shapes.add_shape(MSO_SHAPE.ROUNDED_RECTANGLE, x, y, cw, ch)
+        card = slide.shapes.add_shape(MSO_SHAPE.ROUNDED_RECTANGLE, *_emu(x, y, cw, ch))
         card.adjustments[0] = 0.06
         card.fill.solid()
         card.fill.fore_color.rgb = RGBColor(0xF7, 0xF3, 0xEE)
@@ -275,14 +285,20 @@ def _map_slide(prs, deck, s, number, total):
           PP_ALIGN.CENTER)
 
 
+def _chunk_size(n: int) -> int:
+    parts = max(1, -(-n // ROWS_PER_TABLE_SLIDE))
+    return max(1, -(-n // parts))
+
+
 def _table_slides(prs, deck, s, number, total):
     tb = s.table
-    chunks = [tb.rows[i:i + ROWS_PER_TABLE_SLIDE] for i in range(0, len(tb.rows), ROWS_PER_TABLE_SLIDE)] or [[]]
+    size = _chunk_size(len(tb.rows))
+    chunks = [tb.rows[i:i + size] for i in range(0, len(tb.rows), size)] or [[]]
     for ci, chunk in enumerate(chunks):
         title = s.title if ci == 0 else f"{s.title}（{ci + 1}）"
         slide = _frame(prs, deck, s, number + ci, total, title)
         _text(slide, MARGIN, Inches(1.02), W - 2 * MARGIN, Inches(0.4), s.lines, 13, False, GREY)
-        off = ci * ROWS_PER_TABLE_SLIDE
+        off = ci * size
         add_table(slide, tb.columns, chunk, MARGIN, Inches(1.45), W - 2 * MARGIN, tb.numeric,
                   [h - off for h in tb.highlight if off <= h < off + len(chunk)], size=11)
 
@@ -293,11 +309,13 @@ def _text_slide(prs, deck, s, number, total, size):
           [("• " + x if s.kind == "alerts" else x) for x in s.lines], size, False, DARK, space=14)
 
 
+def _slides_for(s: Slide) -> int:
+    return max(1, -(-len(s.table.rows) // ROWS_PER_TABLE_SLIDE)) if s.table is not None else 1
+
+
 def slide_count(deck: Deck) -> int:
-    n = 0
-    for s in deck.slides:
-        n += max(1, -(-len(s.table.rows) // ROWS_PER_TABLE_SLIDE)) if s.table else 1
-    return n
+    """PowerPoint slides for the deck (a long table takes more than one)."""
+    return sum(_slides_for(s) for s in deck.slides)
 
 
 def to_pptx(deck: Deck) -> bytes:
@@ -321,7 +339,7 @@ def to_pptx(deck: Deck) -> bytes:
             _map_slide(prs, deck, s, number, total)
         elif s.table is not None:
             _table_slides(prs, deck, s, number, total)
-            number += slide_count(Deck(**{**deck.__dict__, "slides": [s]})) - 1
+            number += _slides_for(s) - 1
         else:
             _text_slide(prs, deck, s, number, total, 22 if s.kind == "briefing" else 20)
         number += 1
