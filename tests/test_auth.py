@@ -400,3 +400,10 @@ def test_upload_history_lists_batches_of_every_village(db):
         assert {(r["file_name"], r["village"]) for r in rows} == {
             ("a.xlsx", "东村"), ("b.xlsx", "西村"), ("c.xlsx", None)}
         assert [r["file_name"] for r in auth.upload_history(c, village_id=vid(db, "西村"))] == ["b.xlsx"]
+
+
+def test_no_dispute_party_names_are_stored_or_shown():
+    """Parties are a count; only mediators (and representatives) are named."""
+    cols = set(S.dispute.c.keys())
+    assert isinstance(S.dispute.c.parties.type, sa.Integer)
+    assert not {c for c in cols if "party" in c or "parties_" in c or c in ("plaintiff", "respondent")}
