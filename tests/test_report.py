@@ -173,3 +173,18 @@ def test_ranking_frame_for_excel_holds_registry_numbers(deck):
         assert row["受理纠纷（件）"] == m["disputes_total"]
         rate = m["resolution_rate"]
         assert (row["化解率（%）"] != row["化解率（%）"]) if rate is None else row["化解率（%）"] == round(rate * 100, 1)
+
+
+def test_empty_database_still_makes_every_export(engine):
+    from io import BytesIO
+
+    from pptx import Presentation
+    from pypdf import PdfReader
+
+    from dashboard.report import to_html, to_pdf, to_pptx
+    with engine.connect() as conn:
+        d = build_deck(conn, Q, None, "zh", 0.9, with_map=False)
+    assert [s.kind for s in d.slides] == KINDS
+    assert len(Presentation(BytesIO(to_pptx(d))).slides) == len(KINDS)
+    assert len(PdfReader(BytesIO(to_pdf(d, "portrait"))).pages) == len(KINDS)
+    assert to_html(d).count('<section class="slide') == len(KINDS)

@@ -121,8 +121,12 @@ def _frame(prs, deck: Deck, s: Slide, number: int, total: int, title: str | None
           11, False, GREY)
     _text(slide, W - Inches(2.5), H - Inches(0.45), Inches(2), Inches(0.35), f"{number} / {total}", 11,
           False, GREY, PP_ALIGN.RIGHT)
-    if s.lines:
-        slide.notes_slide.notes_text_frame.text = "\n".join(s.lines)
+    if s.lines:  # speaker notes: the slide's sentences, for the presenter's view
+        notes = slide.notes_slide.notes_text_frame
+        notes.text = "\n".join(s.lines)
+        for p in notes.paragraphs:
+            for r in p.runs:
+                style(r.font, 14)
     return slide
 
 
