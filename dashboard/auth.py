@@ -209,6 +209,10 @@ def get_user_by_id(conn, user_id: int) -> dict | None:
     return _user_dict(conn, r) if r else None
 
 
+def user_count(conn) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(S.app_user)).scalar_one())
+
+
 def list_users(conn) -> list[dict]:
     """Every user with role, state and the names of the villages in scope."""
     names = dict(conn.execute(sa.select(S.village.c.id, S.village.c.name)).all())

@@ -292,3 +292,11 @@ def test_leader_gets_no_upload_page(real_env):
     at = log_in(run_app(), "boss")
     with pytest.raises(ValueError, match="Known pages"):
         at.switch_page(str(nav.ROOT / "pages/upload.py"))
+
+
+def test_empty_database_says_how_to_create_the_first_admin(engine, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.delenv("DASHBOARD_AUTH", raising=False)
+    at = run_app()
+    only_login_form(at)
+    assert any("users add" in w.value for w in at.warning)

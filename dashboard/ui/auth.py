@@ -148,6 +148,9 @@ def login_page() -> None:
     error = st.session_state.pop(ERROR_KEY, None)
     if error:
         st.error(error)
+    with ui.engine().connect() as conn:
+        if auth.user_count(conn) == 0:
+            st.warning(ui.t("auth.no_users"))
     if ui.facts()["demo"]:
         from dashboard.demo_users import login_hints
         st.subheader(ui.t("auth.demo_title"))
