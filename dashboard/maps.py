@@ -462,13 +462,20 @@ class Control(MacroElement):
         self.pos_js = js(position)
 
 
-class NoScrollOnFocus(MacroElement):
+class MapSetup(MacroElement):
     """Leaflet focuses the map on mousedown (for its keyboard handler); inside Streamlit's iframe
     that scrolls the whole page when the map is partly out of view, so the mouseup lands on
-    another shape. Focus without scrolling instead."""
+    another shape. Focus without scrolling instead. Also sets the map's maximum zoom."""
+
+    def __init__(self, max_zoom: int = 19):
+        super().__init__()
+        self._name = "MapSetup"
+        self.max_zoom = int(max_zoom)
+
     _template = Template("""
 {% macro script(this, kwargs) %}
 (function(map) {
+  map.setMaxZoom({{ this.max_zoom }});   // no tile layer sets it; clusters need it
   var kb = map.keyboard;
   if (!kb || !kb._onMouseDown) return;
   L.DomEvent.off(map._container, 'mousedown', kb._onMouseDown, kb);
@@ -612,7 +619,8 @@ def build_map(layers_data: dict, metric_key: str | None = None, level: str = "vi
               lang: str = "zh", classes: str = "quantile", tiles_url: str | None = None,
               tile_crs: str = "wgs84", points: str = "cluster", asset_base: str = STATIC_URL,
               k: int = N_CLASSES, title: str | None = None, width: int = WIDTH,
-              height: int = HEIGHT, labels: bool = True, tiles_attr: str = "") -> folium.Map:
+              height: int = HEIGHT, labels: bool = True, tiles_attr: str = "",
+              controls: bool = True, points_shown: bool = False) -> folium.Map:
     """The grid map for ``layers_data`` (see ``dashboard.queries.map.layers``).
 
     level: which layer is coloured ("village" or "grid"; the other is drawn as outlines).
@@ -620,6 +628,8 @@ def build_map(layers_data: dict, metric_key: str | None = None, level: str = "vi
     basemap; tile_crs "gcj02" shifts the drawn geometry onto GCJ-02 tiles.
     points: "cluster", "heat" or "none" for dispute locations (a layer off by default).
     asset_base: URL prefix of static/vendor (the Streamlit path by default).
+    controls: zoom buttons and the layer switch (off for images); points_shown: the dispute
+    layer switched on at first.
     """
     metric_key = metric_key or layers_data.get("metric") or "resolution_rate"
     if level not in LEVELS:
@@ -650,10 +660,11 @@ def build_map(layers_data: dict, metric_key: str | None = None, level: str = "vi
 
     m = folium.Map(location=[lat0, lon0], zoom_start=zoom_fit, tiles=None,
                    attribution_control=bool(tiles_url), control_scale=True, zoom_snap=0.5,
+                   zoom_control=controls,
                    width="100%", height="100%")
     _localise(m, asset_base)
     Styles().add_to(m)
-    NoScrollOnFocus().add_to(m)
+    MapSetup().add_to(m)
     if tiles_url:
         folium.TileLayer(tiles=tiles_url, attr=tiles_attr or "&nbsp;", name=t("map.layer_tiles", lang),
                          overlay=False, control=False, max_zoom=19).add_to(m)
@@ -710,12 +721,13 @@ def build_map(layers_data: dict, metric_key: str | None = None, level: str = "vi
         if tile_crs == "gcj02":
             lon, lat = geo.wgs84_to_gcj02(lon, lat)
         Points(list(zip(np.atleast_1d(lat).tolist(), np.atleast_1d(lon).tolist())), points,
-               t("map.layer_points", lang), asset_base).add_to(m)
+               t("map.layer_points", lang), asset_base, show=points_shown).add_to(m)
 
     Control(legend_html(metric_key, breaks, lang, has_nodata), "gm-legend").add_to(m)
     if title:
         Control(esc(title), "gm-title", position="topright").add_to(m)
-    folium.LayerControl(collapsed=False, position="topleft" if title else "topright").add_to(m)
+    if controls:
+        folium.LayerControl(collapsed=False, position="topleft" if title else "topright").add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]] if tile_crs == "wgs84" else
                  _gcj_bounds(bounds))
     Ready().add_to(m)
@@ -890,6 +902,7 @@ def map_png(source, period=None, metric_key: str = "resolution_rate", level: str
     """
     if browser_path(chromium_path) is None:
         return None
+    build_kw.setdefault("controls", False)
     page = map_html_selfcontained(source, period, metric_key, level, lang, village_ids,
                                   title=title, width=width, height=height, **build_kw)
     out = render_in_browser(page, chromium_path, width, height, screenshot=True)

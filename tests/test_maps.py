@@ -278,3 +278,51 @@ def test_encoding_round_trips():
     assert ring[:2] == [1151234, 285000] or ring[:2] == [1151235, 285000]
     back = shapely.geometry.shape(maps.decode_layer(enc)["features"][0]["geometry"])
     assert back.equals_exact(shapely.MultiPolygon([g]), 1e-4)
+
+
+# ---------------------------------------------------------------- in Chromium, standalone
+
+def test_standalone_map_draws_offline_with_labels_points_and_png(chromium, tmp_path):
+    """The self-contained HTML in headless Chromium with every request blocked: shapes,
+    grid labels once zoomed in, both dispute-point modes, no script error; and map_png."""
+    from playwright.sync_api import sync_playwright
+    data = tiny()
+    pages = {mode: maps.map_html_selfcontained(data, metric_key="resolution_rate", level="grid",
+                                               points=mode, points_shown=True)
+             for mode in ("cluster", "heat")}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=maps.BROWSER_ARGS)
+        ctx = browser.new_context(viewport={"width": 1000, "height": 700})
+        blocked = []
+        ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:"))
+                  else (blocked.append(r.request.url), r.abort()))
+        for mode, page_html in pages.items():
+            f = tmp_path / f"{mode}.html"
+            f.write_text(page_html, encoding="utf-8")
+            page = ctx.new_page()
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f.as_uri())
+            page.wait_for_function("window.__gm_ready !== undefined")
+            assert page.locator(".leaflet-gmgrid-pane path.leaflet-interactive").count() == 4
+            assert page.locator(".gm-label.gm-village").count() == 3
+            assert page.locator(".gm-label.gm-grid").count() == 0          # not at the fit zoom
+            page.evaluate("(() => { const m = window.__gm.grid.layer._map; "
+                          "m.setView([28.005, 115.0025], m.getZoom() + 2, {animate: false}); })()")
+            page.locator(".gm-label.gm-grid").first.wait_for(timeout=5000)
+            if mode == "cluster":
+                assert page.evaluate("typeof L.markerClusterGroup") == "function"
+                assert page.locator(".marker-cluster, path.leaflet-interactive[stroke='#7a0177']"
+                                    ).count() >= 1
+            else:
+                assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
+            labels = page.locator(".gm-label.gm-village").all_inner_texts()
+            assert XSS in labels                                           # shown as text ...
+            assert page.locator("img[src='x']").count() == 0               # ... never as markup
+            assert errors == []
+            page.close()
+        browser.close()
+    assert blocked == []
+    png = maps.map_png(data, metric_key="resolution_rate", chromium_path=chromium, width=800,
+                       height=500, title=XSS)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
