@@ -326,3 +326,16 @@ def test_standalone_map_draws_offline_with_labels_points_and_png(chromium, tmp_p
     png = maps.map_png(data, metric_key="resolution_rate", chromium_path=chromium, width=800,
                        height=500, title=XSS)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_shapes_without_geometry_are_left_out_not_fatal():
+    data = tiny()
+    data["villages"].loc[2, "geometry"] = None
+    data["grids"] = data["grids"].iloc[0:0]
+    m = maps.build_map(data, "resolution_rate")
+    fc = _data_of(maps.html_of(m), "village")
+    assert [f["properties"]["i"] for f in fc["features"]] == [1, 2]
+    empty = tiny()
+    empty["villages"]["geometry"] = None
+    empty["grids"] = empty["grids"].iloc[0:0]
+    assert_offline(maps.html_of(maps.build_map(empty, "resolution_rate")))
