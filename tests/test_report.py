@@ -73,13 +73,30 @@ def test_shares_add_up_to_registry_totals(deck):
     assert sum(sugg) == tw["suggestions_collected"] and sugg[0] == tw["issues_resolved"]
 
 
-def test_ranking_is_the_overview_table(conn, deck):
-    df = overview.village_table(conn, Q, None, "resolution_rate", "zh")
+def test_ranking_follows_the_governance_index_with_registry_figures(conn, deck):
+    from dashboard.queries import ranking
+    df = ranking.index(conn, Q, None)
     tb = deck.slide("ranking").table
+    assert tb.columns[:3] == ["排名", "村（社区）", "综合指数"]
     assert [r[1] for r in tb.rows] == df["village"].tolist()
-    assert [r[0] for r in tb.rows] == [str(i) for i in range(1, len(df) + 1)]
-    low = [i for i, v in enumerate(df["resolution_rate"]) if v == v and v is not None and v < 0.9]
+    assert [r[2] for r in tb.rows] == [fmt.num(v, 1) for v in df["index"]]
+    r = metrics.compute(conn, Q)["villages"]
+    col = tb.columns.index("化解率（%）")
+    for row, vid in zip(tb.rows, df["village_id"]):
+        assert row[col] == fmt.pct(r[vid]["resolution_rate"])
+    low = [i for i, vid in enumerate(df["village_id"])
+           if r[vid]["resolution_rate"] is not None and r[vid]["resolution_rate"] < 0.9]
     assert tb.highlight == low
+
+
+def test_ranking_falls_back_to_resolution_rate_without_the_index(conn, monkeypatch):
+    def broken(*a, **k):
+        raise RuntimeError("no weights file")
+    monkeypatch.setattr("dashboard.queries.ranking.index", broken)
+    d = build_deck(conn, Q, None, "zh", 0.9, with_map=False)
+    df = overview.village_table(conn, Q, None, "resolution_rate", "zh")
+    tb = d.slide("ranking").table
+    assert "综合指数" not in tb.columns and [r[1] for r in tb.rows] == df["village"].tolist()
 
 
 def test_alerts_are_the_overview_alerts(conn, deck):
