@@ -89,16 +89,6 @@ def test_ranking_follows_the_governance_index_with_registry_figures(conn, deck):
     assert tb.highlight == low
 
 
-def test_ranking_falls_back_to_resolution_rate_without_the_index(conn, monkeypatch):
-    def broken(*a, **k):
-        raise RuntimeError("no weights file")
-    monkeypatch.setattr("dashboard.queries.ranking.index", broken)
-    d = build_deck(conn, Q, None, "zh", 0.9, with_map=False)
-    df = overview.village_table(conn, Q, None, "resolution_rate", "zh")
-    tb = d.slide("ranking").table
-    assert "综合指数" not in tb.columns and [r[1] for r in tb.rows] == df["village"].tolist()
-
-
 def test_alerts_are_the_overview_alerts(conn, deck):
     assert deck.slide("alerts").lines == overview.alerts(conn, Q, None, 0.9, "zh")
 

@@ -131,42 +131,31 @@ def _map_image(conn, period: Period, village_ids, lang: str, with_map: bool) -> 
     return MapImage(png=png, html=page, note=note)
 
 
-def _ranking_order(conn, period: Period, ids) -> tuple[list[tuple], bool]:
-    """[(rank, village_id, index or None)] best first, and whether the governance index ordered it."""
-    try:
-        from dashboard.queries import ranking
-        df = ranking.index(conn, period, ids)
-        return [(None if fmt.is_none(rk) or rk is None else int(rk), int(vid), None if fmt.is_none(ix) else ix)
-                for rk, vid, ix in zip(df["rank"].astype(object), df["village_id"], df["index"])], True
-    except Exception as exc:  # noqa: BLE001 - the ranking slide falls back to the overview's table
-        log.info("governance index unavailable (%s); ranking by resolution rate", exc)
-        df = overview.village_table(conn, period, ids, "resolution_rate")
-        return [(i, int(vid), None) for i, vid in enumerate(df["village_id"], start=1)], False
+def _ranking_order(conn, period: Period, ids) -> list[tuple]:
+    """[(rank, village_id, index or None)] best first: the governance index's ranking (ties share a rank)."""
+    from dashboard.queries import ranking
+    df = ranking.index(conn, period, ids)
+    return [(None if fmt.is_none(rk) or rk is None else int(rk), int(vid), None if fmt.is_none(ix) else ix)
+            for rk, vid, ix in zip(df["rank"].astype(object), df["village_id"], df["index"])]
 
 
 def _ranking_slide(conn, period: Period, ids, lang: str, target: float, villages: dict, names: dict,
                    label: str) -> Slide:
-    order, by_index = _ranking_order(conn, period, ids)
-    cols = [t("meeting.col_rank", lang), t("overview.col_village", lang)]
-    if by_index:
-        cols.append(t("meeting.col_index", lang))
+    order = _ranking_order(conn, period, ids)
+    cols = [t("meeting.col_rank", lang), t("overview.col_village", lang), t("meeting.col_index", lang)]
     cols += [_with_unit(k, lang) for k in RANKING_METRICS]
     rows, raw, low = [], [], []
     for i, (rank, vid, idx) in enumerate(order):
         m = villages[vid]
-        text = [fmt.NONE if rank is None else str(rank), names[vid]]
-        nums = [rank, names[vid]]
-        if by_index:
-            text.append(fmt.num(idx, 1))
-            nums.append(None if idx is None else round(idx, 1))
+        text = [fmt.NONE if rank is None else str(rank), names[vid], fmt.num(idx, 1)]
+        nums = [rank, names[vid], None if idx is None else round(idx, 1)]
         text += [fmt.value(m[k], metrics.METRICS[k].kind) for k in RANKING_METRICS]
         nums += [_number(m[k], metrics.METRICS[k].kind) for k in RANKING_METRICS]
         rows.append(text)
         raw.append(nums)
         if m["resolution_rate"] is not None and m["resolution_rate"] < target:
             low.append(i)
-    note = t("meeting.ranking_note_index" if by_index else "meeting.ranking_note", lang,
-             metric=_m("resolution_rate", lang), target=fmt.pct(target))
+    note = t("meeting.ranking_note", lang, metric=_m("resolution_rate", lang), target=fmt.pct(target))
     return Slide("ranking", t("meeting.slide_ranking", lang), label, lines=[note],
                  table=Table(cols, rows, [True, False] + [True] * (len(cols) - 2), low, raw))
 
@@ -288,7 +277,7 @@ def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target:
                                       workers=fmt.num(tw["grid_workers"]),
                                       per=fmt.num(tw["households_per_grid_worker"], 1))]))
 
-    # 7 village ranking: the governance index (analytics) when available, else the overview's order
+    # 7 village ranking: the governance index (queries.ranking), figures from the registry
     deck.slides.append(_ranking_slide(conn, period, ids, lang, target, r["villages"], names, label))
 
     # 8 alerts

@@ -174,8 +174,8 @@ def render_slide(d: Deck, i: int) -> None:
                                  key=f"meeting_chart_{i}_{c.title}")
         else:
             m = s.map
-            if m and m.png:
-                st.image(m.png, caption=m.note, width="stretch")
+            if m and m.png:  # presenting: narrower, so the whole map fits on the screen
+                (st.columns([1, 3, 1])[1] if big else st).image(m.png, caption=m.note, width="stretch")
             elif m and m.html:
                 st.iframe(m.html, height=640)
                 st.caption(m.note)
