@@ -575,9 +575,9 @@ def _label_points(gdf: gpd.GeoDataFrame, names, tile_crs: str) -> list[tuple[flo
 
 
 def payload_bytes(m: folium.Map) -> int:
-    """Bytes of the map's choropleth and outline data as sent to the browser."""
+    """Bytes of the map's data as sent to the browser: shapes, outlines, labels and points."""
     return sum(len(el.data_js.encode()) for el in m._children.values()
-               if isinstance(el, (Choropleth, Outline)))
+               if isinstance(el, (Choropleth, Outline, Labels, Points)))
 
 
 def _props_village(df, metric_key, breaks, lang):
@@ -665,6 +665,9 @@ def build_map(layers_data: dict, metric_key: str | None = None, level: str = "vi
     _localise(m, asset_base)
     Styles().add_to(m)
     MapSetup().add_to(m)
+    # the final view before any layer: shapes are drawn once, not redrawn after a refit
+    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]] if tile_crs == "wgs84" else
+                 _gcj_bounds(bounds))
     if tiles_url:
         folium.TileLayer(tiles=tiles_url, attr=tiles_attr or "&nbsp;", name=t("map.layer_tiles", lang),
                          overlay=False, control=False, max_zoom=19).add_to(m)
@@ -728,8 +731,6 @@ def build_map(layers_data: dict, metric_key: str | None = None, level: str = "vi
         Control(esc(title), "gm-title", position="topright").add_to(m)
     if controls:
         folium.LayerControl(collapsed=False, position="topleft" if title else "topright").add_to(m)
-    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]] if tile_crs == "wgs84" else
-                 _gcj_bounds(bounds))
     Ready().add_to(m)
     m.gm_info = {"metric": metric_key, "level": level, "breaks": breaks, "colours": colours,
                  "features": n_shapes, "canvas": canvas, "zoom": zoom_fit, "decimals": dec,
@@ -916,7 +917,7 @@ def bench_payload(n_grids: int = 5000, layers_data: dict | None = None, level: s
                   seed: int = 0) -> dict:
     """Payload and draw time of a map (default: a synthetic county of ``n_grids`` grids).
 
-    Returns {"features", "bytes" (choropleth + outline data), "html_bytes" (the page as the
+    Returns {"features", "bytes" (shapes, outlines and labels), "html_bytes" (the page as the
     Streamlit component receives it, assets excluded), "build_seconds", "render_seconds"
     (None without Chromium)}.
     """

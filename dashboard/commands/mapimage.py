@@ -8,7 +8,8 @@ def add_arguments(p):
     p.add_argument("--period", default=None,
                    help="2025Q3, 2025-03, 2025 or 2025-01-01..2025-03-31 (default: the last full quarter)")
     p.add_argument("--metric", default="resolution_rate", help="metric key (default resolution_rate)")
-    p.add_argument("--level", choices=("village", "grid"), default="village")
+    p.add_argument("--level", choices=("village", "grid"), default=None,
+                   help="coloured layer (default: village; grid for --bench)")
     p.add_argument("--classes", choices=("quantile", "jenks"), default="quantile")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
     p.add_argument("--out", default=None, help="file to write: .png or .html")
@@ -37,7 +38,7 @@ def run(args) -> int:
 
     from dashboard import maps, settings
     if args.bench:
-        print(json.dumps(maps.bench_payload(args.bench, level=args.level, metric_key=args.metric)))
+        print(json.dumps(maps.bench_payload(args.bench, level=args.level or "grid", metric_key=args.metric)))
         return 0
     if not args.out:
         print("--out FILE.png or FILE.html is required (or --bench N)", file=sys.stderr)
@@ -46,7 +47,8 @@ def run(args) -> int:
     engine = get_engine(args.db or settings.database_url())
     with engine.connect() as conn:
         period = _period(args.period, conn)
-        kw = dict(metric_key=args.metric, level=args.level, lang=args.lang, classes=args.classes)
+        kw = dict(metric_key=args.metric, level=args.level or "village", lang=args.lang,
+                  classes=args.classes)
         out = Path(args.out)
         if out.suffix.lower() == ".html":
             out.write_text(maps.map_html_selfcontained(conn, period, **kw), encoding="utf-8")
