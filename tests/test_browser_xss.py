@@ -75,6 +75,14 @@ def test_login_gate_and_hostile_names_render_as_text(evil_db, streamlit_server, 
     # canvas; its accessible table carries the text).
     table = page.locator("[data-testid='stDataFrame']").first
     table.wait_for(timeout=60_000)
+    # The grid draws only the rows in view: pick the village in the sidebar filter (its
+    # option list shows the name too) so that its row is the one on screen.
+    ms = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect'] input").first
+    ms.click()
+    ms.fill("<img")
+    page.get_by_role("option", name=EVIL).first.wait_for(timeout=30_000)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
     page.wait_for_function(
         "name => Array.from(document.querySelectorAll('[data-testid=\"stDataFrame\"] td, "
         "[data-testid=\"stDataFrame\"] [role=gridcell]')).some(c => c.textContent.includes(name))",
