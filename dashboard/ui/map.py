@@ -6,6 +6,11 @@ between mousedown and mouseup, the map's never is): panning and zooming never re
 anything, a click reruns the fragment alone, and a click on a village or grid opens the village page
 (``?village=<id>``, plus ``&grid=<id>``) through ``st.switch_page`` — an in-app
 navigation, not a page reload. The hit test is ``dashboard.maps.click_target``.
+
+The layer data travels inside the component's arguments rather than as a separate static
+GeoJSON file: it is compact (delta-encoded, about 2 MB for 5,000 grids), the fragment resends
+it only when the filters change (when the data changes anyway), and a file would have to be
+written per period, metric and user scope.
 """
 from __future__ import annotations
 
@@ -78,6 +83,7 @@ def _village_page_available() -> bool:
 def handle_click(clicked, data, opt: MapOptions) -> None:
     """Open the village profile for a new click; remember it so a rerun does not repeat it."""
     if not clicked:
+        st.session_state.pop(CLICK_KEY, None)   # a fresh map: the same spot may be clicked again
         return
     stamp = (clicked.get("lat"), clicked.get("lng"))
     if st.session_state.get(CLICK_KEY) == stamp:
