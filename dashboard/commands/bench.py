@@ -347,42 +347,6 @@ def _metrics(township_url, county_url, year, repeat, out, notes):
 
 # ---------------------------------------------------------------- pages
 
-ADMIN = {"username": "bench", "role": "admin", "village_ids": None, "display_name": "bench"}
-
-
-def _pages(url, label, out, notes):
-    import time
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-    from dashboard.db.engine import dispose_all
-    from dashboard.ui import nav
-    os.environ["DATABASE_URL"] = url
-    os.environ["DASHBOARD_AUTH"] = "off"
-    cold, warm, errors = {}, {}, {}
-    for slug, path, *_ in nav.available():
-        st.cache_data.clear()
-        st.cache_resource.clear()
-        dispose_all()
-        at = AppTest.from_file(str(nav.ROOT / path), default_timeout=300)
-        at.session_state["user"] = ADMIN
-        at.session_state["lang"] = "zh"
-        t0 = time.perf_counter()
-        at.run()
-        cold[slug] = _r(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        at.run()
-        warm[slug] = _r(time.perf_counter() - t0)
-        if at.exception:
-            errors[slug] = [str(e.value)[:200] for e in at.exception]
-        _log(f"pages {label}: {slug} cold {cold[slug]} s, warm {warm[slug]} s")
-    out[f"pages_{label}_cold_s"] = cold
-    out[f"pages_{label}_warm_s"] = warm
-    if errors:
-        out[f"pages_{label}_errors"] = errors
-        notes.append(f"pages {label}: exceptions in {sorted(errors)}")
-    return max(cold.values(), default=None), max(warm.values(), default=None)
-
-
 # ---------------------------------------------------------------- map
 
 def _map(url, year, chromium, out, notes):
@@ -397,8 +361,9 @@ def _map(url, year, chromium, out, notes):
         return
     with get_engine(url).connect() as conn:
         layers = qmap.layers(conn, periods.year(year), "resolution_rate", points=False)
+    # no Chromium (or --no-browser): a path that does not exist, so nothing is launched
     r = maps.bench_payload(layers_data=layers, level="grid", metric_key="resolution_rate",
-                           chromium_path=chromium)
+                           chromium_path=chromium or os.devnull + ".no-chromium")
     out["map_county_features"] = r.get("features")
     out["map_county_bytes"] = r.get("bytes")
     out["map_county_html_bytes"] = r.get("html_bytes")
@@ -417,37 +382,6 @@ def _free_port():
         return s.getsockname()[1]
 
 
-async def _ws_session(port: int, page: str = "") -> tuple[float, int]:
-    """One browser-less session: what the Streamlit frontend does on opening a page.
-
-    Connects the app's WebSocket, asks for a script run of ``page`` ("" = the default,
-    the overview) and waits for the run to finish; returns (seconds, exceptions shown).
-    """
-    import time
-    import websockets
-    from streamlit.proto.BackMsg_pb2 import BackMsg
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-    t0 = time.perf_counter()
-    exceptions = 0
-    async with websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
-                                  max_size=None, open_timeout=300, ping_timeout=None) as ws:
-        msg = BackMsg()
-        msg.rerun_script.query_string = ""
-        msg.rerun_script.page_name = page
-        await ws.send(msg.SerializeToString())
-        while True:
-            fm = ForwardMsg()
-            fm.ParseFromString(await ws.recv())
-            kind = fm.WhichOneof("type")
-            if kind == "delta" and fm.delta.WhichOneof("type") == "new_element" \
-                    and fm.delta.new_element.WhichOneof("type") == "exception":
-                exceptions += 1
-            if kind == "script_finished" and fm.script_finished in (
-                    ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR):
-                break
-    return time.perf_counter() - t0, exceptions
-
-
 def _server(url, n_sessions, out, notes):
     """``streamlit run`` on the database: one session, n simultaneous sessions on the overview,
     then every page once; the app process's resident memory sampled every 50 ms throughout."""
@@ -460,6 +394,7 @@ def _server(url, n_sessions, out, notes):
     import psutil
     from dashboard.settings import ROOT
     from dashboard.ui import nav
+    from dashboard.ui.bench import ws_session
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "DASHBOARD_AUTH": "off", "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -495,11 +430,11 @@ def _server(url, n_sessions, out, notes):
         out["server_idle_rss_mb"] = _r(peak["rss"] / 2**20, 1)
 
         async def drive():
-            first = await _ws_session(port)
-            wave = await asyncio.gather(*[_ws_session(port) for _ in range(n_sessions)])
+            first = await ws_session(port)
+            wave = await asyncio.gather(*[ws_session(port) for _ in range(n_sessions)])
             pages = {}
             for slug, *_ in nav.available():
-                pages[slug] = await _ws_session(port, slug)
+                pages[slug] = await ws_session(port, slug)
             return first, wave, pages
 
         first, wave, pages = asyncio.run(drive())
@@ -565,6 +500,7 @@ def run(args) -> int:
         _metrics(township_url, county_url, args.year, args.repeat, out, notes)
     if "pages" in steps:
         _log("pages (AppTest)")
+        from dashboard.ui.bench import pages as _pages
         cold, warm = _pages(township_url, "township", out, notes)
         out["pages_township_cold_max_s"], out["pages_township_warm_max_s"] = cold, warm
         if county_url:
