@@ -17,6 +17,15 @@ from dashboard.ui import nav
 PAGES = ["disputes", "volunteers", "visits", "village"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Cached reads are keyed on (database URL, data version); on PostgreSQL every test's
+    database has the same URL and starts at the same version, so start each test afresh."""
+    import streamlit as st
+    st.cache_data.clear()
+    yield
+
+
 @pytest.fixture
 def demo_env(demo_url, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", demo_url)
