@@ -250,9 +250,12 @@ def _kpi_slide(prs, deck, s, number, total):
         card.fill.fore_color.rgb = RGBColor(0xF7, 0xF3, 0xEE)
         card.line.color.rgb = RGBColor(0xD8, 0xCF, 0xC4)
         _text(slide, x + Inches(0.15), y + Inches(0.1), cw - Inches(0.3), Inches(0.5), k.name, 18, True, DARK)
-        unit = "" if k.unit == "%" else f" {k.unit}"
-        _text(slide, x + Inches(0.15), y + Inches(0.6), cw - Inches(0.3), Inches(0.9), k.text + unit, 34,
-              True, RED)
+        box = _text(slide, x + Inches(0.15), y + Inches(0.6), cw - Inches(0.3), Inches(0.9), k.text, 32,
+                    True, RED)
+        if k.unit != "%":  # the unit smaller, so 8,255.5 小时 stays on one line
+            r = box.text_frame.paragraphs[0].add_run()
+            r.text = f" {k.unit}"
+            style(r.font, 16, False, RED)
         lines = [f"{t('meeting.mom', deck.lang)} {k.mom_text}", f"{t('meeting.yoy', deck.lang)} {k.yoy_text}"]
         box = _text(slide, x + Inches(0.15), y + Inches(1.55), cw - Inches(0.3), Inches(0.9), lines, 15, False,
                     GREY, space=2)
