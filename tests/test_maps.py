@@ -339,3 +339,9 @@ def test_shapes_without_geometry_are_left_out_not_fatal():
     empty["villages"]["geometry"] = None
     empty["grids"] = empty["grids"].iloc[0:0]
     assert_offline(maps.html_of(maps.build_map(empty, "resolution_rate")))
+
+
+def test_county_scale_grid_payload_is_under_3_mb():
+    r = maps.bench_payload(5000, chromium_path="/nonexistent/chromium")
+    assert r["features"] == 5000 and r["canvas"] is True
+    assert r["bytes"] <= 3_000_000 and r["html_bytes"] <= 3_000_000, r
