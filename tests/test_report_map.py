@@ -40,3 +40,16 @@ def test_pdf_map_page_has_an_image(deck):
 def test_html_inlines_the_map_document(deck):
     page = to_html(deck)
     assert "<iframe" in page and "srcdoc=" in page
+
+
+def test_without_a_browser_the_exports_say_the_map_was_left_out(demo_url, monkeypatch, tmp_path):
+    pytest.importorskip("dashboard.maps")
+    monkeypatch.setenv("DASHBOARD_CHROMIUM", str(tmp_path / "no-chromium"))
+    with get_engine(demo_url).connect() as conn:
+        d = build_deck(conn, periods.quarter(2025, 3), None, "zh", 0.9, with_map=True)
+    m = d.slide("map").map
+    assert m.png is None and "地图未包含" in m.note and "Chromium" in m.note
+    prs = Presentation(io.BytesIO(to_pptx(d)))
+    assert any(m.note in sh.text_frame.text for s in prs.slides for sh in s.shapes if sh.has_text_frame)
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(to_pdf(d))).pages)
+    assert "地图未包含" in text
