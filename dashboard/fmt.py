@@ -40,7 +40,7 @@ def pp(v, digits: int = 1) -> str:
 def signed_pct(v, digits: int = 1) -> str:
     if is_none(v):
         return NONE
-    return f"{v * 100:+.{digits}f}%".replace("-", "−")
+    return f"{v * 100:+,.{digits}f}%".replace("-", "−")
 
 
 def value(v, unit_kind: str) -> str:

@@ -14,7 +14,9 @@ target = w.target_rate()
 args = (f.period, f.village_ids)
 
 st.subheader(ui.t("analytics.kpis"))
-w.kpi_row(q.KPIS, ui.cached(metrics.with_changes)(*args), per_row=5)
+kpis = ui.cached(metrics.with_changes)(*args)
+w.kpi_row(q.KPIS, kpis, per_row=5)
+w.changes(q.KPIS, kpis, "disputes_changes", f)
 
 st.subheader(ui.t("disputes.monthly"))
 monthly = ui.cached(q.monthly)(*args)

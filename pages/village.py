@@ -27,6 +27,7 @@ c1.metric(ui.t("village.index"), ui.fmt.num(idx["value"], 1), border=True, help=
 c2.metric(ui.t("village.index_rank"), ui.t("village.rank_of", rank=idx["rank"] or "—", n=idx["ranked"]),
           border=True)
 w.kpi_row(q.KPIS, p["kpis"], per_row=3)
+w.changes(q.CHANGE_KEYS, p["kpis"], "village_changes", f)
 
 st.subheader(ui.t("village.compare"))
 st.plotly_chart(charts.village_vs_township(p["values"], p["township"], lang), width="stretch",

@@ -13,7 +13,9 @@ w.caption(f)
 args = (f.period, f.village_ids)
 
 st.subheader(ui.t("analytics.kpis"))
-w.kpi_row(q.KPIS, ui.cached(metrics.with_changes)(*args), per_row=4)
+kpis = ui.cached(metrics.with_changes)(*args)
+w.kpi_row(q.KPIS, kpis, per_row=4)
+w.changes(q.KPIS, kpis, "visits_changes", f)
 
 c1, c2 = st.columns([3, 2])
 with c1:

@@ -13,7 +13,9 @@ w.caption(f)
 args = (f.period, f.village_ids)
 
 st.subheader(ui.t("analytics.kpis"))
-w.kpi_row(q.KPIS, ui.cached(metrics.with_changes)(*args), per_row=3)
+kpis = ui.cached(metrics.with_changes)(*args)
+w.kpi_row(q.KPIS, kpis, per_row=3)
+w.changes(q.KPIS, kpis, "volunteers_changes", f)
 
 st.subheader(ui.t("volunteers.monthly"))
 monthly = ui.cached(q.monthly)(*args)

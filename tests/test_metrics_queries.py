@@ -241,3 +241,17 @@ def test_overview_alert_on_a_sharp_drop(fx):
     conn, _ = fx
     lines = overview.alerts(conn, quarter(2025, 2), target=0.9)   # A: a6 open (0 of 1) after 4 of 8
     assert "有1个村（社区）纠纷化解率环比下降超过10个百分点：A村（−50.0个百分点）。" in lines
+
+
+def test_changes_table(fx):
+    from dashboard.queries import overview
+    conn, _ = fx
+    r = metrics.with_changes(conn, Q1)
+    t = overview.changes_table(r, ["disputes_total", "resolution_rate", "rep_visits"], "zh")
+    assert list(t.columns) == ["指标", "本期", "上期", "环比", "去年同期", "同比"]
+    assert t.values.tolist() == [
+        ["受理纠纷（件）", "12", "1", "+1,100.0%", "0", "—"],
+        ["化解率（%）", "58.3%", "0.0%", "+58.3个百分点", "—", "—"],
+        ["走访记录（次）", "3", "1", "+200.0%", "0", "—"]]
+    e = overview.changes_table(r, ["resolution_rate"], "en", export=True)
+    assert e.values.tolist()[0][1:3] == [58.33, 0.0] and e.values.tolist()[0][3] == 58.3

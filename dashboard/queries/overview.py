@@ -128,3 +128,28 @@ def more_alerts(conn, period: Period, r: dict, names: dict, village_ids=None,
                 f"{v}（{fmt.num(i, 1)}）" if lang == "zh" else f"{v} ({fmt.num(i, 1)})"
                 for v, i in zip(black["village"], black["index"]))))
     return out
+
+
+def changes_table(result: dict, keys, lang: str = "zh", export: bool = False) -> pd.DataFrame:
+    """This period, the previous one and the same period last year, with 环比 and 同比, for the
+    given metrics of a metrics.with_changes() result (formatted, or numbers for export)."""
+    rows = []
+    for k in keys:
+        m = metrics.METRICS[k]
+        cur, prev, ago = result["township"].get(k), result["previous"].get(k), result["year_ago"].get(k)
+        mom, yoy = result["mom"].get(k), result["yoy"].get(k)
+        if export:
+            scale = 100 if m.kind == "rate" else 1
+            num = (lambda v: None if fmt.is_none(v) else round(v * scale, 2))
+            pc = (lambda v: None if fmt.is_none(v) else round(v * 100, 1))
+            vals = [num(cur), num(prev), pc(mom), num(ago), pc(yoy)]
+        else:
+            vals = [fmt.value(cur, m.kind), fmt.value(prev, m.kind), format_change(k, mom, lang),
+                    fmt.value(ago, m.kind), format_change(k, yoy, lang)]
+        unit = "%" if m.kind == "rate" else m.unit(lang)
+        rows.append([f"{m.name(lang)}（{unit}）" if lang == "zh" else f"{m.name(lang)} ({unit})", *vals])
+    cols = [t(c, lang) for c in ("col.metric", "changes.current", "changes.previous", "overview.mom",
+                                 "changes.year_ago", "overview.yoy")]
+    out = pd.DataFrame(rows, columns=cols)
+    out.index = range(1, len(out) + 1)
+    return out

@@ -26,6 +26,8 @@ PROFILE = {
 }
 COUNT_KINDS = ("count", "hours")
 FACTS = ("households", "population", "grids", "grid_workers")
+# The profile's metrics that change from period to period (for the 环比/同比 details).
+CHANGE_KEYS = tuple(k for keys in PROFILE.values() for k in keys if k not in FACTS)
 
 
 def resolve_id(conn, value) -> int | None:

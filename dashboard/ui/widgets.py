@@ -62,6 +62,14 @@ def kpi_row(keys, result: dict, per_row: int = 6) -> None:
                         result["previous"].get(key), result["year_ago"].get(key))
 
 
+def changes(keys, result: dict, name: str, f=None) -> None:
+    """An expander with this period, the previous one, last year's and both changes (and a CSV)."""
+    lang = ui.lang()
+    with st.expander(ui.t("changes.title")):
+        st.dataframe(overview.changes_table(result, keys, lang), width="stretch")
+        download(overview.changes_table(result, keys, lang, export=True), name, f)
+
+
 def download(df, name: str, f=None, label_key: str = "analytics.download") -> None:
     """A CSV download (UTF-8 with BOM) of df; the file name carries the period."""
     suffix = f"_{f.period.start}_{f.period.end}" if f is not None else ""
