@@ -301,13 +301,15 @@ def _static(conn, village_ids, by: str) -> dict:
     Vg, G = S.village, S.grid
     out: dict = {}
     if by == "village":
-        gq = (sa.select(G.c.village_id, sa.func.count(), sa.func.sum(G.c.workers))
-              .group_by(G.c.village_id))
-        gstats = {k: (int(n), int(w or 0)) for k, n, w in conn.execute(gq)}
-        q = sa.select(Vg.c.id, Vg.c.households, Vg.c.population).where(_filter(Vg.c.id, village_ids))
-        for vid, hh, pop in conn.execute(q):
-            n, w = gstats.get(vid, (0, 0))
-            out[vid] = dict(households=int(hh), population=int(pop), grids=n, grid_workers=w)
+        # one round trip: the grids' count and workers per village joined to the villages
+        g = (sa.select(G.c.village_id.label("vid"), sa.func.count().label("n"),
+                       sa.func.sum(G.c.workers).label("w"))
+             .where(_filter(G.c.village_id, village_ids)).group_by(G.c.village_id).subquery())
+        q = (sa.select(Vg.c.id, Vg.c.households, Vg.c.population, g.c.n, g.c.w)
+             .select_from(Vg.outerjoin(g, g.c.vid == Vg.c.id)).where(_filter(Vg.c.id, village_ids)))
+        for vid, hh, pop, n, w in conn.execute(q):
+            out[vid] = dict(households=int(hh), population=int(pop), grids=int(n or 0),
+                            grid_workers=int(w or 0))
     else:
         q = sa.select(G.c.id, G.c.households, G.c.workers).where(_filter(G.c.village_id, village_ids))
         for gid, hh, w in conn.execute(q):
