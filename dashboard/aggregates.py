@@ -234,7 +234,18 @@ def refresh(conn, village_ids: Iterable[int] | None = None, months: Iterable | N
         mf_agg, p_m = _ids("m", mons)
         p_m.update(lo=month_start(mons[0]), hi=month_end(mons[-1]))
     params = {**p_v, **p_m}
+    big = _sqlite(conn) and (vids is None or len(vids) > 20 or mons is None or len(mons) > 12)
+    if big:  # a county-wide rebuild sorts millions of rows: keep its pages in memory
+        old_cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        conn.exec_driver_sql("PRAGMA cache_size = -262144")
+    try:
+        return _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params)
+    finally:
+        if big:
+            conn.exec_driver_sql(f"PRAGMA cache_size = {int(old_cache)}")
 
+
+def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params) -> dict:
     def raw_where(col):
         w = f"WHERE 1 = 1{vf_raw}"
         if mons is not None:
