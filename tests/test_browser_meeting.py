@@ -20,13 +20,17 @@ def _wait_counter(page, n: int):
 def test_presentation_page_drives_slides(demo_copy_url, streamlit_server, browser_page, tmp_path):
     server = streamlit_server(demo_copy_url, {"DASHBOARD_AUTH": "off"})
     page = browser_page
-    page.goto(server.url + "/meeting", wait_until="domcontentloaded")
+    # through app.py's navigation, as a user gets there (language switch and login gate included)
+    page.goto(server.url + "/", wait_until="domcontentloaded")
+    page.get_by_text("化解率", exact=True).first.wait_for(timeout=90_000)
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("会议汇报").click()
     page.get_by_text("青山镇基层治理工作汇报").first.wait_for(timeout=90_000)
+    assert page.url.endswith("/meeting")
     assert _counter(page) == (1, 9)
 
     page.locator(".st-key-meeting_next button").click()
     _wait_counter(page, 2)
-    page.get_by_text("主要指标").first.wait_for()
+    page.locator(".mt-band h2", has_text="主要指标").wait_for()
     page.locator(".st-key-meeting_prev button").click()
     _wait_counter(page, 1)
 
@@ -43,7 +47,7 @@ def test_presentation_page_drives_slides(demo_copy_url, streamlit_server, browse
     _wait_counter(page, 2)
     page.keyboard.press("PageDown")             # a presentation clicker
     _wait_counter(page, 3)
-    page.get_by_text("矛盾纠纷化解").first.wait_for()
+    page.locator(".mt-band h2", has_text="矛盾纠纷化解").wait_for()
     page.wait_for_timeout(800)
     shot = tmp_path / "meeting-disputes.png"
     page.screenshot(path=str(shot))
@@ -52,7 +56,7 @@ def test_presentation_page_drives_slides(demo_copy_url, streamlit_server, browse
     for n in (4, 5, 6):
         page.keyboard.press("ArrowRight")
         _wait_counter(page, n)
-    page.get_by_text("网格地图").first.wait_for()
+    page.locator(".mt-band h2", has_text="网格地图").wait_for()
     # the map as a picture, or the sentence saying why it was left out
     page.locator('[data-testid="stImage"] img, [data-testid="stAlert"], iframe').first.wait_for(timeout=60_000)
 
