@@ -259,7 +259,10 @@ def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params) -> dict:
     # month layer: delete, then insert from the raw rows
     for t, mcol in ((agg_dispute_month, "rep_month"), (agg_dispute_days, "rep_month"),
                     (agg_volunteer_month, "month"), (agg_visit_month, "month")):
-        ex(sa.text(f"DELETE FROM {t.name} WHERE 1 = 1{vf_raw}{month_cond(mcol)}"), params)
+        if vids is None and mons is None:  # no WHERE: SQLite's truncate optimisation applies
+            ex(sa.text(f"DELETE FROM {t.name}"))
+        else:
+            ex(sa.text(f"DELETE FROM {t.name} WHERE 1 = 1{vf_raw}{month_cond(mcol)}"), params)
 
     rm, day = _ym(conn, "reported_on"), _day(conn, "reported_on")
     ex(sa.text(f"""
@@ -304,7 +307,8 @@ def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params) -> dict:
             lo_hi.append(ex(sa.text(f"SELECT MIN({c}), MAX({c}) FROM {t.name}")).one())
         los = [a for a, _ in lo_hi if a is not None]
         his = [b for _, b in lo_hi if b is not None]
-        ex(sa.text(f"DELETE FROM agg_period WHERE 1 = 1{vf_raw}"), p_v)
+        ex(sa.text(f"DELETE FROM agg_period WHERE 1 = 1{vf_raw}" if vids is not None else "DELETE FROM agg_period"),
+           p_v)
         periods = calendar_periods(range(min(los), max(his) + 1)) if los else set()
     else:
         periods = calendar_periods(mons)
