@@ -300,3 +300,23 @@ def test_empty_database_says_how_to_create_the_first_admin(engine, monkeypatch):
     at = run_app()
     only_login_form(at)
     assert any("users add" in w.value for w in at.warning)
+
+
+def test_demo_visitor_logs_in_as_a_demo_clerk_from_the_login_page(demo_copy_url, monkeypatch):
+    from dashboard.db.engine import get_engine
+    from dashboard.demo_users import seed_demo_users
+    with write_txn(get_engine(demo_copy_url)) as c:
+        seed_demo_users(c)
+    monkeypatch.setenv("DATABASE_URL", demo_copy_url)
+    monkeypatch.delenv("DASHBOARD_AUTH", raising=False)
+    at = run_app()
+    assert at.title[0].value == "总览"                       # the demo needs no login
+    at.switch_page(str(nav.ROOT / "pages/login.py")).run()
+    assert [t.value for t in at.title] == ["登录"]
+    assert any(t.value == "演示账号" for t in at.subheader) and len(at.dataframe) == 1
+    at = log_in(at, "clerk", "demo-clerk-2024")
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "总览"
+    assert at.session_state["user"]["role"] == "clerk"
+    at.switch_page(str(nav.ROOT / "pages/upload.py")).run()    # now registered for the clerk
+    assert not at.exception and at.title[0].value == "数据上传"

@@ -22,11 +22,19 @@ from dashboard import auth, settings
 from dashboard.db.engine import run_write
 from dashboard.errors import UserError
 from dashboard.ui import common as ui
+from dashboard.ui import nav
 
 TOKEN_KEY = "auth_token"
 USER_KEY = "user"
 NOTICE_KEY = "auth_notice"
 ERROR_KEY = "auth_error"
+LOGIN_PAGE = "pages/login.py"
+HOME_PAGE = "pages/overview.py"
+
+
+def _login_page(**kw):
+    return st.Page(str(nav.ROOT / LOGIN_PAGE), title=ui.t("nav.login"), icon=":material/login:",
+                   url_path="login", **kw)
 
 
 def auth_enabled() -> bool:
@@ -59,8 +67,7 @@ def require_login() -> dict:
     user = _valid_user()
     if user is None and auth_enabled():
         st.session_state.pop(USER_KEY, None)
-        st.navigation([st.Page(login_page, title=ui.t("nav.login"), icon=":material/login:",
-                               url_path="login", default=True)], position="hidden").run()
+        st.navigation([_login_page(default=True)], position="hidden").run()
         st.stop()
     user = user or ui.current_user()
     _account_box(user)
@@ -82,10 +89,11 @@ def guard_page() -> None:
 
 
 def account_pages(sections: dict) -> dict:
-    """With auth off (the demo), an anonymous visitor also gets the login page, to try a role."""
-    if not st.session_state.get(TOKEN_KEY):
-        sections.setdefault(ui.t("auth.section_account"), []).append(
-            st.Page(login_page, title=ui.t("nav.login"), icon=":material/login:", url_path="login"))
+    """The login page: listed for an anonymous visitor when auth is off (the demo, to try a
+    role); hidden but reachable otherwise, so that the page a login happened on still exists."""
+    visible = not st.session_state.get(TOKEN_KEY) and not auth_enabled()
+    section = ui.t("auth.section_account") if visible or not sections else next(iter(sections))
+    sections.setdefault(section, []).append(_login_page(visibility="visible" if visible else "hidden"))
     return sections
 
 
@@ -135,6 +143,8 @@ def _submit() -> None:
 
 
 def login_page() -> None:
+    if st.session_state.get(TOKEN_KEY) and (nav.ROOT / HOME_PAGE).exists():
+        st.switch_page(str(nav.ROOT / HOME_PAGE))      # logged in: on to the dashboard
     st.title(ui.t("auth.title"))
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
