@@ -79,8 +79,9 @@ def guard_page() -> None:
 
     Defence in depth: on the first request after a server start, Streamlit runs a
     ``pages/<name>.py`` named by the URL directly (its "pages directory" mode),
-    without app.py and so without :func:`require_login`. A page that calls this
-    first (``ui.page_header`` does) never renders for someone without a session.
+    without app.py and so without :func:`require_login`. Call this before a page
+    renders anything (``ui.page_header`` and ``ui.filters``, which every page calls
+    first, are the places), so no page renders for someone without a session.
     """
     if _valid_user() is None and auth_enabled():
         st.session_state.pop(USER_KEY, None)
