@@ -105,8 +105,20 @@ def _facts(conn):
 facts = cached(_facts)
 
 
+def guard() -> None:
+    """Stop a page before it renders anything unless the session may see it.
+
+    app.py gates every page, but Streamlit runs ``pages/<name>.py`` named by a deep
+    link directly on a session's first request (its pages-directory mode), without
+    app.py; every page calls page_header or filters first, so the gate runs here too.
+    """
+    from dashboard.ui import auth as auth_ui  # auth_ui imports this module
+    auth_ui.guard_page()
+
+
 def filters(show_villages: bool = True, key: str = "f") -> Filters:
     """The sidebar period and village filters, shared by every page through session state."""
+    guard()
     f = facts()
     first, last = f["range"]
     today = date.today()
@@ -150,6 +162,7 @@ def filters(show_villages: bool = True, key: str = "f") -> Filters:
 
 
 def page_header(title_key: str) -> None:
+    guard()
     f = facts()
     st.title(t(title_key))
     if f["demo"]:
