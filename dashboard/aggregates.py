@@ -217,14 +217,17 @@ def refresh(conn, village_ids: Iterable[int] | None = None, months: Iterable | N
     Call it inside the transaction that changed ledger rows, after the change, with
     every village and every month (of reported_on / held_on / visited_on) whose rows
     were inserted, updated or deleted — for an update or undo, the months before *and*
-    after. ``None`` means all villages / all months. Clears the dirty flag. Returns
-    counts of what was recomputed.
+    after. ``None`` means all villages / all months. A full refresh (no arguments) clears
+    the dirty flag; a partial one clears it only if the aggregates were fresh before this
+    transaction (its own ledger writes set the flag through the triggers). Returns counts
+    of what was recomputed.
     """
     vids = None if village_ids is None else sorted({int(v) for v in village_ids})
     mons = None if months is None else sorted({month_index(m) for m in months})
     if (vids is not None and not vids) or (mons is not None and not mons):
         # nothing of ours changed; a dirty flag set by someone else's write stays set
         return dict(villages=0, months=0, periods=0)
+    partial = vids is not None or mons is not None
     vf_raw, p_v = "", {}
     if vids is not None:
         inl, p_v = _ids("v", vids)
@@ -234,18 +237,38 @@ def refresh(conn, village_ids: Iterable[int] | None = None, months: Iterable | N
         mf_agg, p_m = _ids("m", mons)
         p_m.update(lo=month_start(mons[0]), hi=month_end(mons[-1]))
     params = {**p_v, **p_m}
+    if not _sqlite(conn):
+        # concurrent imports refresh one at a time (SQLite's writers already do): the same row
+        # lock as the dirty triggers take, so two refreshes never interleave their DELETE/INSERT
+        conn.execute(sa.text("SELECT dirty FROM agg_state WHERE id = 1 FOR UPDATE"))
+    # A partial refresh covers only this transaction's changes. If the aggregates were already
+    # stale before it (a bulk load or a hand-made fix committed without a refresh), they stay
+    # marked stale until a full rebuild: read the committed flag through another connection
+    # (after the lock above, so no other writer can commit in between).
+    keep_dirty = partial and _committed_dirty(conn)
     big = _sqlite(conn) and (vids is None or len(vids) > 20 or mons is None or len(mons) > 12)
     if big:  # a county-wide rebuild sorts millions of rows: keep its pages in memory
         old_cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
         conn.exec_driver_sql("PRAGMA cache_size = -262144")
     try:
-        return _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params)
+        return _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty)
     finally:
         if big:
             conn.exec_driver_sql(f"PRAGMA cache_size = {int(old_cache)}")
 
 
-def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params) -> dict:
+def _committed_dirty(conn) -> bool:
+    """The dirty flag as committed (not as this transaction's own writes have set it)."""
+    try:
+        with conn.engine.connect() as other:
+            v = other.execute(sa.text("SELECT dirty FROM agg_state WHERE id = 1")).scalar()
+            other.rollback()
+    except sa.exc.DBAPIError:  # pragma: no cover - cannot tell: assume stale, stay safe
+        return True
+    return v != 0
+
+
+def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False) -> dict:
     def raw_where(col):
         w = f"WHERE 1 = 1{vf_raw}"
         if mons is not None:
@@ -320,7 +343,8 @@ def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params) -> dict:
         cols = ", ".join(("ps", "pe", "village_id", "grid_id", *SUMS, "hist"))
         ex(sa.text(f"INSERT INTO agg_period ({cols}) SELECT :ps_, :pe_, u.* FROM ({sel}) u"),
            {**p, "ps_": ps, "pe_": pe})
-    _clean(conn)
+    if not keep_dirty:
+        _clean(conn)
     return dict(villages=len(vids) if vids is not None else None,
                 months=len(mons) if mons is not None else None, periods=len(periods))
 

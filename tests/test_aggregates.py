@@ -152,11 +152,19 @@ def test_write_without_refresh_falls_back_to_raw(demo_copy_url):
         assert not aggregates.is_fresh(conn)
         assert aggregates.fetch(conn, date(2025, 1, 1), date(2025, 12, 31), None, "village") is None
         assert metrics.compute(conn, periods.year(2025))["township"]["disputes_total"] == before + 1
+    # a later import refreshing just its own villages and months must not hide the hand-made row
+    with write_txn(eng) as conn:
+        conn.execute(sa.insert(S.dispute).values(case_no="IMPORT-1", village_id=vid, category="其他",
+                                                 reported_on=date(2025, 7, 7), status="received"))
+        aggregates.refresh(conn, {vid}, [date(2025, 7, 7)])
+    with eng.connect() as conn:
+        assert not aggregates.is_fresh(conn)
+        assert metrics.compute(conn, periods.year(2025))["township"]["disputes_total"] == before + 2
     with write_txn(eng) as conn:
         aggregates.refresh(conn)
     with eng.connect() as conn:
         assert aggregates.is_fresh(conn)
-        assert metrics.compute(conn, periods.year(2025))["township"]["disputes_total"] == before + 1
+        assert metrics.compute(conn, periods.year(2025))["township"]["disputes_total"] == before + 2
         _assert_all_equal(conn)
 
 

@@ -6,9 +6,9 @@ Create Date: 2026-11-23
 
 Creates the month layer (agg_dispute_month, agg_dispute_days, agg_volunteer_month,
 agg_visit_month), the period layer (agg_period) and agg_state with the triggers that
-mark the aggregates dirty on any ledger write. The aggregates start dirty: until
-`python -m dashboard aggregates` (or the next import) rebuilds them, the metrics read
-the raw rows, so an upgraded database shows the same figures as before.
+mark the aggregates dirty on any ledger write. On a database that already has ledger
+rows the aggregates start dirty: until `python -m dashboard aggregates` rebuilds them,
+the metrics read the raw rows, so an upgraded database shows the same figures as before.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -105,7 +105,10 @@ def upgrade() -> None:
     sa.Column('dirty', sa.Integer(), server_default='1', nullable=False),
     sa.Column('refreshed_at', sa.DateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_agg_state')))
-    op.execute("INSERT INTO agg_state (id, dirty) VALUES (1, 1)")
+    # empty ledgers: the (empty) aggregates are exact; rows already there: stale until rebuilt
+    op.execute("INSERT INTO agg_state (id, dirty) SELECT 1, CASE WHEN EXISTS (SELECT 1 FROM dispute) "
+               "OR EXISTS (SELECT 1 FROM volunteer_activity) OR EXISTS (SELECT 1 FROM rep_visit) "
+               "THEN 1 ELSE 0 END")
     for stmt in _triggers(op.get_bind().dialect.name):
         op.execute(stmt)
 
