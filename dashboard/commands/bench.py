@@ -109,11 +109,10 @@ def _load():
 
 # ---------------------------------------------------------------- data
 
-def _township(workdir, reuse):
+def _township(workdir, reuse=False):
     from dashboard import demo
     from dashboard.db.engine import migrate
-    path = workdir / "township.db"
-    url = f"sqlite:///{path}" if (reuse and path.exists()) else _fresh_sqlite(path)
+    url = _fresh_sqlite(workdir / "township.db")   # seconds to build: never reused
     demo.seed_if_empty(migrate(url))
     return url
 
