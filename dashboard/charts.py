@@ -21,7 +21,7 @@ COLORS = {"primary": "#b22222", "good": "#2e7d32", "bad": "#c62828", "neutral": 
 LEVEL_COLORS = {"grid": "#2e7d32", "village": "#7cb342", "township": "#e0a33a", "county": "#c62828"}
 PALETTE = ["#b22222", "#e0a33a", "#4a90c2", "#2e7d32", "#8e6bbf", "#5b7083", "#d4708f", "#7cb342"]
 # st.plotly_chart(fig, config=CONFIG): no plotly logo or cloud link, PNG export at 2x.
-CONFIG = {"displaylogo": False, "showLink": False, "showSendToCloud": False,
+CONFIG = {"displaylogo": False, "showSendToCloud": False,
           "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
           "toImageButtonOptions": {"format": "png", "scale": 2}}
 

@@ -373,6 +373,24 @@ def _merge_hist(hists: Iterable[dict]) -> dict:
     return out
 
 
+def _num(key: str, v):
+    """A base figure as a plain Python number (drivers may return Decimal for SUMs)."""
+    if v is None:
+        return None
+    return round(float(v), 2) if key == "volunteer_hours" else int(v)
+
+
+def _plain(base: dict, hist: dict) -> tuple[dict, dict]:
+    """Base sums and histograms with plain ints/floats, whatever the driver returned."""
+    base = {k: {m: _num(m, v) for m, v in vals.items()} for k, vals in base.items()}
+    hist = {k: {int(d): int(n) for d, n in h.items()} for k, h in hist.items()}
+    return base, hist
+
+
+def _plain_static(static: dict) -> dict:
+    return {k: {m: (None if v is None else int(v)) for m, v in vals.items()} for k, vals in static.items()}
+
+
 def compute(conn, period: Period, village_ids: Iterable[int] | None = None) -> dict:
     """All metrics for the township (the selected villages together) and for each village.
 
@@ -380,8 +398,8 @@ def compute(conn, period: Period, village_ids: Iterable[int] | None = None) -> d
     Villages with no rows still appear (counts 0, rates None).
     """
     ids = None if village_ids is None else sorted(set(village_ids))
-    base, hist = _fetch_base(conn, period, ids, "village")
-    static = _static(conn, ids, "village")
+    base, hist = _plain(*_fetch_base(conn, period, ids, "village"))
+    static = _plain_static(_static(conn, ids, "village"))
     villages = {vid: derive(base.get(vid, {}), hist.get(vid, {}), st) for vid, st in static.items()}
     total_base = {k: sum(b.get(k, 0) for b in base.values()) for k in BASE_KEYS}
     total_base["volunteer_hours"] = round(total_base["volunteer_hours"], 2)
@@ -394,8 +412,8 @@ def compute(conn, period: Period, village_ids: Iterable[int] | None = None) -> d
 def compute_grids(conn, period: Period, village_ids: Iterable[int] | None = None) -> dict:
     """Grid-level metrics (those whose ``levels`` include "grid"), keyed by grid id."""
     ids = None if village_ids is None else sorted(set(village_ids))
-    base, hist = _fetch_base(conn, period, ids, "grid")
-    static = _static(conn, ids, "grid")
+    base, hist = _plain(*_fetch_base(conn, period, ids, "grid"))
+    static = _plain_static(_static(conn, ids, "grid"))
     out = {}
     for gid, st in static.items():
         m = derive(base.get(gid, {}), hist.get(gid, {}), st)
