@@ -205,7 +205,11 @@ def import_file(engine, data: bytes, file_name: str, kind: str | None = None,
     if prep is not None:
         res.rows_read = prep.rows_read
         res.columns = prep.columns
-        res.preview = _preview(prep, holder.get("reg"), lang, preview_rows)
+        try:
+            res.preview = _preview(prep, holder.get("reg"), lang, preview_rows)
+        except Exception:  # a preview must never turn a structured answer into a traceback
+            log.exception("preview of %s failed", file_name)
+            res.preview = []
         res.notes = holder.get("notes", []) + [t(f"loader.note.{n}", lang) for n in prep.notes]
     res.village = holder.get("village")
     if res.errors:

@@ -193,16 +193,30 @@ def _refresh_aggregates(conn, batch_id: int, written: int) -> None:
 
 
 def _write(conn, plan: dict, bid: int):
+    sqlite = conn.dialect.name == "sqlite"
+    big = sqlite and len(plan["insert"]) + len(plan["update"]) > 20000
+    if big:  # index pages of a bulk load must stay in memory, or every row costs page I/O
+        conn.exec_driver_sql("PRAGMA cache_size = -262144")
+    try:
+        _write_rows(conn, plan, bid, sqlite)
+    finally:
+        if big:
+            conn.exec_driver_sql("PRAGMA cache_size = -2000")
+
+
+def _write_rows(conn, plan: dict, bid: int, sqlite: bool):
     table: sa.Table = plan["table"]
     tname = table.name
-    sqlite = conn.dialect.name == "sqlite"
     ins: pd.DataFrame = plan["insert"]
     if len(ins):
         cols = [c for c in plan["insert_cols"]]
         lists = [db_values(ins[c], _ctype(table, c), sqlite) if c in ins else [None] * len(ins)
                  for c in cols]
         lists.append([bid] * len(ins))
-        _executemany(conn, cols + ["batch_id"], tname, list(zip(*lists)))
+        if sqlite and len(ins) > STAGE_ROWS:
+            _staged_insert(conn, cols + ["batch_id"], tname, list(zip(*lists)), plan.get("order", []))
+        else:
+            _executemany(conn, cols + ["batch_id"], tname, list(zip(*lists)))
         conn.execute(sa.text(
             f"INSERT INTO batch_change (batch_id, table_name, row_id) "
             f"SELECT :b, :t, id FROM {tname} WHERE batch_id = :b"), {"b": bid, "t": tname})
@@ -222,6 +236,29 @@ def _write(conn, plan: dict, bid: int):
                             [(bid, tname, int(i), b) for i, b in zip(upd["id"], before)])
         finally:
             cur.close()
+
+
+# SQLite bulk loads: bind the rows into an unconstrained TEMP table (cheap), then let SQLite
+# move them with one INSERT ... SELECT in index order (constraint checks and index updates in
+# C, with the unique index filled in order): about half the time of a direct executemany.
+STAGE_ROWS = 20_000
+
+
+def _staged_insert(conn, cols: list[str], table: str, rows: list[tuple], order: list[str]):
+    stage = f"loader_stage_{table}"
+    cl = ", ".join(cols)
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{stage}")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {stage} ({cl})")
+    try:
+        cur = conn.connection.driver_connection.cursor()
+        try:
+            cur.executemany(f"INSERT INTO temp.{stage} VALUES ({', '.join(['?'] * len(cols))})", rows)
+        finally:
+            cur.close()
+        by = f" ORDER BY {', '.join(order)}" if order else ""
+        conn.exec_driver_sql(f"INSERT INTO {table} ({cl}) SELECT {cl} FROM temp.{stage}{by}")
+    finally:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{stage}")
 
 
 def _before_json(old: pd.DataFrame, cols: list[str], table: sa.Table) -> list[str]:
@@ -290,7 +327,9 @@ def _plan_ledger(conn, prep, reg, kind):
         match = lookup.reindex(probe).to_numpy(dtype="float64")
     else:
         match = np.full(len(new), np.nan)
-    return _split(prep, table, new, match, [], conn, _ledger_cols(kind, table))
+    plan = _split(prep, table, new, match, [], conn, _ledger_cols(kind, table))
+    plan["order"] = ["village_id", key]
+    return plan
 
 
 def _plan_grids(conn, prep, reg, kind):

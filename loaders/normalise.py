@@ -16,7 +16,7 @@ from loaders import spec
 from loaders.problems import Problem, Refusal
 
 NULLS = ("", "-", "--", "—", "——", "/", "无", "null", "none", "nan", "#n/a", "n/a", "不详")
-FULLWIDTH_RE = r"[\uff01-\uff5e\u3000]"
+FULLWIDTH_RE = "[\uff01-\uff5e\u3000]"  # real characters: pyarrow's RE2 runs it
 
 
 # ---------------------------------------------------------------- headers
@@ -141,24 +141,48 @@ def hw(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip() if _FW.search(text) else text.strip()
 
 
+_NULLS_ANY_CASE = sorted({v for n in NULLS for v in (n, n.upper(), n.title())})
+
+
 def blank(s: pd.Series, text: bool = False) -> np.ndarray:
     if text:
         return (s == "").to_numpy(dtype=bool)
-    return s.str.lower().isin(NULLS).to_numpy(dtype=bool)
+    return s.isin(_NULLS_ANY_CASE).to_numpy(dtype=bool)
+
+
+def by_value(s: pd.Series, fn, dtype=object) -> np.ndarray:
+    """fn applied once per distinct value, spread back to every row (missing -> fn(''))."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    mapped = [fn(u) for u in uniques.tolist()] + [fn("")]
+    return np.asarray(mapped, dtype=dtype)[codes]
+
+
+def _arrow(s: pd.Series):
+    import pyarrow as pa
+    return pa.array(s, type=pa.large_string(), from_pandas=True)
 
 
 def parse_number(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Numbers with thousands separators and trailing units (人, 个, 条, 小时, h)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     t = halfwidth(s)
-    plain = t.str.fullmatch(r"-?\d+(\.\d+)?")
-    if not bool(plain.all()):
-        t = t.str.replace(",", "", regex=False)
-        t = t.str.replace(r"^(-?\d+(?:\.\d+)?)\s*(人次|人|个|条|次|户|名|件|小时|时|h|H|分|元)$",
-                          r"\1", regex=True)
-    v = pd.to_numeric(t, errors="coerce")
     nb = ~blank(t)
-    bad = nb & v.isna().to_numpy(dtype=bool)
-    return v.astype("float64"), bad
+    try:  # fast path: every filled cell is a plain number
+        arr = _arrow(t.where(pd.Series(nb, index=t.index)))
+        num = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+        if not (nb & ~np.isfinite(num)).any():   # "inf", "nan" are words, not numbers
+            return pd.Series(num, index=t.index), np.zeros(len(t), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        pass
+    t = t.str.replace(",", "", regex=False)
+    t = t.str.replace(r"^(-?[0-9]+(?:\.[0-9]+)?)[ ]*(人次|人|个|条|次|户|名|件|小时|时|h|H|分|元)$",
+                      r"\1", regex=True)
+    v = pd.to_numeric(t.where(pd.Series(nb, index=t.index)), errors="coerce").astype("float64")
+    finite = np.isfinite(v.to_numpy(dtype="float64", na_value=np.nan))
+    v = v.where(pd.Series(finite, index=v.index))
+    bad = nb & ~finite
+    return v, bad
 
 
 def parse_int(s: pd.Series):
@@ -180,9 +204,11 @@ def parse_float(s: pd.Series):
 
 def parse_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """2024-03-05, 2024/3/5, 2024.3.5, 2024年3月5日, 20240305, Excel serials; full-width digits."""
+    import pyarrow.compute as pc
     t = halfwidth(s)
-    out = pd.to_datetime(t, format="%Y-%m-%d", errors="coerce")
     nb = ~blank(t)
+    fast = pc.strptime(_arrow(t), format="%Y-%m-%d", unit="s", error_is_null=True)
+    out = pd.Series(fast.to_numpy(zero_copy_only=False), index=t.index).astype("datetime64[ns]")
     rest = nb & out.isna().to_numpy(dtype=bool)
     if rest.any():
         r = t[rest]
@@ -207,10 +233,9 @@ def parse_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
 def parse_enum(s: pd.Series, enum: str) -> tuple[pd.Series, np.ndarray]:
     lookup = spec.enum_lookup(enum)
-    keys = s.map(lambda x: spec.norm_header(x) if x else "") if len(s) < 50000 or \
-        s.nunique() > 1000 else s.map({v: spec.norm_header(v) for v in s.unique()})
-    v = keys.map(lookup)
-    bad = ~blank(s) & v.isna().to_numpy(dtype=bool)
+    vals = by_value(s, lambda x: lookup.get(spec.norm_header(x)) if x else None)
+    v = pd.Series(vals, index=s.index, dtype=object)
+    bad = ~blank(s) & pd.isna(vals)
     return v, bad
 
 

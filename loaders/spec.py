@@ -171,6 +171,10 @@ FOOTER_RE = re.compile(
     re.IGNORECASE)
 
 
+# no \\s or \\d: pandas hands those patterns to Python's re, one row at a time
+FOOTER_START = "^[ \t\u3000\u00a0]*[合总小累填审制负联报单注说备TtPpCc]"
+
+
 def norm_header(text: object) -> str:
     """Normalise a header: full-width to half-width, no spaces, lower case, no '*' marks."""
     s = unicodedata.normalize("NFKC", str(text or ""))

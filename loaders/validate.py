@@ -62,7 +62,7 @@ class Registry:
         out: dict[str, float] = {}
         sugg: dict[str, str] = {}
         ambiguous: set[str] = set()
-        for val in s.unique().tolist():
+        for val in pd.unique(s.fillna("")).tolist():
             x = N.hw(val)
             hit = by_code.get(x) if by != "name" else None
             if hit is None and by != "code":
@@ -79,7 +79,7 @@ class Registry:
                     ambiguous.add(val)
                 elif by != "code":
                     sugg[val] = N.closest(x, names)
-        return s.map(out).to_numpy(dtype="float64"), sugg, ambiguous
+        return N.by_value(s, lambda x: out.get(x, np.nan), dtype="float64"), sugg, ambiguous
 
 
 @dataclass
@@ -163,8 +163,16 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
         nonblank = np.zeros(len(frame), dtype=bool)
         for c in used:
             nonblank |= (sub[c].str.strip() != "").to_numpy(dtype=bool)
-        first = _first_filled(frame)
-        footer = first.str.match(spec.FOOTER_RE.pattern, case=False).fillna(False).to_numpy(dtype=bool)
+        # cheap prefilter (pyarrow kernel over the first columns), then the footer pattern on
+        # the first filled cell of the few candidate rows
+        cand = np.zeros(len(frame), dtype=bool)
+        for c in list(frame.columns)[:4]:
+            cand |= frame[c].str.contains(spec.FOOTER_START, regex=True).fillna(False) \
+                .to_numpy(dtype=bool)
+        footer = np.zeros(len(frame), dtype=bool)
+        if cand.any():
+            first = _first_filled(frame[cand])
+            footer[cand] = [bool(spec.FOOTER_RE.match(x)) for x in first.tolist()]
         keep = nonblank & ~footer
     else:
         keep = np.zeros(len(frame), dtype=bool)
@@ -204,7 +212,7 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
         if f.type == "text":
             v = s.where(~pd.Series(long_), s.str.slice(0, f.max_len or MAX_CELL))
             isblank = N.blank(s, text=True)
-            out[f.name] = v.where(~isblank, None).astype(object)
+            out[f.name] = v.where(~pd.Series(isblank))  # str dtype, NaN where blank
             if f.required:
                 col.add(isblank, cname, None, "required")
             continue
@@ -212,7 +220,7 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
         formula = s.str.startswith("=").to_numpy(dtype=bool)
         if f.type == "code":
             h = N.halfwidth(s)
-            bad = ~isblank & ~h.str.fullmatch(r"\d{12}").to_numpy(dtype=bool)
+            bad = ~isblank & ~h.str.fullmatch(r"[0-9]{12}").to_numpy(dtype=bool)
             sci = bad & h.str.contains(r"[eE]\+").to_numpy(dtype=bool)
             col.add(sci, cname, s, "code_scientific")
             col.add(bad & ~sci & ~long_, cname, s, "bad_code")
@@ -332,32 +340,38 @@ def _resolve_grid(prep, col, mapping, col_name, raw_vals, reg):
         names_of.setdefault(int(v), []).append(str(nm))
     vid = out["village_id"]
     isblank = N.blank(s, text=True)
-    pairs = pd.DataFrame({"v": vid.astype("float64").to_numpy(), "s": s.to_numpy()})
+    vcodes, vuniq = pd.factorize(s, use_na_sentinel=True)
+    vnum = vid.astype("float64").to_numpy()
+    pairs = pd.DataFrame({"v": vnum, "c": vcodes})
+    uniq_list = vuniq.tolist()
     res: dict[tuple, tuple[float, str]] = {}
-    for v, val in pairs[~isblank].drop_duplicates().itertuples(index=False):
+    for v, code in pairs[~isblank].drop_duplicates().itertuples(index=False):
+        val = uniq_list[code] if code >= 0 else ""
         if np.isnan(v):
-            res[(v, val)] = (np.nan, "skip")
+            res[(v, code)] = (np.nan, "skip")
             continue
         x = N.hw(val)
         if x in by_code:
             gid, gv = by_code[x]
-            res[(v, val)] = (float(gid), "" if gv == int(v) else "grid_other_village")
+            res[(v, code)] = (float(gid), "" if gv == int(v) else "grid_other_village")
             continue
         gid = by_name.get((int(v), N.grid_canon(x)))
         if gid is not None:
-            res[(v, val)] = (float(gid), "")
+            res[(v, code)] = (float(gid), "")
         else:
-            res[(v, val)] = (np.nan, N.closest(N.grid_canon(x), names_of.get(int(v), [])) or "-")
+            res[(v, code)] = (np.nan, N.closest(N.grid_canon(x), names_of.get(int(v), [])) or "-")
     gids = np.full(len(out), np.nan)
     codes = np.array([""] * len(out), dtype=object)
     if res:
-        keys = list(zip(pairs["v"].tolist(), pairs["s"].tolist()))
-        for i, k in enumerate(keys):
-            if isblank[i]:
-                continue
-            gid, c = res.get(k, (np.nan, "skip"))
-            gids[i] = gid
-            codes[i] = c
+        # vectorised lookup: join every row's (village, value) to the resolved pairs
+        table = pd.DataFrame([(v, code, gid, c) for (v, code), (gid, c) in res.items()],
+                             columns=["v", "c", "gid", "hint"])
+        joined = pairs.merge(table, on=["v", "c"], how="left", sort=False).rename(
+            columns={"c": "code", "hint": "c"})
+        gids = joined["gid"].to_numpy(dtype="float64", copy=True)
+        codes = joined["c"].astype(object).where(joined["c"].notna(), "skip").to_numpy(dtype=object, copy=True)
+        gids[isblank] = np.nan
+        codes[isblank] = ""
     other = codes == "grid_other_village"
     col.add(other, cname, s, "grid_other_village")
     unknown = ~isblank & np.isnan(gids) & (codes != "skip") & ~other
@@ -380,8 +394,10 @@ def _record_numbers(prep, col, mapping, col_name, raw_vals, kind, content_cols):
         s = out[key]
         isblank = s.isna().to_numpy(dtype=bool)
         col.add(isblank, col_name[key], None, "required_no")
-        k = pd.DataFrame({"v": out["village_id"], "k": s})
-        dup = k.duplicated(keep=False).to_numpy(dtype=bool) & ~isblank
+        kc, _ = pd.factorize(s, use_na_sentinel=True)
+        vv = out["village_id"].astype("float64").fillna(-1).to_numpy().astype("int64")
+        combined = pd.Series(vv * (int(kc.max()) + 2 if len(kc) else 1) + kc)
+        dup = combined.duplicated(keep=False).to_numpy(dtype=bool) & ~isblank
         col.add(dup, col_name[key], s, "duplicate_no")
     else:
         out[key] = content_key(out, ["village_id"] + content_cols)
