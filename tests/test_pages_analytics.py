@@ -223,3 +223,18 @@ def test_overview_shows_red_and_black_lists(demo_env, demo_engine):
     assert list(red_shown["村（社区）"]) == list(red["village"])
     assert any("黑榜" in m.value and black["village"].iloc[0] in m.value for m in at.markdown)
     assert any(e.label == "综合指数的构成与权重" for e in at.expander)
+
+
+def test_analytics_pages_in_chromium_draw_charts_offline(demo_url, streamlit_server, browser_page):
+    """The four pages in a real browser: plotly draws every chart, nothing leaves localhost."""
+    server = streamlit_server(demo_url, {"DASHBOARD_AUTH": "off"})
+    page = browser_page
+    page.goto(server.url + "/", wait_until="domcontentloaded")
+    page.get_by_text("化解率", exact=True).first.wait_for(timeout=60_000)
+    for title, charts_min in (("矛盾纠纷", 6), ("志愿服务", 5), ("代表走访", 6), ("村庄画像", 3)):
+        page.get_by_role("link", name=title).first.click()
+        page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+        page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {charts_min}",
+                               timeout=60_000)
+        assert page.get_by_text("下载数据（CSV）").count() >= 3
+    assert page.external_requests == [], page.external_requests
