@@ -231,7 +231,7 @@ def test_analytics_pages_in_chromium_draw_charts_offline(demo_url, streamlit_ser
     page = browser_page
     page.goto(server.url + "/", wait_until="domcontentloaded")
     page.get_by_text("化解率", exact=True).first.wait_for(timeout=60_000)
-    for title, charts_min in (("矛盾纠纷", 6), ("志愿服务", 5), ("代表走访", 6), ("村庄画像", 3)):
+    for title, charts_min in (("矛盾纠纷", 6), ("志愿服务", 5), ("代表走访", 5), ("村庄画像", 3)):
         page.get_by_role("link", name=title).first.click()
         page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
         page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {charts_min}",
