@@ -86,15 +86,6 @@ def test_without_login_only_the_login_form_renders(real_env):
     assert "user" not in at.session_state
 
 
-def _page_header_guards() -> bool:
-    import inspect
-
-    from dashboard.ui import common
-    return "guard_page" in inspect.getsource(common.page_header)
-
-
-@pytest.mark.xfail(not _page_header_guards(), strict=False,
-                   reason="ui.page_header does not call dashboard.ui.auth.guard_page() yet")
 @pytest.mark.parametrize("page", nav.available(), ids=lambda p: p[0])
 def test_pages_run_directly_still_need_a_session(real_env, page, monkeypatch):
     """Streamlit's first run after a server start may run pages/<url>.py without app.py."""

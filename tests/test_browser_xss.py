@@ -106,16 +106,6 @@ def test_login_gate_and_hostile_names_render_as_text(evil_db, streamlit_server, 
     assert page.external_requests == []
 
 
-def _page_header_guards() -> bool:
-    import inspect
-
-    from dashboard.ui import common
-    return "guard_page" in inspect.getsource(common.page_header)
-
-
-@pytest.mark.xfail(not _page_header_guards(), strict=False,
-                   reason="ui.page_header does not call dashboard.ui.auth.guard_page() yet: on the "
-                          "first run after a start Streamlit runs pages/<url>.py without app.py")
 @pytest.mark.parametrize("path", ["/overview", "/admin"])
 def test_first_request_after_start_to_a_page_url_gets_only_the_login_form(
         evil_db, streamlit_server, browser_page, path):
