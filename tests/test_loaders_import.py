@@ -366,3 +366,27 @@ def test_cli_exit_codes_and_json(registry, db_url):
     bid = json.loads(out)[0]["id"]
     assert cli("undo", str(bid), db=db_url)[0] == 0
     assert cli("undo", str(bid), db=db_url)[0] == 1
+
+
+def test_new_user_full_cycle_on_the_command_line(db_url):
+    """Empty database → registry, grids and every ledger through the CLI; re-import changes
+    nothing; one undo; every count exact (also as `python -m dashboard summary --json` shows it)."""
+    steps = [("villages.csv", [], 3), ("grids.geojson", [], 6),
+             ("disputes_gbk_title_footer.csv", ["--village", "红旗村"], 4),
+             ("disputes_utf8_bom.csv", [], 5), ("disputes_merged_title.xlsx", [], 3),
+             ("volunteers_fullwidth.csv", [], 4), ("visits.csv", [], 3)]
+    for name, extra, n in steps:
+        code, out, err = cli("import", str(D / name), "--json", *extra, db=db_url)
+        assert code == 0, (name, out, err)
+        assert json.loads(out)["inserted"] == n, name
+    for name, extra, n in steps:
+        code, out, _ = cli("import", str(D / name), "--json", *extra, db=db_url)
+        obj = json.loads(out)
+        assert (code, obj["inserted"], obj["updated"], obj["unchanged"]) == (0, 0, 0, n), name
+    code, out, _ = cli("batches", "--json", db=db_url)
+    visits_batch = [b for b in json.loads(out) if b["kind"] == "visits" and b["inserted"] == 3][0]
+    assert cli("undo", str(visits_batch["id"]), db=db_url)[0] == 0
+    p = subprocess.run([sys.executable, "-m", "dashboard", "summary", "--json", "--db", db_url],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert json.loads(p.stdout) == {"villages": 3, "grids": 6, "disputes": 12,
+                                    "volunteer_activities": 4, "representative_visits": 0}
