@@ -125,6 +125,8 @@ def import_file(engine, data: bytes, file_name: str, kind: str | None = None,
                 lang: str = "zh", allowed_village_ids: set[int] | None = None,
                 sheet: str | None = None, mapping: dict[str, str] | None = None,
                 coord_system: str = "wgs84", preview_rows: int = 20) -> ImportResult:
+    from sqlalchemy import exc as sa_exc
+
     from dashboard.db.engine import run_write
     from dashboard.i18n import t
     from loaders import ingest, read as R, normalise as N
@@ -196,6 +198,12 @@ def import_file(engine, data: bytes, file_name: str, kind: str | None = None,
         res.refused = e.code
         res.errors = [p.as_dict(lang) for p in e.problems]
         res.total_errors = len(res.errors)
+    except sa_exc.IntegrityError as e:  # a constraint the checks above did not foresee
+        log.warning("import of %s hit a database constraint: %s", file_name, e.orig)
+        res.refused = "db_conflict"
+        res.errors = [Problem(None, "", "", "db_conflict",
+                              {"detail": str(e.orig).splitlines()[0][:200]}).as_dict(lang)]
+        res.total_errors = 1
     except Exception as e:  # never a traceback for the clerk; the log keeps the detail
         log.exception("import of %s failed", file_name)
         res.refused = "internal"

@@ -332,6 +332,38 @@ def _plan_ledger(conn, prep, reg, kind):
     return plan
 
 
+def _name_clashes(prep, kind, new: pd.DataFrame, match: np.ndarray, existing: pd.DataFrame,
+                  parent: str) -> list[Problem]:
+    """Rows whose (parent, name) after this file would equal another row's: renames included."""
+    final: dict[int, tuple] = {int(i): (int(p), str(n)) for i, p, n in
+                               zip(existing["id"], existing[parent], existing["name"])}
+    mine: dict[tuple, list[int]] = {}
+    for i, (mid, p, n) in enumerate(zip(match, new[parent], new["name"])):
+        if n is None or (isinstance(n, float) and np.isnan(n)):
+            continue
+        key = (int(p), str(n))
+        if not np.isnan(mid):
+            final.pop(int(mid), None)
+        mine.setdefault(key, []).append(i)
+    taken = set(final.values())
+    out = []
+    for key, rows in mine.items():
+        if key in taken:
+            for i in rows:
+                out.append(Problem(int(new["_row"].iloc[i]), _header(prep, kind, "name"), key[1],
+                                   "name_taken"))
+    return out
+
+
+def _header(prep, kind: str, field: str) -> str:
+    """The column as written in the file for a field (or its catalogue label)."""
+    for c in prep.columns:
+        if c.get("field") == field and c.get("how") in ("alias", "manual"):
+            return c["column"]
+    from dashboard.i18n import t
+    return t(f"loader.field.{kind}.{field}", "zh")
+
+
 def _plan_grids(conn, prep, reg, kind):
     table = S.grid
     new = prep.frame.copy()
@@ -355,18 +387,18 @@ def _plan_grids(conn, prep, reg, kind):
             gid = int(hit)
             row = g[g["id"] == gid].iloc[0]
             if int(row["village_id"]) != vid:
-                problems.append(Problem(int(new["_row"].iloc[i]), "code", str(cd),
+                problems.append(Problem(int(new["_row"].iloc[i]), _header(prep, kind, "code"), str(cd),
                                         "grid_code_other_village"))
             if not nm:
                 names[i] = row["name"]
             if not cd:
                 codes[i] = row["code"]
             elif str(cd) != str(row["code"]) and str(cd) in used_codes:
-                problems.append(Problem(int(new["_row"].iloc[i]), "code", str(cd), "code_taken"))
+                problems.append(Problem(int(new["_row"].iloc[i]), _header(prep, kind, "code"), str(cd), "code_taken"))
             new_codes.append(codes[i])
             continue
         if not nm:
-            problems.append(Problem(int(new["_row"].iloc[i]), "name", "", "required"))
+            problems.append(Problem(int(new["_row"].iloc[i]), _header(prep, kind, "name"), "", "required"))
             new_codes.append(cd)
             continue
         if not cd:
@@ -380,13 +412,14 @@ def _plan_grids(conn, prep, reg, kind):
                 cd = f"{cd[:28]}-{k}"
                 k += 1
         elif str(cd) in used_codes:
-            problems.append(Problem(int(new["_row"].iloc[i]), "code", str(cd), "code_taken"))
+            problems.append(Problem(int(new["_row"].iloc[i]), _header(prep, kind, "code"), str(cd), "code_taken"))
         used_codes.add(str(cd))
         codes[i] = cd
         new_codes.append(cd)
     new["code"] = pd.Series(codes, dtype=object)
     new["name"] = pd.Series(names, dtype=object)
     prep.provided = sorted(set(prep.provided) | {"name"})
+    problems += _name_clashes(prep, kind, new, match, g, "village_id")
     if problems:
         return {"problems": problems}
     cols = [c for c in ("village_id", "code", "name", "leader", "workers", "households", "geometry",
@@ -422,7 +455,7 @@ def _plan_villages(conn, prep, reg, kind):
             hit = by_code.get(str(cd)[:9]) if cd else None
             hit = hit or (by_name.get(tn) if tn else None)
             if hit is None:
-                problems.append(Problem(int(new["_row"].iloc[i]), "township", tn or "",
+                problems.append(Problem(int(new["_row"].iloc[i]), _header(prep, kind, "township"), tn or "",
                                         "which_township"))
             tid.append(hit)
         new["township_id"] = tid
@@ -440,11 +473,12 @@ def _plan_villages(conn, prep, reg, kind):
             hit = by_name.get((int(tid), str(nm)))
             if hit is not None and cd and code_of.get(hit) and code_of[hit] != cd and \
                     str(cd) in by_code:
-                problems.append(Problem(int(new["_row"].iloc[i]), "code", str(cd), "code_taken"))
+                problems.append(Problem(int(new["_row"].iloc[i]), _header(prep, kind, "code"), str(cd), "code_taken"))
             elif hit is None and cd and str(cd) in by_code:
-                problems.append(Problem(int(new["_row"].iloc[i]), "code", str(cd), "code_taken"))
+                problems.append(Problem(int(new["_row"].iloc[i]), _header(prep, kind, "code"), str(cd), "code_taken"))
         if hit is not None:
             match[i] = hit
+    problems += _name_clashes(prep, kind, new, match, v, "township_id")
     if problems:
         return {"problems": problems}
     prep.provided = sorted(set(prep.provided) | {"township_id"})

@@ -390,3 +390,18 @@ def test_new_user_full_cycle_on_the_command_line(db_url):
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert json.loads(p.stdout) == {"villages": 3, "grids": 6, "disputes": 12,
                                     "volunteer_activities": 4, "representative_visits": 0}
+
+
+def test_rename_onto_an_existing_name_is_refused(registry):
+    with registry.connect() as c:
+        code1 = c.execute(sa.select(S.grid.c.code).where(S.grid.c.code.like("%20101"))).scalar_one()
+    data = f"所属村,网格名称,网格编号\n红旗村,第2网格,{code1}\n".encode()
+    before = snapshot(registry)
+    res = loaders.import_file(registry, data, "g.csv", kind="grids")
+    assert errs(res) == [(2, "name_taken")] and res.errors[0]["column"] == "网格名称"
+    assert snapshot(registry) == before
+    res = loaders.import_file(registry, f"所属村,网格名称,网格编号\n红旗村,第九网格,{code1}\n".encode(),
+                              "g.csv", kind="grids")
+    assert (res.updated, res.errors) == (1, [])  # a rename by code; 第九网格 → 第9网格
+    with registry.connect() as c:
+        assert c.execute(sa.select(S.grid.c.name).where(S.grid.c.code == code1)).scalar_one() == "第9网格"
