@@ -43,22 +43,31 @@ def _ctype(table: sa.Table, c: str) -> str:
     return "text"
 
 
-def canon(s: pd.Series, kind: str) -> pd.Series:
+def canon(s: pd.Series, kind: str) -> np.ndarray:
     """A comparable string form of a column, so file values and stored values compare equal."""
+    s = pd.Series(s).reset_index(drop=True)
     if len(s) == 0:
-        return pd.Series([], dtype=str)
+        return np.array([], dtype=object)
     if kind == "date":
-        d = pd.to_datetime(pd.Series(s).astype(object), errors="coerce")
-        return d.dt.strftime("%Y-%m-%d").fillna("").astype(str).reset_index(drop=True)
-    if kind == "int":
-        v = pd.to_numeric(pd.Series(s).astype(object), errors="coerce").round()
-        return v.map(lambda x: "" if pd.isna(x) else str(int(x))).astype(str).reset_index(drop=True)
-    if kind == "float":
-        v = pd.to_numeric(pd.Series(s).astype(object), errors="coerce").round(7)
-        return v.map(lambda x: "" if pd.isna(x) else repr(float(x))).astype(str).reset_index(drop=True)
-    s = pd.Series(s).astype(object)
-    return s.map(lambda x: "" if x is None or (isinstance(x, float) and np.isnan(x)) else str(x)) \
-        .astype(str).reset_index(drop=True)
+        if not pd.api.types.is_datetime64_any_dtype(s.dtype):
+            s = pd.to_datetime(s.astype(object), errors="coerce")
+        arr = s.to_numpy(dtype="datetime64[D]")
+        out = np.datetime_as_string(arr, unit="D").astype(object)
+        out[np.isnat(arr)] = ""
+        return out
+    if kind in ("int", "float"):
+        if not pd.api.types.is_numeric_dtype(s.dtype) or s.dtype == object:
+            s = pd.to_numeric(s.astype(object), errors="coerce")
+        v = s.to_numpy(dtype="float64", na_value=np.nan)
+        v = np.round(v) if kind == "int" else np.round(v, 7)
+        out = v.astype(str).astype(object)
+        out[np.isnan(v)] = ""
+        return out
+    out = s.astype(object).to_numpy(dtype=object)
+    na = pd.isna(out)
+    out = out.astype(str).astype(object)
+    out[na] = ""
+    return out
 
 
 def db_values(s: pd.Series, kind: str, sqlite: bool) -> list:
@@ -149,9 +158,9 @@ def _diff(new: pd.DataFrame, old: pd.DataFrame, cols: list[str], table: sa.Table
     changed = np.zeros(len(new), dtype=bool)
     for c in cols:
         k = _ctype(table, c)
-        a = canon(new[c], k) if c in new else pd.Series([""] * len(new), dtype=str)
+        a = canon(new[c], k) if c in new else np.full(len(new), "", dtype=object)
         b = canon(old[c], k)
-        changed |= (a.to_numpy() != b.to_numpy())
+        changed |= (a != b)
     return changed
 
 
@@ -215,6 +224,8 @@ def _write_rows(conn, plan: dict, bid: int, sqlite: bool):
         lists.append([bid] * len(ins))
         if sqlite and len(ins) > STAGE_ROWS:
             _staged_insert(conn, cols + ["batch_id"], tname, list(zip(*lists)), plan.get("order", []))
+        elif not sqlite and len(ins) > STAGE_ROWS and conn.dialect.driver == "psycopg":
+            _copy_insert(conn, cols + ["batch_id"], tname, zip(*lists))
         else:
             _executemany(conn, cols + ["batch_id"], tname, list(zip(*lists)))
         conn.execute(sa.text(
@@ -261,6 +272,17 @@ def _staged_insert(conn, cols: list[str], table: str, rows: list[tuple], order: 
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{stage}")
 
 
+def _copy_insert(conn, cols: list[str], table: str, rows) -> None:
+    """PostgreSQL bulk loads: COPY ... FROM STDIN (psycopg 3), in the caller's transaction."""
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as cp:
+            for row in rows:
+                cp.write_row(row)
+    finally:
+        cur.close()
+
+
 def _before_json(old: pd.DataFrame, cols: list[str], table: sa.Table) -> list[str]:
     kinds = {c: _ctype(table, c) for c in cols}
     out = []
@@ -272,15 +294,20 @@ def _before_json(old: pd.DataFrame, cols: list[str], table: sa.Table) -> list[st
 
 
 def _split(prep, table, new: pd.DataFrame, match_id: np.ndarray, old_cols: list[str],
-           conn, insert_cols: list[str]) -> dict:
-    """Given db ids for matched rows (NaN for new), build the insert/update plan."""
+           conn, insert_cols: list[str], existing: pd.DataFrame | None = None) -> dict:
+    """Given db ids for matched rows (NaN for new), build the insert/update plan.
+
+    ``existing`` (with id, every provided column and batch_id) saves a second query."""
     matched = ~np.isnan(match_id)
     ins = new[~matched].reset_index(drop=True)
     m = new[matched].reset_index(drop=True)
     ids = match_id[matched].astype("int64")
     upd_cols = [c for c in prep.provided if c in table.c and c != "id"]
     if len(m):
-        old = _load_by_ids(conn, table, ids, upd_cols + ["batch_id"])
+        if existing is not None:
+            old = existing
+        else:
+            old = _load_by_ids(conn, table, ids, upd_cols + ["batch_id"])
         old = old.set_index("id").loc[ids].reset_index()
         changed = _diff(m, old, upd_cols, table)
     else:
@@ -317,9 +344,11 @@ def _plan_ledger(conn, prep, reg, kind):
     key = spec.RECORD_NO[kind]
     new = prep.frame
     vids = sorted(set(int(v) for v in new["village_id"].dropna().unique()))
-    old = pd.DataFrame(columns=["id", "village_id", key])
+    want = ["id", "village_id", key] + [c for c in prep.provided if c in table.c
+                                        and c not in ("id", "village_id", key)] + ["batch_id"]
+    old = pd.DataFrame(columns=want)
     if vids:
-        old = _existing(conn, table, ["id", "village_id", key], table.c.village_id.in_(vids))
+        old = _existing(conn, table, want, table.c.village_id.in_(vids))
     if len(old):
         idx = pd.MultiIndex.from_arrays([old["village_id"].astype("int64"), old[key].astype(str)])
         lookup = pd.Series(old["id"].to_numpy(dtype="float64"), index=idx)
@@ -327,7 +356,7 @@ def _plan_ledger(conn, prep, reg, kind):
         match = lookup.reindex(probe).to_numpy(dtype="float64")
     else:
         match = np.full(len(new), np.nan)
-    plan = _split(prep, table, new, match, [], conn, _ledger_cols(kind, table))
+    plan = _split(prep, table, new, match, [], conn, _ledger_cols(kind, table), existing=old)
     plan["order"] = ["village_id", key]
     return plan
 
