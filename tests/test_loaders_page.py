@@ -123,3 +123,18 @@ def test_undo_from_history(site):
     assert any("已撤销批次" in s.value for s in at.success)
     with engine.connect() as c:
         assert counts(c)["representative_visits"] == 0
+
+
+def test_unmatched_column_mapped_by_hand(site):
+    data = "单号,村（社区）,纠纷类型,登记日期,化解状态\nQ-1,红旗村,邻里纠纷,2024-03-05,已受理\n".encode()
+    at = page(ADMIN)
+    at.selectbox(key="up_kind").set_value("disputes")
+    at = upload(at, "manual.csv", data)
+    ok(at)
+    box = [s for s in at.selectbox if s.label == "单号"][0]
+    box.set_value("case_no")
+    at = at.run()
+    ok(at)
+    preview = [d.value for d in at.dataframe if "案件编号" in d.value.columns][0]
+    assert preview["案件编号"].tolist() == ["Q-1"]
+    assert any("新增 1 行" in s.value for s in at.success)
