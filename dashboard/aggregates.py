@@ -445,7 +445,8 @@ def _period_select(conn, ps: int, pe: int, by: str, village_ids) -> tuple[str, d
       SELECT village_id AS k, {z}, {z}, {z}, {z}, {z}, {z}, {z}, {zf}, {z}, SUM(visits), SUM(voters),
              SUM(suggestions), SUM(resolved), SUM(referred), {nul}
       FROM agg_visit_month WHERE month BETWEEN :s AND :e{vf} GROUP BY village_id""")
-    outer = ", ".join(f"SUM(a{i})" for i in range(1, 15))
+    # PostgreSQL's SUM of a bigint is numeric: cast back, so both dialects return ints
+    outer = ", ".join(f"SUM(a{i})" if i == 8 else f"CAST(SUM(a{i}) AS BIGINT)" for i in range(1, 15))
     sql = (f"SELECT k, {ROLLUP if by == 'village' else 'k'} AS grid_id, {outer}, MAX(h) FROM ("
            + " UNION ALL ".join(parts) + ") x GROUP BY k")
     return sql, p
