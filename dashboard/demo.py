@@ -296,7 +296,9 @@ def write(conn, data: dict, username: str = "demo") -> int:
         {**{k: v for k, v in r.items() if k != "village"}, "village_id": vid[r["village"]],
          "batch_id": bid} for r in data["representative_visits"]])
     from dashboard import aggregates
+    from dashboard.demo_users import seed_demo_users
     aggregates.refresh(conn)
+    seed_demo_users(conn)  # one account per role, shown on the login page in demo mode only
     bump_version(conn)
     return bid
 
