@@ -465,17 +465,21 @@ class Control(MacroElement):
 class MapSetup(MacroElement):
     """Leaflet focuses the map on mousedown (for its keyboard handler); inside Streamlit's iframe
     that scrolls the whole page when the map is partly out of view, so the mouseup lands on
-    another shape. Focus without scrolling instead. Also sets the map's maximum zoom."""
+    another shape. Focus without scrolling instead. Also sets the map's maximum zoom and fits
+    the view to ``bounds`` at once (no zoom animation to draw through)."""
 
-    def __init__(self, max_zoom: int = 19):
+    def __init__(self, bounds=None, max_zoom: int = 19):
         super().__init__()
         self._name = "MapSetup"
         self.max_zoom = int(max_zoom)
+        self.bounds_js = js(bounds)
 
     _template = Template("""
 {% macro script(this, kwargs) %}
 (function(map) {
   map.setMaxZoom({{ this.max_zoom }});   // no tile layer sets it; clusters need it
+  var b = {{ this.bounds_js }};
+  if (b) map.fitBounds(b, {animate: false});
   var kb = map.keyboard;
   if (!kb || !kb._onMouseDown) return;
   L.DomEvent.off(map._container, 'mousedown', kb._onMouseDown, kb);
@@ -664,10 +668,9 @@ def build_map(layers_data: dict, metric_key: str | None = None, level: str = "vi
                    width="100%", height="100%")
     _localise(m, asset_base)
     Styles().add_to(m)
-    MapSetup().add_to(m)
-    # the final view before any layer: shapes are drawn once, not redrawn after a refit
-    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]] if tile_crs == "wgs84" else
-                 _gcj_bounds(bounds))
+    # the final view, set before any layer and without animation: shapes are drawn once
+    MapSetup([[bounds[1], bounds[0]], [bounds[3], bounds[2]]] if tile_crs == "wgs84" else
+             _gcj_bounds(bounds)).add_to(m)
     if tiles_url:
         folium.TileLayer(tiles=tiles_url, attr=tiles_attr or "&nbsp;", name=t("map.layer_tiles", lang),
                          overlay=False, control=False, max_zoom=19).add_to(m)
