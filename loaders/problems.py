@@ -47,6 +47,9 @@ class Refusal(UserError):
         self.problems = problems or [Problem(None, params.get("column", ""),
                                              str(params.get("value", "")), code, params)]
 
+    def message(self, lang: str = "zh") -> str:
+        return self.problems[0].message(lang)
+
 
 class ValidationFailed(Exception):
     """Raised inside the write transaction so that it rolls back; carries the problems."""

@@ -237,6 +237,7 @@ def test_undo_order_and_references(registry):
     with pytest.raises(loaders.Refusal) as e:  # disputes use those grids
         loaders.undo_batch(registry, grid_batch)
     assert e.value.code == "undo_referenced"
+    assert "矛盾纠纷" in e.value.message("zh") and "dispute rows" in e.value.message("en")
     loaders.undo_batch(registry, b.batch_id)
     loaders.undo_batch(registry, a.batch_id)
     with registry.connect() as c:
