@@ -181,3 +181,28 @@ def test_random_ledgers(registry, rows, header, enc):
     _outcome_is_clean(registry, before, res)
     if res.ok:
         loaders.undo_batch(registry, res.batch_id)
+
+
+def test_projected_shapefile_is_reprojected_to_wgs84(registry, tmp_path):
+    """A Shapefile in a projected CRS (Web Mercator, as many GIS exports are) lands in WGS-84."""
+    import json
+    import geopandas as gpd
+    from shapely.geometry import shape
+    feats = json.loads((D / "grids.geojson").read_text(encoding="utf-8"))["features"][:2]
+    gdf = gpd.GeoDataFrame({"VILLAGE": [f["properties"]["所属村"] for f in feats],
+                            "NAME": [f["properties"]["网格名称"] for f in feats]},
+                           geometry=[shape(f["geometry"]) for f in feats], crs="EPSG:4326")
+    gdf.to_crs(3857).to_file(tmp_path / "g.shp", encoding="utf-8")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for p in tmp_path.glob("g.*"):
+            z.write(p, p.name)
+    res = loaders.import_file(registry, buf.getvalue(), "grids_3857.zip")
+    assert (res.kind, res.rows_read, res.errors) == ("grids", 2, [])
+    assert res.unchanged == 2  # the same boundaries as the GeoJSON after reprojection
+    buf2 = io.BytesIO()
+    with zipfile.ZipFile(buf2, "w") as z:
+        for p in tmp_path.glob("g.*"):
+            if p.suffix != ".prj":
+                z.write(p, p.name)
+    assert refused(loaders.import_file(registry, buf2.getvalue(), "noprj.zip"), "shp_no_prj")
