@@ -206,3 +206,21 @@ def test_projected_shapefile_is_reprojected_to_wgs84(registry, tmp_path):
             if p.suffix != ".prj":
                 z.write(p, p.name)
     assert refused(loaders.import_file(registry, buf2.getvalue(), "noprj.zip"), "shp_no_prj")
+
+
+def test_coordinate_conversions_round_trip():
+    import numpy as np
+    from loaders import geo
+    lon, lat = np.array([115.92, 116.397, 121.47]), np.array([28.55, 39.909, 31.23])
+    glon, glat = geo.wgs84_to_gcj02(lon, lat)
+    assert np.all(np.abs(glon - lon) > 1e-4)            # GCJ-02 is hundreds of metres off
+    back = geo.gcj02_to_wgs84(glon, glat)
+    assert np.allclose(back, (lon, lat), atol=1e-7)      # the inverse is within a centimetre
+    # BD-09 of a GCJ-02 point, and back to WGS-84
+    import math
+    x, y = glon, glat
+    z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * math.pi * 3000 / 180)
+    th = np.arctan2(y, x) + 0.000003 * np.cos(x * math.pi * 3000 / 180)
+    blon, blat = z * np.cos(th) + 0.0065, z * np.sin(th) + 0.006
+    assert np.allclose(geo.to_wgs84(blon, blat, "bd09"), (lon, lat), atol=2e-6)
+    assert np.allclose(geo.to_wgs84(lon, lat, "wgs84"), (lon, lat))
