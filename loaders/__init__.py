@@ -43,6 +43,13 @@ Public API (everything else is internal)::
     fields_for(kind, lang) -> list[dict]   field names, labels and aliases (manual mapping)
     KINDS                                   ("villages", "grids", "disputes", "volunteers", "visits")
 
+Writes: one transaction per file (``run_write``: BEGIN IMMEDIATE on SQLite), bulk rows through
+the DBAPI (SQLite: a TEMP staging table and one ordered INSERT ... SELECT; PostgreSQL: COPY),
+``batch_change`` rows for exact undo, ``bump_version`` and, up to
+``loaders.ingest.REFRESH_MAX_ROWS`` written ledger rows, a refresh of the pre-aggregates for
+exactly the villages and months touched (larger loads leave them marked dirty for
+``python -m dashboard aggregates``; metrics read the raw rows meanwhile).
+
 Command line: ``python -m loaders import FILE [--kind] [--village] [--db] [--dry-run] [--json]``
 (exit 0 written or clean dry run, 1 refused, 2 usage error), plus ``template``, ``undo``
 and ``batches``.
