@@ -14,7 +14,15 @@ with st.sidebar:
 # With auth on and no valid session this serves the login page alone and stops.
 user = auth_ui.require_login()
 sections: dict[str, list] = {}
+by_slug: dict[str, st.Page] = {}
 for slug, path, title, icon, section, _roles in nav.available(user["role"]):
-    sections.setdefault(ui.t(section), []).append(
-        st.Page(path, title=ui.t(title), icon=icon, url_path=slug, default=slug == "overview"))
-st.navigation(auth_ui.account_pages(sections)).run()
+    by_slug[slug] = st.Page(path, title=ui.t(title), icon=icon, url_path=slug, default=slug == "overview")
+    sections.setdefault(ui.t(section), []).append(by_slug[slug])
+page = st.navigation(auth_ui.account_pages(sections))
+st.session_state[ui.VIA_APP] = True
+# A deep link Streamlit first ran without this file (see ui.common._through_app) goes on here.
+if ui.DEEPLINK in st.session_state:
+    slug, params = st.session_state.pop(ui.DEEPLINK)
+    if slug in by_slug and slug != "overview":
+        st.switch_page(by_slug[slug], query_params=params)
+page.run()

@@ -15,3 +15,14 @@ def test_deep_links_show_only_the_login_form(engine, db_url, streamlit_server, b
         body = page.inner_text("body")
         for leaked in ("主要指标", "统计期间", "审计日志", "上传历史", "会议汇报"):
             assert leaked not in body, (path, leaked)
+
+
+def test_deep_link_opens_its_page_through_app(demo_url, streamlit_server, browser_page):
+    """Run through app.py: translated navigation, language switch, and the page the link named."""
+    server = streamlit_server(demo_url, {"DASHBOARD_AUTH": "off"})
+    page = browser_page
+    page.goto(server.url + "/disputes", wait_until="domcontentloaded")
+    page.get_by_text("语言 / Language").first.wait_for(timeout=60_000)
+    page.get_by_role("heading", name="矛盾纠纷").first.wait_for(timeout=60_000)
+    assert "/disputes" in page.url
+    assert page.get_by_text("网格地图").count() >= 1  # the translated navigation, not file names

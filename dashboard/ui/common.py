@@ -113,7 +113,35 @@ def guard() -> None:
     app.py; every page calls page_header or filters first, so the gate runs here too.
     """
     from dashboard.ui import auth as auth_ui  # auth_ui imports this module
+    _through_app()
     auth_ui.guard_page()
+
+
+VIA_APP = "_via_app"
+DEEPLINK = "_deeplink"
+
+
+def _through_app() -> None:
+    """Send a deep link that Streamlit ran without app.py back through it.
+
+    Run that way a page has no page config, language switch or translated
+    navigation; app.py then opens the page the link named (after login).
+    AppTest runs a page as its own main script, which is left alone.
+    """
+    import inspect
+    from pathlib import Path
+
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    ctx = get_script_run_ctx()
+    if ctx is None or st.session_state.get(VIA_APP) or Path(ctx.main_script_path).name != "app.py":
+        return
+    pages_dir = Path(ctx.main_script_path).resolve().parent / "pages"
+    for frame in inspect.stack():
+        f = Path(frame.filename).resolve()
+        if f.parent == pages_dir:
+            st.session_state[DEEPLINK] = (f.stem, dict(st.query_params))
+            break
+    st.switch_page(Path(ctx.main_script_path).name)
 
 
 def filters(show_villages: bool = True, key: str = "f") -> Filters:
