@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from decimal import ROUND_HALF_UP, Decimal
 
 NONE = "—"
 
@@ -18,29 +19,38 @@ def is_none(v) -> bool:
         return True           # pd.NA refuses to be a bool
 
 
+def _q(v, digits: int, scale: int = 1) -> Decimal:
+    """v × scale rounded half up (四舍五入), as leaders round: 6.25% → 6.3%, never 6.2%.
+
+    Going through the float's shortest repr keeps 0.0285 as 0.0285 (×100 in binary
+    floating point would give 2.8499999… and round the wrong way).
+    """
+    d = Decimal(repr(float(v))) * scale
+    q = d.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return abs(q) if q == 0 else q  # no "-0"
+
+
 def pct(v, digits: int = 1) -> str:
-    return NONE if is_none(v) else f"{v * 100:.{digits}f}%"
+    return NONE if is_none(v) else f"{_q(v, digits, 100):.{digits}f}%"
 
 
 def num(v, digits: int = 0) -> str:
     if is_none(v):
         return NONE
-    if digits == 0:
-        return f"{round(v):,}"
-    return f"{v:,.{digits}f}"
+    return f"{_q(v, digits):,.{digits}f}"
 
 
 def pp(v, digits: int = 1) -> str:
     """A change in percentage points, signed: +2.3 / −1.0."""
     if is_none(v):
         return NONE
-    return f"{v * 100:+.{digits}f}".replace("-", "−")
+    return f"{_q(v, digits, 100):+.{digits}f}".replace("-", "−")
 
 
 def signed_pct(v, digits: int = 1) -> str:
     if is_none(v):
         return NONE
-    return f"{v * 100:+,.{digits}f}%".replace("-", "−")
+    return f"{_q(v, digits, 100):+,.{digits}f}%".replace("-", "−")
 
 
 def value(v, unit_kind: str) -> str:
@@ -56,7 +66,7 @@ def wan(v, digits: int = 1) -> str:
     """Large counts the Chinese way: 12,345 → 1.2万 (below 10,000 with separators)."""
     if is_none(v):
         return NONE
-    return f"{v / 10000:,.{digits}f}万" if abs(v) >= 10000 else num(v)
+    return f"{_q(v / 10000, digits):,.{digits}f}万" if abs(v) >= 10000 else num(v)
 
 
 ENUM_KINDS = {"level": "enum.level", "status": "enum.status", "rep_type": "enum.rep_type",

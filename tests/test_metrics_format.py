@@ -53,3 +53,12 @@ def test_every_spec_names_known_columns_and_labels():
                 assert label in metrics.METRICS, label
             else:
                 assert i18n.has(label, "zh") and i18n.has(label, "en"), label
+
+
+def test_rounding_is_half_up_as_leaders_round():
+    from dashboard import fmt
+    assert fmt.pct(0.0625) == "6.3%"          # 6.25 → 6.3, not banker's 6.2
+    assert fmt.pct(0.0285) == "2.9%"          # not 2.8 from 2.8499999… in binary
+    assert fmt.pp(-0.0625) == "−6.3"
+    assert fmt.num(2.5) == "3" and fmt.num(1234567.25, 1) == "1,234,567.3"
+    assert fmt.pct(2 / 3) == "66.7%"
