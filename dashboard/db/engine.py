@@ -151,6 +151,15 @@ def current_version(engine: Engine) -> int:
     return int(v or 0)
 
 
+def version_token(engine: Engine) -> str:
+    """The data version with the time it was bumped: a cache key that also tells apart two
+    databases at one URL (a test database recreated between tests restarts its counter)."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(schema.data_version.c.version, schema.data_version.c.changed_at)
+                           .where(schema.data_version.c.id == 1)).first()
+    return "0" if row is None else f"{row[0]}@{row[1]}"
+
+
 def alembic_config(url: str):
     from alembic.config import Config
     cfg = Config()

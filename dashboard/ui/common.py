@@ -13,7 +13,7 @@ from datetime import date, datetime
 import streamlit as st
 
 from dashboard import fmt, i18n, periods, settings
-from dashboard.db.engine import current_version, get_engine
+from dashboard.db.engine import get_engine, version_token
 from dashboard.errors import UserError
 
 LANG_KEY = "lang"
@@ -42,8 +42,8 @@ def db_url() -> str:
     return settings.database_url()
 
 
-def version() -> int:
-    return current_version(engine())
+def version() -> str:
+    return version_token(engine())
 
 
 def cached(fn):
@@ -52,7 +52,7 @@ def cached(fn):
     Arguments must be hashable by st.cache_data (dates, tuples, strings, Periods).
     """
     @st.cache_data(show_spinner=False, max_entries=256)
-    def _run(url: str, ver: int, name: str, *args):
+    def _run(url: str, ver: str, name: str, *args):
         with get_engine(url).connect() as conn:
             return fn(conn, *args)
 
