@@ -21,64 +21,15 @@ MAX_FEATURES = 20000
 MAX_VERTICES = 5_000_000
 
 # --------------------------------------------------------- GCJ-02 / BD-09 -> WGS-84
-_A = 6378245.0
-_EE = 0.00669342162296594323
-
-
-def _out_of_china(lon, lat):
-    return (lon < 72.004) | (lon > 137.8347) | (lat < 0.8293) | (lat > 55.8271)
-
-
-def _delta(lon, lat):
-    x, y = lon - 105.0, lat - 35.0
-    dlat = (-100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
-            + (20.0 * np.sin(6.0 * x * math.pi) + 20.0 * np.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-            + (20.0 * np.sin(y * math.pi) + 40.0 * np.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
-            + (160.0 * np.sin(y / 12.0 * math.pi) + 320 * np.sin(y * math.pi / 30.0)) * 2.0 / 3.0)
-    dlon = (300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
-            + (20.0 * np.sin(6.0 * x * math.pi) + 20.0 * np.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-            + (20.0 * np.sin(x * math.pi) + 40.0 * np.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
-            + (150.0 * np.sin(x / 12.0 * math.pi) + 300.0 * np.sin(x / 30.0 * math.pi)) * 2.0 / 3.0)
-    radlat = lat / 180.0 * math.pi
-    magic = 1 - _EE * np.sin(radlat) ** 2
-    sq = np.sqrt(magic)
-    dlat = (dlat * 180.0) / ((_A * (1 - _EE)) / (magic * sq) * math.pi)
-    dlon = (dlon * 180.0) / (_A / sq * np.cos(radlat) * math.pi)
-    return dlon, dlat
-
-
-def wgs84_to_gcj02(lon, lat):
-    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
-    dlon, dlat = _delta(lon, lat)
-    out = _out_of_china(lon, lat)
-    return np.where(out, lon, lon + dlon), np.where(out, lat, lat + dlat)
-
-
-def gcj02_to_wgs84(lon, lat):
-    """Iterative inverse (error well under a metre)."""
-    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
-    wlon, wlat = lon.copy(), lat.copy()
-    for _ in range(8):
-        glon, glat = wgs84_to_gcj02(wlon, wlat)
-        wlon, wlat = wlon - (glon - lon), wlat - (glat - lat)
-    out = _out_of_china(lon, lat)
-    return np.where(out, lon, wlon), np.where(out, lat, wlat)
-
-
-def bd09_to_gcj02(lon, lat):
-    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
-    x, y = lon - 0.0065, lat - 0.006
-    xp = math.pi * 3000.0 / 180.0
-    z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * xp)
-    th = np.arctan2(y, x) - 0.000003 * np.cos(x * xp)
-    return z * np.cos(th), z * np.sin(th)
+# One implementation of the Chinese coordinate shifts, shared with the map (dashboard.geo).
+from dashboard.geo import bd09_to_wgs84, gcj02_to_wgs84, wgs84_to_gcj02  # noqa: E402,F401
 
 
 def to_wgs84(lon, lat, system: str):
     if system == "gcj02":
         return gcj02_to_wgs84(lon, lat)
     if system == "bd09":
-        return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
+        return bd09_to_wgs84(lon, lat)
     return np.asarray(lon, float), np.asarray(lat, float)
 
 
