@@ -57,14 +57,20 @@ def _wire_refresh():
 
 
 def _upload(url, name, data, barrier, queue):
-    from dashboard.db.engine import get_engine as ge
-    import loaders as L
-    _wire_refresh()
-    barrier.wait(timeout=120)
-    t0 = time.perf_counter()
-    res = L.import_file(ge(url), data, name, kind="disputes", username=name)
-    queue.put(dict(name=name, batch_id=res.batch_id, inserted=res.inserted, refused=res.refused,
-                   errors=[str(e) for e in res.errors[:3]], seconds=time.perf_counter() - t0))
+    try:
+        from dashboard.db.engine import get_engine as ge
+        import loaders as L
+        _wire_refresh()
+        barrier.wait(timeout=300)
+        t0 = time.perf_counter()
+        res = L.import_file(ge(url), data, name, kind="disputes", username=name)
+        queue.put(dict(name=name, batch_id=res.batch_id, inserted=res.inserted, refused=res.refused,
+                       errors=[str(e) for e in res.errors[:3]], seconds=time.perf_counter() - t0))
+    except BaseException:
+        # tell the parent at once, with the traceback, instead of leaving it waiting on the queue
+        import traceback
+        queue.put(dict(name=name, crashed=traceback.format_exc()))
+        raise
 
 
 def test_eight_simultaneous_uploads(county):
@@ -77,6 +83,8 @@ def test_eight_simultaneous_uploads(county):
     for p in procs:
         p.start()
     results = [queue.get(timeout=600) for _ in procs]
+    for r in results:
+        assert "crashed" not in r, r["crashed"]
     for p in procs:
         p.join(timeout=60)
         assert p.exitcode == 0
