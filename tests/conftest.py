@@ -233,3 +233,16 @@ def browser_page(chromium):
         yield page
         context.close()
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def _real_main_module():
+    """Undo AppTest's leftover ``sys.modules["__main__"]`` (the last script it ran).
+
+    multiprocessing's spawn start method re-runs the parent's __main__ in each child; after
+    an AppTest that is a Streamlit page, and the children die before reaching their target.
+    """
+    saved = sys.modules.get("__main__")
+    yield
+    if saved is not None and sys.modules.get("__main__") is not saved:
+        sys.modules["__main__"] = saved
