@@ -59,3 +59,13 @@ def test_overview_filters_change_figures(demo_env):
     assert not at.exception
     one = {m.label: m.value for m in at.metric}
     assert int(one["受理纠纷"].replace(",", "")) < int(after["受理纠纷"].replace(",", ""))
+
+
+def test_kpi_deltas_carry_their_sign_first(demo_env):
+    """Streamlit draws the arrow from a leading "-": a fall must not show an up arrow."""
+    for path in ("pages/overview.py", "pages/disputes.py"):
+        at = AppTest.from_file(str(nav.ROOT / path), default_timeout=60).run()
+        deltas = [m.proto.delta for m in at.metric if m.proto.delta]
+        assert deltas, path
+        for d in deltas:
+            assert d[0] in "+-0", (path, d)   # never "环比 −2.5…", which Streamlit reads as a rise

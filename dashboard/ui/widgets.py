@@ -46,7 +46,8 @@ def metric_card(container, key: str, values: dict, mom=None, yoy=None, previous=
     m = metrics.METRICS[key]
     delta = None
     if mom is not None:
-        delta = f"{ui.t('overview.mom')} {overview.format_change(key, mom, lang)}"
+        # Streamlit reads the arrow's direction from a leading ASCII "-", so the change goes first
+        delta = f"{overview.format_change(key, mom, lang).replace(chr(0x2212), '-')} {ui.t('overview.mom')}"
     container.metric(m.name(lang), fmt.value(values.get(key), m.kind), delta=delta,
                      delta_color=_delta_color(key, mom),
                      help=help_text(key, values, mom, yoy, previous, year_ago), border=True)
