@@ -13,10 +13,7 @@ w.caption(f)
 target = w.target_rate()
 args = (f.period, f.village_ids)
 
-st.subheader(ui.t("analytics.kpis"))
-kpis = ui.cached(metrics.with_changes)(*args)
-w.kpi_row(q.KPIS, kpis, per_row=5)
-w.changes(q.KPIS, kpis, "disputes_changes", f)
+w.kpi_block(q.KPIS, "disputes_changes", f, per_row=5)
 
 st.subheader(ui.t("disputes.monthly"))
 monthly = ui.cached(q.monthly)(*args)

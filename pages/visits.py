@@ -1,7 +1,7 @@
 """代表走访 Representative visits: by type and form, per village, per representative, monthly."""
 import streamlit as st
 
-from dashboard import charts, metrics
+from dashboard import charts
 from dashboard.queries import visits as q
 from dashboard.ui import common as ui
 from dashboard.ui import widgets as w
@@ -12,10 +12,7 @@ lang = ui.lang()
 w.caption(f)
 args = (f.period, f.village_ids)
 
-st.subheader(ui.t("analytics.kpis"))
-kpis = ui.cached(metrics.with_changes)(*args)
-w.kpi_row(q.KPIS, kpis, per_row=4)
-w.changes(q.KPIS, kpis, "visits_changes", f)
+w.kpi_block(q.KPIS, "visits_changes", f, per_row=4)
 
 c1, c2 = st.columns([3, 2])
 with c1:

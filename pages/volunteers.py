@@ -1,7 +1,7 @@
 """志愿服务 Volunteers: monthly hours, hours per 100 residents by village, teams, activity mix, points."""
 import streamlit as st
 
-from dashboard import charts, metrics
+from dashboard import charts
 from dashboard.queries import volunteers as q
 from dashboard.ui import common as ui
 from dashboard.ui import widgets as w
@@ -12,10 +12,7 @@ lang = ui.lang()
 w.caption(f)
 args = (f.period, f.village_ids)
 
-st.subheader(ui.t("analytics.kpis"))
-kpis = ui.cached(metrics.with_changes)(*args)
-w.kpi_row(q.KPIS, kpis, per_row=3)
-w.changes(q.KPIS, kpis, "volunteers_changes", f)
+w.kpi_block(q.KPIS, "volunteers_changes", f, per_row=3)
 
 st.subheader(ui.t("volunteers.monthly"))
 monthly = ui.cached(q.monthly)(*args)

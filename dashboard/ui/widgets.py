@@ -63,6 +63,16 @@ def kpi_row(keys, result: dict, per_row: int = 6) -> None:
                         result["previous"].get(key), result["year_ago"].get(key))
 
 
+def kpi_block(keys, name: str, f, per_row: int = 6) -> dict:
+    """A topic page's KPI section: heading, cards with 环比, the changes expander; returns the figures."""
+    from dashboard import metrics
+    st.subheader(ui.t("analytics.kpis"))
+    result = ui.cached(metrics.with_changes)(f.period, f.village_ids)
+    kpi_row(keys, result, per_row=per_row)
+    changes(keys, result, name, f)
+    return result
+
+
 def changes(keys, result: dict, name: str, f=None) -> None:
     """An expander with this period, the previous one, last year's and both changes (and a CSV)."""
     lang = ui.lang()
