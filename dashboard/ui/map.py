@@ -76,6 +76,20 @@ def _kw(opt: MapOptions, lang: str) -> dict:
                 tile_crs=tiles()[1], points=opt.points)
 
 
+def _built(conn, period, metric, village_ids, level, lang, classes, tile_crs, points, tiles_url, base):
+    """The folium map drawn and rendered once (the layers come from their own cache)."""
+    m = maps.build_map(layers(period, metric, village_ids), metric_key=metric, level=level, lang=lang,
+                       classes=classes, tile_crs=tile_crs, points=points, tiles_url=tiles_url,
+                       asset_base=base)
+    m.get_root().render()   # what st_folium(render=True) would do on every rerun
+    return m
+
+
+# keyed on the data version, period, villages and every drawing option: a rerun (a click, another
+# widget) does no geometry, classification or encoding work; each call gets its own copy
+built_map = ui.cached(_built)
+
+
 def _village_page_available() -> bool:
     return any(p[1] == VILLAGE_PAGE for p in nav.available(ui.current_user().get("role")))
 
@@ -106,9 +120,11 @@ def map_fragment(f: ui.Filters, opt: MapOptions) -> None:
     if data["villages"].geometry.isna().all() and data["grids"].geometry.isna().all():
         st.info(ui.t("map.no_geometry"))
         return
-    m = maps.build_map(data, tiles_url=tiles()[0], asset_base=asset_base(), **_kw(opt, lang))
+    url, crs = tiles()
+    m = built_map(f.period, opt.metric, f.village_ids, opt.level, lang, opt.classes, crs, opt.points,
+                  url, asset_base())
     out = st_folium(m, key="grid_map", height=HEIGHT, use_container_width=True,
-                    returned_objects=["last_clicked"])
+                    returned_objects=["last_clicked"], render=False)
     handle_click((out or {}).get("last_clicked"), data, opt)
     st.caption(ui.t("map.click_hint"))
 
