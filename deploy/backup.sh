@@ -8,6 +8,7 @@ DB_NAME=${DB_NAME:-dashboard}
 BACKUP_DIR=${BACKUP_DIR:-/var/backups/dashboard}
 KEEP_DAYS=${KEEP_DAYS:-14}
 mkdir -p "$BACKUP_DIR"
+cd "$BACKUP_DIR"   # not the caller's directory, which postgres may not be allowed to enter
 OUT="$BACKUP_DIR/$DB_NAME-$(date +%Y%m%d-%H%M%S).dump"
 pg_dump --format=custom --compress=6 --file="$OUT.part" "$DB_NAME"
 mv "$OUT.part" "$OUT"

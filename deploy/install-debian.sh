@@ -12,6 +12,11 @@ DB_NAME=${DB_NAME:-dashboard}
 DB_USER=${DB_USER:-dashboard}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 RELEASE=/opt/dashboard/releases/$(date +%Y%m%d%H%M%S)
+# Debian's own Python (installed below). Not "python3" from PATH: root's PATH may lead to a
+# pyenv/conda Python under /root, and a virtualenv built on it cannot run as the dashboard user.
+PYTHON=/usr/bin/python3
+# systemd runs the processes; without it (a container) the units are installed, not started.
+have_systemd() { [ -d /run/systemd/system ]; }
 
 [ "$(id -u)" = 0 ] || { echo "run as root (sudo)"; exit 1; }
 [ -f "$SRC/app.py" ] || { echo "run from an unpacked release (app.py not found in $SRC)"; exit 1; }
@@ -60,8 +65,9 @@ KEEP_DAYS=14
 ENV
 
 echo "== 5/7 release $RELEASE"
-rsync -a --exclude .venv --exclude data --exclude '*.db' --exclude .git "$SRC/" "$RELEASE/"
-python3 -m venv "$RELEASE/.venv"
+# leading "/": only the top-level data/ (the township's SQLite file), not tests/data
+rsync -a --exclude /.venv --exclude /data --exclude /.git --exclude '*.db' "$SRC/" "$RELEASE/"
+"$PYTHON" -m venv "$RELEASE/.venv"
 "$RELEASE/.venv/bin/pip" install --quiet --upgrade pip
 "$RELEASE/.venv/bin/pip" install --quiet -r "$RELEASE/requirements.txt"
 chown -R dashboard:dashboard "$RELEASE"
@@ -76,18 +82,43 @@ echo "== 7/7 systemd units and nginx"
 install -m 644 "$RELEASE/deploy/systemd/dashboard@.service" "$RELEASE/deploy/systemd/dashboard.target" \
     "$RELEASE/deploy/systemd/dashboard-backup.service" "$RELEASE/deploy/systemd/dashboard-backup.timer" \
     /etc/systemd/system/
-chmod 755 "$RELEASE/deploy/backup.sh" "$RELEASE/deploy/upgrade.sh"
-systemctl daemon-reload
+chmod 755 "$RELEASE/deploy/backup.sh" "$RELEASE/deploy/upgrade.sh" "$RELEASE/deploy/manage.sh"
 UPSTREAMS=""
+PORTS=""
 i=0
 while [ "$i" -lt "$INSTANCES" ]; do
     PORT=$((FIRST_PORT + i))
-    systemctl enable --now "dashboard@$PORT"
+    PORTS="$PORTS $PORT"
     UPSTREAMS="$UPSTREAMS    server 127.0.0.1:$PORT max_fails=3 fail_timeout=10s;\n"
     i=$((i + 1))
 done
-systemctl enable dashboard.target dashboard-backup.timer
-systemctl start dashboard-backup.timer
+if have_systemd; then
+    systemctl daemon-reload
+    for PORT in $PORTS; do
+        systemctl enable --now "dashboard@$PORT"
+    done
+    systemctl enable dashboard.target dashboard-backup.timer
+    systemctl start dashboard-backup.timer
+    for PORT in $PORTS; do
+        n=0
+        until curl -fsS "http://127.0.0.1:$PORT/_stcore/health" >/dev/null 2>&1; do
+            n=$((n + 1))
+            [ "$n" -lt 90 ] || { echo "dashboard@$PORT does not answer; see: journalctl -u dashboard@$PORT"; exit 1; }
+            sleep 1
+        done
+        echo "dashboard@$PORT up"
+    done
+else
+    # the command line systemd would run (ExecStart of dashboard@.service, %i = the port)
+    CMD=$(sed -n '/^ExecStart=/,/[^\\]$/p' /etc/systemd/system/dashboard@.service \
+          | sed 's/^ExecStart=//; s/\\$//' | tr -s ' \n' '  ')
+    echo "!! systemd is not running here (a container?): the units are installed in /etc/systemd/system"
+    echo "!! but NOT started, and no backup timer runs. Start each process yourself, as user dashboard:"
+    for PORT in $PORTS; do
+        echo "!!   runuser -u dashboard -- sh -c 'set -a; . /etc/dashboard/dashboard.env; set +a; cd /opt/dashboard/current && exec $(echo "$CMD" | sed "s/%i/$PORT/g")'"
+    done
+    echo "!! and run deploy/backup.sh as postgres every night (what dashboard-backup.timer does)."
+fi
 # the upstream block lists exactly the processes started above
 awk -v ups="$UPSTREAMS" '
     /^upstream dashboard/ { print; inblock = 1; next }
@@ -97,10 +128,18 @@ awk -v ups="$UPSTREAMS" '
 ln -sfn /etc/nginx/sites-available/dashboard.conf /etc/nginx/sites-enabled/dashboard.conf
 rm -f /etc/nginx/sites-enabled/default
 nginx -t
-systemctl reload nginx
+if have_systemd; then
+    systemctl enable nginx
+    systemctl reload-or-restart nginx
+elif [ -s /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then
+    nginx -s reload
+else
+    nginx    # no systemd: start it directly (it daemonizes)
+fi
 
 echo
-echo "Done. $INSTANCES processes behind nginx on port 80. Next:"
-echo "  1. first administrator:  sudo -u dashboard sh -c 'set -a; . /etc/dashboard/dashboard.env; cd /opt/dashboard/current; .venv/bin/python -m dashboard users add admin --role admin'"
-echo "  2. open http://$(hostname -I | awk '{print $1}')/ and log in"
-echo "  3. a township's SQLite file:  ... .venv/bin/python -m dashboard copy --from sqlite:////path/dashboard.db --to \"\$DATABASE_URL\""
+echo "Done. $INSTANCES processes behind nginx on port 80. Next (docs/DEPLOY.md, steps 3 and 4):"
+echo "  1. a township's SQLite file, before anything else is written:"
+echo "       sh /opt/dashboard/current/deploy/manage.sh python -m dashboard copy --from sqlite:////path/dashboard.db --to DATABASE_URL"
+echo "  2. first administrator:  sh /opt/dashboard/current/deploy/manage.sh python -m dashboard users add admin --role admin"
+echo "  3. open http://$(hostname -I | awk '{print $1}')/ and log in"
