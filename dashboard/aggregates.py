@@ -88,6 +88,7 @@ SUMS = ("disputes_total", "disputes_resolved", "resolved_at_grid", "resolved_in_
         "volunteer_points", "rep_visits", "voters_contacted", "suggestions_collected",
         "issues_resolved", "issues_referred")
 FLOAT_SUMS = ("volunteer_hours",)
+PACK_COLUMNS = ("village_id", *SUMS, "median_days")   # median NaN: no resolved dispute
 
 agg_period = sa.Table(
     "agg_period", metadata,
@@ -105,10 +106,25 @@ agg_state = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("dirty", sa.Integer, nullable=False, server_default="1"),
     sa.Column("refreshed_at", sa.DateTime),
+    # replaced by a random value on every write to village or grid (triggers, migration 0003):
+    # a process may keep the registry's static facts for as long as the token holds
+    sa.Column("static_token", sa.String(32)),
+)
+
+# The pack layer: per calendar period, every village's base sums and median days in one
+# binary row (float64 matrix, one row per village in id order: PACK_COLUMNS), and the median
+# days of all villages together. A county year is one row to read, whatever the villages.
+agg_pack = sa.Table(
+    "agg_pack", metadata,
+    sa.Column("ps", sa.Integer, primary_key=True),
+    sa.Column("pe", sa.Integer, primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("town_median", sa.Float),
 )
 
 TABLES = (agg_dispute_month, agg_dispute_days, agg_volunteer_month, agg_visit_month, agg_period,
-          agg_state)
+          agg_pack, agg_state)
 LEDGERS = ("dispute", "volunteer_activity", "rep_visit")
 
 
@@ -343,10 +359,92 @@ def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False) ->
         cols = ", ".join(("ps", "pe", "village_id", "grid_id", *SUMS, "hist"))
         ex(sa.text(f"INSERT INTO agg_period ({cols}) SELECT :ps_, :pe_, u.* FROM ({sel}) u"),
            {**p, "ps_": ps, "pe_": pe})
+    _build_packs(conn, periods, full=mons is None)
     if not keep_dirty:
         _clean(conn)
     return dict(villages=len(vids) if vids is not None else None,
                 months=len(mons) if mons is not None else None, periods=len(periods))
+
+
+def hist_median(days, counts) -> float | None:
+    """Exact median of a histogram given as parallel arrays (days ≥ 0, counts ≥ 0): the same
+    rule as ``metrics.median_from_hist`` (mean of the middle two for an even count)."""
+    import numpy as np
+    if len(days) == 0:
+        return None
+    c = np.cumsum(np.bincount(np.asarray(days, dtype=np.int64), weights=np.asarray(counts, dtype=np.float64)))
+    n = int(c[-1])
+    if n == 0:
+        return None
+    lo = int(np.searchsorted(c, (n - 1) // 2, side="right"))
+    hi = int(np.searchsorted(c, n // 2, side="right"))
+    return (lo + hi) / 2
+
+
+def _build_packs(conn, periods, full: bool) -> None:
+    """Rebuild the pack rows of these calendar periods from agg_period (all villages)."""
+    import numpy as np
+    if full:
+        conn.execute(sa.text("DELETE FROM agg_pack"))
+    periods = sorted(periods)
+    if not periods:
+        return
+    cols = ", ".join(SUMS)
+    if full:  # one pass over the period layer instead of one query per period
+        rows = conn.execute(sa.text(
+            f"SELECT ps, pe, village_id, {cols}, hist FROM agg_period WHERE grid_id = {ROLLUP} "
+            f"ORDER BY ps, pe, village_id")).all()
+        groups: dict = {}
+        for r in rows:
+            groups.setdefault((r[0], r[1]), []).append(r[2:])
+    else:
+        groups = {}
+        for ps, pe in periods:
+            conn.execute(sa.text("DELETE FROM agg_pack WHERE ps = :ps AND pe = :pe"), {"ps": ps, "pe": pe})
+            groups[(ps, pe)] = [tuple(r) for r in conn.execute(sa.text(
+                f"SELECT village_id, {cols}, hist FROM agg_period WHERE ps = :ps AND pe = :pe "
+                f"AND grid_id = {ROLLUP} ORDER BY village_id"), {"ps": ps, "pe": pe})]
+    hours = 1 + SUMS.index("volunteer_hours")
+    out = []
+    for (ps, pe), rows in groups.items():
+        if not rows:
+            continue
+        mat = np.empty((len(rows), len(PACK_COLUMNS)), dtype=np.float64)
+        mat[:, :-1] = [[float(x) for x in r[:-1]] for r in rows]
+        mat[:, hours] = [round(float(r[hours]), 2) for r in rows]
+        texts = [(i, r[-1]) for i, r in enumerate(rows) if r[-1]]
+        mat[:, -1] = np.nan
+        town = None
+        if texts:
+            parsed = json.loads("[" + ",".join(t for _, t in texts) + "]")
+            for (i, _), (d, n) in zip(texts, parsed):
+                m = hist_median(d, n)
+                if m is not None:
+                    mat[i, -1] = m
+            town = hist_median([x for d, _ in parsed for x in d], [x for _, n in parsed for x in n])
+        out.append({"ps": ps, "pe": pe, "n": len(rows), "data": mat.tobytes(), "town_median": town})
+    if out:
+        conn.execute(agg_pack.insert(), out)
+
+
+def read_pack(conn, ps: int, pe: int):
+    """(matrix with PACK_COLUMNS, town median) of a calendar period; (None, None) without rows."""
+    import numpy as np
+    r = conn.execute(sa.select(agg_pack.c.n, agg_pack.c.data, agg_pack.c.town_median)
+                     .where(agg_pack.c.ps == ps, agg_pack.c.pe == pe)).first()
+    if r is None:
+        return None, None
+    mat = np.frombuffer(bytes(r[1]), dtype=np.float64).reshape(int(r[0]), len(PACK_COLUMNS))
+    return mat, r[2]
+
+
+def state(conn) -> tuple[bool, str | None]:
+    """(aggregates fresh, static token) in one round trip."""
+    try:
+        r = conn.execute(sa.text("SELECT dirty, static_token FROM agg_state WHERE id = 1")).first()
+    except sa.exc.DBAPIError:  # pragma: no cover - a database not yet at revision 0003
+        return False, None
+    return (r is not None and r[0] == 0), (None if r is None else r[1])
 
 
 DATE_COLUMN = {"dispute": "reported_on", "volunteer_activity": "held_on", "rep_visit": "visited_on"}
@@ -532,6 +630,8 @@ def snapshot(conn) -> dict:
         per[key] = tuple(round(float(r[k]), 6) if k in FLOAT_SUMS else int(r[k]) for k in SUMS) + \
             (tuple(sorted(_parse_hist(r["hist"]).items())),)
     out["agg_period"] = per
+    out["agg_pack"] = {(r["ps"], r["pe"]): (int(r["n"]), bytes(r["data"]), r["town_median"])
+                       for r in conn.execute(sa.select(agg_pack)).mappings()}
     return out
 
 
@@ -566,6 +666,27 @@ END $$ LANGUAGE plpgsql""")
     for t in LEDGERS:
         out.append(f"CREATE TRIGGER agg_dirty_{t} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {t} "
                    f"FOR EACH STATEMENT EXECUTE FUNCTION agg_mark_dirty()")
+    return out
+
+
+STATIC = ("village", "grid")
+
+
+def static_trigger_ddl(dialect: str) -> list[str]:
+    """Statements creating the triggers that replace agg_state.static_token on any write to
+    village or grid (migration 0003): a cache of static facts keyed on it cannot go stale."""
+    if dialect == "sqlite":
+        return [f"CREATE TRIGGER agg_static_{t}_{ev.lower()} AFTER {ev} ON {t} "
+                f"BEGIN UPDATE agg_state SET static_token = lower(hex(randomblob(8))) WHERE id = 1; END"
+                for t in STATIC for ev in ("INSERT", "UPDATE", "DELETE")]
+    out = ["""CREATE OR REPLACE FUNCTION agg_static_changed() RETURNS trigger AS $$
+BEGIN
+  UPDATE agg_state SET static_token = md5(random()::text || clock_timestamp()::text) WHERE id = 1;
+  RETURN NULL;
+END $$ LANGUAGE plpgsql"""]
+    for t in STATIC:
+        out.append(f"CREATE TRIGGER agg_static_{t} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {t} "
+                   f"FOR EACH STATEMENT EXECUTE FUNCTION agg_static_changed()")
     return out
 
 

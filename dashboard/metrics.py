@@ -11,10 +11,14 @@ A rate whose denominator is zero is undefined: ``None`` (shown as —, JSON null
 """
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Iterable
 
+import numpy as np
 import sqlalchemy as sa
 
 from dashboard.db import schema as S
@@ -297,26 +301,6 @@ def _fetch_base_raw(conn, period: Period, village_ids, by: str) -> tuple[dict, d
     return out, hist
 
 
-def _static(conn, village_ids, by: str) -> dict:
-    Vg, G = S.village, S.grid
-    out: dict = {}
-    if by == "village":
-        # one round trip: the grids' count and workers per village joined to the villages
-        g = (sa.select(G.c.village_id.label("vid"), sa.func.count().label("n"),
-                       sa.func.sum(G.c.workers).label("w"))
-             .where(_filter(G.c.village_id, village_ids)).group_by(G.c.village_id).subquery())
-        q = (sa.select(Vg.c.id, Vg.c.households, Vg.c.population, g.c.n, g.c.w)
-             .select_from(Vg.outerjoin(g, g.c.vid == Vg.c.id)).where(_filter(Vg.c.id, village_ids)))
-        for vid, hh, pop, n, w in conn.execute(q):
-            out[vid] = dict(households=int(hh), population=int(pop), grids=int(n or 0),
-                            grid_workers=int(w or 0))
-    else:
-        q = sa.select(G.c.id, G.c.households, G.c.workers).where(_filter(G.c.village_id, village_ids))
-        for gid, hh, w in conn.execute(q):
-            out[gid] = dict(households=int(hh), grid_workers=int(w))
-    return out
-
-
 def median_from_hist(hist: dict[int, int]) -> float | None:
     """Exact median of a {value: count} histogram; mean of the middle two for an even count."""
     n = sum(hist.values())
@@ -336,33 +320,8 @@ def median_from_hist(hist: dict[int, int]) -> float | None:
     return (lo + hi) / 2
 
 
-def _ratio(n, d, scale: float = 1.0):
-    if n is None or not d:
-        return None
-    return n / d * scale
-
-
-def derive(base: dict, hist: dict[int, int], static: dict | None) -> dict:
-    """Every registry metric from base sums, a days histogram and static facts."""
-    m = {k: base.get(k, 0) for k in BASE_KEYS}
-    static = static or {}
-    for k in ("households", "population", "grid_workers", "grids"):
-        m[k] = static.get(k)
-    m["resolution_rate"] = _ratio(m["disputes_resolved"], m["disputes_total"])
-    m["resolved_within_grid_rate"] = _ratio(m["resolved_at_grid"], m["disputes_resolved"])
-    m["resolved_within_village_rate"] = _ratio(m["resolved_in_village"], m["disputes_resolved"])
-    m["median_days_to_resolve"] = median_from_hist(hist)
-    m["disputes_per_100_households"] = _ratio(m["disputes_total"], m["households"], 100)
-    m["volunteer_hours_per_100_residents"] = _ratio(m["volunteer_hours"], m["population"], 100)
-    m["suggestion_resolution_rate"] = _ratio(m["issues_resolved"], m["suggestions_collected"])
-    m["households_per_grid_worker"] = _ratio(m["households"], m["grid_workers"])
-    m["disputes_open"] = m["disputes_total"] - m["disputes_resolved"]
-    m["overdue_rate"] = _ratio(m["overdue_open"], m["disputes_total"])
-    m["volunteer_participants_per_100_residents"] = _ratio(m["volunteer_participants"],
-                                                           m["population"], 100)
-    m["voters_per_visit"] = _ratio(m["voters_contacted"], m["rep_visits"])
-    m["suggestion_referral_rate"] = _ratio(m["issues_referred"], m["suggestions_collected"])
-    return m
+STATIC_KEYS = ("households", "population", "grid_workers", "grids")
+_COUNT_KEYS = frozenset(k for k, m in METRICS.items() if m.kind == "count")
 
 
 def _merge_hist(hists: Iterable[dict]) -> dict:
@@ -387,38 +346,250 @@ def _plain(base: dict, hist: dict) -> tuple[dict, dict]:
     return base, hist
 
 
-def _plain_static(static: dict) -> dict:
-    return {k: {m: (None if v is None else int(v)) for m, v in vals.items()} for k, vals in static.items()}
+def _ratios(n: np.ndarray, d: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """n / d × scale elementwise; NaN (undefined) where d is 0 or unknown."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = n / d * scale
+    return np.where(d == 0, np.nan, r)
+
+
+def derive(base: dict[str, np.ndarray], median: np.ndarray) -> dict[str, np.ndarray]:
+    """Every registry metric, for many villages (or grids) at once, from column arrays of the
+    base sums and static facts (float64; NaN = unknown) and of the median days.
+
+    The one implementation of the derived figures: the township's row goes through it too."""
+    m = {k: base[k] for k in BASE_KEYS}
+    nan = np.full(len(median), np.nan)
+    for k in STATIC_KEYS:
+        m[k] = base.get(k, nan)
+    m["resolution_rate"] = _ratios(m["disputes_resolved"], m["disputes_total"])
+    m["resolved_within_grid_rate"] = _ratios(m["resolved_at_grid"], m["disputes_resolved"])
+    m["resolved_within_village_rate"] = _ratios(m["resolved_in_village"], m["disputes_resolved"])
+    m["median_days_to_resolve"] = median
+    m["disputes_per_100_households"] = _ratios(m["disputes_total"], m["households"], 100)
+    m["volunteer_hours_per_100_residents"] = _ratios(m["volunteer_hours"], m["population"], 100)
+    m["suggestion_resolution_rate"] = _ratios(m["issues_resolved"], m["suggestions_collected"])
+    m["households_per_grid_worker"] = _ratios(m["households"], m["grid_workers"])
+    m["disputes_open"] = m["disputes_total"] - m["disputes_resolved"]
+    m["overdue_rate"] = _ratios(m["overdue_open"], m["disputes_total"])
+    m["volunteer_participants_per_100_residents"] = _ratios(m["volunteer_participants"],
+                                                            m["population"], 100)
+    m["voters_per_visit"] = _ratios(m["voters_contacted"], m["rep_visits"])
+    m["suggestion_referral_rate"] = _ratios(m["issues_referred"], m["suggestions_collected"])
+    return m
+
+
+def _pylist(arr: np.ndarray, key: str) -> list:
+    """A column as plain Python values: ints for counts, floats otherwise, None for NaN."""
+    nan = np.isnan(arr)
+    if key in _COUNT_KEYS:
+        if not nan.any():
+            return arr.astype(np.int64).tolist()
+        return [None if x != x else int(x) for x in arr.tolist()]
+    out = arr.tolist()
+    return [None if x != x else x for x in out] if nan.any() else out
+
+
+class Figures(Mapping):
+    """The metrics of many villages (or grids), ``{id: {metric: value}}``, held as columns.
+
+    ``compute`` derives every figure of every village at once (numpy); a village's dict of
+    plain ints, floats and None is built the first time it is read, so what ``compute`` costs
+    does not grow with the villages a page reads afterwards. ``frame()``: all as a DataFrame.
+    """
+
+    def __init__(self, ids, cols: dict[str, np.ndarray], keys=None):
+        self.ids = [int(i) for i in ids]
+        self._cols = cols
+        self._keys = list(keys if keys is not None else cols)
+        self._lists: dict | None = None
+        self._pos: dict | None = None
+        self._rows: dict = {}
+
+    def _index(self) -> dict:
+        if self._pos is None:
+            self._pos = {k: i for i, k in enumerate(self.ids)}
+        return self._pos
+
+    def __getitem__(self, key):
+        row = self._rows.get(key)
+        if row is None:
+            i = self._index()[key]
+            if self._lists is None:
+                self._lists = {k: _pylist(self._cols[k], k) for k in self._keys}
+            row = self._rows[key] = {k: self._lists[k][i] for k in self._keys}
+        return row
+
+    def __contains__(self, key) -> bool:
+        return key in self._index()
+
+    def __iter__(self):
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def column(self, key: str) -> np.ndarray:
+        """One metric for every id, in ``ids`` order (NaN = undefined)."""
+        return self._cols[key]
+
+    def frame(self):
+        """Every metric as a DataFrame indexed by id (NaN = undefined)."""
+        import pandas as pd
+        return pd.DataFrame({k: self._cols[k] for k in self._keys}, index=pd.Index(self.ids, name="id"))
+
+    def __repr__(self) -> str:
+        return f"Figures({len(self.ids)} rows × {len(self._keys)} metrics)"
+
+
+def _one(cols: dict[str, np.ndarray]) -> dict:
+    """The first row of derived columns as a plain dict (the township's figures)."""
+    return {k: _pylist(v[:1], k)[0] for k, v in cols.items()}
+
+
+# The static facts of every village (or grid), kept per process for as long as the database's
+# static token (replaced by triggers on every write to village or grid) stays the same.
+_STATIC_CACHE: dict = {}
+
+
+def _static_columns(conn, token, by: str) -> dict[str, np.ndarray]:
+    key = (str(conn.engine.url), token, by)
+    hit = _STATIC_CACHE.get(key) if token else None
+    if hit is not None:
+        return hit
+    Vg, G = S.village, S.grid
+    if by == "village":
+        g = (sa.select(G.c.village_id.label("vid"), sa.func.count().label("n"),
+                       sa.func.sum(G.c.workers).label("w")).group_by(G.c.village_id).subquery())
+        q = (sa.select(Vg.c.id, Vg.c.households, Vg.c.population, sa.func.coalesce(g.c.w, 0),
+                       sa.func.coalesce(g.c.n, 0))
+             .select_from(Vg.outerjoin(g, g.c.vid == Vg.c.id)).order_by(Vg.c.id))
+        names = ("id", "households", "population", "grid_workers", "grids")
+    else:
+        q = sa.select(G.c.id, G.c.village_id, G.c.households, G.c.workers).order_by(G.c.id)
+        names = ("id", "village_id", "households", "grid_workers")
+    rows = conn.execute(q).all()
+    arr = np.array([[float(x) for x in r] for r in rows], dtype=np.float64).reshape(len(rows), len(names))
+    out = {n: arr[:, i].copy() for i, n in enumerate(names)}
+    out["id"] = out["id"].astype(np.int64)
+    if by == "grid":
+        out["village_id"] = out["village_id"].astype(np.int64)
+    if token:
+        if len(_STATIC_CACHE) > 32:
+            _STATIC_CACHE.clear()
+        _STATIC_CACHE[key] = out
+    return out
+
+
+def _select(st: dict, ids, col: str = "id") -> dict:
+    if ids is None:
+        return st
+    keep = np.isin(st[col], np.asarray(ids, dtype=np.int64))
+    return {k: v[keep] for k, v in st.items()}
+
+
+def _columns_from_dicts(ids: np.ndarray, base: dict, hist: dict, keys) -> tuple[dict, np.ndarray]:
+    """Base sums and histograms keyed by id (the raw or month-layer path) as aligned columns."""
+    n = len(ids)
+    cols = {k: np.zeros(n) for k in keys}
+    median = np.full(n, np.nan)
+    for i, k in enumerate(ids.tolist()):
+        b = base.get(k)
+        if b:
+            for name in keys:
+                v = b.get(name)
+                if v:
+                    cols[name][i] = v
+        h = hist.get(k)
+        if h:
+            md = median_from_hist(h)
+            if md is not None:
+                median[i] = md
+    return cols, median
+
+
+def _pack_columns(mat, ids: np.ndarray) -> tuple[dict, np.ndarray]:
+    """The pack's rows for these ids (zeros, median NaN, for ids without rows in the period)."""
+    from dashboard.aggregates import PACK_COLUMNS
+    n = len(ids)
+    width = len(PACK_COLUMNS)
+    out = np.zeros((n, width))
+    out[:, -1] = np.nan
+    if mat is not None and len(mat) and n:
+        pid = mat[:, 0].astype(np.int64)
+        pos = np.searchsorted(pid, ids)
+        pos[pos >= len(pid)] = 0
+        hit = pid[pos] == ids
+        out[hit] = mat[pos[hit]]
+    cols = {k: out[:, j] for j, k in enumerate(PACK_COLUMNS[1:-1], start=1)}
+    return cols, out[:, -1]
+
+
+def _subset_median(conn, ps: int, pe: int, ids) -> float | None:
+    """Median days of several villages together, from their histograms in the period layer."""
+    from dashboard import aggregates
+    if not len(ids):
+        return None
+    inl, p = aggregates._ids("v", ids)
+    texts = [t for (t,) in conn.execute(sa.text(
+        f"SELECT hist FROM agg_period WHERE ps = :ps AND pe = :pe AND grid_id = {aggregates.ROLLUP} "
+        f"AND village_id IN {inl} AND hist IS NOT NULL"), {**p, "ps": ps, "pe": pe})]
+    if not texts:
+        return None
+    parsed = json.loads("[" + ",".join(texts) + "]")
+    return aggregates.hist_median([x for d, _ in parsed for x in d], [x for _, c in parsed for x in c])
+
+
+def _village_base(conn, period: Period, ids) -> tuple[dict, dict, np.ndarray, float | None]:
+    """(static columns, base columns, median column, median of them all) for these villages."""
+    from dashboard import aggregates
+    fresh, token = aggregates.state(conn)
+    st = _select(_static_columns(conn, token, "village"), ids)
+    vid = st["id"]
+    span = aggregates.aligned(period.start, period.end) if fresh else None
+    if span is not None and aggregates.is_calendar(*span):
+        mat, town = aggregates.read_pack(conn, *span)
+        cols, median = _pack_columns(mat, vid)
+        if ids is not None:
+            town = _subset_median(conn, *span, vid.tolist()) if mat is not None else None
+        return st, cols, median, town
+    base, hist = _plain(*_fetch_base(conn, period, ids, "village"))
+    cols, median = _columns_from_dicts(vid, base, hist, BASE_KEYS)
+    town = median_from_hist(_merge_hist(h for k, h in hist.items() if k in set(vid.tolist())))
+    return st, cols, median, town
 
 
 def compute(conn, period: Period, village_ids: Iterable[int] | None = None) -> dict:
     """All metrics for the township (the selected villages together) and for each village.
 
-    Returns ``{"township": {metric: value}, "villages": {village_id: {metric: value}}}``.
-    Villages with no rows still appear (counts 0, rates None).
+    Returns ``{"township": {metric: value}, "villages": Figures}`` (``Figures`` reads like
+    ``{village_id: {metric: value}}``, in village id order). Villages with no rows still
+    appear (counts 0, rates None).
     """
-    ids = None if village_ids is None else sorted(set(village_ids))
-    base, hist = _plain(*_fetch_base(conn, period, ids, "village"))
-    static = _plain_static(_static(conn, ids, "village"))
-    villages = {vid: derive(base.get(vid, {}), hist.get(vid, {}), st) for vid, st in static.items()}
-    total_base = {k: sum(b.get(k, 0) for b in base.values()) for k in BASE_KEYS}
-    total_base["volunteer_hours"] = round(total_base["volunteer_hours"], 2)
-    total_static = {k: sum((s.get(k) or 0) for s in static.values())
-                    for k in ("households", "population", "grid_workers", "grids")}
-    township = derive(total_base, _merge_hist(hist.values()), total_static)
+    ids = None if village_ids is None else sorted({int(v) for v in village_ids})
+    st, cols, median, town = _village_base(conn, period, ids)
+    base = {**cols, **{k: st[k] for k in STATIC_KEYS}}
+    villages = Figures(st["id"], derive(base, median))
+    total = {k: np.array([float(np.sum(v))]) for k, v in base.items()}
+    total["volunteer_hours"] = np.array([round(math.fsum(cols["volunteer_hours"].tolist()), 2)])
+    township = _one(derive(total, np.array([np.nan if town is None else town])))
     return {"township": township, "villages": villages}
 
 
-def compute_grids(conn, period: Period, village_ids: Iterable[int] | None = None) -> dict:
-    """Grid-level metrics (those whose ``levels`` include "grid"), keyed by grid id."""
-    ids = None if village_ids is None else sorted(set(village_ids))
+GRID_KEYS = tuple(k for k, m in METRICS.items() if "grid" in m.levels)
+
+
+def compute_grids(conn, period: Period, village_ids: Iterable[int] | None = None) -> Figures:
+    """Grid-level metrics (those whose ``levels`` include "grid"): ``{grid_id: {metric: value}}``."""
+    from dashboard import aggregates
+    ids = None if village_ids is None else sorted({int(v) for v in village_ids})
+    _, token = aggregates.state(conn)
+    st = _select(_static_columns(conn, token, "grid"), ids, "village_id")
     base, hist = _plain(*_fetch_base(conn, period, ids, "grid"))
-    static = _plain_static(_static(conn, ids, "grid"))
-    out = {}
-    for gid, st in static.items():
-        m = derive(base.get(gid, {}), hist.get(gid, {}), st)
-        out[gid] = {k: v for k, v in m.items() if k in METRICS and "grid" in METRICS[k].levels}
-    return out
+    cols, median = _columns_from_dicts(st["id"], base, hist, BASE_KEYS)
+    cols.update(households=st["households"], grid_workers=st["grid_workers"])
+    m = derive(cols, median)
+    return Figures(st["id"], m, [k for k in m if k in GRID_KEYS])
 
 
 def change(metric_key: str, current, previous) -> float | None:

@@ -319,3 +319,48 @@ def test_month_helpers(fx):
         .group_by(sa.literal_column("m")).order_by(sa.literal_column("m"))
     assert dict(conn.execute(q).all()) == {"2024-12": 1, "2025-01": 3, "2025-02": 4,
                                             "2025-03": 5, "2025-04": 1}
+
+
+def test_registry_writes_reach_the_cached_static_facts(fx, engine):
+    """Households, population, grids and workers are kept per process under the database's
+    static token; every write to village or grid (committed or rolled back) must show."""
+    from dashboard.db.engine import write_txn
+    _, fx = fx
+    with engine.connect() as c:
+        before = metrics.compute(c, Q1)["villages"][fx["A"]]
+        assert before["households"] == 200 and before["grids"] == 2 and before["grid_workers"] == 3
+    with write_txn(engine) as c:    # no bump_version: only the triggers know
+        c.execute(sa.update(S.village).where(S.village.c.id == fx["A"]).values(households=400))
+        c.execute(sa.update(S.grid).where(S.grid.c.id == fx["A1"]).values(workers=5))
+    with engine.connect() as c:
+        a = metrics.compute(c, Q1)["villages"][fx["A"]]
+        assert (a["households"], a["grid_workers"]) == (400, 6)
+        assert a["disputes_per_100_households"] == pytest.approx(8 / 400 * 100)
+        assert metrics.compute_grids(c, Q1)[fx["A1"]]["grid_workers"] == 5
+    # inside a transaction that is rolled back: seen there, gone afterwards
+    with engine.connect() as c:
+        c.execute(sa.update(S.village).where(S.village.c.id == fx["B"]).values(population=999))
+        assert metrics.compute(c, Q1)["villages"][fx["B"]]["population"] == 999
+        c.rollback()
+        assert metrics.compute(c, Q1)["villages"][fx["B"]]["population"] == 300
+        c.rollback()
+
+
+def test_figures_read_like_a_dict(fx, engine):
+    import math
+    import pickle
+    _, fx = fx
+    with engine.connect() as c:
+        v = metrics.compute(c, Q1)["villages"]
+    assert list(v) == sorted([fx["A"], fx["B"], fx["C"]]) and len(v) == 3
+    assert fx["A"] in v and -1 not in v and v.get(-1) is None
+    plain = {k: dict(m) for k, m in v.items()}
+    assert pickle.loads(pickle.dumps(v)) == plain == v
+    c_ = v[fx["C"]]
+    assert c_["resolution_rate"] is None and c_["disputes_total"] == 0
+    assert isinstance(c_["disputes_total"], int) and isinstance(v[fx["A"]]["resolution_rate"], float)
+    df = v.frame()
+    for vid, m in plain.items():
+        for k, x in m.items():
+            y = df.loc[vid, k]
+            assert (x is None and math.isnan(y)) or x == y, (vid, k)

@@ -127,7 +127,16 @@ def _county(workdir, sizes, seed, reuse, out):
     tag = json.dumps({"sizes": str(sizes), "seed": seed})
     if reuse and path.exists() and marker.exists() and marker.read_text() == tag:
         out["county_reused"] = True
-        return f"sqlite:///{path}"
+        url = f"sqlite:///{path}"
+        eng = migrate(url)  # a database from an older revision: upgrade, rebuild stale aggregates
+        with eng.connect() as conn:
+            fresh = aggregates.is_fresh(conn)
+        if not fresh:
+            t0 = time.perf_counter()
+            with write_txn(eng) as conn:
+                aggregates.refresh(conn)
+            out["county_refresh_s"] = _r(time.perf_counter() - t0)
+        return url
     url = _fresh_sqlite(path)
     eng = migrate(url)
     t0 = time.perf_counter()
