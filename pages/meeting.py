@@ -17,7 +17,7 @@ except Exception as exc:  # noqa: BLE001 - one helper shows every error the same
     st.stop()
 
 mt.controls(deck)
-mt.render_slide(deck, mt.index(deck))
+mt.render_slide(deck, mt.index(deck), f, opts)
 
 if not mt.presenting():
     st.divider()

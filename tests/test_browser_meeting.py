@@ -1,8 +1,12 @@
 """The presentation page in a real Chromium: buttons and keyboard move the slides, presenting
 hides the sidebar, nothing is fetched beyond localhost; a screenshot of a slide is kept."""
+import io
 import re
+from pathlib import Path
 
 import pytest
+from pptx import Presentation
+from pptx.enum.shapes import MSO_SHAPE_TYPE
 
 pytestmark = pytest.mark.browser
 
@@ -63,4 +67,15 @@ def test_presentation_page_drives_slides(demo_copy_url, streamlit_server, browse
     page.locator(".st-key-meeting_exit button").click()
     page.locator(".st-key-meeting_start").wait_for(timeout=30_000)
     assert page.locator('section[data-testid="stSidebar"]').is_visible()
+
+    # the PPTX is made when its button is pressed, with the map slide's picture in it
+    with page.expect_download(timeout=180_000) as dl:
+        page.locator(".st-key-meeting_dl_pptx button").click()
+    assert dl.value.suggested_filename.endswith(".pptx")
+    prs = Presentation(io.BytesIO(Path(dl.value.path()).read_bytes()))
+    texts = ["".join(sh.text_frame.text for sh in s.shapes if sh.has_text_frame) for s in prs.slides]
+    assert "青山镇基层治理工作汇报" in texts[0]
+    [map_slide] = [s for s, t in zip(prs.slides, texts) if "网格地图" in t]
+    assert [sh.image.blob[:4] for sh in map_slide.shapes if sh.shape_type == MSO_SHAPE_TYPE.PICTURE] \
+        == [b"\x89PNG"]
     assert page.external_requests == [], page.external_requests

@@ -195,3 +195,15 @@ def test_empty_database_still_makes_every_export(engine):
     assert len(Presentation(BytesIO(to_pptx(d))).slides) == len(KINDS)
     assert len(PdfReader(BytesIO(to_pdf(d, "portrait"))).pages) == len(KINDS)
     assert to_html(d).count('<section class="slide') == len(KINDS)
+
+
+def test_deferred_map_is_added_to_a_copy(conn, deck):
+    from dashboard.report import MapImage, with_map_image
+    lazy = build_deck(conn, Q, None, "zh", 0.9, preparer="张三", defer_map=True)
+    assert [s.kind for s in lazy.slides] == KINDS and lazy.slide("map").map is None
+    assert lazy.slide("ranking").table.rows == deck.slide("ranking").table.rows
+    img = MapImage(png=b"\x89PNG-not-really", html="<p>map</p>", note="说明")
+    full = with_map_image(lazy, img)
+    assert full.slide("map").map is img and lazy.slide("map").map is None     # the cached deck is untouched
+    assert [s.kind for s in full.slides] == KINDS
+    assert full.slide("kpis") is lazy.slide("kpis") and full.values is lazy.values

@@ -53,3 +53,16 @@ def test_without_a_browser_the_exports_say_the_map_was_left_out(demo_url, monkey
     assert any(m.note in sh.text_frame.text for s in prs.slides for sh in s.shapes if sh.has_text_frame)
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(to_pdf(d))).pages)
     assert "地图未包含" in text
+
+
+def test_map_image_queries_the_layers_once(demo_url, chromium, monkeypatch):
+    pytest.importorskip("dashboard.maps")
+    from dashboard.queries import map as qmap
+    from dashboard.report import map_image
+    calls = []
+    real = qmap.layers
+    monkeypatch.setattr(qmap, "layers", lambda *a, **k: calls.append(a[1:]) or real(*a, **k))
+    with get_engine(demo_url).connect() as conn:
+        m = map_image(conn, periods.quarter(2025, 3), None, "zh", True)
+    assert m.png and m.png.startswith(b"\x89PNG") and m.html and "leaflet" in m.html.lower()
+    assert len(calls) == 1

@@ -80,3 +80,90 @@ def test_english(demo_url, monkeypatch):
 def test_download_buttons(app):
     labels = [b.proto.label for b in app.get("download_button")]
     assert labels == ["PPTX 幻灯片", "PDF 报告", "离线 HTML", "排名表（Excel）", "排名表（CSV）"]
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 40), "#b22222").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def fake_map(monkeypatch):
+    """report.map_image replaced by a recorder (a real map needs seconds of headless Chromium)."""
+    import streamlit as st
+
+    from dashboard import report
+    st.cache_data.clear()
+    calls, png = [], _png()
+
+    def fake(conn, period, village_ids, lang, with_map=True):
+        calls.append((period, village_ids, lang, with_map))
+        return report.MapImage(png=png if with_map else None, html="<p>测试地图</p>" if with_map else None,
+                               note="测试地图说明")
+    monkeypatch.setattr(report, "map_image", fake)
+    yield calls, png
+    st.cache_data.clear()
+
+
+def test_the_map_is_drawn_only_when_its_slide_is_shown(demo_url, monkeypatch, fake_map):
+    calls, _ = fake_map
+    monkeypatch.setenv("DATABASE_URL", demo_url)
+    monkeypatch.setenv("DASHBOARD_AUTH", "off")
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["meeting_opts"] = {"preparer": "", "orientation": "landscape", "with_map": True}
+    at.run()
+    assert not at.exception and calls == []            # opening the page never waits for the map
+    for _ in range(5):
+        at.button(key="meeting_next").click().run()
+    assert at.session_state["meeting_slide"] == 5 and "网格地图" in _html(at)
+    assert calls == [(periods.quarter(2025, 4), None, "zh", True)]
+    assert len(at.get("image")) == 1 and "测试地图说明" in str(at.get("image")[0].proto)
+    at.button(key="meeting_next").click().run()
+    at.button(key="meeting_prev").click().run()
+    assert at.session_state["meeting_slide"] == 5 and len(calls) == 1   # cached
+    assert not at.exception
+
+
+def test_report_files_are_made_when_asked_for_with_the_map(demo_url, monkeypatch, fake_map):
+    import io
+
+    from pptx import Presentation
+    from pptx.enum.shapes import MSO_SHAPE_TYPE
+    from pypdf import PdfReader
+
+    from dashboard.report import build_deck
+    from dashboard.ui import common as ui
+    from dashboard.ui import meeting as mt
+    calls, png = fake_map
+    monkeypatch.setenv("DATABASE_URL", demo_url)
+    q = periods.quarter(2025, 4)
+    with get_engine(demo_url).connect() as conn:
+        d = build_deck(conn, q, None, "zh", 0.9, preparer="李明", defer_map=True)
+    make = mt.files(d, {"preparer": "李明", "orientation": "portrait", "with_map": True}, ui.Filters(q, None))
+    assert sorted(make) == ["csv", "html", "pdf", "pptx", "xlsx"] and calls == []
+    kinds = [s.kind for s in d.slides]
+
+    title = d.slide("map").title
+
+    prs = Presentation(io.BytesIO(make["pptx"]()))
+    [slide] = [s for s in prs.slides if any(sh.has_text_frame and title in sh.text_frame.text
+                                            for sh in s.shapes)]
+    pics = [sh for sh in slide.shapes if sh.shape_type == MSO_SHAPE_TYPE.PICTURE]
+    assert len(pics) == 1 and pics[0].image.blob == png
+
+    pdf = PdfReader(io.BytesIO(make["pdf"]()))
+    assert len(pdf.pages) >= len(kinds)
+    assert [len(p.images) for p in pdf.pages if "测试地图说明" in p.extract_text()] == [1]
+    box = pdf.pages[0].mediabox
+    assert box.height > box.width                        # the orientation chosen on the page
+
+    page = make["html"]().decode("utf-8")
+    assert "测试地图说明" in page and "srcdoc=\"&lt;p&gt;测试地图&lt;/p&gt;\"" in page
+    assert make["xlsx"]()[:2] == b"PK"
+    assert "排名" in make["csv"]().decode("utf-8-sig")
+    assert calls == [(q, None, "zh", True)]               # drawn once, shared by the three files
+    assert d.slide("map").map is None                    # the (cached) deck itself is unchanged

@@ -7,7 +7,7 @@ same deck out as PowerPoint (native charts), A4 PDF (fonts embedded) and a singl
 offline HTML file. ``briefing`` is the 文字简报 on its own.
 """
 from dashboard.report.briefing import briefing
-from dashboard.report.build import build_deck
+from dashboard.report.build import build_deck, map_image, with_map_image
 from dashboard.report.deck import Chart, Deck, Kpi, MapImage, Series, Slide, Table
 
 
@@ -33,5 +33,5 @@ def ranking_frame(deck: Deck):
     return pd.DataFrame(tb.raw, columns=tb.columns).set_index(tb.columns[0])
 
 
-__all__ = ["build_deck", "briefing", "to_pptx", "to_pdf", "to_html", "ranking_frame", "Deck", "Slide", "Chart",
+__all__ = ["build_deck", "map_image", "with_map_image", "briefing", "to_pptx", "to_pdf", "to_html", "ranking_frame", "Deck", "Slide", "Chart",
            "Series", "Table", "Kpi", "MapImage"]

@@ -7,6 +7,7 @@ custom periods) and call ``metrics.compute`` on each slice, so a bar labelled
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -96,29 +97,33 @@ def _change_text(key: str, v, lang: str) -> str:
     return overview.format_change(key, v, lang)
 
 
-def _map_image(conn, period: Period, village_ids, lang: str, with_map: bool) -> MapImage:
+def map_image(conn, period: Period, village_ids, lang: str, with_map: bool = True) -> MapImage:
     """The grid map from dashboard.maps (PNG for PPTX/PDF, self-contained HTML for the HTML export).
 
     Optional by design: without the maps module, without Chromium, or when drawing fails,
     the report is still made and the map slide says why the map was left out.
+    The layers are queried once for both the HTML and the picture.
     """
     if not with_map:
         return MapImage(note=t("meeting.map_skipped", lang))
     try:
         from dashboard import maps
+        from dashboard.queries import map as qmap
     except ImportError:
         return MapImage(note=t("meeting.map_missing_module", lang))
-    kw = dict(metric_key=MAP_METRIC, level=MAP_LEVEL, lang=lang, village_ids=village_ids)
+    ids = None if village_ids is None else tuple(sorted(set(village_ids)))
+    kw = dict(metric_key=MAP_METRIC, level=MAP_LEVEL, lang=lang)
     png = page = None
     err = ""
     try:
-        page = maps.map_html_selfcontained(conn, period, **kw) or None
+        data = qmap.layers(conn, period, MAP_METRIC, ids)
+        page = maps.map_html_selfcontained(data, **kw) or None
     except Exception as exc:  # noqa: BLE001 - a broken map never breaks the report
         log.warning("map html failed: %s", exc)
         err = str(exc)
     if not err:
         try:
-            png = maps.map_png(conn, period, title=t("meeting.slide_map", lang), **kw) or None
+            png = maps.map_png(data, title=t("meeting.slide_map", lang), **kw) or None
         except Exception as exc:  # noqa: BLE001
             log.warning("map png failed: %s", exc)
             err = str(exc)
@@ -129,6 +134,13 @@ def _map_image(conn, period: Period, village_ids, lang: str, with_map: bool) -> 
     else:
         note = t("meeting.map_no_image", lang)
     return MapImage(png=png, html=page, note=note)
+
+
+def with_map_image(deck: Deck, image: MapImage) -> Deck:
+    """A copy of ``deck`` whose map slide shows ``image`` (for a deck built with ``defer_map``);
+    the deck itself is left as it is (it may be a cached value)."""
+    slides = [replace(s, map=image) if s.kind == "map" else s for s in deck.slides]
+    return replace(deck, slides=slides)
 
 
 def _ranking_order(conn, period: Period, ids) -> list[tuple]:
@@ -169,9 +181,13 @@ def _village_filter_text(conn, village_ids, lang: str) -> str:
 
 
 def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target: float = 0.9, *,
-               preparer: str = "", unit: str = "", with_map: bool = True,
+               preparer: str = "", unit: str = "", with_map: bool = True, defer_map: bool = False,
                now: datetime | None = None) -> Deck:
-    """The meeting report for a period and a set of villages (None = all), in slide order."""
+    """The meeting report for a period and a set of villages (None = all), in slide order.
+
+    defer_map: leave the map slide's picture out (``map`` None) — drawing it takes seconds
+    (a headless Chromium); ``with_map_image(deck, map_image(...))`` adds it when needed.
+    """
     ids = None if village_ids is None else tuple(sorted(set(village_ids)))
     town = summary.township(conn) or {"name": ""}
     r = metrics.with_changes(conn, period, ids)
@@ -272,7 +288,7 @@ def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target:
 
     # 6 grid map
     deck.slides.append(Slide("map", t("meeting.slide_map", lang), label,
-                             map=_map_image(conn, period, ids, lang, with_map),
+                             map=None if defer_map else map_image(conn, period, ids, lang, with_map),
                              lines=[t("meeting.grid_line", lang, grids=fmt.num(tw["grids"]),
                                       workers=fmt.num(tw["grid_workers"]),
                                       per=fmt.num(tw["households_per_grid_worker"], 1))]))

@@ -1,7 +1,9 @@
 """会议汇报 presentation mode: slide state, options, slide rendering and the report downloads.
 
 The slides are the report deck (``dashboard.report.build_deck``), cached per data
-version, so the screen, the PPTX, the PDF and the HTML show the same figures.
+version, so the screen, the PPTX, the PDF and the HTML show the same figures. The map
+picture (seconds of headless Chromium) is drawn, and cached, only when the map slide is
+shown or a file is downloaded; opening the page never waits for it.
 Presenting hides the sidebar and Streamlit's header with CSS, enlarges the type,
 and moves between slides with the 上一页/下一页 buttons, whose keyboard shortcuts
 are ← and →; PageUp/PageDown (presentation clickers) press the same buttons.
@@ -106,17 +108,38 @@ def options() -> dict:
     return st.session_state[OPTS]
 
 
-def _build(conn, period, village_ids, lang, target, preparer, with_map):
-    return report.build_deck(conn, period, village_ids, lang, target, preparer=preparer, with_map=with_map)
+def _build(conn, period, village_ids, lang, target, preparer):
+    return report.build_deck(conn, period, village_ids, lang, target, preparer=preparer, defer_map=True)
+
+
+def _map(conn, period, village_ids, lang, with_map):
+    return report.map_image(conn, period, village_ids, lang, with_map)
 
 
 _cached_build = ui.cached(_build)
+_cached_map = ui.cached(_map)
 
 
 def deck(filters: ui.Filters, opts: dict) -> Deck:
+    """The deck without its map picture: opening the page never waits for a headless Chromium.
+
+    The map slide fills in when it is shown (``render_slide``) or a file is downloaded."""
     with st.spinner(ui.t("meeting.building")):
         return _cached_build(filters.period, filters.village_ids, ui.lang(),
-                             float(settings.get("DASHBOARD_TARGET_RATE")), opts["preparer"], opts["with_map"])
+                             float(settings.get("DASHBOARD_TARGET_RATE")), opts["preparer"])
+
+
+def map_image(filters: ui.Filters, opts: dict, lang: str | None = None):
+    """The map slide's picture, cached per data version, period, villages, language and option."""
+    return _cached_map(filters.period, filters.village_ids, lang or ui.lang(), bool(opts["with_map"]))
+
+
+def complete(d: Deck, filters: ui.Filters, opts: dict, lang: str | None = None) -> Deck:
+    """The deck with its map slide filled in (what the PPTX, PDF and HTML files contain)."""
+    s = d.slide("map")
+    if s is None or s.map is not None:
+        return d
+    return report.with_map_image(d, map_image(filters, opts, lang))
 
 
 # ---------------------------------------------------------------- rendering
@@ -154,8 +177,11 @@ def _band(s: Slide) -> str:
             f"<span>{html.escape(s.subtitle)}</span></div>")
 
 
-def render_slide(d: Deck, i: int) -> None:
+def render_slide(d: Deck, i: int, filters: ui.Filters | None = None, opts: dict | None = None) -> None:
     s = d.slides[i]
+    if s.kind == "map" and s.map is None and filters is not None:
+        with st.spinner(ui.t("meeting.building")):
+            s = complete(d, filters, opts).slides[i]
     big = presenting()
     style = f"<style>{_css(big)}</style>"
     if s.kind == "title":
@@ -188,27 +214,43 @@ def render_slide(d: Deck, i: int) -> None:
 
 # ---------------------------------------------------------------- downloads
 
+def files(d: Deck, opts: dict, filters: ui.Filters) -> dict:
+    """The report files as callables that make them (with the map) only when called:
+    {"pptx", "pdf", "html", "xlsx", "csv"} -> () -> bytes."""
+    lang = d.lang       # the callables may run outside the script run (no session state)
+    orientation = opts["orientation"]
+    table = report.ranking_frame(d)
+    sheet = d.slide("ranking").title
+
+    def full() -> Deck:
+        return complete(d, filters, opts, lang)
+    return {"pptx": lambda: report.to_pptx(full()),
+            "pdf": lambda: report.to_pdf(full(), orientation),
+            "html": lambda: report.to_html(full()).encode("utf-8"),
+            "xlsx": lambda: export.table_to_xlsx(table, sheet),
+            "csv": lambda: export.table_to_csv(table)}
+
+
 def downloads(d: Deck, opts: dict, filters: ui.Filters) -> None:
     """PPTX / PDF / HTML, and the ranking table as Excel/CSV; each file is made when clicked."""
     st.subheader(ui.t("meeting.downloads"))
     stem = f"{d.township}_{filters.period.start}_{filters.period.end}"
-    orientation = opts["orientation"]
+    make = files(d, opts, filters)
     c1, c2, c3 = st.columns(3)
-    c1.download_button(ui.t("meeting.download_pptx"), lambda: report.to_pptx(d), file_name=f"{stem}.pptx",
+    c1.download_button(ui.t("meeting.download_pptx"), make["pptx"], file_name=f"{stem}.pptx",
                        mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
                        icon=":material/co_present:", on_click="ignore", key="meeting_dl_pptx", width="stretch")
-    c2.download_button(ui.t("meeting.download_pdf"), lambda: report.to_pdf(d, orientation),
+    c2.download_button(ui.t("meeting.download_pdf"), make["pdf"],
                        file_name=f"{stem}.pdf", mime="application/pdf", icon=":material/picture_as_pdf:",
                        on_click="ignore", key="meeting_dl_pdf", width="stretch")
-    c3.download_button(ui.t("meeting.download_html"), lambda: report.to_html(d).encode("utf-8"),
+    c3.download_button(ui.t("meeting.download_html"), make["html"],
                        file_name=f"{stem}.html", mime="text/html", icon=":material/html:",
                        on_click="ignore", key="meeting_dl_html", width="stretch")
-    table = report.ranking_frame(d)
     sheet = d.slide("ranking").title
     c4, c5, _ = st.columns(3)
-    c4.download_button(ui.t("meeting.download_xlsx"), lambda: export.table_to_xlsx(table, sheet),
+    c4.download_button(ui.t("meeting.download_xlsx"), make["xlsx"],
                        file_name=f"{stem}_{sheet}.xlsx", mime=export.XLSX_MIME, icon=":material/table:",
                        on_click="ignore", key="meeting_dl_xlsx", width="stretch")
-    c5.download_button(ui.t("meeting.download_csv"), lambda: export.table_to_csv(table),
+    c5.download_button(ui.t("meeting.download_csv"), make["csv"],
                        file_name=f"{stem}_{sheet}.csv", mime=export.CSV_MIME, icon=":material/csv:",
                        on_click="ignore", key="meeting_dl_csv", width="stretch")
