@@ -51,6 +51,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DASHBOARD_SESSION_MINUTES", "480", "Minutes before a login session expires.", int),
     Setting("DASHBOARD_CHROMIUM", "/usr/bin/chromium",
             "Path of the Chromium used to render map images for PPTX/PDF exports."),
+    Setting("DASHBOARD_POSTGIS", "auto",
+            "PostgreSQL only, read by the migrations: auto uses PostGIS when the server has it "
+            "(spatial index on boundaries), off never does."),
     Setting("DASHBOARD_WEIGHTS", str(ROOT / "dashboard" / "index_weights.toml"),
             "TOML file with the weights of the village governance index."),
 )

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 HELP = "copy every row from one database to another, keeping ids (SQLite ⇄ PostgreSQL)"
 
-SKIP = {"alembic_version"}
+# alembic's own bookkeeping; PostGIS's catalogue of coordinate systems (the extension's rows)
+SKIP = {"alembic_version", "spatial_ref_sys"}
 CHUNK = 20_000
 
 
@@ -23,9 +24,12 @@ def add_arguments(p):
 
 
 def _tables(engine):
+    import warnings
     import sqlalchemy as sa
     md = sa.MetaData()
-    md.reflect(engine)
+    with warnings.catch_warnings():  # PostGIS's geometry type is unknown to plain SQLAlchemy
+        warnings.filterwarnings("ignore", message="Did not recognize type", category=sa.exc.SAWarning)
+        md.reflect(engine)
     return md
 
 
@@ -82,7 +86,8 @@ def copy(src_url: str, dst_url: str, log=print) -> dict:
             if dt.name in SKIP or dt.name not in smd.tables:
                 continue
             st = smd.tables[dt.name]
-            cols = [c.name for c in dt.columns if c.name in st.c]
+            # generated columns (PostGIS geom, migration 0004) are the target's to compute
+            cols = [c.name for c in dt.columns if c.name in st.c and c.computed is None]
             order = [st.c[c.name] for c in st.primary_key.columns] or [st.c[cols[0]]]
             n = 0
             result = sconn.execution_options(stream_results=True, yield_per=CHUNK).execute(
