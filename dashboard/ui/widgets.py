@@ -78,13 +78,25 @@ def changes(keys, result: dict, name: str, f=None) -> None:
     lang = ui.lang()
     with st.expander(ui.t("changes.title")):
         st.dataframe(overview.changes_table(result, keys, lang), width="stretch")
-        download(overview.changes_table(result, keys, lang, export=True), name, f)
+        download(lambda: fmt.csv_bytes(overview.changes_table(result, keys, lang, export=True)), name, f)
+
+
+def csv_data(df, spec=None, lang: str = "zh"):
+    """() -> the CSV bytes (UTF-8 with BOM) of df, formatted by ``spec`` as in fmt.frame(export=True)
+    (None: df as it is); made only when called, i.e. when someone presses the download button."""
+    def make() -> bytes:
+        return fmt.csv_bytes(df if spec is None else fmt.frame(df, spec, lang, export=True))
+    return make
 
 
 def download(df, name: str, f=None, label_key: str = "analytics.download") -> None:
-    """A CSV download (UTF-8 with BOM) of df; the file name carries the period."""
+    """A CSV download (UTF-8 with BOM) of df; the file name carries the period.
+
+    df: a frame, or a callable making the bytes (``csv_data``): then the file is made when the
+    button is pressed, not on every run of the page."""
     suffix = f"_{f.period.start}_{f.period.end}" if f is not None else ""
-    st.download_button(ui.t(label_key), fmt.csv_bytes(df), file_name=f"{name}{suffix}.csv",
+    data = df if callable(df) else csv_data(df)
+    st.download_button(ui.t(label_key), data, file_name=f"{name}{suffix}.csv",
                        mime="text/csv", key=f"dl_{name}", icon=":material/download:",
                        on_click="ignore")
 
@@ -114,7 +126,7 @@ def chart(fig, df, spec, name: str, f=None) -> None:
 
     spec: the columns as in fmt.frame (None: df as it is)."""
     st.plotly_chart(fig, width="stretch", config=charts.CONFIG, key=f"chart_{name}")
-    download(df if spec is None else fmt.frame(df, spec, ui.lang(), export=True), name, f)
+    download(csv_data(df, spec, ui.lang()), name, f)
 
 
 def table(df, spec, name: str, f=None, height: int | None = None) -> None:
@@ -123,7 +135,7 @@ def table(df, spec, name: str, f=None, height: int | None = None) -> None:
     shown = fmt.frame(df, spec, lang)
     kw = {"height": height} if height and len(df) > 10 else {}
     st.dataframe(shown, width="stretch", hide_index="rank" in df.columns, **kw)
-    download(fmt.frame(df, spec, lang, export=True), name, f)
+    download(csv_data(df, spec, lang), name, f)
 
 
 def definitions(keys) -> None:
