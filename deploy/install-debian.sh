@@ -58,11 +58,13 @@ STREAMLIT_SERVER_COOKIE_SECRET=$SECRET
 ENV
     chmod 640 /etc/dashboard/dashboard.env; chgrp dashboard /etc/dashboard/dashboard.env
 fi
-cat > /etc/dashboard/backup.env <<ENV
+if [ ! -f /etc/dashboard/backup.env ]; then
+    cat > /etc/dashboard/backup.env <<ENV
 DB_NAME=$DB_NAME
 BACKUP_DIR=/var/backups/dashboard
 KEEP_DAYS=14
 ENV
+fi
 
 echo "== 5/7 release $RELEASE"
 # leading "/": only the top-level data/ (the township's SQLite file), not tests/data
