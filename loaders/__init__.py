@@ -44,11 +44,13 @@ Public API (everything else is internal)::
     KINDS                                   ("villages", "grids", "disputes", "volunteers", "visits")
 
 Writes: one transaction per file (``run_write``: BEGIN IMMEDIATE on SQLite), bulk rows through
-the DBAPI (SQLite: a TEMP staging table and one ordered INSERT ... SELECT; PostgreSQL: COPY),
-``batch_change`` rows for exact undo, ``bump_version`` and, up to
-``loaders.ingest.REFRESH_MAX_ROWS`` written ledger rows, a refresh of the pre-aggregates for
-exactly the villages and months touched (larger loads leave them marked dirty for
-``python -m dashboard aggregates``; metrics read the raw rows meanwhile).
+the DBAPI (above ``loaders.ingest.BULK_ROWS`` rows, SQLite: rows sorted in unique-key order and
+bound many per statement straight into the table, its secondary indexes and the aggregates'
+dirty trigger dropped and rebuilt inside the transaction; PostgreSQL: COPY), ``batch_change``
+rows for exact undo, ``bump_version`` and, up to ``loaders.ingest.REFRESH_MAX_ROWS`` written
+ledger rows, a refresh of the pre-aggregates for exactly the villages and months touched (larger
+loads leave them marked dirty for ``python -m dashboard aggregates``; metrics read the raw rows
+meanwhile, and batch_change lists their updates only: undo finds their inserts by batch_id).
 
 Command line: ``python -m loaders import FILE [--kind] [--village] [--db] [--dry-run] [--json]``
 (exit 0 written or clean dry run, 1 refused, 2 usage error), plus ``template``, ``undo``
@@ -56,8 +58,10 @@ and ``batches``.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -132,13 +136,6 @@ def import_file(engine, data: bytes, file_name: str, kind: str | None = None,
                 lang: str = "zh", allowed_village_ids: set[int] | None = None,
                 sheet: str | None = None, mapping: dict[str, str] | None = None,
                 coord_system: str = "wgs84", preview_rows: int = 20) -> ImportResult:
-    from sqlalchemy import exc as sa_exc
-
-    from dashboard.db.engine import run_write
-    from dashboard.i18n import t
-    from loaders import ingest, read as R, normalise as N
-    from loaders.validate import Registry, prepare
-
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     from loaders.geo import COORD_SYSTEMS
@@ -149,6 +146,38 @@ def import_file(engine, data: bytes, file_name: str, kind: str | None = None,
                        sha256=hashlib.sha256(data).hexdigest())
     allowed = None if allowed_village_ids is None else {int(v) for v in allowed_village_ids}
     holder: dict = {}
+    with _gc_paused(len(data) > GC_PAUSE_BYTES):
+        _import(engine, data, file_name, kind, village, username, dry_run, lang, allowed, sheet,
+                mapping, coord_system, preview_rows, res, holder)
+    return res
+
+
+# The cyclic garbage collector walks every live object each time allocations pile up; a big
+# import allocates millions of short-lived ones (none in cycles) and would pay for those walks
+# again and again. Paused for files above this size, and switched back on after.
+GC_PAUSE_BYTES = 4 * 1024 * 1024
+
+
+@contextmanager
+def _gc_paused(pause: bool):
+    was = gc.isenabled()
+    if pause and was:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if pause and was:
+            gc.enable()
+
+
+def _import(engine, data, file_name, kind, village, username, dry_run, lang, allowed, sheet,
+            mapping, coord_system, preview_rows, res, holder) -> None:
+    from sqlalchemy import exc as sa_exc
+
+    from dashboard.db.engine import run_write
+    from dashboard.i18n import t
+    from loaders import ingest, read as R, normalise as N
+    from loaders.validate import Registry, prepare
     try:
         raw = R.read(data, file_name or "", sheet)
         res.format, res.encoding, res.sheet, res.sheets = raw.fmt, raw.encoding, raw.sheet, raw.sheets
@@ -230,7 +259,6 @@ def import_file(engine, data: bytes, file_name: str, kind: str | None = None,
     if res.errors:
         res.inserted = res.updated = res.unchanged = 0
         res.batch_id = None
-    return res
 
 
 def spec_ledgers_and_grids() -> tuple[str, ...]:

@@ -4,8 +4,10 @@ Rows are matched on their natural key (record number within the village; village
 code or name; grid code or name within the village). Only changed rows are
 written, and only the columns the file supplies. Every write is recorded in
 batch_change (before = NULL for an insert, the previous values as JSON for an
-update), so that undo restores exactly what the batch changed. Inserts and
-updates go through the DBAPI's executemany (no per-row ORM objects).
+update), so that undo restores exactly what the batch changed; a ledger load above
+REFRESH_MAX_ROWS records its updates only (its inserted rows carry its batch_id,
+and undo deletes by that). Inserts and updates go through the DBAPI (executemany,
+COPY on PostgreSQL; no per-row ORM objects).
 """
 from __future__ import annotations
 
@@ -182,9 +184,14 @@ def apply(conn, prep, reg, *, kind: str, batch: dict, dry_run: bool) -> dict:
         state="applied").returning(S.import_batch.c.id)).scalar_one()
     for tname, tid in plan.get("pre_inserted", []):
         conn.execute(sa.insert(S.batch_change).values(batch_id=bid, table_name=tname, row_id=tid))
-    _write(conn, plan, bid)
-    if kind in spec.LEDGER_KINDS and (counts["inserted"] or counts["updated"]):
-        _refresh_aggregates(conn, bid, counts["inserted"] + counts["updated"])
+    written = counts["inserted"] + counts["updated"]
+    # A ledger load too big for an in-transaction refresh records no batch_change row per
+    # inserted row (a million of them would cost more than the load): its rows carry its
+    # batch_id, which is how undo finds them (see undo: import_batch.inserted tells).
+    record = kind not in spec.LEDGER_KINDS or written <= REFRESH_MAX_ROWS
+    _write(conn, plan, bid, record_inserts=record)
+    if kind in spec.LEDGER_KINDS and written:
+        _refresh_aggregates(conn, bid, written)
     bump_version(conn)
     return {**counts, "batch_id": bid}
 
@@ -201,36 +208,43 @@ def _refresh_aggregates(conn, batch_id: int, written: int) -> None:
         aggregates.refresh_batch(conn, batch_id)
 
 
-def _write(conn, plan: dict, bid: int):
+def _write(conn, plan: dict, bid: int, record_inserts: bool = True):
     sqlite = conn.dialect.name == "sqlite"
-    big = sqlite and len(plan["insert"]) + len(plan["update"]) > 20000
+    big = sqlite and len(plan["insert"]) + len(plan["update"]) > BULK_ROWS
     if big:  # index pages of a bulk load must stay in memory, or every row costs page I/O
+        old_cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
         conn.exec_driver_sql("PRAGMA cache_size = -262144")
     try:
-        _write_rows(conn, plan, bid, sqlite)
+        _write_rows(conn, plan, bid, sqlite, record_inserts)
     finally:
         if big:
-            conn.exec_driver_sql("PRAGMA cache_size = -2000")
+            conn.exec_driver_sql(f"PRAGMA cache_size = {int(old_cache)}")
 
 
-def _write_rows(conn, plan: dict, bid: int, sqlite: bool):
+def _write_rows(conn, plan: dict, bid: int, sqlite: bool, record_inserts: bool = True):
     table: sa.Table = plan["table"]
     tname = table.name
     ins: pd.DataFrame = plan["insert"]
     if len(ins):
         cols = [c for c in plan["insert_cols"]]
-        lists = [db_values(ins[c], _ctype(table, c), sqlite) if c in ins else [None] * len(ins)
-                 for c in cols]
-        lists.append([bid] * len(ins))
-        if sqlite and len(ins) > STAGE_ROWS:
-            _staged_insert(conn, cols + ["batch_id"], tname, list(zip(*lists)), plan.get("order", []))
-        elif not sqlite and len(ins) > STAGE_ROWS and conn.dialect.driver == "psycopg":
-            _copy_insert(conn, cols + ["batch_id"], tname, zip(*lists))
+        # every row this batch inserts gets an id above the largest one now (SQLite: one writer;
+        # PostgreSQL: sequence values handed out after this read are larger than any visible id)
+        top = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
+        if sqlite and len(ins) > BULK_ROWS:
+            _sqlite_bulk_insert(conn, table, ins, cols, bid, plan.get("order", []))
         else:
-            _executemany(conn, cols + ["batch_id"], tname, list(zip(*lists)))
-        conn.execute(sa.text(
-            f"INSERT INTO batch_change (batch_id, table_name, row_id) "
-            f"SELECT :b, :t, id FROM {tname} WHERE batch_id = :b"), {"b": bid, "t": tname})
+            lists = [db_values(ins[c], _ctype(table, c), sqlite) if c in ins else [None] * len(ins)
+                     for c in cols]
+            lists.append([bid] * len(ins))
+            if not sqlite and len(ins) > BULK_ROWS and conn.dialect.driver == "psycopg":
+                _copy_insert(conn, cols + ["batch_id"], tname, zip(*lists))
+            else:
+                _executemany(conn, cols + ["batch_id"], tname, list(zip(*lists)))
+        if record_inserts:
+            conn.execute(sa.text(
+                f"INSERT INTO batch_change (batch_id, table_name, row_id) "
+                f"SELECT :b, :t, id FROM {tname} WHERE id > :top AND batch_id = :b ORDER BY id"),
+                {"b": bid, "t": tname, "top": int(top)})
     upd: pd.DataFrame = plan["update"]
     if len(upd):
         cols = plan["update_cols"]
@@ -249,27 +263,132 @@ def _write_rows(conn, plan: dict, bid: int, sqlite: bool):
             cur.close()
 
 
-# SQLite bulk loads: bind the rows into an unconstrained TEMP table (cheap), then let SQLite
-# move them with one INSERT ... SELECT in index order (constraint checks and index updates in
-# C, with the unique index filled in order): about half the time of a direct executemany.
-STAGE_ROWS = 20_000
+# Above this many rows a load takes the bulk path: SQLite gets the rows sorted in the order of
+# the table's unique key, bound straight into the table with its secondary indexes (and the
+# aggregates' per-row dirty trigger) dropped for the load and rebuilt after it, all inside the
+# import's transaction (SQLite DDL is transactional: a failure or a kill restores them);
+# PostgreSQL gets COPY.
+BULK_ROWS = 20_000
+BULK_VALUES = 256  # rows per INSERT statement of the SQLite bulk path
 
 
-def _staged_insert(conn, cols: list[str], table: str, rows: list[tuple], order: list[str]):
-    stage = f"loader_stage_{table}"
-    cl = ", ".join(cols)
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{stage}")
-    conn.exec_driver_sql(f"CREATE TEMP TABLE {stage} ({cl})")
+def _bulk_column(s: pd.Series | None, kind: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """One column for SQLite's binder: an object array, equal values sharing one Python
+    object (a string's UTF-8 form is then made once), and its NULL mask."""
+    if s is None:
+        return np.full(n, None, dtype=object), np.ones(n, dtype=bool)
+    if kind == "date":
+        if not pd.api.types.is_datetime64_any_dtype(s.dtype):
+            s = pd.to_datetime(s.astype(object), errors="coerce")
+        days = s.to_numpy(dtype="datetime64[D]")
+        na = np.isnat(days)
+        uniq, inv = np.unique(days, return_inverse=True)
+        out = np.datetime_as_string(uniq, unit="D").astype(object)[inv.reshape(-1)]
+    elif kind in ("int", "float"):
+        if not pd.api.types.is_numeric_dtype(s.dtype) or s.dtype == object:
+            s = pd.to_numeric(s.astype(object), errors="coerce")
+        arr = s.to_numpy(dtype="float64", na_value=np.nan)
+        na = np.isnan(arr)
+        if kind == "int":
+            out = np.where(na, 0, np.round(arr)).astype("int64").astype(object)
+        else:
+            out = arr.astype(object)
+    else:
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        vals = [None if (u is None or u is pd.NA or (isinstance(u, float) and np.isnan(u))) else u
+                for u in uniques.tolist()]
+        lookup = np.empty(len(vals) + 1, dtype=object)
+        lookup[:len(vals)] = vals
+        out = lookup[codes]  # code -1 (missing) picks the trailing None
+        na = codes < 0
+        bad = [i for i, v in enumerate(vals) if v is None]
+        if bad:
+            na = na | np.isin(codes, bad)
+    if na.any():
+        out[na] = None
+    return out, na
+
+
+def _key_order(ins: pd.DataFrame, order: list[str]) -> np.ndarray | None:
+    """Row permutation sorting the rows like the unique index (byte order, as SQLite's BINARY)."""
+    if not order or any(c not in ins for c in order):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
     try:
-        cur = conn.connection.driver_connection.cursor()
-        try:
-            cur.executemany(f"INSERT INTO temp.{stage} VALUES ({', '.join(['?'] * len(cols))})", rows)
-        finally:
-            cur.close()
-        by = f" ORDER BY {', '.join(order)}" if order else ""
-        conn.exec_driver_sql(f"INSERT INTO {table} ({cl}) SELECT {cl} FROM temp.{stage}{by}")
+        tbl = pa.table({c: pa.array(ins[c], from_pandas=True) for c in order})
+        return pc.sort_indices(tbl, sort_keys=[(c, "ascending") for c in order]).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # pragma: no cover
+        return None
+
+
+def _agg_triggers(conn, tname: str) -> list[tuple[str, str]]:
+    """The aggregates' "mark dirty" INSERT triggers on a table, exactly as installed."""
+    from dashboard import aggregates
+    known = {" ".join(d.split()) for d in aggregates.trigger_ddl("sqlite")}
+    rows = conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (tname,)).all()
+    return [(n, q) for n, q in rows if q and " ".join(q.split()) in known and " INSERT " in f" {q} "]
+
+
+def _sqlite_bulk_insert(conn, table: sa.Table, ins: pd.DataFrame, cols: list[str], bid: int,
+                        order: list[str]) -> None:
+    tname = table.name
+    n = len(ins)
+    perm = _key_order(ins, order)
+    names, marks, arrays = [], [], []
+    for c in cols:
+        a, na = _bulk_column(ins[c] if c in ins else None, _ctype(table, c), n)
+        if na.all() and table.c[c].server_default is None:
+            continue  # NULL is what the column gets when left out
+        mark = "?"
+        if na.any():
+            # None goes through the DBAPI's adapter lookup (slow); bind '' and let SQLite turn it
+            # back into NULL, unless '' is a real value of this column
+            if _ctype(table, c) != "text" or not (a[~na] == "").any():
+                a[na] = ""
+                mark = "NULLIF(?, '')"
+        names.append(c)
+        marks.append(mark)
+        arrays.append(a)
+    # rows as one flat list in key order, bound BULK_VALUES rows per statement
+    grid = np.empty((n, len(arrays)), dtype=object)
+    for j, a in enumerate(arrays):
+        grid[:, j] = a if perm is None else a[perm]
+    flat = grid.ravel().tolist()
+    del grid
+    names.append("batch_id")
+    marks.append(str(int(bid)))
+    k = len(arrays)
+    one = f"({', '.join(marks)})"
+    head = f"INSERT INTO {tname} ({', '.join(names)}) VALUES "
+    per = max(1, min(BULK_VALUES, 30000 // max(k, 1)))
+    full = (n - 1) // per  # the first row goes alone, then full statements, then the rest
+    step = per * k
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        # the first row with the aggregates' trigger in place: it marks them dirty, once
+        cur.execute(head + one, flat[:k])
+        triggers = _agg_triggers(conn, tname)
+        indexes = [(n_, q) for n_, q in conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+            "AND sql IS NOT NULL", (tname,)).all() if not q.lstrip().upper().startswith("CREATE UNIQUE")]
+        for n_, _ in triggers:
+            cur.execute(f'DROP TRIGGER "{n_}"')
+        for n_, _ in indexes:
+            cur.execute(f'DROP INDEX "{n_}"')
+        if full:
+            cur.executemany(head + ", ".join([one] * per),
+                            (flat[i:i + step] for i in range(k, k + full * step, step)))
+        rest = n - 1 - full * per
+        if rest:
+            cur.execute(head + ", ".join([one] * rest), flat[k + full * step:])
+        for _, q in indexes:
+            cur.execute(q)
+        for _, q in triggers:
+            cur.execute(q)
     finally:
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{stage}")
+        cur.close()
 
 
 def _copy_insert(conn, cols: list[str], table: str, rows) -> None:
@@ -543,11 +662,21 @@ def undo(conn, batch_id: int, username: str, allowed: set[int] | None) -> dict:
     ).scalar()
     if clash is not None:
         raise Refusal("undo_later_batch", value=str(batch_id), later=str(clash))
+    ledger = spec.TABLES[b["kind"]] if b["kind"] in spec.LEDGER_KINDS else None
+    # a bulk ledger load recorded its updates but not its inserts: those are its rows that still
+    # carry its batch_id once the updates are restored
+    unrecorded = ledger is not None and _unrecorded_inserts(conn, batch_id, ledger, b["inserted"])
+    if unrecorded:
+        clash = _later_overwrote(conn, batch_id, ledger)
+        if clash is not None:
+            raise Refusal("undo_later_batch", value=str(batch_id), later=str(clash))
     _check_references(conn, batch_id)
     scope = None
-    if b["kind"] in spec.LEDGER_KINDS:
+    if ledger is not None:
         from dashboard import aggregates
         scope = aggregates.touched(conn, batch_id)  # before anything changes
+        if unrecorded:
+            scope = _with_batch_rows(conn, batch_id, ledger, scope)
     changes = conn.execute(sa.select(bc.c.table_name, bc.c.row_id, bc.c.before)
                            .where(bc.c.batch_id == batch_id, bc.c.before.is_not(None))).all()
     restored = 0
@@ -567,6 +696,9 @@ def undo(conn, batch_id: int, username: str, allowed: set[int] | None) -> dict:
             conn.execute(stmt, params)
             restored += len(rows)
     deleted = 0
+    if unrecorded:
+        table = TABLE_OBJ[ledger]
+        deleted += conn.execute(sa.delete(table).where(table.c.batch_id == batch_id)).rowcount or 0
     for tname in DELETE_ORDER:
         table = TABLE_OBJ[tname]
         sub = sa.select(bc.c.row_id).where(bc.c.batch_id == batch_id, bc.c.table_name == tname,
@@ -583,6 +715,44 @@ def undo(conn, batch_id: int, username: str, allowed: set[int] | None) -> dict:
         detail=json.dumps({"batch_id": batch_id, "deleted": deleted, "restored": restored})))
     bump_version(conn)
     return {"batch_id": batch_id, "deleted": deleted, "restored": restored, "kind": b["kind"]}
+
+
+def _unrecorded_inserts(conn, batch_id: int, tname: str, inserted: int) -> bool:
+    """True when the batch inserted more rows into tname than batch_change lists."""
+    if not inserted:
+        return False
+    bc = S.batch_change
+    n = conn.execute(sa.select(sa.func.count()).select_from(bc).where(
+        bc.c.batch_id == batch_id, bc.c.table_name == tname, bc.c.before.is_(None))).scalar_one()
+    return n < int(inserted)
+
+
+def _later_overwrote(conn, batch_id: int, tname: str) -> int | None:
+    """The first later applied batch that updated a row this batch wrote (its ``before`` names
+    this batch), or None."""
+    if conn.dialect.name == "sqlite":
+        was = "json_extract(bc.before, '$.batch_id') = :b"
+    else:
+        was = "(CAST(bc.before AS json) ->> 'batch_id') = CAST(:b AS text)"
+    return conn.execute(sa.text(
+        f"SELECT MIN(bc.batch_id) FROM batch_change bc JOIN import_batch ib ON ib.id = bc.batch_id "
+        f"WHERE bc.batch_id > :b AND ib.state = 'applied' AND bc.table_name = :t "
+        f"AND bc.before IS NOT NULL AND {was}"), {"b": int(batch_id), "t": tname}).scalar()
+
+
+def _with_batch_rows(conn, batch_id: int, tname: str, scope):
+    """aggregates.touched's (villages, months) plus those of the rows carrying the batch's id."""
+    from dashboard import aggregates
+    vids, months = scope
+    vids = set(vids)
+    table = TABLE_OBJ[tname]
+    dcol = table.c[aggregates.DATE_COLUMN[tname]]
+    mine = table.c.batch_id == batch_id
+    vids |= {int(v) for (v,) in conn.execute(sa.select(table.c.village_id).where(mine).distinct())}
+    if months is not None:
+        months = set(months) | {aggregates.month_index(d) for (d,) in
+                                conn.execute(sa.select(dcol).where(mine).distinct()) if d is not None}
+    return vids, months
 
 
 def _check_references(conn, batch_id: int):

@@ -119,22 +119,59 @@ def _delimiter(text: str) -> str:
     return best
 
 
+HEAD_BYTES = 2 * 1024 * 1024           # a big UTF-8 file is sniffed from this much of its head
+
+
 def read_csv(data: bytes) -> RawTable:
+    # A big UTF-8 file (the common case) is decoded only as far as the header search reads:
+    # pyarrow checks that every cell is UTF-8 as it parses. Any doubt takes the full decode.
+    quick = _utf8_head(data)
+    if quick is not None:
+        got = _read_csv(*quick, full=False)
+        if got is not None:
+            return got
     text, enc = decode(data)
     if not text.strip():
         raise Refusal("empty")
-    delim = _delimiter(text)
-    head = _head_records(text, delim)
-    hidx = find_header(head)
-    width = max((len(r) for r in head), default=0)
     if enc == "utf-8":
         utf8 = data
     elif enc == "utf-8-sig":
         utf8 = data[3:]
     else:
         utf8 = text.encode("utf-8")
+    return _read_csv(text, enc, utf8, full=True)
+
+
+def _utf8_head(data: bytes) -> tuple[str, str, bytes] | None:
+    """(decoded head, encoding, UTF-8 body) of a big file whose head is UTF-8, else None."""
+    import codecs
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
+    bom = data.startswith(b"\xef\xbb\xbf")
+    if len(data) <= 2 * HEAD_BYTES or b"\x00" in data[:65536 + 3]:
+        return None
+    try:
+        head = codecs.getincrementaldecoder("utf-8")().decode(data[3 if bom else 0:HEAD_BYTES],
+                                                                final=False)
+    except UnicodeDecodeError:
+        return None
+    sample = head[:65536]
+    ctrl = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t")
+    if ctrl > max(8, len(sample) // 200) or not head.strip():
+        return None  # the full decode refuses it (or finds it empty)
+    return head, ("utf-8-sig" if bom else "utf-8"), (data[3:] if bom else data)
+
+
+def _read_csv(text: str, enc: str, utf8: bytes, full: bool) -> RawTable | None:
+    """``text`` is the whole file decoded (full) or its head; None: parse it the full way."""
+    delim = _delimiter(text)
+    head = _head_records(text, delim)
+    hidx = find_header(head)
+    width = max((len(r) for r in head), default=0)
     frame = _arrow_csv(utf8, hidx + 1, width, delim)
     if frame is None:
+        if not full:
+            return None
         rows = _python_csv(text, delim)
         width = max((len(r) for r in rows), default=0)
         body = rows[hidx + 1:]
