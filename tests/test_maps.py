@@ -357,3 +357,18 @@ def test_draw_time_floors(chromium, demo_engine):
     assert t_town <= 1.0
     county = [maps.bench_payload(5000, chromium_path=chromium) for _ in range(2)]
     assert min(r["render_seconds"] for r in county) <= 3.0, county
+
+
+def test_layers_are_their_cached_parts_put_together(demo_engine):
+    with demo_engine.connect() as conn:
+        sh, vals = qmap.shapes(conn), qmap.values(conn, YEAR)
+        pts = qmap.dispute_points(conn, YEAR)
+        for key in ("resolution_rate", "rep_visits", "volunteer_hours"):
+            whole = qmap.layers(conn, YEAR, key)
+            parts = qmap.assemble(sh, vals, key, pts)
+            for layer in ("villages", "grids"):
+                assert whole[layer].equals(parts[layer]), (key, layer)
+            assert whole["points"].equals(parts["points"]) and parts["metric"] == key
+    assert "value" not in sh["villages"] and "value" not in sh["grids"]     # the parts are left as they were
+    with pytest.raises(KeyError):
+        qmap.assemble(sh, vals, "no_such_metric")

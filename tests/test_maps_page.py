@@ -37,3 +37,26 @@ def test_map_page_in_english_with_a_gcj02_basemap(demo_env, monkeypatch):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Grid map"
+
+
+def test_another_metric_or_level_redraws_from_cached_parts(demo_env, monkeypatch):
+    """Shapes (per villages) and values (per period) are queried once: a leader going through
+    the metrics and levels waits for no database work."""
+    import streamlit as st
+
+    from dashboard import geo, metrics
+    st.cache_data.clear()
+    calls = []
+    for mod, name in ((geo, "load_grids"), (metrics, "compute_grids")):
+        real = getattr(mod, name)
+        monkeypatch.setattr(mod, name, lambda *a, _n=name, _f=real, **k: calls.append(_n) or _f(*a, **k))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert sorted(calls) == ["compute_grids", "load_grids"]
+    at.selectbox(key="map_metric").set_value("volunteer_hours").run()
+    at.radio(key="map_level").set_value("grid").run()
+    at.selectbox(key="map_metric").set_value("disputes_total").run()
+    assert not at.exception and len(calls) == 2
+    at.radio(key="period_kind").set_value("year").run()          # another period: its values only
+    assert not at.exception and calls[2:] == ["compute_grids"]
+    st.cache_data.clear()

@@ -27,24 +27,54 @@ def layers(conn, period: Period, metric_key: str, village_ids=None, points: bool
     grids, value), "grids": GeoDataFrame(id, village_id, village, name, leader, workers,
     households, value), "points": DataFrame(lon, lat, village_id, grid_id)}``; ``value`` is the
     metric (None = no data) and grids carry values only for grid-level metrics.
+
+    The same as ``assemble(shapes(...), values(...), metric_key, dispute_points(...))``: the
+    dashboard caches those parts apart, so another metric or level redraws without a query.
     """
     if metric_key not in metrics.METRICS:
         raise KeyError(metric_key)
-    ids = None if village_ids is None else tuple(sorted(set(village_ids)))
-    villages = geo.load_villages(conn, ids)
-    grids = geo.load_grids(conn, ids)
-    vals = metrics.compute(conn, period, ids)["villages"]
+    ids = _ids(village_ids)
+    return assemble(shapes(conn, ids), values(conn, period, ids, grids=grid_metric(metric_key)),
+                    metric_key, dispute_points(conn, period, ids) if points else _no_points())
+
+
+def _ids(village_ids):
+    return None if village_ids is None else tuple(sorted(set(village_ids)))
+
+
+def shapes(conn, village_ids=None) -> dict:
+    """The boundaries, whatever the period: {"villages": GeoDataFrame, "grids": GeoDataFrame}."""
+    ids = _ids(village_ids)
+    return {"villages": geo.load_villages(conn, ids), "grids": geo.load_grids(conn, ids)}
+
+
+def values(conn, period: Period, village_ids=None, grids: bool = True) -> dict:
+    """Every registry metric per village (and per grid unless ``grids`` is False) for the period:
+    {"villages": {id: {key: value}}, "grids": {id: {key: value}} or None}."""
+    ids = _ids(village_ids)
+    return {"villages": metrics.compute(conn, period, ids)["villages"],
+            "grids": metrics.compute_grids(conn, period, ids) if grids else None}
+
+
+def assemble(shapes_: dict, values_: dict, metric_key: str, points: pd.DataFrame | None = None) -> dict:
+    """The layers dict of ``layers`` from its parts (copies: the parts may be cached values)."""
+    if metric_key not in metrics.METRICS:
+        raise KeyError(metric_key)
+    villages, grids = shapes_["villages"].copy(), shapes_["grids"].copy()
+    vals = values_["villages"]
     villages["value"] = [vals.get(i, {}).get(metric_key) for i in villages["id"]]
     villages["grids"] = [vals.get(i, {}).get("grids") for i in villages["id"]]
     if grid_metric(metric_key):
-        gvals = metrics.compute_grids(conn, period, ids)
+        gvals = values_["grids"]
+        if gvals is None:
+            raise ValueError("grid values are needed for a grid-level metric")
         grids["value"] = [gvals.get(i, {}).get(metric_key) for i in grids["id"]]
     else:
         grids["value"] = None
     for df in (villages, grids):
         df["value"] = df["value"].astype(object).where(df["value"].notna(), None)
     return {"metric": metric_key, "villages": villages, "grids": grids,
-            "points": dispute_points(conn, period, ids) if points else _no_points()}
+            "points": _no_points() if points is None else points}
 
 
 def _no_points() -> pd.DataFrame:
@@ -54,6 +84,7 @@ def _no_points() -> pd.DataFrame:
 
 def dispute_points(conn, period: Period, village_ids=None, limit: int = MAX_POINTS) -> pd.DataFrame:
     """Coordinates of the period's disputes that carry them (WGS-84)."""
+    village_ids = _ids(village_ids)
     D = S.dispute
     q = (sa.select(D.c.lon, D.c.lat, D.c.village_id, D.c.grid_id)
          .where(D.c.reported_on.between(period.start, period.end),

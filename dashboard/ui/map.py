@@ -68,7 +68,18 @@ def controls() -> MapOptions:
     return MapOptions(metric, level, classes, points)
 
 
-layers = ui.cached(qmap.layers)
+_shapes = ui.cached(qmap.shapes)          # per villages: the same for every period and metric
+_values = ui.cached(qmap.values)          # per period and villages: every metric at once
+_points = ui.cached(qmap.dispute_points)  # per period and villages
+
+
+def _layers(conn, period, metric, village_ids):
+    ids = None if village_ids is None else tuple(sorted(set(village_ids)))
+    return qmap.assemble(_shapes(ids), _values(period, ids), metric, _points(period, ids))
+
+
+# what qmap.layers returns, made from the cached parts: another metric or level queries nothing
+layers = ui.cached(_layers)
 
 
 def _kw(opt: MapOptions, lang: str) -> dict:
