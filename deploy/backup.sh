@@ -1,8 +1,7 @@
 #!/bin/sh
 # Nightly pg_dump of the dashboard database (run by dashboard-backup.timer as postgres).
-# Restore into an empty database:
-#   sudo -u postgres createdb -O dashboard dashboard_restore
-#   sudo -u postgres pg_restore --no-owner --role=dashboard -d dashboard_restore /var/backups/dashboard/FILE.dump
+# Restore into a new database (extensions first, as postgres):
+#   sudo sh /opt/dashboard/current/deploy/restore.sh /var/backups/dashboard/FILE.dump dashboard_restore
 set -eu
 DB_NAME=${DB_NAME:-dashboard}
 BACKUP_DIR=${BACKUP_DIR:-/var/backups/dashboard}

@@ -76,6 +76,13 @@ chown -R dashboard:dashboard "$RELEASE"
 ln -sfn "$RELEASE" /opt/dashboard/current
 
 echo "== 6/7 schema (alembic upgrade head) and aggregates"
+# PostGIS, when installed, is an extension only a superuser may create; the migrations run as
+# the dashboard role, so create it here as postgres (DASHBOARD_POSTGIS=off in dashboard.env: never)
+if ! grep -qiE '^DASHBOARD_POSTGIS=(off|0|false|no)[[:space:]]*$' /etc/dashboard/dashboard.env && \
+   su postgres -c "psql -tAc \"SELECT 1 FROM pg_available_extensions WHERE name='postgis'\"" | grep -q 1; then
+    su postgres -c "psql -q -d $DB_NAME -c 'CREATE EXTENSION IF NOT EXISTS postgis'"
+    echo "PostGIS extension present in $DB_NAME"
+fi
 run_as_app() { su dashboard -s /bin/sh -c "set -a; . /etc/dashboard/dashboard.env; set +a; cd /opt/dashboard/current && $*"; }
 run_as_app ".venv/bin/alembic upgrade head"
 run_as_app ".venv/bin/python -m dashboard aggregates"
@@ -84,7 +91,7 @@ echo "== 7/7 systemd units and nginx"
 install -m 644 "$RELEASE/deploy/systemd/dashboard@.service" "$RELEASE/deploy/systemd/dashboard.target" \
     "$RELEASE/deploy/systemd/dashboard-backup.service" "$RELEASE/deploy/systemd/dashboard-backup.timer" \
     /etc/systemd/system/
-chmod 755 "$RELEASE/deploy/backup.sh" "$RELEASE/deploy/upgrade.sh" "$RELEASE/deploy/manage.sh"
+chmod 755 "$RELEASE"/deploy/*.sh
 UPSTREAMS=""
 PORTS=""
 i=0

@@ -22,7 +22,7 @@ rsync -a --exclude /.venv --exclude /data --exclude /.git --exclude '*.db' "$SRC
 "$PYTHON" -m venv "$RELEASE/.venv"
 "$RELEASE/.venv/bin/pip" install --quiet --upgrade pip
 "$RELEASE/.venv/bin/pip" install --quiet -r "$RELEASE/requirements.txt"
-chmod 755 "$RELEASE/deploy/backup.sh" "$RELEASE/deploy/upgrade.sh" "$RELEASE/deploy/manage.sh"
+chmod 755 "$RELEASE"/deploy/*.sh
 chown -R dashboard:dashboard "$RELEASE"
 
 echo "== backup"
@@ -30,6 +30,13 @@ echo "== backup"
 ( set -a; . /etc/dashboard/backup.env; set +a; cd /; runuser -u postgres -- sh "$RELEASE/deploy/backup.sh" )
 
 echo "== alembic upgrade head"
+# as install-debian.sh: a PostGIS installed since (or a release that starts using it) needs the
+# extension created by a superuser before the migrations, which run as the dashboard role
+DB_NAME=$(sed -n 's#^DATABASE_URL=.*/\([^/?]*\).*#\1#p' /etc/dashboard/dashboard.env)
+if ! grep -qiE '^DASHBOARD_POSTGIS=(off|0|false|no)[[:space:]]*$' /etc/dashboard/dashboard.env && \
+   runuser -u postgres -- psql -tAc "SELECT 1 FROM pg_available_extensions WHERE name='postgis'" | grep -q 1; then
+    runuser -u postgres -- psql -q -d "$DB_NAME" -c 'CREATE EXTENSION IF NOT EXISTS postgis'
+fi
 runuser -u dashboard -- sh -c "set -a; . /etc/dashboard/dashboard.env; set +a; cd $RELEASE && .venv/bin/alembic upgrade head && .venv/bin/python -m dashboard aggregates"
 
 echo "== switch $OLD -> $RELEASE"
