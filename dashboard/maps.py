@@ -530,11 +530,39 @@ def _encode_geom(g, scale: int) -> list:
 
 
 def encode_layer(geoms, props: list[dict], decimals: int) -> dict:
-    """A layer as sent to the browser: {"s": scale, "f": [[geometry, properties], ...]}."""
+    """A layer as sent to the browser: {"s": scale, "f": [[geometry, properties], ...]}.
+
+    The same as ``_encode_geom`` on each shape, computed for all rings at once (numpy):
+    5,000 grids take a few milliseconds instead of a few hundred."""
     scale = 10 ** decimals
-    feats = [[_encode_geom(g, scale), p] for g, p in zip(geoms, props)
-             if g is not None and not g.is_empty]
-    return {"s": scale, "f": feats}
+    props = list(props)
+    keep = [i for i, g in enumerate(geoms) if g is not None and not g.is_empty]
+    if not keep:
+        return {"s": scale, "f": []}
+    arr = np.empty(len(keep), dtype=object)
+    arr[:] = [geoms[i] for i in keep]
+    parts, part_of = shapely.get_parts(arr, return_index=True)
+    poly = shapely.get_type_id(parts) == 3             # Polygon (a member of a MultiPolygon too)
+    parts, part_of = parts[poly], part_of[poly]
+    rings, ring_of = shapely.get_rings(parts, return_index=True)   # exterior, then interiors
+    coords, coord_of = shapely.get_coordinates(rings, return_index=True)
+    q = np.rint(coords * scale).astype(np.int64)
+    start = np.ones(len(q), dtype=bool)
+    start[1:] = coord_of[1:] != coord_of[:-1]
+    d = q.copy()
+    d[1:] -= q[:-1]
+    d[start] = q[start]
+    kept = start | (d != 0).any(axis=1)                 # drop repeats left by rounding
+    flat = d[kept].ravel().tolist()
+    ends = np.cumsum(np.bincount(coord_of[kept], minlength=len(rings))) * 2
+    begins = np.concatenate([[0], ends[:-1]])
+    out: list[list] = [[] for _ in keep]                # per shape: [[ring, ...] per polygon]
+    polys: list[list] = [[] for _ in parts]
+    for r, (b, e) in enumerate(zip(begins.tolist(), ends.tolist())):
+        polys[ring_of[r]].append(flat[b:e])
+    for k, rs in zip(part_of.tolist(), polys):
+        out[k].append(rs)
+    return {"s": scale, "f": [[enc, props[i]] for i, enc in zip(keep, out)]}
 
 
 def decode_layer(data: dict) -> dict:

@@ -280,6 +280,26 @@ def test_encoding_round_trips():
     assert back.equals_exact(shapely.MultiPolygon([g]), 1e-4)
 
 
+def test_layer_encoding_is_the_per_shape_encoding_of_every_shape(demo_engine):
+    """encode_layer works on all rings at once; it says exactly what _encode_geom says per shape."""
+    odd = [shapely.Polygon([(0, 0), (1, 0), (1, 1), (0, 0)], [[(0.2, 0.1), (0.5, 0.1), (0.5, 0.4), (0.2, 0.1)]]),
+           shapely.MultiPolygon([shapely.Polygon([(0, 0), (1, 0), (1, 1)]), shapely.Polygon([(2, 2), (3, 2), (3, 3)])]),
+           None, shapely.Polygon(), shapely.MultiPolygon(),
+           shapely.GeometryCollection([shapely.Polygon([(0, 0), (1, 0), (1, 1)]), shapely.LineString([(0, 0), (1, 1)])]),
+           shapely.LineString([(0, 0), (1, 1)]),
+           shapely.Polygon([(0, 0), (0.000001, 0), (0.0000011, 0), (1, 0), (1, 1)])]   # repeats after rounding
+    with demo_engine.connect() as conn:
+        sh = qmap.shapes(conn)
+    for geoms in (odd, list(sh["villages"].geometry), list(sh["grids"].geometry),
+                  list(maps._display(sh["grids"], 0.0005, "gcj02"))):
+        props = [{"i": i} for i in range(len(geoms))]
+        for dec in (3, 4, 6):
+            want = [[maps._encode_geom(g, 10 ** dec), p] for g, p in zip(geoms, props)
+                    if g is not None and not g.is_empty]
+            assert maps.encode_layer(geoms, props, dec) == {"s": 10 ** dec, "f": want}
+    assert maps.encode_layer([None, shapely.Polygon()], [1, 2], 4) == {"s": 10_000, "f": []}
+
+
 # ---------------------------------------------------------------- in Chromium, standalone
 
 def test_standalone_map_draws_offline_with_labels_points_and_png(chromium, tmp_path):
