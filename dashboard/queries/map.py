@@ -94,4 +94,5 @@ def dispute_points(conn, period: Period, village_ids=None, limit: int = MAX_POIN
     rows = conn.execute(q).all()
     if not rows:
         return _no_points()
-    return pd.DataFrame(rows, columns=["lon", "lat", "village_id", "grid_id"])
+    # tuples, not Row objects: pandas reads 20,000 Rows one by one as generic sequences (10x slower)
+    return pd.DataFrame([tuple(r) for r in rows], columns=["lon", "lat", "village_id", "grid_id"])
