@@ -25,7 +25,20 @@ for ext in $(awk '$4 == "EXTENSION" && $5 == "-" {print $6}' "$TMP/all"); do
     pg psql -q -d "$TARGET" -c "CREATE EXTENSION IF NOT EXISTS \"$ext\""
     echo "extension $ext created (as postgres)"
 done
-grep -vE '^[0-9]+; [0-9]+ [0-9]+ (EXTENSION|COMMENT - EXTENSION) ' "$TMP/all" > "$TMP/list"
-chmod 644 "$TMP/list"
+# tables that belong to an extension (PostGIS's spatial_ref_sys) are postgres's: their rows
+# (if the archive has any) are restored as postgres, everything else as the dashboard role
+pg psql -tA -d "$TARGET" -c "SELECT n.nspname || ' ' || c.relname FROM pg_depend d
+    JOIN pg_class c ON c.oid = d.objid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE d.deptype = 'e' AND d.classid = 'pg_class'::regclass AND c.relkind = 'r'" > "$TMP/ext_tables"
+awk -v list="$TMP/list" -v ext="$TMP/ext_list" '
+    FILENAME == ARGV[1] { own[$0] = 1; next }
+    $4 == "EXTENSION" || ($4 == "COMMENT" && $6 == "EXTENSION") { next }
+    $4 == "TABLE" && $5 == "DATA" && (($6 " " $7) in own) { print > ext; next }
+    { print > list }' "$TMP/ext_tables" "$TMP/all"
+touch "$TMP/ext_list"
+chmod 644 "$TMP/list" "$TMP/ext_list"
 pg pg_restore --no-owner --role="$OWNER" --exit-on-error -L "$TMP/list" -d "$TARGET" "$FILE"
+if [ -s "$TMP/ext_list" ]; then
+    pg pg_restore --exit-on-error -L "$TMP/ext_list" -d "$TARGET" "$FILE"
+fi
 echo "restored $FILE into database $TARGET (owner $OWNER)"
