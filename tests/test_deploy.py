@@ -41,7 +41,7 @@ def _location(conf: str, path: str) -> str:
 
 
 def test_scripts_parse_with_sh_n_and_are_executable():
-    assert {p.name for p in SCRIPTS} >= {"install-debian.sh", "backup.sh", "upgrade.sh", "manage.sh"}
+    assert {p.name for p in SCRIPTS} >= {"install-debian.sh", "backup.sh", "restore.sh", "upgrade.sh", "manage.sh"}
     for p in SCRIPTS:
         r = subprocess.run(["sh", "-n", str(p)], capture_output=True, text=True)
         assert r.returncode == 0, (p.name, r.stderr)
