@@ -80,7 +80,7 @@ echo "== 6/7 schema (alembic upgrade head) and aggregates"
 # the dashboard role, so create it here as postgres (DASHBOARD_POSTGIS=off in dashboard.env: never)
 if ! grep -qiE '^DASHBOARD_POSTGIS=(off|0|false|no)[[:space:]]*$' /etc/dashboard/dashboard.env && \
    su postgres -c "psql -tAc \"SELECT 1 FROM pg_available_extensions WHERE name='postgis'\"" | grep -q 1; then
-    su postgres -c "psql -q -d $DB_NAME -c 'CREATE EXTENSION IF NOT EXISTS postgis'"
+    su postgres -c "PGOPTIONS='-c client_min_messages=warning' psql -q -d $DB_NAME -c 'CREATE EXTENSION IF NOT EXISTS postgis'"
     echo "PostGIS extension present in $DB_NAME"
 fi
 run_as_app() { su dashboard -s /bin/sh -c "set -a; . /etc/dashboard/dashboard.env; set +a; cd /opt/dashboard/current && $*"; }

@@ -35,7 +35,7 @@ echo "== alembic upgrade head"
 DB_NAME=$(sed -n 's#^DATABASE_URL=.*/\([^/?]*\).*#\1#p' /etc/dashboard/dashboard.env)
 if ! grep -qiE '^DASHBOARD_POSTGIS=(off|0|false|no)[[:space:]]*$' /etc/dashboard/dashboard.env && \
    runuser -u postgres -- psql -tAc "SELECT 1 FROM pg_available_extensions WHERE name='postgis'" | grep -q 1; then
-    runuser -u postgres -- psql -q -d "$DB_NAME" -c 'CREATE EXTENSION IF NOT EXISTS postgis'
+    PGOPTIONS='-c client_min_messages=warning' runuser -u postgres -- psql -q -d "$DB_NAME" -c 'CREATE EXTENSION IF NOT EXISTS postgis'
 fi
 runuser -u dashboard -- sh -c "set -a; . /etc/dashboard/dashboard.env; set +a; cd $RELEASE && .venv/bin/alembic upgrade head && .venv/bin/python -m dashboard aggregates"
 
