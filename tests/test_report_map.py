@@ -66,3 +66,16 @@ def test_map_image_queries_the_layers_once(demo_url, chromium, monkeypatch):
         m = map_image(conn, periods.quarter(2025, 3), None, "zh", True)
     assert m.png and m.png.startswith(b"\x89PNG") and m.html and "leaflet" in m.html.lower()
     assert len(calls) == 1
+
+
+def test_map_image_uses_layers_it_is_given(demo_url, monkeypatch):
+    pytest.importorskip("dashboard.maps")
+    from dashboard.queries import map as qmap
+    from dashboard.report import map_image
+    monkeypatch.setenv("DASHBOARD_CHROMIUM", "/nonexistent/chromium")
+    q = periods.quarter(2025, 3)
+    with get_engine(demo_url).connect() as conn:
+        data = qmap.layers(conn, q, "resolution_rate")
+        monkeypatch.setattr(qmap, "layers", lambda *a, **k: pytest.fail("layers queried again"))
+        m = map_image(conn, q, None, "zh", True, layers=data)
+    assert m.html and m.png is None and "Chromium" in m.note

@@ -100,7 +100,8 @@ def fake_map(monkeypatch):
     st.cache_data.clear()
     calls, png = [], _png()
 
-    def fake(conn, period, village_ids, lang, with_map=True):
+    def fake(conn, period, village_ids, lang, with_map=True, layers=None):
+        assert (layers is not None) == with_map and (layers is None or layers["metric"] == "resolution_rate")
         calls.append((period, village_ids, lang, with_map))
         return report.MapImage(png=png if with_map else None, html="<p>测试地图</p>" if with_map else None,
                                note="测试地图说明")

@@ -97,12 +97,14 @@ def _change_text(key: str, v, lang: str) -> str:
     return overview.format_change(key, v, lang)
 
 
-def map_image(conn, period: Period, village_ids, lang: str, with_map: bool = True) -> MapImage:
+def map_image(conn, period: Period, village_ids, lang: str, with_map: bool = True,
+              layers: dict | None = None) -> MapImage:
     """The grid map from dashboard.maps (PNG for PPTX/PDF, self-contained HTML for the HTML export).
 
     Optional by design: without the maps module, without Chromium, or when drawing fails,
     the report is still made and the map slide says why the map was left out.
-    The layers are queried once for both the HTML and the picture.
+    The layers (``queries.map.layers`` for MAP_METRIC; given, or queried here) are read once
+    for both the HTML and the picture.
     """
     if not with_map:
         return MapImage(note=t("meeting.map_skipped", lang))
@@ -116,7 +118,7 @@ def map_image(conn, period: Period, village_ids, lang: str, with_map: bool = Tru
     png = page = None
     err = ""
     try:
-        data = qmap.layers(conn, period, MAP_METRIC, ids)
+        data = layers if layers is not None else qmap.layers(conn, period, MAP_METRIC, ids)
         page = maps.map_html_selfcontained(data, **kw) or None
     except Exception as exc:  # noqa: BLE001 - a broken map never breaks the report
         log.warning("map html failed: %s", exc)

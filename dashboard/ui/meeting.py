@@ -113,7 +113,10 @@ def _build(conn, period, village_ids, lang, target, preparer):
 
 
 def _map(conn, period, village_ids, lang, with_map):
-    return report.map_image(conn, period, village_ids, lang, with_map)
+    from dashboard.report.build import MAP_METRIC
+    from dashboard.ui import map as map_ui   # the map page's cached layers, shared both ways
+    data = map_ui.layers(period, MAP_METRIC, village_ids) if with_map else None
+    return report.map_image(conn, period, village_ids, lang, with_map, layers=data)
 
 
 _cached_build = ui.cached(_build)
