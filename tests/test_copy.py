@@ -111,3 +111,23 @@ def test_copy_refuses_a_target_with_rows(demo_url, tmp_path):
         copy_cmd.copy(demo_url, target, log=lambda *_: None)
     with get_engine(target).connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(S.village)).scalar() == 0
+
+
+def test_stale_aggregates_are_rebuilt_on_the_target(middle_url, tmp_path):
+    """A township file whose aggregates are stale (an older release, a hand-made fix) arrives
+    with them rebuilt: fresh, and equal to a recomputation from the raw rows."""
+    from dashboard import demo
+    src = f"sqlite:///{tmp_path / 'stale.db'}"
+    assert demo.seed_if_empty(migrate(src))
+    with write_txn(get_engine(src)) as conn:   # a hand-made fix without a refresh
+        vid = conn.execute(sa.select(S.village.c.id)).scalars().first()
+        conn.execute(sa.insert(S.dispute).values(case_no="HAND-9", village_id=vid, category="其他",
+                                                 reported_on=date(2025, 5, 5), status="received"))
+    with get_engine(src).connect() as conn:
+        assert not aggregates.is_fresh(conn)
+        want = metrics.compute(conn, periods.year(2025))["township"]
+    copy_cmd.copy(src, middle_url, log=lambda *_: None)
+    with get_engine(middle_url).connect() as conn:
+        assert aggregates.is_fresh(conn)
+        assert aggregates.snapshot(conn) == aggregates.recomputed(conn)
+        assert metrics.compute(conn, periods.year(2025))["township"] == want

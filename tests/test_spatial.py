@@ -147,3 +147,33 @@ def test_postgresql_without_postgis(monkeypatch):
                 assert spatial.locate(c, lon, lat, level, vids) == _expect(ids, key)
     finally:
         _drop_pg(url)
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"),
+                    reason="PostgreSQL only (TEST_DATABASE_URL)")
+def test_migrate_as_a_role_that_may_not_create_extensions():
+    """The app's own role cannot CREATE EXTENSION: the migrations still succeed, without PostGIS."""
+    from conftest import PG_URL, _drop_pg, _pg_sibling
+    from dashboard.db.engine import dispose_all, migrate, normalise_url
+    base = _pg_sibling(PG_URL, f"role{os.getpid()}")
+    role = f"dash_plain_{os.getpid()}"
+    admin = sa.create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
+        c.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+    there = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with there.connect() as c:
+        c.exec_driver_sql(f"GRANT ALL ON SCHEMA public TO {role}")
+    there.dispose()
+    try:
+        url = sa.engine.make_url(base).set(username=role).render_as_string(hide_password=False)
+        eng = migrate(url)
+        with eng.connect() as c:
+            assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0004"
+            assert not spatial.has_postgis(c)
+        dispose_all()
+    finally:
+        _drop_pg(base)
+        with admin.connect() as c:
+            c.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
+        admin.dispose()

@@ -5,7 +5,7 @@ For a township moving into the county: its SQLite file into the county's Postgre
 schema; the target must hold no rows. Every table is copied in foreign-key order
 with its ids unchanged, in one transaction on the target (all or nothing); on
 PostgreSQL the id sequences are then moved past the copied ids, so new rows get
-new ids. The pre-aggregates are copied as they are, with their fresh/dirty state.
+new ids. The pre-aggregates are copied as they are and rebuilt on the target if they were stale.
 Row counts are compared at the end.
 """
 from __future__ import annotations
@@ -109,6 +109,12 @@ def copy(src_url: str, dst_url: str, log=print) -> dict:
             rows = sconn.execute(sa.select(smd.tables["agg_state"])).mappings().all()
             if rows:
                 dconn.execute(at.insert(), [dict(r) for r in rows])
+        # stale in the source (e.g. a file from an older release): rebuilt here, so the county
+        # database never starts with metrics read from the raw rows
+        from dashboard import aggregates
+        if not aggregates.is_fresh(dconn):
+            aggregates.refresh(dconn)
+            log("aggregates rebuilt (they were stale in the source)")
         bad = {k: v for k, v in counts.items() if v[0] != v[1]}
         if bad:
             raise RuntimeError(f"row counts differ after copy: {bad}")

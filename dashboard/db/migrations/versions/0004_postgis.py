@@ -47,11 +47,28 @@ def _wanted(bind) -> bool:
         "SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'").first() is not None
 
 
+def _installed(bind) -> bool:
+    return bind.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").first() is not None
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     if not _wanted(bind):
         return
-    op.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    if not _installed(bind):
+        # creating an extension needs a privileged role; the app's own role may lack it (an
+        # administrator runs CREATE EXTENSION postgis once, deploy/install-debian.sh does):
+        # then the database simply goes without PostGIS, as if it were absent
+        sp = bind.begin_nested()
+        try:
+            bind.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+            sp.commit()
+        except Exception as exc:  # noqa: BLE001 - insufficient privilege, missing files …
+            sp.rollback()
+            import logging
+            logging.getLogger("alembic").warning("PostGIS not enabled (%s): boundaries without a "
+                                                 "spatial index", str(exc).splitlines()[0])
+            return
     schema = bind.exec_driver_sql(
         "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
         "WHERE e.extname = 'postgis'").scalar()
