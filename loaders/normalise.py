@@ -141,6 +141,22 @@ def hw(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip() if _FW.search(text) else text.strip()
 
 
+def too_long(s: pd.Series, limit: int) -> np.ndarray:
+    """Cells longer than ``limit`` characters. A cell has no more characters than UTF-8 bytes,
+    so when no cell has more bytes than that (pyarrow: offsets only), no text is scanned."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    try:
+        arr = pa.array(s.array)
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            top = pc.max(pc.binary_length(arr)).as_py()
+            if top is None or top <= limit:
+                return np.zeros(len(s), dtype=bool)
+    except (TypeError, ValueError, pa.ArrowException):
+        pass
+    return (s.str.len() > limit).to_numpy(dtype=bool)
+
+
 _NULLS_ANY_CASE = sorted({v for n in NULLS for v in (n, n.upper(), n.title())})
 
 

@@ -94,6 +94,7 @@ class Prepared:
     village_id: int | None = None      # the clerk's village (fill value), if any
     notes: list[str] = field(default_factory=list)
     total_problems: int = 0
+    key_order: np.ndarray | None = None  # rows sorted by (village_id, record number), if known
 
 
 class Collector:
@@ -144,6 +145,13 @@ def content_key(frame: pd.DataFrame, cols: list[str], prefix: str = "AUTO-") -> 
     return keys
 
 
+def _formula(s: pd.Series, bad: np.ndarray) -> np.ndarray:
+    """Which of the bad cells are formulas (=SUM(...)): asked only when some cell is bad."""
+    if not bad.any():
+        return np.zeros(len(s), dtype=bool)
+    return s.str.startswith("=").to_numpy(dtype=bool)
+
+
 def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None = None,
             allowed: set[int] | None = None, manual: dict[str, str] | None = None,
             lang: str = "zh", coord_system: str = "wgs84") -> Prepared:
@@ -158,11 +166,11 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
     notes: list[str] = []
     # drop blank rows (over the matched columns) and footers (signatures, totals)
     used = sorted(set(mapping.values()))
+    cleaned = {c: N.clean(frame[c]) for c in used}   # stripped once, for both uses
     if len(frame) and used:
-        sub = frame[used]
         nonblank = np.zeros(len(frame), dtype=bool)
         for c in used:
-            nonblank |= (sub[c].str.strip() != "").to_numpy(dtype=bool)
+            nonblank |= (cleaned[c] != "").to_numpy(dtype=bool)
         # cheap prefilter (pyarrow kernel over the first columns), then the footer pattern on
         # the first filled cell of the few candidate rows
         cand = np.zeros(len(frame), dtype=bool)
@@ -178,11 +186,14 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
         keep = np.zeros(len(frame), dtype=bool)
     if geoms is not None:
         keep = np.ones(len(frame), dtype=bool)
-    data = frame[keep].reset_index(drop=True)
+    if keep.all():
+        data = {c: v.reset_index(drop=True) for c, v in cleaned.items()}
+    else:
+        data = {c: v[keep].reset_index(drop=True) for c, v in cleaned.items()}
     rownum = raw.rownum[keep]
     if geoms is not None:
         geoms = [g for g, k in zip(geoms, keep) if k]
-    n = len(data)
+    n = int(keep.sum())
     col = Collector(rownum)
 
     # required columns
@@ -203,25 +214,24 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
     for f in spec.fields(kind):
         if f.name not in mapping:
             continue
-        s = N.clean(data[mapping[f.name]])
+        s = data[mapping[f.name]]
         raw_vals[f.name] = s
         cname = col_name[f.name]
-        long_ = (s.str.len() > (f.max_len or MAX_CELL)).to_numpy(dtype=bool)
+        long_ = N.too_long(s, f.max_len or MAX_CELL)
         if f.type in ("text", "code") or f.max_len:
             col.add(long_, cname, s, "too_long", max=f.max_len or MAX_CELL)
         if f.type == "text":
-            v = s.where(~pd.Series(long_), s.str.slice(0, f.max_len or MAX_CELL))
+            v = s.where(~pd.Series(long_), s.str.slice(0, f.max_len or MAX_CELL)) if long_.any() else s
             isblank = N.blank(s, text=True)
             out[f.name] = v.where(~pd.Series(isblank))  # str dtype, NaN where blank
             if f.required:
                 col.add(isblank, cname, None, "required")
             continue
         isblank = N.blank(s)
-        formula = s.str.startswith("=").to_numpy(dtype=bool)
         if f.type == "code":
             h = N.halfwidth(s)
             bad = ~isblank & ~h.str.fullmatch(r"[0-9]{12}").to_numpy(dtype=bool)
-            sci = bad & h.str.contains(r"[eE]\+").to_numpy(dtype=bool)
+            sci = bad & h.str.contains(r"[eE]\+").to_numpy(dtype=bool) if bad.any() else bad
             col.add(sci, cname, s, "code_scientific")
             col.add(bad & ~sci & ~long_, cname, s, "bad_code")
             out[f.name] = h.where(~pd.Series(isblank | bad), None).astype(object)
@@ -230,6 +240,7 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
                 v, bad, neg = N.parse_int(s)
             else:
                 v, bad, neg = N.parse_float(s)
+            formula = _formula(s, bad)
             col.add(bad & formula, cname, s, "formula")
             col.add(bad & ~formula, cname, s, "not_whole" if f.type == "int" else "not_number")
             col.add(neg, cname, s, "negative")
@@ -238,6 +249,7 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
                 col.add(isblank, cname, None, "required")
         elif f.type == "date":
             v, bad = N.parse_date(s)
+            formula = _formula(s, bad)
             col.add(bad & formula, cname, s, "formula")
             col.add(bad & ~formula, cname, s, "bad_date")
             today = pd.Timestamp(N.today())
@@ -255,7 +267,7 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
             if f.required:
                 col.add(isblank, cname, None, "required")
         elif f.type in ("village", "grid", "village_code"):
-            out[f.name] = s.where(~pd.Series(isblank), None).astype(object)
+            out[f.name] = s.where(~pd.Series(isblank), None)  # NaN where blank
 
     prep = Prepared(kind=kind, frame=out, provided=[], problems=[], rejected=0, rows_read=n,
                     columns=info, village_id=fill_village, notes=notes)
@@ -321,8 +333,14 @@ def _resolve_village(prep, col, mapping, col_name, raw_vals, reg, fill, allowed,
         forbidden = ~np.isnan(ids) & ~np.isin(ids, np.array(sorted(allowed), dtype=float))
         col.add(forbidden, col_name.get("village", label.get("village", "")),
                 raw_vals.get("village"), "not_allowed")
-    out["village_id"] = pd.array(np.where(np.isnan(ids), None, ids), dtype="Int64") if n else \
-        pd.array([], dtype="Int64")
+    out["village_id"] = _int_ids(ids)
+
+
+def _int_ids(ids: np.ndarray) -> pd.arrays.IntegerArray:
+    """Float ids with NaN for none as a nullable Int64 array (no Python object per row)."""
+    ids = np.asarray(ids, dtype="float64")
+    na = np.isnan(ids)
+    return pd.arrays.IntegerArray(np.where(na, 0, ids).astype("int64"), na)
 
 
 def _resolve_grid(prep, col, mapping, col_name, raw_vals, reg):
@@ -342,36 +360,35 @@ def _resolve_grid(prep, col, mapping, col_name, raw_vals, reg):
     isblank = N.blank(s, text=True)
     vcodes, vuniq = pd.factorize(s, use_na_sentinel=True)
     vnum = vid.astype("float64").to_numpy()
-    pairs = pd.DataFrame({"v": vnum, "c": vcodes})
     uniq_list = vuniq.tolist()
-    res: dict[tuple, tuple[float, str]] = {}
-    for v, code in pairs[~isblank].drop_duplicates().itertuples(index=False):
-        val = uniq_list[code] if code >= 0 else ""
+    # one integer per (village, value) pair: each distinct pair is resolved once
+    vi = np.where(np.isnan(vnum), -1, vnum).astype("int64")
+    pair, _ = pd.factorize((vi + 1) * (len(uniq_list) + 1) + (vcodes + 1))
+    npairs = int(pair.max()) + 1 if len(pair) else 0
+    first = np.full(npairs, -1)
+    filled = np.flatnonzero(~isblank)
+    first[pair[filled][::-1]] = filled[::-1]       # a non-blank row of each pair, if any
+    pair_gid = np.full(npairs, np.nan)
+    pair_hint = np.full(npairs, "skip", dtype=object)
+    for j in np.flatnonzero(first >= 0).tolist():
+        i = first[j]
+        v, code = vnum[i], vcodes[i]
         if np.isnan(v):
-            res[(v, code)] = (np.nan, "skip")
-            continue
-        x = N.hw(val)
+            continue  # "skip": the village is already reported
+        x = N.hw(uniq_list[code] if code >= 0 else "")
         if x in by_code:
             gid, gv = by_code[x]
-            res[(v, code)] = (float(gid), "" if gv == int(v) else "grid_other_village")
+            pair_gid[j], pair_hint[j] = float(gid), ("" if gv == int(v) else "grid_other_village")
             continue
         gid = by_name.get((int(v), N.grid_canon(x)))
         if gid is not None:
-            res[(v, code)] = (float(gid), "")
+            pair_gid[j], pair_hint[j] = float(gid), ""
         else:
-            res[(v, code)] = (np.nan, N.closest(N.grid_canon(x), names_of.get(int(v), [])) or "-")
-    gids = np.full(len(out), np.nan)
-    codes = np.array([""] * len(out), dtype=object)
-    if res:
-        # vectorised lookup: join every row's (village, value) to the resolved pairs
-        table = pd.DataFrame([(v, code, gid, c) for (v, code), (gid, c) in res.items()],
-                             columns=["v", "c", "gid", "hint"])
-        joined = pairs.merge(table, on=["v", "c"], how="left", sort=False).rename(
-            columns={"c": "code", "hint": "c"})
-        gids = joined["gid"].to_numpy(dtype="float64", copy=True)
-        codes = joined["c"].astype(object).where(joined["c"].notna(), "skip").to_numpy(dtype=object, copy=True)
-        gids[isblank] = np.nan
-        codes[isblank] = ""
+            pair_hint[j] = N.closest(N.grid_canon(x), names_of.get(int(v), [])) or "-"
+    gids = pair_gid[pair]
+    codes = pair_hint[pair]
+    gids[isblank] = np.nan
+    codes[isblank] = ""
     other = codes == "grid_other_village"
     col.add(other, cname, s, "grid_other_village")
     unknown = ~isblank & np.isnan(gids) & (codes != "skip") & ~other
@@ -384,7 +401,7 @@ def _resolve_grid(prep, col, mapping, col_name, raw_vals, reg):
             else:
                 col.add(m, cname, s, "unknown_grid_hint", suggestion=h)
     gids = np.where(other, np.nan, gids)
-    out["grid_id"] = pd.array(np.where(np.isnan(gids), None, gids), dtype="Int64")
+    out["grid_id"] = _int_ids(gids)
 
 
 def _record_numbers(prep, col, mapping, col_name, raw_vals, kind, content_cols):
@@ -394,14 +411,45 @@ def _record_numbers(prep, col, mapping, col_name, raw_vals, kind, content_cols):
         s = out[key]
         isblank = s.isna().to_numpy(dtype=bool)
         col.add(isblank, col_name[key], None, "required_no")
-        kc, _ = pd.factorize(s, use_na_sentinel=True)
         vv = out["village_id"].astype("float64").fillna(-1).to_numpy().astype("int64")
-        combined = pd.Series(vv * (int(kc.max()) + 2 if len(kc) else 1) + kc)
-        dup = combined.duplicated(keep=False).to_numpy(dtype=bool) & ~isblank
-        col.add(dup, col_name[key], s, "duplicate_no")
+        got = _sorted_duplicates(vv, s)
+        if got is not None:
+            dup, prep.key_order = got
+        else:  # pragma: no cover - a key column pyarrow cannot sort
+            kc, _ = pd.factorize(s, use_na_sentinel=True)
+            combined = pd.Series(vv * (int(kc.max()) + 2 if len(kc) else 1) + kc)
+            dup = combined.duplicated(keep=False).to_numpy(dtype=bool)
+        col.add(dup & ~isblank, col_name[key], s, "duplicate_no")
     else:
         out[key] = content_key(out, ["village_id"] + content_cols)
         prep.notes.append("auto_key")
+
+
+def _sorted_duplicates(vv: np.ndarray, key: pd.Series):
+    """(rows whose village and record number repeat, row order sorted by them) with one sort:
+    the order is the unique index's, which a bulk insert follows. None if pyarrow cannot."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    n = len(vv)
+    try:
+        k = pa.array(key.array)
+        if not (pa.types.is_string(k.type) or pa.types.is_large_string(k.type)):
+            return None
+        tbl = pa.table({"v": pa.array(vv), "k": k})
+        perm = pc.sort_indices(tbl, sort_keys=[("v", "ascending"), ("k", "ascending")]).to_numpy()
+    except (TypeError, ValueError, pa.ArrowException):
+        return None
+    dup = np.zeros(n, dtype=bool)
+    if n > 1:
+        sv = vv[perm]
+        sk = pc.take(k, pa.array(perm))
+        same = pc.fill_null(pc.equal(sk[1:], sk[:-1]), False).to_numpy(zero_copy_only=False) & \
+            (sv[1:] == sv[:-1])
+        ds = np.zeros(n, dtype=bool)
+        ds[1:] |= same
+        ds[:-1] |= same
+        dup[perm] = ds
+    return dup, perm
 
 
 def _defaults(prep, kind, provided_always=()):
