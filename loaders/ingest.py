@@ -231,7 +231,8 @@ def _write_rows(conn, plan: dict, bid: int, sqlite: bool, record_inserts: bool =
         # PostgreSQL: sequence values handed out after this read are larger than any visible id)
         top = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
         if sqlite and len(ins) > BULK_ROWS:
-            _sqlite_bulk_insert(conn, table, ins, cols, bid, plan.get("order", []))
+            _sqlite_bulk_insert(conn, table, ins, cols, bid, plan.get("order", []),
+                                plan.get("insert_order"), top=int(top))
         else:
             lists = [db_values(ins[c], _ctype(table, c), sqlite) if c in ins else [None] * len(ins)
                      for c in cols]
@@ -272,18 +273,26 @@ BULK_ROWS = 20_000
 BULK_VALUES = 256  # rows per INSERT statement of the SQLite bulk path
 
 
-def _bulk_column(s: pd.Series | None, kind: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """One column for SQLite's binder: an object array, equal values sharing one Python
-    object (a string's UTF-8 form is then made once), and its NULL mask."""
+def _bulk_column(s: pd.Series | None, kind: str, n: int):
+    """One column for SQLite's binder: (object array, NULL mask, words). Equal values share
+    one Python object (a string's UTF-8 form is then made once); when ``words`` is a list,
+    the array holds their indexes (-1 for NULL) instead."""
     if s is None:
-        return np.full(n, None, dtype=object), np.ones(n, dtype=bool)
+        return np.full(n, None, dtype=object), np.ones(n, dtype=bool), None
     if kind == "date":
         if not pd.api.types.is_datetime64_any_dtype(s.dtype):
             s = pd.to_datetime(s.astype(object), errors="coerce")
         days = s.to_numpy(dtype="datetime64[D]")
         na = np.isnat(days)
-        uniq, inv = np.unique(days, return_inverse=True)
-        out = np.datetime_as_string(uniq, unit="D").astype(object)[inv.reshape(-1)]
+        num = days.view("int64")
+        lo, hi = (int(num[~na].min()), int(num[~na].max())) if not na.all() else (0, 0)
+        if hi - lo < 400_000:  # one string per calendar day in the range, picked by offset
+            table = np.datetime_as_string(np.arange(lo, hi + 1).astype("datetime64[D]"),
+                                          unit="D").astype(object)
+            out = table[np.where(na, 0, num - lo)]
+        else:  # pragma: no cover - dates over a thousand years apart
+            uniq, inv = np.unique(days, return_inverse=True)
+            out = np.datetime_as_string(uniq, unit="D").astype(object)[inv.reshape(-1)]
     elif kind in ("int", "float"):
         if not pd.api.types.is_numeric_dtype(s.dtype) or s.dtype == object:
             s = pd.to_numeric(s.astype(object), errors="coerce")
@@ -293,20 +302,30 @@ def _bulk_column(s: pd.Series | None, kind: str, n: int) -> tuple[np.ndarray, np
             out = np.where(na, 0, np.round(arr)).astype("int64").astype(object)
         else:
             out = arr.astype(object)
+    elif n > 20_000 and s.iloc[:2000].nunique() > 1000:  # record numbers: nothing to share
+        na = s.isna().to_numpy(dtype=bool)
+        out = s.to_numpy(dtype=object, na_value=None)
     else:
         codes, uniques = pd.factorize(s, use_na_sentinel=True)
-        vals = [None if (u is None or u is pd.NA or (isinstance(u, float) and np.isnan(u))) else u
-                for u in uniques.tolist()]
-        lookup = np.empty(len(vals) + 1, dtype=object)
-        lookup[:len(vals)] = vals
+        values = uniques.tolist()
+        if 0 < len(values) <= CASE_VALUES and all(isinstance(v, str) and "\0" not in v for v in values):
+            # a few distinct words (status, level, category): bind small integers, and let
+            # SQL spell them (CASE ? WHEN 0 THEN '…' …; no branch, -1: NULL)
+            return codes.astype(object), codes < 0, values
+        lookup = np.empty(len(values) + 1, dtype=object)
+        lookup[:len(values)] = values
         out = lookup[codes]  # code -1 (missing) picks the trailing None
         na = codes < 0
-        bad = [i for i, v in enumerate(vals) if v is None]
-        if bad:
-            na = na | np.isin(codes, bad)
     if na.any():
         out[na] = None
-    return out, na
+    return out, na, None
+
+
+CASE_VALUES = 16  # at most this many distinct words in a text column are spelt by SQL
+
+
+def _sql_text(v: str) -> str:
+    return "'" + v.replace("'", "''") + "'"
 
 
 def _key_order(ins: pd.DataFrame, order: list[str]) -> np.ndarray | None:
@@ -332,17 +351,20 @@ def _agg_triggers(conn, tname: str) -> list[tuple[str, str]]:
 
 
 def _sqlite_bulk_insert(conn, table: sa.Table, ins: pd.DataFrame, cols: list[str], bid: int,
-                        order: list[str]) -> None:
+                        order: list[str], perm: np.ndarray | None = None, top: int = 0) -> None:
     tname = table.name
     n = len(ins)
-    perm = _key_order(ins, order)
+    if perm is None or len(perm) != n:
+        perm = _key_order(ins, order)
     names, marks, arrays = [], [], []
     for c in cols:
-        a, na = _bulk_column(ins[c] if c in ins else None, _ctype(table, c), n)
+        a, na, words = _bulk_column(ins[c] if c in ins else None, _ctype(table, c), n)
         if na.all() and table.c[c].server_default is None:
             continue  # NULL is what the column gets when left out
         mark = "?"
-        if na.any():
+        if words is not None:
+            mark = "CASE ? " + " ".join(f"WHEN {i} THEN {_sql_text(w)}" for i, w in enumerate(words)) + " END"
+        elif na.any():
             # None goes through the DBAPI's adapter lookup (slow); bind '' and let SQLite turn it
             # back into NULL, unless '' is a real value of this column
             if _ctype(table, c) != "text" or not (a[~na] == "").any():
@@ -351,12 +373,10 @@ def _sqlite_bulk_insert(conn, table: sa.Table, ins: pd.DataFrame, cols: list[str
         names.append(c)
         marks.append(mark)
         arrays.append(a)
-    # rows as one flat list in key order, bound BULK_VALUES rows per statement
-    grid = np.empty((n, len(arrays)), dtype=object)
+    # rows as one flat list in key order (row after row), bound BULK_VALUES rows per statement
+    flat = [None] * (n * len(arrays))
     for j, a in enumerate(arrays):
-        grid[:, j] = a if perm is None else a[perm]
-    flat = grid.ravel().tolist()
-    del grid
+        flat[j::len(arrays)] = (a if perm is None else a[perm]).tolist()
     names.append("batch_id")
     marks.append(str(int(bid)))
     k = len(arrays)
@@ -377,18 +397,43 @@ def _sqlite_bulk_insert(conn, table: sa.Table, ins: pd.DataFrame, cols: list[str
             cur.execute(f'DROP TRIGGER "{n_}"')
         for n_, _ in indexes:
             cur.execute(f'DROP INDEX "{n_}"')
-        if full:
-            cur.executemany(head + ", ".join([one] * per),
-                            (flat[i:i + step] for i in range(k, k + full * step, step)))
-        rest = n - 1 - full * per
-        if rest:
-            cur.execute(head + ", ".join([one] * rest), flat[k + full * step:])
+        # CHECK constraints once over the new rows afterwards (one scan) instead of per
+        # inserted row (about twice the cost); any violation refuses the whole file as before
+        cur.execute("PRAGMA ignore_check_constraints = ON")
+        try:
+            if full:
+                cur.executemany(head + ", ".join([one] * per),
+                                (flat[i:i + step] for i in range(k, k + full * step, step)))
+            rest = n - 1 - full * per
+            if rest:
+                cur.execute(head + ", ".join([one] * rest), flat[k + full * step:])
+        finally:
+            cur.execute("PRAGMA ignore_check_constraints = OFF")
+        _verify_checks(cur, table, top)
         for _, q in indexes:
             cur.execute(q)
         for _, q in triggers:
             cur.execute(q)
     finally:
         cur.close()
+
+
+def _verify_checks(cur, table: sa.Table, top: int) -> None:
+    """Raise IntegrityError, as the insert would have, if a row above id ``top`` breaks one of
+    the table's CHECK constraints (a check fails when false; NULL passes, as in SQL)."""
+    import sqlite3
+    checks = [(c.name, str(c.sqltext)) for c in table.constraints if isinstance(c, sa.CheckConstraint)]
+    if not checks:
+        return
+    fails = " OR ".join(f"NOT ({e})" for _, e in checks)
+    bad = cur.execute(f"SELECT id FROM {table.name} WHERE id > ? AND ({fails}) LIMIT 1",
+                      (int(top),)).fetchone()
+    if bad is None:
+        return
+    for name, e in checks:
+        if cur.execute(f"SELECT 1 FROM {table.name} WHERE id = ? AND NOT ({e})", bad).fetchone():
+            raise sa.exc.IntegrityError(f"INSERT INTO {table.name}", None, sqlite3.IntegrityError(
+                f"CHECK constraint failed: {name if isinstance(name, str) else e}"))
 
 
 def _copy_insert(conn, cols: list[str], table: str, rows) -> None:
@@ -477,6 +522,10 @@ def _plan_ledger(conn, prep, reg, kind):
         match = np.full(len(new), np.nan)
     plan = _split(prep, table, new, match, [], conn, _ledger_cols(kind, table), existing=old)
     plan["order"] = ["village_id", key]
+    perm = getattr(prep, "key_order", None)
+    if perm is not None and len(perm) == len(new):  # validation sorted the rows already
+        fresh = np.isnan(match)
+        plan["insert_order"] = (np.cumsum(fresh) - 1)[perm[fresh[perm]]]
     return plan
 
 

@@ -226,3 +226,65 @@ def test_big_utf8_file_read_from_its_head(county, monkeypatch):
     gbk = text.encode("gb18030")
     got = read.read(gbk, "g.csv")
     assert got.encoding in ("gbk", "gb18030") and got.frame.equals(whole.frame)
+
+
+def test_bulk_load_still_enforces_check_constraints(engine, county, bulk, monkeypatch):
+    """SQLite's bulk path checks the table's CHECK constraints once after the rows are in:
+    a row that slipped past validation is still refused as a database conflict."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's COPY checks every row itself")
+    data, n = county
+    shape, before = structure(engine), tables(engine)
+    real = ingest._bulk_column
+
+    def one_negative(s, kind, size):
+        a, na, words = real(s, kind, size)
+        if s is not None and s.name == "parties":
+            a[size // 2] = -1
+        return a, na, words
+
+    monkeypatch.setattr(ingest, "_bulk_column", one_negative)
+    res = imp(engine, data)
+    assert res.refused == "db_conflict" and "ck_dispute_parties" in res.errors[0]["message"]
+    assert tables(engine) == before
+    assert structure(engine) == shape
+    with engine.connect() as c:     # the pragma was switched back: checks apply again
+        assert c.exec_driver_sql("PRAGMA ignore_check_constraints").scalar() == 0
+
+
+def test_grid_column_resolved_per_village_and_value(engine, county):
+    """Grid cells are resolved once per (village, value): another village's grid code, an
+    unknown name and a blank cell each get their own answer, row by row."""
+    data, n = county
+    lines = data.decode("utf-8-sig").splitlines()
+    rows = [next(csv.reader([ln])) for ln in lines[1:]]
+    other = next(r for r in rows if r[1] != rows[0][1])        # a row of another village
+    bad = [list(r) for r in rows[:4]]
+    bad[0][2] = other[2]                 # row 2: a grid of another village
+    bad[1][2] = "没有这个地方"            # row 3: no such grid
+    bad[2][2] = ""                       # row 4: blank is allowed
+    bad[3][2] = rows[3][2]               # row 5: unchanged
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([next(csv.reader([lines[0]]))] + bad + rows[4:50])
+    res = imp(engine, out.getvalue().encode("utf-8"))
+    got = [(e["row"], e["code"]) for e in res.errors]
+    assert got[0] == (2, "grid_other_village")
+    assert got[1][0] == 3 and got[1][1] in ("unknown_grid", "unknown_grid_hint")
+    assert len(got) == 2
+
+
+def test_bulk_words_with_quotes_stored_as_written(engine, county, bulk):
+    """Text columns with few distinct values are spelt by SQL in the bulk path: quotes survive."""
+    data, n = county
+    lines = data.decode("utf-8-sig").splitlines()
+    rows = [next(csv.reader([ln])) for ln in lines[1:]]
+    for i, r in enumerate(rows):
+        if i % 3 == 0:
+            r[4] = "邻里'纠纷\"它\""           # 纠纷类型
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([next(csv.reader([lines[0]]))] + rows)
+    res = imp(engine, out.getvalue().encode("utf-8"))
+    assert (res.inserted, res.errors) == (n, [])
+    with engine.connect() as c:
+        got = dict(c.execute(sa.select(S.dispute.c.case_no, S.dispute.c.category)).all())
+    assert all(got[r[3]] == r[4] for r in rows)
