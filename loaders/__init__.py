@@ -138,18 +138,43 @@ def import_file(engine, data: bytes, file_name: str, kind: str | None = None,
                 coord_system: str = "wgs84", preview_rows: int = 20) -> ImportResult:
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
-    from loaders.geo import COORD_SYSTEMS
+    from loaders.spec import COORD_SYSTEMS  # not loaders.geo: that imports geopandas
     if coord_system not in COORD_SYSTEMS:
         raise ValueError(f"coord_system must be one of {COORD_SYSTEMS}")
     data = bytes(data or b"")
-    res = ImportResult(kind=kind, file_name=file_name or "", dry_run=dry_run,
-                       sha256=hashlib.sha256(data).hexdigest())
+    res = ImportResult(kind=kind, file_name=file_name or "", dry_run=dry_run)
     allowed = None if allowed_village_ids is None else {int(v) for v in allowed_village_ids}
     holder: dict = {}
-    with _gc_paused(len(data) > GC_PAUSE_BYTES):
+    with _gc_paused(len(data) > GC_PAUSE_BYTES), _sha256(data) as digest:
+        holder["sha256"] = digest
         _import(engine, data, file_name, kind, village, username, dry_run, lang, allowed, sheet,
                 mapping, coord_system, preview_rows, res, holder)
+    res.sha256 = digest()
     return res
+
+
+@contextmanager
+def _sha256(data: bytes):
+    """The file's SHA-256, hashed on another thread while the file is read (hashlib lets go
+    of the GIL on big buffers); yields a function that waits for it."""
+    if len(data) < GC_PAUSE_BYTES:
+        h = hashlib.sha256(data).hexdigest()
+        yield lambda: h
+        return
+    import threading
+    out: list[str] = []
+    th = threading.Thread(target=lambda: out.append(hashlib.sha256(data).hexdigest()),
+                          name="loaders-sha256", daemon=True)
+    th.start()
+
+    def result() -> str:
+        th.join()
+        return out[0]
+
+    try:
+        yield result
+    finally:
+        th.join()
 
 
 # The cyclic garbage collector walks every live object each time allocations pile up; a big
@@ -212,7 +237,7 @@ def _import(engine, data, file_name, kind, village, username, dry_run, lang, all
                 if "village_id" in prep.frame else set()
             bvid = fill if fill is not None else (next(iter(vids)) if len(vids) == 1 else None)
             return ingest.apply(conn, prep, reg, kind=k, dry_run=dry_run, batch=dict(
-                file_name=file_name or "", sha256=res.sha256, village_id=bvid,
+                file_name=file_name or "", sha256=holder["sha256"](), village_id=bvid,
                 username=username, rows_read=prep.rows_read))
 
         if dry_run:

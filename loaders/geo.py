@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from loaders.problems import Refusal
-
-COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
+from loaders.spec import COORD_SYSTEMS  # noqa: F401 (also loaders.geo.COORD_SYSTEMS)
 MAX_FEATURES = 20000
 MAX_VERTICES = 5_000_000
 

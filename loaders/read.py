@@ -142,7 +142,7 @@ def read_csv(data: bytes) -> RawTable:
     return _read_csv(text, enc, utf8, full=True)
 
 
-def _utf8_head(data: bytes) -> tuple[str, str, bytes] | None:
+def _utf8_head(data: bytes) -> tuple[str, str, bytes | memoryview] | None:
     """(decoded head, encoding, UTF-8 body) of a big file whose head is UTF-8, else None."""
     import codecs
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -159,10 +159,10 @@ def _utf8_head(data: bytes) -> tuple[str, str, bytes] | None:
     ctrl = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t")
     if ctrl > max(8, len(sample) // 200) or not head.strip():
         return None  # the full decode refuses it (or finds it empty)
-    return head, ("utf-8-sig" if bom else "utf-8"), (data[3:] if bom else data)
+    return head, ("utf-8-sig" if bom else "utf-8"), (memoryview(data)[3:] if bom else data)
 
 
-def _read_csv(text: str, enc: str, utf8: bytes, full: bool) -> RawTable | None:
+def _read_csv(text: str, enc: str, utf8: bytes | memoryview, full: bool) -> RawTable | None:
     """``text`` is the whole file decoded (full) or its head; None: parse it the full way."""
     delim = _delimiter(text)
     head = _head_records(text, delim)
@@ -194,7 +194,7 @@ def _head_records(text: str, delim: str) -> list[list[str]]:
         raise Refusal("not_csv") from None
 
 
-def _arrow_csv(utf8: bytes, skip: int, width: int, delim: str) -> pd.DataFrame | None:
+def _arrow_csv(utf8: bytes | memoryview, skip: int, width: int, delim: str) -> pd.DataFrame | None:
     """Fast path (pyarrow, multi-threaded); None when the file needs the forgiving reader."""
     import pyarrow as pa
     import pyarrow.csv as pc
@@ -209,7 +209,7 @@ def _arrow_csv(utf8: bytes, skip: int, width: int, delim: str) -> pd.DataFrame |
     names = [str(i) for i in range(width)]
     try:
         tbl = pc.read_csv(
-            io.BytesIO(utf8),
+            pa.BufferReader(pa.py_buffer(utf8)),  # no copy of the file's bytes
             read_options=pc.ReadOptions(column_names=names, skip_rows=skip,
                                         block_size=max(1 << 22, min(len(utf8) + 1, 1 << 26))),
             parse_options=pc.ParseOptions(delimiter=delim, ignore_empty_lines=False,

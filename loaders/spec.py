@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 KINDS = ("villages", "grids", "disputes", "volunteers", "visits")
 LEDGER_KINDS = ("disputes", "volunteers", "visits")
+COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")   # of uploaded coordinates (loaders.geo converts)
 
 
 @dataclass(frozen=True)
