@@ -124,11 +124,25 @@ def clean(s: pd.Series) -> pd.Series:
 
 
 def halfwidth(s: pd.Series) -> pd.Series:
+    if _all_ascii(s):  # no full-width character: nothing to scan for
+        return s
     mask = s.str.contains(FULLWIDTH_RE, regex=True)
     if mask.any():
         s = s.copy()
         s[mask] = s[mask].str.normalize("NFKC").str.strip()
     return s
+
+
+def _all_ascii(s: pd.Series) -> bool:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    try:
+        arr = pa.array(s.array)
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            return False
+        return bool(pc.all(pc.string_is_ascii(arr)).as_py() is not False)
+    except (TypeError, ValueError, pa.ArrowException):
+        return False
 
 
 _FW = re.compile(FULLWIDTH_RE)
