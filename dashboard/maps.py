@@ -778,15 +778,29 @@ def _gcj_bounds(b):
 # ---------------------------------------------------------------- clicks → profile
 
 def click_target(clicked, layers_data: dict, level: str = "village",
-                 tile_crs: str = "wgs84") -> dict | None:
+                 tile_crs: str = "wgs84", conn=None) -> dict | None:
     """What a click on the map opens: {"village": id, "grid": id or None}, or None.
 
     ``clicked`` is streamlit-folium's ``last_clicked`` ({"lat", "lng"}), in the
-    display datum; it is taken back to WGS-84 and hit-tested against the stored shapes.
+    display datum; it is taken back to WGS-84 and hit-tested against the stored shapes:
+    by the database when ``conn`` is given (``dashboard.spatial``: the PostGIS index where
+    there is one), else against the drawn layers, among the villages on the map either way.
     """
     if not clicked or clicked.get("lat") is None or clicked.get("lng") is None:
         return None
     lon, lat = geo.unshift_point(float(clicked["lng"]), float(clicked["lat"]), tile_crs)
+    if conn is not None:
+        from dashboard import spatial
+        shown = [int(v) for v in layers_data["villages"]["id"]]
+        if level == "grid":
+            gid = spatial.locate(conn, lon, lat, "grid", shown)
+            if gid is not None:
+                g = layers_data["grids"]
+                vid = g.loc[g["id"] == gid, "village_id"]
+                if len(vid):
+                    return {"village": int(vid.iloc[0]), "grid": int(gid)}
+        vid = spatial.locate(conn, lon, lat, "village", shown)
+        return None if vid is None else {"village": int(vid), "grid": None}
     grids = layers_data.get("grids")
     if level == "grid" and grids is not None and len(grids):
         gid = geo.feature_at(grids, lon, lat)

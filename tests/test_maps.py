@@ -249,6 +249,26 @@ def test_demo_layers_and_map(demo_engine):
     assert visits["grids"]["value"].isna().all() and len(visits["points"]) == 0
 
 
+def test_click_through_the_database_equals_the_drawn_layers(demo_engine):
+    """Clicks answered by the database (dashboard.spatial: PostGIS on a PostgreSQL that has it)
+    open the same village and grid as the hit test on the drawn shapes: at every grid's
+    representative point, and at points off the township."""
+    with demo_engine.connect() as conn:
+        data = qmap.layers(conn, YEAR, "resolution_rate", points=False)
+        pts = [(p.x, p.y) for p in data["grids"].geometry.representative_point()]
+        pts += [(100.0, 20.0), (data["villages"].total_bounds[2] + 0.05, 28.3)]
+        for lon, lat in pts:
+            click = {"lat": lat, "lng": lon}
+            for level in ("grid", "village"):
+                assert maps.click_target(click, data, level, conn=conn) == \
+                    maps.click_target(click, data, level), (lon, lat, level)
+        # only the villages on the map can be hit
+        first = data["villages"].iloc[[0]]
+        inside = first.geometry.representative_point().iloc[0]
+        other = {**data, "villages": data["villages"].iloc[1:]}
+        assert maps.click_target({"lat": inside.y, "lng": inside.x}, other, "village", conn=conn) is None
+
+
 def test_selfcontained_html_from_an_engine(demo_engine):
     page = maps.map_html_selfcontained(demo_engine, YEAR, "resolution_rate", lang="en")
     assert page.startswith("<!DOCTYPE html>") and "Village boundaries" in page

@@ -114,7 +114,8 @@ def handle_click(clicked, data, opt: MapOptions) -> None:
     if st.session_state.get(CLICK_KEY) == stamp:
         return
     st.session_state[CLICK_KEY] = stamp
-    target = maps.click_target(clicked, data, opt.level, tiles()[1])
+    with ui.engine().connect() as conn:   # one point query: no cache needed
+        target = maps.click_target(clicked, data, opt.level, tiles()[1], conn)
     query = maps.profile_query(target)
     if not query:
         return
