@@ -67,9 +67,20 @@ def canon(s: pd.Series, kind: str) -> np.ndarray:
         return out
     out = s.astype(object).to_numpy(dtype=object)
     na = pd.isna(out)
-    out = out.astype(str).astype(object)
-    out[na] = ""
+    if na.any():
+        out = out.copy()
+        out[na] = ""
+    if pd.api.types.infer_dtype(out, skipna=False) != "string":  # numbers in a text column
+        out = out.astype(str).astype(object)
     return out
+
+
+def _rounded(s: pd.Series, kind: str) -> np.ndarray:
+    s = pd.Series(s).reset_index(drop=True)
+    if not pd.api.types.is_numeric_dtype(s.dtype) or s.dtype == object:
+        s = pd.to_numeric(s.astype(object), errors="coerce")
+    v = s.to_numpy(dtype="float64", na_value=np.nan)
+    return np.round(v) if kind == "int" else np.round(v, 7)
 
 
 def db_values(s: pd.Series, kind: str, sqlite: bool) -> list:
@@ -152,7 +163,10 @@ def _existing(conn, table: sa.Table, cols: list[str], where) -> pd.DataFrame:
     if where is not None:
         sel = sel.where(where)
     rows = conn.execute(sel).all()
-    return pd.DataFrame(rows, columns=cols)
+    if not rows:
+        return pd.DataFrame(rows, columns=cols)
+    # column by column: pandas would otherwise inspect every Row object (slow for a million)
+    return pd.DataFrame(dict(zip(cols, (list(v) for v in zip(*rows)))))
 
 
 def _diff(new: pd.DataFrame, old: pd.DataFrame, cols: list[str], table: sa.Table) -> np.ndarray:
@@ -160,6 +174,11 @@ def _diff(new: pd.DataFrame, old: pd.DataFrame, cols: list[str], table: sa.Table
     changed = np.zeros(len(new), dtype=bool)
     for c in cols:
         k = _ctype(table, c)
+        if k in ("int", "float") and c in new and len(new):
+            # what canon's strings would say, without making them: equal rounded values
+            a, b = _rounded(new[c], k), _rounded(old[c], k)
+            changed |= ~((a == b) | (np.isnan(a) & np.isnan(b)))
+            continue
         a = canon(new[c], k) if c in new else np.full(len(new), "", dtype=object)
         b = canon(old[c], k)
         changed |= (a != b)
@@ -265,10 +284,11 @@ def _write_rows(conn, plan: dict, bid: int, sqlite: bool, record_inserts: bool =
 
 
 # Above this many rows a load takes the bulk path: SQLite gets the rows sorted in the order of
-# the table's unique key, bound straight into the table with its secondary indexes (and the
-# aggregates' per-row dirty trigger) dropped for the load and rebuilt after it, all inside the
-# import's transaction (SQLite DDL is transactional: a failure or a kill restores them);
-# PostgreSQL gets COPY.
+# the table's unique key, bound many per statement straight into the table, with the aggregates'
+# per-row dirty trigger dropped for the load and rebuilt after it and, when the load is at least
+# half as big as the table already is, its secondary indexes too, all inside the import's
+# transaction (SQLite DDL is transactional: a failure or a kill restores them); CHECK
+# constraints are verified once over the new rows. PostgreSQL gets COPY.
 BULK_ROWS = 20_000
 BULK_VALUES = 256  # rows per INSERT statement of the SQLite bulk path
 
@@ -277,7 +297,7 @@ def _bulk_column(s: pd.Series | None, kind: str, n: int):
     """One column for SQLite's binder: (object array, NULL mask, words). Equal values share
     one Python object (a string's UTF-8 form is then made once); when ``words`` is a list,
     the array holds their indexes (-1 for NULL) instead."""
-    if s is None:
+    if s is None or (s.dtype == object and s.isna().all()):
         return np.full(n, None, dtype=object), np.ones(n, dtype=bool), None
     if kind == "date":
         if not pd.api.types.is_datetime64_any_dtype(s.dtype):
@@ -390,9 +410,12 @@ def _sqlite_bulk_insert(conn, table: sa.Table, ins: pd.DataFrame, cols: list[str
         # the first row with the aggregates' trigger in place: it marks them dirty, once
         cur.execute(head + one, flat[:k])
         triggers = _agg_triggers(conn, tname)
-        indexes = [(n_, q) for n_, q in conn.exec_driver_sql(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
-            "AND sql IS NOT NULL", (tname,)).all() if not q.lstrip().upper().startswith("CREATE UNIQUE")]
+        indexes = []
+        if n * 2 > top:  # rebuilding an index costs more than adding to it when the table is big
+            indexes = [(n_, q) for n_, q in conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                "AND sql IS NOT NULL", (tname,)).all()
+                if not q.lstrip().upper().startswith("CREATE UNIQUE")]
         for n_, _ in triggers:
             cur.execute(f'DROP TRIGGER "{n_}"')
         for n_, _ in indexes:

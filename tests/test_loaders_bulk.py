@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -288,3 +289,52 @@ def test_bulk_words_with_quotes_stored_as_written(engine, county, bulk):
     with engine.connect() as c:
         got = dict(c.execute(sa.select(S.dispute.c.case_no, S.dispute.c.category)).all())
     assert all(got[r[3]] == r[4] for r in rows)
+
+
+def test_bulk_load_into_a_big_table_keeps_its_indexes(engine, county, bulk, monkeypatch):
+    """A bulk load much smaller than the table adds to the secondary indexes instead of
+    rebuilding them (SQLite); either way they end up as they were, and the rows are right."""
+    data, n = county
+    lines = data.decode("utf-8-sig").splitlines()
+    first = imp(engine, ("\n".join(lines[:2501]) + "\n").encode("utf-8"))
+    assert (first.inserted, first.errors) == (2500, [])
+    shape = structure(engine)
+    seen: list[str] = []
+    if engine.dialect.name == "sqlite":
+        from sqlalchemy import event
+
+        def trace(dbapi_conn, record, proxy):
+            dbapi_conn.set_trace_callback(seen.append)
+        event.listen(engine, "checkout", trace)
+    res = imp(engine, data)                          # 500 new rows into 2,500
+    assert (res.inserted, res.unchanged, res.errors) == (n - 2500, 2500, [])
+    if engine.dialect.name == "sqlite":
+        event.remove(engine, "checkout", trace)
+        assert any(q.startswith("DROP TRIGGER") for q in seen)
+        assert not any(q.startswith("DROP INDEX") for q in seen)
+    assert structure(engine) == shape
+    assert len(ledger_rows(engine)) == n
+    with engine.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(S.dispute)
+                         .where(S.dispute.c.reported_on > date(1990, 1, 1))).scalar() == n
+
+
+@pytest.mark.parametrize("thresholds", ["ordinary", "bulk"])
+def test_changed_numbers_are_updates_and_equal_numbers_are_not(engine, county, thresholds,
+                                                              request):
+    if thresholds == "bulk":
+        request.getfixturevalue("bulk")
+    data, n = county
+    imp(engine, data)
+    lines = data.decode("utf-8-sig").splitlines()
+    rows = [next(csv.reader([ln])) for ln in lines[1:]]
+    for i, r in enumerate(rows):
+        if i % 7 == 0:
+            r[6] = str(int(r[6]) + 1)               # 当事人数 changed
+        elif i % 7 == 1:
+            r[6] = f"{int(r[6])}.0"                 # the same number, written differently
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([next(csv.reader([lines[0]]))] + rows)
+    res = imp(engine, out.getvalue().encode("utf-8"))
+    changed = len(range(0, n, 7))
+    assert (res.inserted, res.updated, res.unchanged, res.errors) == (0, changed, n - changed, [])
