@@ -160,3 +160,61 @@ def test_import_killed_half_way_leaves_database_as_before(county):
     assert not res.errors and res.inserted == n, res.errors[:3]
     with eng.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(S.dispute)).scalar() == n
+
+
+def _bulk_import_and_hang(url, data, started):
+    """A bulk-path import (thresholds lowered) stopped dead after its rows are in: on SQLite
+    the secondary indexes and the aggregates' trigger are dropped at that moment."""
+    from dashboard.db.engine import get_engine as ge
+    import loaders as L
+    from loaders import ingest
+    ingest.BULK_ROWS, ingest.REFRESH_MAX_ROWS = 100, 200
+
+    def then_hang(real):
+        def run(*a, **kw):
+            real(*a, **kw)
+            started.set()
+            time.sleep(600)
+        return run
+
+    ingest._verify_checks = then_hang(ingest._verify_checks)   # SQLite
+    ingest._copy_insert = then_hang(ingest._copy_insert)       # PostgreSQL
+    L.import_file(ge(url), data, "killed.csv", kind="disputes", username="killed")
+
+
+def _schema(conn) -> dict:
+    insp = sa.inspect(conn)
+    out = {"indexes": sorted(i["name"] for i in insp.get_indexes("dispute"))}
+    if conn.dialect.name == "sqlite":
+        out["triggers"] = sorted(r[0] for r in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+    return out
+
+
+def test_bulk_import_killed_half_way_leaves_database_as_before(county, monkeypatch):
+    url, header, rows, n = county
+    data = ("\ufeff" + "\n".join([header] + rows) + "\n").encode("utf-8")
+    with get_engine(url).connect() as conn:
+        before, schema = _state(conn), _schema(conn)
+    assert "ix_dispute_reported" in schema["indexes"]
+    dispose_all()
+    ctx = mp.get_context("spawn")
+    started = ctx.Event()
+    p = ctx.Process(target=_bulk_import_and_hang, args=(url, data, started))
+    p.start()
+    assert started.wait(timeout=300), "the import never reached its writes"
+    os.kill(p.pid, signal.SIGKILL)
+    p.join(timeout=30)
+    assert p.exitcode == -signal.SIGKILL
+    eng = get_engine(url)
+    with eng.connect() as conn:
+        assert _state(conn) == before
+        assert _schema(conn) == schema          # indexes and triggers back, with the rollback
+    from loaders import ingest
+    monkeypatch.setattr(ingest, "BULK_ROWS", 100)
+    monkeypatch.setattr(ingest, "REFRESH_MAX_ROWS", 200)
+    res = loaders.import_file(eng, data, "killed.csv", kind="disputes", username="again")
+    assert not res.errors and res.inserted == n, res.errors[:3]
+    with eng.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(S.dispute)).scalar() == n
+        assert _schema(conn) == schema
