@@ -319,7 +319,12 @@ def _bulk_column(s: pd.Series | None, kind: str, n: int):
         arr = s.to_numpy(dtype="float64", na_value=np.nan)
         na = np.isnan(arr)
         if kind == "int":
-            out = np.where(na, 0, np.round(arr)).astype("int64").astype(object)
+            iv = np.where(na, 0, np.round(arr)).astype("int64")
+            lo, hi = (int(iv.min()), int(iv.max())) if n else (0, 0)
+            if hi - lo <= max(65536, n):  # ids, counts: one Python int per value, shared
+                out = np.arange(lo, hi + 1).astype(object)[iv - lo]
+            else:
+                out = iv.astype(object)
         else:
             out = arr.astype(object)
     elif n > 20_000 and s.iloc[:2000].nunique() > 1000:  # record numbers: nothing to share
