@@ -472,9 +472,28 @@ def touched(conn, batch_id: int) -> tuple[set[int], set[int]]:
                 vids.add(int(d["village_id"]))
             if d.get(dcol):
                 months.add(month_index(str(d[dcol])[:10]))
+    if _unrecorded_inserts(conn, batch_id):
+        # a bulk load (loaders: above REFRESH_MAX_ROWS) records no batch_change per inserted
+        # row; its rows carry its batch id instead (a full scan: only for such batches)
+        for tname, dcol in DATE_COLUMN.items():
+            for v, m in conn.execute(sa.text(
+                    f"SELECT DISTINCT village_id, {_ym(conn, dcol)} FROM {tname} WHERE batch_id = :b"),
+                    {"b": int(batch_id)}):
+                vids.add(int(v))
+                months.add(int(m))
     if vids and not months:
         months = None  # pragma: no cover - a ledger row always has a date
     return vids, months
+
+
+def _unrecorded_inserts(conn, batch_id: int) -> bool:
+    """Whether the batch inserted more rows than batch_change records as inserted."""
+    said = conn.execute(sa.text("SELECT inserted FROM import_batch WHERE id = :b"), {"b": int(batch_id)}).scalar()
+    if not said:
+        return False
+    recorded = conn.execute(sa.text("SELECT COUNT(*) FROM batch_change WHERE batch_id = :b AND before IS NULL"),
+                            {"b": int(batch_id)}).scalar()
+    return int(said) > int(recorded or 0)
 
 
 def refresh_batch(conn, batch_id: int) -> dict:

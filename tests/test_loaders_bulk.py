@@ -338,3 +338,21 @@ def test_changed_numbers_are_updates_and_equal_numbers_are_not(engine, county, t
     res = imp(engine, out.getvalue().encode("utf-8"))
     changed = len(range(0, n, 7))
     assert (res.inserted, res.updated, res.unchanged, res.errors) == (0, changed, n - changed, [])
+
+
+def test_touched_finds_the_inserts_of_a_bulk_load(engine, county, bulk):
+    """A bulk load records no batch_change per inserted row: aggregates.touched() finds its
+    villages and months through the rows' batch id (what refresh_batch and undo rebuild)."""
+    data, n = county
+    res = imp(engine, data)
+    assert (res.inserted, res.errors) == (n, [])
+    with engine.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(S.batch_change)
+                         .where(S.batch_change.c.batch_id == res.batch_id)).scalar() < n
+        vids, months = aggregates.touched(c, res.batch_id)
+        rows = c.execute(sa.select(S.dispute.c.village_id, S.dispute.c.reported_on)).all()
+    assert vids == {int(v) for v, _ in rows} and len(vids) > 1
+    assert months == {aggregates.month_index(d) for _, d in rows} and len(months) > 12
+    with write_txn(engine) as conn:   # the full rebuild an administrator runs after a bulk load
+        aggregates.refresh(conn)
+    assert_aggregates_right(engine)
