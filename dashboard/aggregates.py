@@ -502,6 +502,24 @@ def refresh_batch(conn, batch_id: int) -> dict:
     return refresh(conn, vids, months)
 
 
+def rebuild_if_stale(engine) -> float | None:
+    """A full rebuild, in its own transaction, when the aggregates are stale; its seconds, or
+    None when they were fresh. Callers of a bulk load (above loaders.ingest.REFRESH_MAX_ROWS the
+    import commits with the aggregates stale, to keep its transaction short) run it after the
+    commit: meanwhile the metrics read the raw rows, so no figure is ever wrong, only slower."""
+    import time
+    from dashboard.db.engine import write_txn
+    with engine.connect() as conn:
+        if is_fresh(conn):
+            return None
+    t0 = time.perf_counter()
+    with write_txn(engine) as conn:
+        if is_fresh(conn):  # someone else rebuilt them while this waited for the write lock
+            return None
+        refresh(conn)
+    return time.perf_counter() - t0
+
+
 def _clean(conn) -> None:
     now = datetime.now()
     r = conn.execute(sa.update(agg_state).where(agg_state.c.id == 1).values(dirty=0, refreshed_at=now))

@@ -491,6 +491,9 @@ def audited_import(engine, data: bytes, file_name: str, user: dict | None, kind:
         result = probe if dry_run else None
     if result is None:
         result = loaders.import_file(engine, data, file_name, kind=kind, dry_run=dry_run, **call)
+    if result.written:  # a bulk load commits with the aggregates stale: rebuild them now
+        from dashboard import aggregates
+        aggregates.rebuild_if_stale(engine)
     foreign = any(e.get("code") == "not_allowed" for e in (result.errors or []))
     if not dry_run or result.refused or foreign:
         detail = {**base, "kind": result.kind, "batch_id": result.batch_id,

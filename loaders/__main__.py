@@ -50,6 +50,9 @@ def parser() -> argparse.ArgumentParser:
                    help="coordinate system of the file's coordinates (converted to WGS-84)")
     i.add_argument("--user", default="cli", help="user name recorded with the batch")
     i.add_argument("--lang", choices=("zh", "en"), default=None, help="message language")
+    i.add_argument("--no-refresh", action="store_true",
+                   help="after a bulk load, leave the pre-aggregates stale (rebuild later with "
+                        "python -m dashboard aggregates) instead of rebuilding them at once")
     t = sub.add_parser("template", help="write an .xlsx template")
     t.add_argument("kind", choices=KINDS)
     t.add_argument("-o", "--output", metavar="FILE", help="default: template_<kind>.xlsx")
@@ -94,10 +97,17 @@ def cmd_import(a) -> int:
             print(json.dumps(res.summary(), ensure_ascii=False, default=str))
         print(f"python -m loaders: error: --village: {msg}", file=sys.stderr)
         return USAGE
+    rebuilt = None
+    if res.written and not a.no_refresh:
+        from dashboard import aggregates
+        rebuilt = aggregates.rebuild_if_stale(engine)
     if a.json:
-        print(json.dumps(res.summary(), ensure_ascii=False, default=str))
+        print(json.dumps({**res.summary(), "aggregates_rebuilt_s": None if rebuilt is None else round(rebuilt, 2)},
+                         ensure_ascii=False, default=str))
     else:
         _print_human(res, lang, t)
+        if rebuilt is not None:
+            print(t("upload.aggregates_rebuilt", lang, seconds=f"{rebuilt:.1f}"))
     return OK if res.ok else REFUSED
 
 

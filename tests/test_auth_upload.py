@@ -189,3 +189,17 @@ def test_audit_log_shows_the_whole_story(town):
     assert [(r["action"], bool(r["ok"])) for r in reversed(rows)] == [
         ("login", True), ("login", False), ("upload", True), ("upload", False), ("undo_import", True)]
     assert all(r["at"] is not None for r in rows)
+
+
+def test_upload_leaves_the_aggregates_fresh(town, monkeypatch):
+    """A bulk load commits with the pre-aggregates stale (lowered threshold here); the upload
+    rebuilds them after its commit, so the pages read packs again, equal to the raw rows."""
+    from dashboard import aggregates
+    from loaders import ingest
+    engine, u = town
+    monkeypatch.setattr(ingest, "REFRESH_MAX_ROWS", 1)
+    r = auth.audited_import(engine, csv(OWN, OWN2), "hq.csv", u["wen"])
+    assert r.ok and r.inserted == 2
+    with engine.connect() as c:
+        assert aggregates.is_fresh(c)
+        assert aggregates.snapshot(c) == aggregates.recomputed(c)
