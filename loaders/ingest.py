@@ -58,9 +58,7 @@ def canon(s: pd.Series, kind: str) -> np.ndarray:
         out[np.isnat(arr)] = ""
         return out
     if kind in ("int", "float"):
-        if not pd.api.types.is_numeric_dtype(s.dtype) or s.dtype == object:
-            s = pd.to_numeric(s.astype(object), errors="coerce")
-        v = s.to_numpy(dtype="float64", na_value=np.nan)
+        v = _floats(s)
         v = np.round(v) if kind == "int" else np.round(v, 7)
         out = v.astype(str).astype(object)
         out[np.isnan(v)] = ""
@@ -75,11 +73,15 @@ def canon(s: pd.Series, kind: str) -> np.ndarray:
     return out
 
 
-def _rounded(s: pd.Series, kind: str) -> np.ndarray:
-    s = pd.Series(s).reset_index(drop=True)
+def _floats(s: pd.Series) -> np.ndarray:
+    """A column as float64, NaN where a cell is empty or not a number."""
     if not pd.api.types.is_numeric_dtype(s.dtype) or s.dtype == object:
         s = pd.to_numeric(s.astype(object), errors="coerce")
-    v = s.to_numpy(dtype="float64", na_value=np.nan)
+    return s.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _rounded(s: pd.Series, kind: str) -> np.ndarray:
+    v = _floats(pd.Series(s).reset_index(drop=True))
     return np.round(v) if kind == "int" else np.round(v, 7)
 
 
@@ -99,9 +101,7 @@ def db_values(s: pd.Series, kind: str, sqlite: bool) -> list:
             out[nat] = None
         return out.tolist()
     if kind in ("int", "float"):
-        if not pd.api.types.is_numeric_dtype(s.dtype) or s.dtype == object:
-            s = pd.to_numeric(s.astype(object), errors="coerce")
-        arr = s.to_numpy(dtype="float64", na_value=np.nan)
+        arr = _floats(s)
         na = np.isnan(arr)
         if kind == "int":
             out = np.where(na, 0, np.round(arr)).astype("int64").astype(object)
@@ -314,9 +314,7 @@ def _bulk_column(s: pd.Series | None, kind: str, n: int):
             uniq, inv = np.unique(days, return_inverse=True)
             out = np.datetime_as_string(uniq, unit="D").astype(object)[inv.reshape(-1)]
     elif kind in ("int", "float"):
-        if not pd.api.types.is_numeric_dtype(s.dtype) or s.dtype == object:
-            s = pd.to_numeric(s.astype(object), errors="coerce")
-        arr = s.to_numpy(dtype="float64", na_value=np.nan)
+        arr = _floats(s)
         na = np.isnan(arr)
         if kind == "int":
             iv = np.where(na, 0, np.round(arr)).astype("int64")

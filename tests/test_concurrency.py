@@ -138,20 +138,25 @@ def _state(conn) -> dict:
         {"version": conn.execute(sa.select(S.data_version.c.version)).scalar()}
 
 
-def test_import_killed_half_way_leaves_database_as_before(county):
-    url, header, rows, n = county
-    data = ("\ufeff" + "\n".join([header] + rows) + "\n").encode("utf-8")
-    with get_engine(url).connect() as conn:
-        before = _state(conn)
+def _kill_once_writing(target, url, data) -> None:
+    """Run ``target(url, data, started)`` in a fresh process; SIGKILL it once it says it is writing."""
     dispose_all()
     ctx = mp.get_context("spawn")
     started = ctx.Event()
-    p = ctx.Process(target=_import_and_hang, args=(url, data, started))
+    p = ctx.Process(target=target, args=(url, data, started))
     p.start()
     assert started.wait(timeout=300), "the import never reached its writes"
     os.kill(p.pid, signal.SIGKILL)
     p.join(timeout=30)
     assert p.exitcode == -signal.SIGKILL
+
+
+def test_import_killed_half_way_leaves_database_as_before(county):
+    url, header, rows, n = county
+    data = ("\ufeff" + "\n".join([header] + rows) + "\n").encode("utf-8")
+    with get_engine(url).connect() as conn:
+        before = _state(conn)
+    _kill_once_writing(_import_and_hang, url, data)
     eng = get_engine(url)
     with eng.connect() as conn:
         assert _state(conn) == before
@@ -197,15 +202,7 @@ def test_bulk_import_killed_half_way_leaves_database_as_before(county, monkeypat
     with get_engine(url).connect() as conn:
         before, schema = _state(conn), _schema(conn)
     assert "ix_dispute_reported" in schema["indexes"]
-    dispose_all()
-    ctx = mp.get_context("spawn")
-    started = ctx.Event()
-    p = ctx.Process(target=_bulk_import_and_hang, args=(url, data, started))
-    p.start()
-    assert started.wait(timeout=300), "the import never reached its writes"
-    os.kill(p.pid, signal.SIGKILL)
-    p.join(timeout=30)
-    assert p.exitcode == -signal.SIGKILL
+    _kill_once_writing(_bulk_import_and_hang, url, data)
     eng = get_engine(url)
     with eng.connect() as conn:
         assert _state(conn) == before
