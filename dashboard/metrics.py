@@ -555,7 +555,8 @@ def _village_base(conn, period: Period, ids) -> tuple[dict, dict, np.ndarray, fl
         return st, cols, median, town
     base, hist = _plain(*_fetch_base(conn, period, ids, "village"))
     cols, median = _columns_from_dicts(vid, base, hist, BASE_KEYS)
-    town = median_from_hist(_merge_hist(h for k, h in hist.items() if k in set(vid.tolist())))
+    shown = set(vid.tolist())
+    town = median_from_hist(_merge_hist(h for k, h in hist.items() if k in shown))
     return st, cols, median, town
 
 
