@@ -366,24 +366,10 @@ def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False) ->
                 months=len(mons) if mons is not None else None, periods=len(periods))
 
 
-def hist_median(days, counts) -> float | None:
-    """Exact median of a histogram given as parallel arrays (days ≥ 0, counts ≥ 0): the same
-    rule as ``metrics.median_from_hist`` (mean of the middle two for an even count)."""
-    import numpy as np
-    if len(days) == 0:
-        return None
-    c = np.cumsum(np.bincount(np.asarray(days, dtype=np.int64), weights=np.asarray(counts, dtype=np.float64)))
-    n = int(c[-1])
-    if n == 0:
-        return None
-    lo = int(np.searchsorted(c, (n - 1) // 2, side="right"))
-    hi = int(np.searchsorted(c, n // 2, side="right"))
-    return (lo + hi) / 2
-
-
 def _build_packs(conn, periods, full: bool) -> None:
     """Rebuild the pack rows of these calendar periods from agg_period (all villages)."""
     import numpy as np
+    from dashboard.metrics import hist_median
     if full:
         conn.execute(sa.text("DELETE FROM agg_pack"))
     periods = sorted(periods)

@@ -301,23 +301,24 @@ def _fetch_base_raw(conn, period: Period, village_ids, by: str) -> tuple[dict, d
     return out, hist
 
 
-def median_from_hist(hist: dict[int, int]) -> float | None:
-    """Exact median of a {value: count} histogram; mean of the middle two for an even count."""
-    n = sum(hist.values())
+def hist_median(days, counts) -> float | None:
+    """Exact median days of a histogram given as parallel sequences (days ≥ 0, counts ≥ 0; a day
+    may repeat, its counts add up); the mean of the middle two for an even count. The one
+    implementation of median_days_to_resolve, for villages, grids, packs and the township."""
+    if len(days) == 0:
+        return None
+    c = np.cumsum(np.bincount(np.asarray(days, dtype=np.int64), weights=np.asarray(counts, dtype=np.float64)))
+    n = int(c[-1])
     if n == 0:
         return None
-    lo_idx, hi_idx = (n - 1) // 2, n // 2
-    seen = 0
-    lo = hi = None
-    for v in sorted(hist):
-        c = hist[v]
-        if lo is None and seen + c > lo_idx:
-            lo = v
-        if seen + c > hi_idx:
-            hi = v
-            break
-        seen += c
+    lo = int(np.searchsorted(c, (n - 1) // 2, side="right"))
+    hi = int(np.searchsorted(c, n // 2, side="right"))
     return (lo + hi) / 2
+
+
+def median_from_hist(hist: dict[int, int]) -> float | None:
+    """Exact median of a {value: count} histogram (``hist_median``)."""
+    return hist_median(list(hist), list(hist.values()))
 
 
 STATIC_KEYS = ("households", "population", "grid_workers", "grids")
@@ -537,7 +538,7 @@ def _subset_median(conn, ps: int, pe: int, ids) -> float | None:
     if not texts:
         return None
     parsed = json.loads("[" + ",".join(texts) + "]")
-    return aggregates.hist_median([x for d, _ in parsed for x in d], [x for _, c in parsed for x in c])
+    return hist_median([x for d, _ in parsed for x in d], [x for _, c in parsed for x in c])
 
 
 def _village_base(conn, period: Period, ids) -> tuple[dict, dict, np.ndarray, float | None]:
