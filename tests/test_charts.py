@@ -4,21 +4,10 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
 from dashboard import charts, metrics
 from dashboard.periods import month, quarter, year
 from dashboard.queries import disputes, ranking, village, visits, volunteers
-from test_metrics import seed
-
-Q1 = quarter(2025, 1)
-
-
-@pytest.fixture
-def fx(engine):
-    ids = seed(engine)
-    with engine.connect() as conn:
-        yield conn, ids
+from test_metrics import Q1, fx  # noqa: F401 - fx: the hand-built township fixture
 
 
 def _data(fig):
