@@ -51,6 +51,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DASHBOARD_SESSION_MINUTES", "480", "Minutes before a login session expires.", int),
     Setting("DASHBOARD_CHROMIUM", "/usr/bin/chromium",
             "Path of the Chromium used to render map images for PPTX/PDF exports."),
+    Setting("DASHBOARD_FONT_DIRS", "/usr/share/fonts:/usr/local/share/fonts:~/.local/share/fonts",
+            "Folders (separated by :) searched for the fonts embedded in PDF exports; "
+            "faces are chosen by the characters they draw (Noto Sans CJK preferred)."),
     Setting("DASHBOARD_POSTGIS", "auto",
             "PostgreSQL only, read by the migrations: auto uses PostGIS when the server has it "
             "(spatial index on boundaries), off never does."),

@@ -92,13 +92,11 @@ def test_pdftoppm_renders_every_page(pdf, tmp_path):
     assert im.getextrema()[0] < 100      # something dark was drawn (charts, text)
 
 
-def test_cid_fallback_when_no_cjk_font_file(deck, monkeypatch):
-    monkeypatch.setattr(fonts, "TRUETYPE_CANDIDATES", [])
-    monkeypatch.setattr(fonts, "NOTO_REGULAR", fonts.NOTO / "missing.ttc")
-    monkeypatch.setattr(fonts, "_CACHE", {})
-    f = fonts.cjk_font("青山镇")
+def test_cid_fallback_when_no_cjk_font_file(deck, tmp_path):
+    # the font search pointed at a folder without fonts (was: the candidate list emptied)
+    f = fonts.cjk_font("青山镇", [tmp_path])
     assert f.regular == fonts.CID_FALLBACK and not f.embedded
-    data = to_pdf(deck, "portrait")
+    data = to_pdf(deck, "portrait", font_dirs=[tmp_path])
     assert len(PdfReader(io.BytesIO(data)).pages) == len(deck.slides)
 
 

@@ -75,6 +75,11 @@ def run(args) -> int:
         data = report.to_pptx(deck)
     elif fmt_ == "pdf":
         data = report.to_pdf(deck, args.orientation)
+        from dashboard.i18n import t
+        from dashboard.report.pdf_out import pdf_font
+        font = pdf_font(deck)
+        if not font.embedded:  # the PDF still reads (the reader's 宋体); say what to install
+            print(t("meeting.pdf_font_missing", args.lang, chars=font.missing[:20]), file=sys.stderr)
     else:
         data = report.to_html(deck).encode("utf-8")
     out = Path(args.out)

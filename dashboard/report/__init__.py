@@ -16,9 +16,9 @@ def to_pptx(deck: Deck) -> bytes:
     return f(deck)
 
 
-def to_pdf(deck: Deck, orientation: str = "landscape") -> bytes:
+def to_pdf(deck: Deck, orientation: str = "landscape", font_dirs=None) -> bytes:
     from dashboard.report.pdf_out import to_pdf as f
-    return f(deck, orientation)
+    return f(deck, orientation, font_dirs)
 
 
 def to_html(deck: Deck) -> str:

@@ -29,7 +29,7 @@ from reportlab.platypus import (BaseDocTemplate, Frame, Image, KeepTogether, Pag
 from dashboard import fmt, i18n
 from dashboard.i18n import t
 from dashboard.report.deck import Chart, Deck, Slide
-from dashboard.report.fonts import cjk_font
+from dashboard.report.fonts import CJKFont, cjk_font
 
 RED = colors.HexColor("#B22222")
 GREY = colors.HexColor("#666666")
@@ -317,12 +317,19 @@ def _story(deck: Deck, st: _Styles, font: str, bold: str, width: float, height: 
     return [KeepTogether([x]) if isinstance(x, Drawing) else x for x in story]
 
 
-def to_pdf(deck: Deck, orientation: str = "landscape") -> bytes:
+def pdf_font(deck: Deck, font_dirs=None) -> CJKFont:
+    """The fonts the deck's PDF is drawn with: every character it prints (the deck's texts and
+    the exporter's own labels) drawn by the faces under ``font_dirs`` (default: the
+    DASHBOARD_FONT_DIRS setting); ``embedded`` False when the server lacks a Chinese font."""
+    texts = deck.texts() + [v for k, v in i18n.catalogue(deck.lang).items() if k.startswith("meeting.pdf")]
+    return cjk_font("".join(texts), font_dirs)
+
+
+def to_pdf(deck: Deck, orientation: str = "landscape", font_dirs=None) -> bytes:
     """A4 report, ``orientation`` landscape or portrait, one topic per page."""
     portrait = orientation == "portrait"
     size = A4 if portrait else landscape(A4)
-    texts = deck.texts() + [v for k, v in i18n.catalogue(deck.lang).items() if k.startswith("meeting.pdf")]
-    font = cjk_font("".join(texts))
+    font = pdf_font(deck, font_dirs)
     st = _Styles(font.regular, font.bold)
     buf = io.BytesIO()
     doc = BaseDocTemplate(buf, pagesize=size, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=16 * mm,
