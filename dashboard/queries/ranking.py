@@ -89,7 +89,8 @@ def index(conn, period: Period, village_ids=None, weights: dict | None = None) -
     df = pd.DataFrame(rows, columns=cols)
     df = df.sort_values(["index", "village"], ascending=[False, True], na_position="last",
                         kind="stable").reset_index(drop=True)
-    df.insert(0, "rank", df["index"].round(6).rank(method="min", ascending=False).astype("Int64"))
+    # astype: with no village scored the column is all None (object) and cannot round
+    df.insert(0, "rank", df["index"].astype("float64").round(6).rank(method="min", ascending=False).astype("Int64"))
     return df
 
 

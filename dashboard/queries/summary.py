@@ -21,12 +21,17 @@ def counts(conn) -> dict[str, int]:
             for k, t in COUNTED.items()}
 
 
-def data_range(conn) -> tuple[date | None, date | None]:
-    """First and last day with any ledger row."""
-    parts = [sa.select(sa.func.min(S.dispute.c.reported_on).label("a"),
-                       sa.func.max(S.dispute.c.reported_on).label("b")),
-             sa.select(sa.func.min(S.volunteer_activity.c.held_on), sa.func.max(S.volunteer_activity.c.held_on)),
-             sa.select(sa.func.min(S.rep_visit.c.visited_on), sa.func.max(S.rep_visit.c.visited_on))]
+def data_range(conn, village_ids=None, until=None) -> tuple[date | None, date | None]:
+    """First and last day with any ledger row (of these villages, on or before ``until``)."""
+    parts = []
+    for table, col in ((S.dispute, "reported_on"), (S.volunteer_activity, "held_on"), (S.rep_visit, "visited_on")):
+        c = table.c[col]
+        q = sa.select(sa.func.min(c), sa.func.max(c))
+        if village_ids is not None:
+            q = q.where(table.c.village_id.in_(list(village_ids)))
+        if until is not None:
+            q = q.where(c <= until)
+        parts.append(q)
     lo, hi = [], []
     for q in parts:
         a, b = conn.execute(q).one()

@@ -29,8 +29,12 @@ def to_html(deck: Deck) -> str:
 def ranking_frame(deck: Deck):
     """The village ranking as a DataFrame of numbers (rates in %), for Excel/CSV downloads."""
     import pandas as pd
+    from dashboard.i18n import t
     tb = deck.slide("ranking").table
-    return pd.DataFrame(tb.raw, columns=tb.columns).set_index(tb.columns[0])
+    df = pd.DataFrame(tb.raw, columns=tb.columns).set_index(tb.columns[0])
+    if deck.demo:  # every row says so: a row pasted elsewhere still reads 演示数据
+        df[t("meeting.col_data_kind", deck.lang)] = deck.mark
+    return df
 
 
 __all__ = ["build_deck", "map_image", "with_map_image", "briefing", "to_pptx", "to_pdf", "to_html", "ranking_frame", "Deck", "Slide", "Chart",

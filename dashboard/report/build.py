@@ -174,12 +174,20 @@ def _ranking_slide(conn, period: Period, ids, lang: str, target: float, villages
                  table=Table(cols, rows, [True, False] + [True] * (len(cols) - 2), low, raw))
 
 
+SCOPE_LISTED = 6   # up to this many villages are named on the cover; more are counted
+
+
 def _village_filter_text(conn, village_ids, lang: str) -> str:
+    """Which villages the report covers: all (with their number), the names, or a count."""
+    everyone = summary.villages(conn)
     if village_ids is None:
-        return t("filter.all_villages", lang)
-    names = {v["id"]: v["name"] for v in summary.villages(conn)}
+        return t("meeting.scope_all", lang, all=t("filter.all_villages", lang), n=len(everyone))
+    names = {v["id"]: v["name"] for v in everyone}
+    chosen = [v["name"] for v in everyone if v["id"] in set(village_ids)]
     sep = "、" if lang == "zh" else ", "
-    return sep.join(names[i] for i in sorted(village_ids) if i in names)
+    if len(chosen) <= SCOPE_LISTED:
+        return sep.join(chosen) or fmt.NONE
+    return t("meeting.scope_some", lang, names=sep.join(chosen[:3]), n=len(chosen), total=len(names))
 
 
 def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target: float = 0.9, *,
@@ -200,7 +208,8 @@ def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target:
     label = period.label(lang)
     deck = Deck(township=town["name"], unit=unit or t("meeting.unit_default", lang, township=town["name"]),
                 period=period, period_label=label, lang=lang, as_of=as_of(conn),
-                last_day=summary.data_range(conn)[1], generated_at=now,
+                last_day=summary.data_range(conn, ids, period.end)[1], generated_at=now,
+                demo=summary.is_demo(conn),
                 filters=_village_filter_text(conn, ids, lang), preparer=preparer,
                 title=t("meeting.deck_title", lang, township=town["name"]), values=r,
                 village_names=[names[v] for v in r["villages"]])
@@ -214,7 +223,7 @@ def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target:
         t("meeting.line_scope", lang, villages=deck.filters),
         t("meeting.line_unit", lang, unit=deck.unit),
         t("meeting.line_generated", lang, when=now.strftime("%Y-%m-%d %H:%M")),
-    ]))
+    ] + ([t("meeting.line_demo", lang)] if deck.demo else [])))
 
     # 2 KPIs with 环比 / 同比
     kp = []
@@ -305,7 +314,7 @@ def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target:
 
     # 9 briefing
     deck.slides.append(Slide("briefing", t("meeting.slide_briefing", lang), label,
-                             lines=briefing_from(r, period, names, lang).split("\n")))
+                             lines=briefing_from(r, period, names, lang, target).split("\n")))
     for s in deck.slides:  # a chart with nothing to show (no villages yet) is left out
         s.charts = [c for c in s.charts if c.categories]
     return deck

@@ -84,8 +84,8 @@ class Deck:
     period: Period
     period_label: str
     lang: str
-    as_of: datetime | None           # 数据截至: when the data last changed
-    last_day: object                 # last day with a ledger row (date) or None
+    as_of: datetime | None           # when the data last changed (import or undo)
+    last_day: object                 # 数据截至: last day with a ledger row in scope (villages, ≤ period end)
     generated_at: datetime
     filters: str                     # human sentence for the village filter
     preparer: str                    # 制表人
@@ -93,6 +93,13 @@ class Deck:
     slides: list[Slide] = field(default_factory=list)
     values: dict = field(default_factory=dict)          # registry output the deck was built from
     village_names: list[str] = field(default_factory=list)
+    demo: bool = False               # the demo township (summary.is_demo): every export says so
+
+    @property
+    def mark(self) -> str:
+        """演示数据 on a demo deck (footers of every page and slide), else ""."""
+        from dashboard.i18n import t
+        return t("meeting.demo_mark", self.lang) if self.demo else ""
 
     def slide(self, kind: str) -> Slide | None:
         return next((s for s in self.slides if s.kind == kind), None)
@@ -102,7 +109,9 @@ class Deck:
 
     def texts(self) -> list[str]:
         """Every string the deck prints (for font subsetting and tests)."""
-        out = [self.township, self.unit, self.period_label, self.filters, self.preparer, self.title]
+        from dashboard.i18n import t
+        out = [self.township, self.unit, self.period_label, self.filters, self.preparer, self.title,
+               self.mark, t("meeting.line_demo", self.lang) if self.demo else ""]
         for s in self.slides:
             out += [s.title, s.subtitle, *s.lines]
             for k in s.kpis:

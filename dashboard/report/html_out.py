@@ -40,7 +40,7 @@ td{border:1px solid #ddd;padding:.25rem .5rem} td.num{text-align:right} tr.low t
 tr:nth-child(even) td{background:#faf8f5}
 .brief p{font-size:1.6rem;line-height:1.9;text-indent:2em;margin:.6rem 0}
 ul.alerts li{font-size:1.5rem;line-height:1.7;margin:.5rem 0}
-.note{color:#666;font-size:1.1rem} .foot{position:absolute;bottom:.6rem;left:2rem;right:2rem;color:#888;
+.note{color:#666;font-size:1.1rem} .demo{color:#b22222;font-weight:bold} .foot{position:absolute;bottom:.6rem;left:2rem;right:2rem;color:#888;
   display:flex;justify-content:space-between;font-size:.95rem}
 .map img{max-width:100%;max-height:70vh;display:block;margin:0 auto}
 .map iframe{width:100%;height:70vh;border:0}
@@ -115,8 +115,9 @@ def to_html(deck: Deck) -> str:
     parts = []
     n = len(deck.slides)
     for i, s in enumerate(deck.slides, start=1):
+        mark = f'<span class="demo">{_e(deck.mark)}</span>' if deck.demo else ""
         foot = (f'<div class="foot"><span>{_e(deck.township)} · {_e(deck.period_label)}</span>'
-                f"<span>{i} / {n}</span></div>")
+                f"{mark}<span>{i} / {n}</span></div>")
         if s.kind == "title":
             parts.append(f'<section class="slide title" id="s{i}"><h1>{_e(s.title)}</h1><h3>{_e(s.subtitle)}</h3>'
                          f'{_lines(s.lines)}{foot}</section>')

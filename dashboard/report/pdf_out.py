@@ -64,6 +64,8 @@ class _Styles:
         self.note = ParagraphStyle("note", **{**base, "fontSize": 9.5, "leading": 13, "textColor": GREY})
         self.bullet = ParagraphStyle("bullet", **{**base, "fontSize": 12.5, "leading": 20, "leftIndent": 14,
                                                   "bulletIndent": 2, "spaceAfter": 6})
+        self.demo = ParagraphStyle("demo", **{**base, "fontName": bold, "fontSize": 14, "leading": 20,
+                                              "textColor": RED, "alignment": TA_CENTER})
         self.brief = ParagraphStyle("brief", **{**base, "fontSize": 13, "leading": 24, "firstLineIndent": 26,
                                                 "spaceAfter": 8, "alignment": TA_LEFT})
 
@@ -102,6 +104,9 @@ def _numbered_canvas(deck: Deck, regular: str):
             self.line(MARGIN, h - 11.5 * mm, w - MARGIN, h - 11.5 * mm)
             self.drawCentredString(w / 2, 8 * mm, t("meeting.pdf_page", deck.lang,
                                                     page=self._pageNumber, total=total))
+            if deck.demo:  # every printed page says the figures are not real
+                self.setFillColor(RED)
+                self.drawString(MARGIN, 8 * mm, deck.mark)
             self.restoreState()
 
     return NumberedCanvas
@@ -286,6 +291,8 @@ def _story(deck: Deck, st: _Styles, font: str, bold: str, width: float, height: 
                       Spacer(1, 6), Paragraph(_esc(s.subtitle), st.subtitle), Spacer(1, 22),
                       _header_block(deck, st, width), Spacer(1, 18)]
             story += [Paragraph(_esc(x), st.lead) for x in s.lines[1:3]]
+            if deck.demo:
+                story += [Spacer(1, 10), Paragraph(_esc(t("meeting.line_demo", lang)), st.demo)]
             continue
         story.append(Paragraph(_esc(s.title), st.h1))
         if s.kind == "kpis":

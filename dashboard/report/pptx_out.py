@@ -107,6 +107,13 @@ def _text(slide, x, y, w, h, lines, size=18, bold=False, color=DARK, align=PP_AL
     return box
 
 
+def _demo_mark(slide, deck: Deck) -> None:
+    """演示数据 in the footer of every slide of a demo deck (a slide copied alone still says it)."""
+    if deck.demo:
+        _text(slide, Inches(6.2), H - Inches(0.45), Inches(2.6), Inches(0.35), deck.mark, 12, True, RED,
+              PP_ALIGN.CENTER)
+
+
 def _frame(prs, deck: Deck, s: Slide, number: int, total: int, title: str | None = None):
     slide = prs.slides.add_slide(prs.slide_layouts[6])
     band = slide.shapes.add_shape(MSO_SHAPE.RECTANGLE, 0, 0, W, BAND)
@@ -121,6 +128,7 @@ def _frame(prs, deck: Deck, s: Slide, number: int, total: int, title: str | None
           11, False, GREY)
     _text(slide, W - Inches(2.5), H - Inches(0.45), Inches(2), Inches(0.35), f"{number} / {total}", 11,
           False, GREY, PP_ALIGN.RIGHT)
+    _demo_mark(slide, deck)
     if s.lines:  # speaker notes: the slide's sentences, for the presenter's view
         notes = slide.notes_slide.notes_text_frame
         notes.text = "\n".join(s.lines)
@@ -234,6 +242,7 @@ def _title_slide(prs, deck: Deck, s: Slide):
     _text(slide, MARGIN, Inches(2.95), W - 2 * MARGIN, Inches(0.7), s.subtitle, 26, False, WHITE,
           PP_ALIGN.CENTER, MSO_ANCHOR.MIDDLE)
     _text(slide, Inches(2.5), Inches(4.2), W - Inches(5), Inches(2.8), s.lines, 18, False, DARK, space=8)
+    _demo_mark(slide, deck)
 
 
 def _kpi_slide(prs, deck, s, number, total):

@@ -237,7 +237,7 @@ def files(d: Deck, opts: dict, filters: ui.Filters) -> dict:
 def downloads(d: Deck, opts: dict, filters: ui.Filters) -> None:
     """PPTX / PDF / HTML, and the ranking table as Excel/CSV; each file is made when clicked."""
     st.subheader(ui.t("meeting.downloads"))
-    stem = f"{d.township}_{filters.period.start}_{filters.period.end}"
+    stem = f"{d.mark + '_' if d.demo else ''}{d.township}_{filters.period.start}_{filters.period.end}"
     make = files(d, opts, filters)
     c1, c2, c3 = st.columns(3)
     c1.download_button(ui.t("meeting.download_pptx"), make["pptx"], file_name=f"{stem}.pptx",
