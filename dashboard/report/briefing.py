@@ -11,6 +11,8 @@ from dashboard.i18n import t
 from dashboard.periods import Period
 
 MAX_NAMED = 3          # villages named before "等N个"
+MIN_CASES = 5          # fewer disputes than this: a village's rate is not named (2 cases make 50 %)
+BIG_CHANGE = 0.10      # a headline count changing by 10 % or more is one of "the biggest changes"
 FLAT = 0.0005          # a change smaller than 0.05 percentage point (or 0.05%) reads as 持平
 
 
@@ -39,19 +41,61 @@ def _rel_change(change, prev_word: str, lang: str) -> str:
 
 
 def below_average(r: dict, names: dict) -> list[tuple[str, float]]:
-    """Villages whose resolution rate is below the township's, worst first."""
+    """Villages whose resolution rate is below the township's, biggest problem first: most
+    unresolved cases, then lowest rate. A village with fewer than MIN_CASES cases is left out
+    (2 cases and 1 resolved is 50 %, but no leader's headline)."""
     avg = r["township"]["resolution_rate"]
     if avg is None:
         return []
-    rows = [(m["resolution_rate"], names[vid]) for vid, m in r["villages"].items()
-            if m["resolution_rate"] is not None and m["resolution_rate"] < avg]
-    return [(n, v) for v, n in sorted(rows)]
+    rows = [(-(m["disputes_total"] - m["disputes_resolved"]), m["resolution_rate"], names[vid])
+            for vid, m in r["villages"].items()
+            if m["resolution_rate"] is not None and m["resolution_rate"] < avg
+            and m["disputes_total"] >= MIN_CASES]
+    return [(n, v) for _, v, n in sorted(rows)]
 
 
-def briefing_from(r: dict, period: Period, names: dict, lang: str = "zh") -> str:
-    """The briefing for ``metrics.with_changes`` output; paragraphs separated by newlines."""
+def _named(items: list[str], lang: str) -> str:
+    """A、B、C等N个村（社区） — at most MAX_NAMED names."""
+    sep = "、" if lang == "zh" else ", "
+    more = t("meeting.brief_and_more", lang, n=len(items)) if len(items) > MAX_NAMED else ""
+    return sep.join(items[:MAX_NAMED]) + more
+
+
+SAID = {("volunteer_hours", "mom")}   # comparisons the topic paragraphs already state
+
+
+def biggest_changes(r: dict, period: Period, lang: str, n: int = 3) -> list[str]:
+    """The headline counts that moved most (|change| ≥ BIG_CHANGE), one phrase per metric,
+    against the previous period or a year ago, whichever moved more (for a year both are the
+    previous year: said once); none the topic paragraphs already say (SAID)."""
+    this, prev = _words(period, lang)
+    same = period.previous() == period.year_ago()
+    found = []
+    for key in metrics.HEADLINE:
+        if metrics.METRICS[key].kind == "rate":
+            continue
+        options = []
+        if (key, "mom") not in SAID:
+            options.append((r["mom"][key], t("meeting.brief_vs_prev", lang, prev=prev)))
+        if not same and (key, "yoy") not in SAID:
+            options.append((r["yoy"][key], t("meeting.brief_vs_year_ago", lang)))
+        options = [(c, w) for c, w in options if c is not None and abs(c) >= BIG_CHANGE]
+        if options:
+            c, w = max(options, key=lambda o: abs(o[0]))
+            found.append((abs(c), t("meeting.brief_change_item", lang, name=metrics.METRICS[key].name(lang),
+                                    vs=w, dir=t("meeting.brief_grow" if c > 0 else "meeting.brief_shrink", lang),
+                                    pct=fmt.pct(abs(c)))))
+    found.sort(key=lambda x: -x[0])
+    return [x for _, x in found[:n]]
+
+
+def briefing_from(r: dict, period: Period, names: dict, lang: str = "zh", target: float | None = None) -> str:
+    """The briefing for ``metrics.with_changes`` output; paragraphs separated by newlines:
+    the headline figures per topic, the biggest changes, the villages with no activity or
+    visit, and 下一步工作 from what needs attention (below ``target``, overdue, idle)."""
     tw, mom, yoy = r["township"], r["mom"], r["yoy"]
     this, prev = _words(period, lang)
+    same = period.previous() == period.year_ago()   # a year: 较上年度 and 同比 are one comparison
     sep = "、" if lang == "zh" else ", "
     paras = []
 
@@ -59,7 +103,8 @@ def briefing_from(r: dict, period: Period, names: dict, lang: str = "zh") -> str
         s = t("meeting.brief_disputes", lang, this=this, total=fmt.num(tw["disputes_total"]),
               resolved=fmt.num(tw["disputes_resolved"]), rate=fmt.pct(tw["resolution_rate"]))
         s += _rate_change(mom["resolution_rate"], prev, lang, "rate_mom")
-        s += _rate_change(yoy["resolution_rate"], "", lang, "rate_yoy")
+        if not same:
+            s += _rate_change(yoy["resolution_rate"], "", lang, "rate_yoy")
         low = below_average(r, names)
         if low and len(r["villages"]) > 1:
             shown = sep.join(t("meeting.brief_village_rate", lang, name=n, rate=fmt.pct(v))
@@ -89,17 +134,50 @@ def briefing_from(r: dict, period: Period, names: dict, lang: str = "zh") -> str
     else:
         paras.append(t("meeting.brief_no_visits", lang, this=this))
 
+    changes = biggest_changes(r, period, lang)
+    if changes:
+        paras.append(t("meeting.brief_changes", lang, items=("；" if lang == "zh" else "; ").join(changes)))
+
+    vs = r["villages"]
+    no_visit = [names[v] for v, m in vs.items() if not m["rep_visits"]]
+    idle = [names[v] for v, m in vs.items() if not m["volunteer_activities"]]
+    if len(vs) > 1 and (no_visit or idle):
+        parts = []
+        if no_visit:
+            parts.append(t("meeting.brief_no_visit_villages", lang, villages=_named(no_visit, lang)))
+        if idle:
+            parts.append(t("meeting.brief_idle_villages", lang, villages=_named(idle, lang)))
+        paras.append(t("meeting.brief_quiet", lang, this=this, parts=("；" if lang == "zh" else "; ").join(parts)))
+
     if tw["grids"]:
         paras.append(t("meeting.brief_grid", lang, grids=fmt.num(tw["grids"]),
                        workers=fmt.num(tw["grid_workers"]),
                        per=fmt.num(tw["households_per_grid_worker"], 1)))
+
+    steps = []
+    below = sorted((m["resolution_rate"], names[v]) for v, m in vs.items()
+                   if target is not None and m["resolution_rate"] is not None and m["resolution_rate"] < target
+                   and m["disputes_total"] >= MIN_CASES)
+    if below:
+        steps.append(t("meeting.brief_step_below", lang, villages=_named([n for _, n in below], lang),
+                       target=fmt.pct(target)))
+    if tw["overdue_open"]:
+        steps.append(t("meeting.brief_step_overdue", lang, n=fmt.num(tw["overdue_open"]),
+                       days=metrics.OVERDUE_DAYS))
+    quiet = [names[v] for v, m in vs.items() if not m["rep_visits"] or not m["volunteer_activities"]]
+    if quiet and len(vs) > 1:
+        steps.append(t("meeting.brief_step_quiet", lang, villages=_named(quiet, lang)))
+    if steps:
+        order = [t(f"meeting.brief_ordinal_{i}", lang) for i in range(1, len(steps) + 1)]
+        paras.append(t("meeting.brief_next", lang, steps=("；" if lang == "zh" else "; ").join(
+            f"{o}{x}" for o, x in zip(order, steps))))
     return "\n".join(paras)
 
 
-def briefing(conn, period: Period, village_ids=None, lang: str = "zh") -> str:
+def briefing(conn, period: Period, village_ids=None, lang: str = "zh", target: float | None = None) -> str:
     """文字简报 for a period and villages (None = all), every figure from the registry."""
     from dashboard.queries import summary
     ids = None if village_ids is None else tuple(sorted(set(village_ids)))
     r = metrics.with_changes(conn, period, ids)
     names = {v["id"]: v["name"] for v in summary.villages(conn)}
-    return briefing_from(r, period, names, lang)
+    return briefing_from(r, period, names, lang, target)
