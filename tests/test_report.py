@@ -108,6 +108,10 @@ def _allowed_numbers(conn, period, village_ids=None):
         if m["resolution_rate"] is not None:
             ok.add(fmt.pct(m["resolution_rate"]))
     ok.add(str(len(below_average(r, names))))
+    # villages without visits / volunteer activities, counted in the briefing's 等N个
+    for key in ("rep_visits", "volunteer_activities"):
+        ok.add(str(sum(1 for m in r["villages"].values() if not m[key])))
+    ok.add(str(sum(1 for m in r["villages"].values() if not m["rep_visits"] or not m["volunteer_activities"])))
     return r, ok
 
 

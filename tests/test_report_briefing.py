@@ -5,7 +5,8 @@ as a headline.
 
 Hand-computed (see tests/test_metrics.py): Q1 2025 12 disputes, 7 resolved (58.3 %); the
 previous quarter 1 dispute (a5), none resolved (0 %), so +58.3 points; nothing a year before.
-A村 8 cases, 4 resolved (50.0 %); B社区 4 cases (75.0 %); C村 none. Overdue at 03-31: a8 (31
+A村 8 cases, 4 resolved (50.0 %, 4 open); B社区 4 cases, 3 resolved (75.0 %: above the
+average, below the 90 % target); C村 none. Overdue at 03-31: a8 (31
 days) and a10 (70 days). Volunteering 10×2 + 5×1.5 + 4×2.5 = 37.5 person-hours, 19 people,
 against 10×3 = 30 in Q4 (+25.0 %). Visits 3 (r1-r3): 60 voters, 10 suggestions, 5 solved;
 Q4 had r5 (1 visit, 2 suggestions): visits +200 %, suggestions +400 %, disputes 12 vs 1
@@ -44,7 +45,7 @@ def test_quarter_briefing_reads_as_a_leader_would_say_it(town):
         "变化较大的指标：受理纠纷较上季度增长1100.0%；收集意见建议较上季度增长400.0%；走访记录较上季度增长200.0%。",
         "本季度无代表走访记录的有C村；未开展志愿服务活动的有C村。",
         "现有网格3个、网格员3人，网格员人均服务100.0户。",
-        "下一步工作：一是对化解率低于目标90.0%的A村逐案分析、限期化解；"
+        "下一步工作：一是对化解率低于目标90.0%的A村、B社区逐案分析、限期化解；"
         "二是对超过30天仍未化解的2件纠纷挂牌督办、跟踪到底；三是督促C村开展代表走访和志愿服务。",
     ]
 
@@ -81,6 +82,6 @@ def test_english_briefing_says_the_same(town):
     assert lines[3] == ("Biggest changes: Disputes received against last quarter: up 1100.0%; "
                         "Suggestions collected against last quarter: up 400.0%; "
                         "Representative visits against last quarter: up 200.0%.")
-    assert lines[-1] == ("Next steps: first, analyse case by case and resolve on a deadline in A村 (below the "
+    assert lines[-1] == ("Next steps: first, analyse case by case and resolve on a deadline in A村, B社区 (below the "
                          "90.0% target); second, supervise the 2 cases open for more than 30 days until closed; "
                          "third, have C村 arrange representative visits and volunteer activities.")

@@ -20,7 +20,7 @@ from pypdf import PdfReader
 
 from dashboard import fmt, periods
 from dashboard.db.engine import get_engine
-from dashboard.report import build_deck, fonts, to_pdf
+from dashboard.report import build_deck, fonts, to_onepage, to_pdf
 from dashboard.report.pdf_out import pdf_font
 
 Q = periods.quarter(2025, 3)
@@ -120,6 +120,7 @@ def test_every_figure_printed_in_each_font_situation(situation, deck, tmp_path):
     for name in deck.village_names:
         assert name in text
     assert notdef_drawn(data) == []
+    assert notdef_drawn(to_onepage(deck, font_dirs=[folder])) == []
     if expected is None:
         # no face draws the report: the reader's STSong (CID, not embedded), and a hint to install
         assert not font.embedded and font.regular == fonts.CID_FALLBACK and font.missing

@@ -79,7 +79,7 @@ def test_english(demo_url, monkeypatch):
 
 def test_download_buttons(app):
     labels = [b.proto.label for b in app.get("download_button")]
-    assert labels == ["PPTX 幻灯片", "PDF 报告", "离线 HTML", "排名表（Excel）", "排名表（CSV）"]
+    assert labels == ["PPTX 幻灯片", "PDF 报告", "离线 HTML", "排名表（Excel）", "排名表（CSV）", "一页纸（A4 PDF）"]
 
 
 def _png() -> bytes:
@@ -145,7 +145,7 @@ def test_report_files_are_made_when_asked_for_with_the_map(demo_url, monkeypatch
     with get_engine(demo_url).connect() as conn:
         d = build_deck(conn, q, None, "zh", 0.9, preparer="李明", defer_map=True)
     make = mt.files(d, {"preparer": "李明", "orientation": "portrait", "with_map": True}, ui.Filters(q, None))
-    assert sorted(make) == ["csv", "html", "pdf", "pptx", "xlsx"] and calls == []
+    assert sorted(make) == ["csv", "html", "onepage", "pdf", "pptx", "xlsx"] and calls == []
     kinds = [s.kind for s in d.slides]
 
     title = d.slide("map").title
@@ -166,5 +166,6 @@ def test_report_files_are_made_when_asked_for_with_the_map(demo_url, monkeypatch
     assert "测试地图说明" in page and "srcdoc=\"&lt;p&gt;测试地图&lt;/p&gt;\"" in page
     assert make["xlsx"]()[:2] == b"PK"
     assert "排名" in make["csv"]().decode("utf-8-sig")
+    assert len(PdfReader(io.BytesIO(make["onepage"]())).pages) == 1   # no map on the one page
     assert calls == [(q, None, "zh", True)]               # drawn once, shared by the three files
     assert d.slide("map").map is None                    # the (cached) deck itself is unchanged

@@ -1,13 +1,14 @@
 """``python -m dashboard report``: the meeting report as PPTX, PDF or HTML, for scheduled use."""
 from dashboard.commands import add_db_argument
 
-HELP = "write the meeting report (会议汇报) for a period as PPTX, PDF or HTML"
-FORMATS = ("pptx", "pdf", "html")
+HELP = "write the meeting report (会议汇报) for a period as PPTX, PDF, HTML or a one-page A4 PDF"
+FORMATS = ("pptx", "pdf", "html", "onepage")   # onepage: 一页纸, one A4 page (PDF)
 
 
 def add_arguments(p):
     add_db_argument(p)
-    p.add_argument("--format", choices=FORMATS, help="output format (default: from --out's suffix)")
+    p.add_argument("--format", choices=FORMATS,
+                   help="output format; onepage is the one-page A4 summary PDF (default: from --out's suffix)")
     p.add_argument("--from", dest="start", required=True, metavar="YYYY-MM-DD", help="first day of the period")
     p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM-DD", help="last day of the period")
     p.add_argument("--village", action="extend", nargs="+", default=[], metavar="NAME",
@@ -47,7 +48,7 @@ def run(args) -> int:
 
     fmt_ = args.format or Path(args.out).suffix.lower().lstrip(".")
     if fmt_ not in FORMATS:
-        print(f"unknown format {fmt_!r}: use --format pptx, pdf or html", file=sys.stderr)
+        print(f"unknown format {fmt_!r}: use --format pptx, pdf, html or onepage", file=sys.stderr)
         return 2
     try:
         start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
@@ -73,8 +74,8 @@ def run(args) -> int:
                                  unit=args.unit, with_map=not args.no_map)
     if fmt_ == "pptx":
         data = report.to_pptx(deck)
-    elif fmt_ == "pdf":
-        data = report.to_pdf(deck, args.orientation)
+    elif fmt_ in ("pdf", "onepage"):
+        data = report.to_pdf(deck, args.orientation) if fmt_ == "pdf" else report.to_onepage(deck)
         from dashboard.i18n import t
         from dashboard.report.pdf_out import pdf_font
         font = pdf_font(deck)

@@ -21,6 +21,12 @@ def to_pdf(deck: Deck, orientation: str = "landscape", font_dirs=None) -> bytes:
     return f(deck, orientation, font_dirs)
 
 
+def to_onepage(deck: Deck, font_dirs=None) -> bytes:
+    """一页纸: the headline figures on one A4 page, for printing beside the full report."""
+    from dashboard.report.pdf_out import to_onepage as f
+    return f(deck, font_dirs)
+
+
 def to_html(deck: Deck) -> str:
     from dashboard.report.html_out import to_html as f
     return f(deck)
@@ -37,5 +43,5 @@ def ranking_frame(deck: Deck):
     return df
 
 
-__all__ = ["build_deck", "map_image", "with_map_image", "briefing", "to_pptx", "to_pdf", "to_html", "ranking_frame", "Deck", "Slide", "Chart",
+__all__ = ["build_deck", "map_image", "with_map_image", "briefing", "to_pptx", "to_pdf", "to_onepage", "to_html", "ranking_frame", "Deck", "Slide", "Chart",
            "Series", "Table", "Kpi", "MapImage"]

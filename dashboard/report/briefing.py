@@ -11,7 +11,7 @@ from dashboard.i18n import t
 from dashboard.periods import Period
 
 MAX_NAMED = 3          # villages named before "等N个"
-MIN_CASES = 5          # fewer disputes than this: a village's rate is not named (2 cases make 50 %)
+MIN_CASES = 3          # fewer disputes than this: a village's rate is not named (2 cases make 50 %)
 BIG_CHANGE = 0.10      # a headline count changing by 10 % or more is one of "the biggest changes"
 FLAT = 0.0005          # a change smaller than 0.05 percentage point (or 0.05%) reads as 持平
 
@@ -155,11 +155,12 @@ def briefing_from(r: dict, period: Period, names: dict, lang: str = "zh", target
                        per=fmt.num(tw["households_per_grid_worker"], 1)))
 
     steps = []
-    below = sorted((m["resolution_rate"], names[v]) for v, m in vs.items()
+    below = sorted((m["disputes_resolved"] - m["disputes_total"], m["resolution_rate"], names[v])
+                   for v, m in vs.items()
                    if target is not None and m["resolution_rate"] is not None and m["resolution_rate"] < target
-                   and m["disputes_total"] >= MIN_CASES)
+                   and m["disputes_total"] >= MIN_CASES)   # most unresolved first, as below_average
     if below:
-        steps.append(t("meeting.brief_step_below", lang, villages=_named([n for _, n in below], lang),
+        steps.append(t("meeting.brief_step_below", lang, villages=_named([n for *_, n in below], lang),
                        target=fmt.pct(target)))
     if tw["overdue_open"]:
         steps.append(t("meeting.brief_step_overdue", lang, n=fmt.num(tw["overdue_open"]),

@@ -23,8 +23,8 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas as rl_canvas
-from reportlab.platypus import (BaseDocTemplate, Frame, Image, KeepTogether, PageBreak, PageTemplate,
-                                Paragraph, Spacer, Table, TableStyle)
+from reportlab.platypus import (BaseDocTemplate, Frame, Image, KeepInFrame, KeepTogether, PageBreak,
+                                PageTemplate, Paragraph, Spacer, Table, TableStyle)
 
 from dashboard import fmt, i18n
 from dashboard.i18n import t
@@ -36,6 +36,7 @@ GREY = colors.HexColor("#666666")
 LIGHT = colors.HexColor("#F4F1EC")
 PALETTE = [colors.HexColor("#" + c) for c in ("B22222", "1F4E79", "D98E04", "4F8A3C", "7B5EA7", "808080")]
 MARGIN = 16 * mm
+OWN_TEXT = ("meeting.pdf", "meeting.onepage", "meeting.slide_")   # catalogue strings the PDFs draw themselves
 
 
 def _esc(s: str) -> str:
@@ -328,7 +329,7 @@ def pdf_font(deck: Deck, font_dirs=None) -> CJKFont:
     """The fonts the deck's PDF is drawn with: every character it prints (the deck's texts and
     the exporter's own labels) drawn by the faces under ``font_dirs`` (default: the
     DASHBOARD_FONT_DIRS setting); ``embedded`` False when the server lacks a Chinese font."""
-    texts = deck.texts() + [v for k, v in i18n.catalogue(deck.lang).items() if k.startswith("meeting.pdf")]
+    texts = deck.texts() + [v for k, v in i18n.catalogue(deck.lang).items() if k.startswith(OWN_TEXT)]
     return cjk_font("".join(texts), font_dirs)
 
 
@@ -346,4 +347,56 @@ def to_pdf(deck: Deck, orientation: str = "landscape", font_dirs=None) -> bytes:
     doc.addPageTemplates([PageTemplate("page", [frame])])
     doc.build(_story(deck, st, font.regular, font.bold, doc.width, doc.height, portrait),
               canvasmaker=_numbered_canvas(deck, font.regular))
+    return buf.getvalue()
+
+
+def _kpi_table(deck: Deck, st: _Styles, width: float, big: bool = True) -> Table:
+    lang = deck.lang
+    kpis = deck.slide("kpis").kpis
+    cols = [t(f"meeting.pdf_kpi_col_{k}", lang) for k in ("metric", "value", "unit", "mom", "yoy")]
+    rows = [[k.name, k.text, k.unit, k.mom_text, k.yoy_text] for k in kpis]
+    tb = _table(cols, rows, [False, True, False, True, True], [], st, width, big=big)
+    tb._argW = [width * 0.30, width * 0.18, width * 0.12, width * 0.20, width * 0.20]
+    return tb
+
+
+def to_onepage(deck: Deck, font_dirs=None) -> bytes:
+    """一页纸: one A4 portrait page to print beside the full report — who and when, the
+    headline figures with 环比/同比, one line per topic, what needs attention and the
+    briefing's 下一步工作. Shrunk to fit, so it is one page whatever the township."""
+    lang = deck.lang
+    font = pdf_font(deck, font_dirs)
+    st = _Styles(font.regular, font.bold)
+    buf = io.BytesIO()
+    doc = BaseDocTemplate(buf, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=16 * mm,
+                          bottomMargin=14 * mm, title=f"{deck.title} · {t('meeting.onepage_title', lang)}",
+                          author=deck.preparer or deck.unit, subject=deck.period_label,
+                          lang="zh-CN" if lang == "zh" else "en")
+    w = doc.width
+    title = deck.slide("title")
+    small_h1 = ParagraphStyle("h1s", parent=st.h1, fontSize=13, leading=18, spaceBefore=6, spaceAfter=3)
+    flow = [Paragraph(_esc(f"{deck.title}（{t('meeting.onepage_title', lang)}）"),
+                      ParagraphStyle("t1", parent=st.title, fontSize=18, leading=24)),
+            Paragraph(_esc(deck.period_label), ParagraphStyle("s1", parent=st.subtitle, fontSize=12, leading=18)),
+            Spacer(1, 4)]
+    flow += [Paragraph(_esc(x), st.note) for x in title.lines[1:3]]
+    if deck.demo:
+        flow.append(Paragraph(_esc(t("meeting.line_demo", lang)), ParagraphStyle("d1", parent=st.demo, fontSize=11)))
+    flow += [Spacer(1, 6), Paragraph(_esc(t("meeting.slide_kpis", lang)), small_h1), _kpi_table(deck, st, w, False)]
+    flow.append(Paragraph(_esc(t("meeting.onepage_topics", lang)), small_h1))
+    for kind in ("disputes", "volunteers", "visits"):
+        s = deck.slide(kind)
+        flow += [Paragraph(_esc(x), st.body, bulletText="•") for x in s.lines]
+    alerts = deck.slide("alerts").lines
+    flow += [Paragraph(_esc(t("meeting.slide_alerts", lang)), small_h1)]
+    flow += [Paragraph(_esc(x), st.body, bulletText="•") for x in alerts]
+    lead = t("meeting.brief_next", lang, steps="\0").split("\0")[0]   # 下一步工作：
+    steps = [x for x in deck.slide("briefing").lines if x.startswith(lead)]
+    if steps:
+        flow += [Spacer(1, 4)] + [Paragraph(_esc(x), st.body) for x in steps]
+    flow += [Spacer(1, 6), Paragraph(_esc(f"{deck.unit} · {title.lines[4] if len(title.lines) > 4 else ''}"
+                                          + (f" · {deck.mark}" if deck.demo else "")), st.note)]
+    frame = Frame(doc.leftMargin, doc.bottomMargin, w, doc.height, id="body")
+    doc.addPageTemplates([PageTemplate("page", [frame])])
+    doc.build([KeepInFrame(w, doc.height, flow, mode="shrink")])
     return buf.getvalue()

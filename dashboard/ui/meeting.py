@@ -219,7 +219,7 @@ def render_slide(d: Deck, i: int, filters: ui.Filters | None = None, opts: dict 
 
 def files(d: Deck, opts: dict, filters: ui.Filters) -> dict:
     """The report files as callables that make them (with the map) only when called:
-    {"pptx", "pdf", "html", "xlsx", "csv"} -> () -> bytes."""
+    {"pptx", "pdf", "onepage", "html", "xlsx", "csv"} -> () -> bytes."""
     lang = d.lang       # the callables may run outside the script run (no session state)
     orientation = opts["orientation"]
     table = report.ranking_frame(d)
@@ -229,6 +229,7 @@ def files(d: Deck, opts: dict, filters: ui.Filters) -> dict:
         return complete(d, filters, opts, lang)
     return {"pptx": lambda: report.to_pptx(full()),
             "pdf": lambda: report.to_pdf(full(), orientation),
+            "onepage": lambda: report.to_onepage(d),
             "html": lambda: report.to_html(full()).encode("utf-8"),
             "xlsx": lambda: export.table_to_xlsx(table, sheet),
             "csv": lambda: export.table_to_csv(table)}
@@ -250,10 +251,13 @@ def downloads(d: Deck, opts: dict, filters: ui.Filters) -> None:
                        file_name=f"{stem}.html", mime="text/html", icon=":material/html:",
                        on_click="ignore", key="meeting_dl_html", width="stretch")
     sheet = d.slide("ranking").title
-    c4, c5, _ = st.columns(3)
+    c4, c5, c6 = st.columns(3)
     c4.download_button(ui.t("meeting.download_xlsx"), make["xlsx"],
                        file_name=f"{stem}_{sheet}.xlsx", mime=export.XLSX_MIME, icon=":material/table:",
                        on_click="ignore", key="meeting_dl_xlsx", width="stretch")
     c5.download_button(ui.t("meeting.download_csv"), make["csv"],
                        file_name=f"{stem}_{sheet}.csv", mime=export.CSV_MIME, icon=":material/csv:",
                        on_click="ignore", key="meeting_dl_csv", width="stretch")
+    c6.download_button(ui.t("meeting.download_onepage"), make["onepage"], file_name=f"{stem}_{ui.t('meeting.onepage_title')}.pdf",
+                       mime="application/pdf", icon=":material/description:", on_click="ignore",
+                       key="meeting_dl_onepage", width="stretch")
