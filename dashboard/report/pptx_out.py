@@ -241,7 +241,8 @@ def _title_slide(prs, deck: Deck, s: Slide):
           MSO_ANCHOR.MIDDLE)
     _text(slide, MARGIN, Inches(2.95), W - 2 * MARGIN, Inches(0.7), s.subtitle, 26, False, WHITE,
           PP_ALIGN.CENTER, MSO_ANCHOR.MIDDLE)
-    _text(slide, Inches(2.5), Inches(4.2), W - Inches(5), Inches(2.8), s.lines, 18, False, DARK, space=8)
+    # 16 pt: six lines (seven with 演示数据, the 数据截至 line wraps) fit above the footer
+    _text(slide, Inches(2.5), Inches(4.2), W - Inches(5), Inches(2.8), s.lines, 16, False, DARK, space=8)
     _demo_mark(slide, deck)
 
 
