@@ -168,3 +168,17 @@ def test_command_line_says_which_package_to_install(demo_url, tmp_path, monkeypa
     err = capsys.readouterr().err
     assert "sudo apt-get install fonts-noto-cjk" in err and "宋体" in err
     assert out.stat().st_size > 10_000
+
+
+def test_the_regular_weight_is_chosen_among_many(tmp_path):
+    """fonts-noto-cjk-extra adds Thin, Light, DemiLight, Medium and Black of the same family:
+    the regular weight draws running text, Bold the headings."""
+    faces = [fonts.Face(str(tmp_path / f"NotoSansCJK-{w}.ttc"), 2, "Noto Sans CJK SC", w) for w in
+             ("Black", "Bold", "DemiLight", "Light", "Medium", "Regular", "Thin")]
+    cps = frozenset(range(32, 0x10000))
+    for f in faces:
+        fonts._CMAPS[(f.path, f.index, f.stamp)] = cps
+    import unittest.mock as mock
+    with mock.patch.object(fonts, "faces", lambda dirs=None: faces):
+        assert fonts.chain("青山镇 95.1%")[0][0].style == "Regular"
+        assert fonts._bold_chain([faces[5]], "青山镇", None)[0].style == "Bold"

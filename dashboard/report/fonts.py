@@ -98,6 +98,11 @@ class Face:
         return self.style.lower() in ("bold", "heavy", "black")
 
     @property
+    def regular(self) -> bool:
+        """The family's regular weight (fonts-noto-cjk-extra adds Thin, Light, DemiLight, Medium)."""
+        return self.style.lower() in ("regular", "book", "normal", "roman", "standard")
+
+    @property
     def plain(self) -> bool:
         name = f"{self.family} {self.style}".lower()
         return not self.bold and not any(w in name for w in _ODD)
@@ -208,10 +213,10 @@ def chain(text: str, dirs=None, bold: bool = False) -> tuple[list[Face], set[int
     else:
         pool_1 = pool
     primary = min(pool_1, key=lambda f: (-len(cjk & f.codepoints), -len(need & f.codepoints),
-                                         not f.plain, f.path, f.index))
+                                         not (f.regular or bold), not f.plain, f.path, f.index))
     out, rest = [primary], need - primary.codepoints
     while rest:
-        best = max(pool, key=lambda f: (len(rest & f.codepoints), f.plain, -f.preference))
+        best = max(pool, key=lambda f: (len(rest & f.codepoints), f.regular or bold, f.plain, -f.preference))
         if not rest & best.codepoints:
             break
         out.append(best)
@@ -223,7 +228,7 @@ def chain(text: str, dirs=None, bold: bool = False) -> tuple[list[Face], set[int
 
 def _bold_chain(regular: list[Face], text: str, dirs) -> list[Face]:
     """The bold faces matching the regular chain, face by face; regular where none covers."""
-    bolds = [f for f in faces(dirs) if f.bold]
+    bolds = sorted((f for f in faces(dirs) if f.bold), key=lambda f: f.style.lower() != "bold")
     out = []
     for f in regular:
         twin = next((b for b in bolds if b.family == f.family), None)
