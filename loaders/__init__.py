@@ -7,11 +7,11 @@ Shapefiles for boundaries. Header aliases and rules: docs/UPLOAD_TEMPLATES.md.
 
 Public API (everything else is internal)::
 
-    import_file(engine, data: bytes, file_name: str, kind: str | None = None,
-                village: str | None = None, username: str = "system", dry_run: bool = False,
-                lang: str = "zh", allowed_village_ids: set[int] | None = None,
-                sheet: str | None = None, mapping: dict[str, str] | None = None,
-                coord_system: str = "wgs84", preview_rows: int = 20) -> ImportResult
+    import_file(engine, ctx: ImportContext) -> ImportResult
+    import_file(engine, data: bytes, file_name: str, **fields) -> ImportResult
+        ImportContext(data, file_name, kind=None, village=None, username="system",
+                      dry_run=False, lang="zh", allowed_village_ids=None, sheet=None,
+                      mapping=None, coord_system="wgs84", preview_rows=20)
 
         One file, one transaction. Any problem (validation or refusal) writes nothing
         and comes back in ``result.errors`` as ``{row, column, value, message, code}``;
@@ -52,6 +52,9 @@ ledger rows, a refresh of the pre-aggregates for exactly the villages and months
 loads leave them marked dirty for ``python -m dashboard aggregates``; metrics read the raw rows
 meanwhile, and batch_change lists their updates only: undo finds their inserts by batch_id).
 
+Role checks, the audit log and the rebuild of stale aggregates after a write are the upload
+service's (``dashboard.uploads``), which the page and the command line call.
+
 Command line: ``python -m loaders import FILE [--kind] [--village] [--db] [--dry-run] [--json]``
 (exit 0 written or clean dry run, 1 refused, 2 usage error), plus ``template``, ``undo``
 and ``batches``.
@@ -70,7 +73,7 @@ import pandas as pd
 from loaders.problems import Problem, Refusal, ValidationFailed
 from loaders.spec import KINDS
 
-__all__ = ["ImportResult", "KINDS", "Refusal", "fields_for", "import_file", "list_batches",
+__all__ = ["ImportContext", "ImportResult", "KINDS", "Refusal", "fields_for", "import_file", "list_batches",
            "template_xlsx", "undo_batch"]
 
 log = logging.getLogger(__name__)
@@ -131,24 +134,44 @@ def fields_for(kind: str, lang: str = "zh") -> list[dict]:
             for f in spec.fields(kind)]
 
 
-def import_file(engine, data: bytes, file_name: str, kind: str | None = None,
-                village: str | None = None, username: str = "system", dry_run: bool = False,
-                lang: str = "zh", allowed_village_ids: set[int] | None = None,
-                sheet: str | None = None, mapping: dict[str, str] | None = None,
-                coord_system: str = "wgs84", preview_rows: int = 20) -> ImportResult:
-    if kind is not None and kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
-    from loaders.spec import COORD_SYSTEMS  # not loaders.geo: that imports geopandas
-    if coord_system not in COORD_SYSTEMS:
-        raise ValueError(f"coord_system must be one of {COORD_SYSTEMS}")
-    data = bytes(data or b"")
-    res = ImportResult(kind=kind, file_name=file_name or "", dry_run=dry_run)
-    allowed = None if allowed_village_ids is None else {int(v) for v in allowed_village_ids}
+@dataclass
+class ImportContext:
+    """Everything one import is asked to do: the file, the choices made on the page (or the
+    command line) and who asks. ``import_file``'s keyword arguments are these fields."""
+    data: bytes
+    file_name: str
+    kind: str | None = None
+    village: str | None = None
+    username: str = "system"
+    dry_run: bool = False
+    lang: str = "zh"
+    allowed_village_ids: set[int] | None = None
+    sheet: str | None = None
+    mapping: dict[str, str] | None = None
+    coord_system: str = "wgs84"
+    preview_rows: int = 20
+
+    def __post_init__(self):
+        if self.kind is not None and self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {self.kind!r}")
+        from loaders.spec import COORD_SYSTEMS  # not loaders.geo: that imports geopandas
+        if self.coord_system not in COORD_SYSTEMS:
+            raise ValueError(f"coord_system must be one of {COORD_SYSTEMS}")
+        self.data = bytes(self.data or b"")
+        self.file_name = self.file_name or ""
+        if self.allowed_village_ids is not None:
+            self.allowed_village_ids = {int(v) for v in self.allowed_village_ids}
+
+
+def import_file(engine, data, file_name: str | None = None, **options) -> ImportResult:
+    """``import_file(engine, ctx)`` with an ImportContext, or ``import_file(engine, data,
+    file_name, **fields)`` (the context's fields as keywords)."""
+    ctx = data if isinstance(data, ImportContext) else ImportContext(data, file_name, **options)
+    res = ImportResult(kind=ctx.kind, file_name=ctx.file_name, dry_run=ctx.dry_run)
     holder: dict = {}
-    with _gc_paused(len(data) > GC_PAUSE_BYTES), _sha256(data) as digest:
+    with _gc_paused(len(ctx.data) > GC_PAUSE_BYTES), _sha256(ctx.data) as digest:
         holder["sha256"] = digest
-        _import(engine, data, file_name, kind, village, username, dry_run, lang, allowed, sheet,
-                mapping, coord_system, preview_rows, res, holder)
+        _import(engine, ctx, res, holder)
     res.sha256 = digest()
     return res
 
@@ -195,14 +218,18 @@ def _gc_paused(pause: bool):
             gc.enable()
 
 
-def _import(engine, data, file_name, kind, village, username, dry_run, lang, allowed, sheet,
-            mapping, coord_system, preview_rows, res, holder) -> None:
+def _import(engine, ctx: ImportContext, res: ImportResult, holder: dict) -> None:
     from sqlalchemy import exc as sa_exc
 
     from dashboard.db.engine import run_write
     from dashboard.i18n import t
     from loaders import ingest, read as R, normalise as N
     from loaders.validate import Registry, prepare
+    data, file_name, kind, village, username = ctx.data, ctx.file_name, ctx.kind, ctx.village, \
+        ctx.username
+    dry_run, lang, allowed, sheet, mapping = ctx.dry_run, ctx.lang, ctx.allowed_village_ids, \
+        ctx.sheet, ctx.mapping
+    coord_system, preview_rows = ctx.coord_system, ctx.preview_rows
     try:
         raw = R.read(data, file_name or "", sheet)
         res.format, res.encoding, res.sheet, res.sheets = raw.fmt, raw.encoding, raw.sheet, raw.sheets

@@ -48,7 +48,8 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--sheet", metavar="NAME", help="xlsx sheet (default: first sheet with data)")
     i.add_argument("--crs", choices=("wgs84", "gcj02", "bd09"), default="wgs84",
                    help="coordinate system of the file's coordinates (converted to WGS-84)")
-    i.add_argument("--user", default="cli", help="user name recorded with the batch")
+    i.add_argument("--user", default=None,
+                   help="user name recorded with the batch and the audit log (default: cli:<login>)")
     i.add_argument("--lang", choices=("zh", "en"), default=None, help="message language")
     i.add_argument("--no-refresh", action="store_true",
                    help="after a bulk load, leave the pre-aggregates stale (rebuild later with "
@@ -64,7 +65,7 @@ def parser() -> argparse.ArgumentParser:
     u = sub.add_parser("undo", help="undo one upload batch")
     u.add_argument("batch_id", type=int)
     u.add_argument("--db", metavar="URL")
-    u.add_argument("--user", default="cli")
+    u.add_argument("--user", default=None, help="recorded in the audit log (default: cli:<login>)")
     u.add_argument("--json", action="store_true")
     u.add_argument("--lang", choices=("zh", "en"), default=None)
     return p
@@ -88,9 +89,11 @@ def cmd_import(a) -> int:
     except Exception as e:  # a bad URL or an unreachable server is a usage problem
         print(f"python -m loaders: error: database: {type(e).__name__}: {e}", file=sys.stderr)
         return USAGE
-    res = loaders.import_file(engine, path.read_bytes(), path.name, kind=a.kind, village=a.village,
-                              username=a.user, dry_run=a.dry_run, lang=lang, sheet=a.sheet,
-                              coord_system=a.crs)
+    from dashboard import uploads
+    ctx = loaders.ImportContext(path.read_bytes(), path.name, kind=a.kind, village=a.village,
+                                username=a.user or uploads.os_user(), dry_run=a.dry_run, lang=lang,
+                                sheet=a.sheet, coord_system=a.crs)
+    res = uploads.run_import(engine, ctx, refresh=False)
     if res.refused == "unknown_village_param":
         msg = res.errors[0]["message"] if res.errors else ""
         if a.json:
@@ -99,8 +102,7 @@ def cmd_import(a) -> int:
         return USAGE
     rebuilt = None
     if res.written and not a.no_refresh:
-        from dashboard import aggregates
-        rebuilt = aggregates.rebuild_if_stale(engine)
+        rebuilt = uploads.rebuild_stale(engine)
     if a.json:
         print(json.dumps({**res.summary(), "aggregates_rebuilt_s": None if rebuilt is None else round(rebuilt, 2)},
                          ensure_ascii=False, default=str))
@@ -171,8 +173,9 @@ def cmd_undo(a) -> int:
     except Exception as e:
         print(f"python -m loaders: error: database: {e}", file=sys.stderr)
         return USAGE
+    from dashboard import uploads
     try:
-        out = loaders.undo_batch(engine, a.batch_id, username=a.user)
+        out = uploads.undo(engine, a.batch_id, username=a.user or uploads.os_user(), lang=lang)
     except loaders.Refusal as e:
         msg = e.problems[0].message(lang)
         print(json.dumps({"ok": False, "message": msg}, ensure_ascii=False) if a.json else msg)

@@ -1,8 +1,7 @@
 """Widgets of the 数据上传 page: choices, preview, problem table, templates, history and undo.
 
-The checks and writes are the intake's (``loaders``), called through
-``dashboard.auth.audited_import``/``audited_undo`` so that role, village scope and
-the audit log apply. Text from a file is shown only in dataframes (rendered as
+The checks and writes are the intake's (``loaders``), called through the upload service
+(``dashboard.uploads``) so that role, village scope and the audit log apply. Text from a file is shown only in dataframes (rendered as
 text, never HTML or markdown) and exported with formula cells neutralised.
 """
 from __future__ import annotations
@@ -14,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 import loaders
-from dashboard import auth, export
+from dashboard import auth, export, uploads
 from dashboard.errors import UserError
 from dashboard.ui import common as ui
 
@@ -67,9 +66,9 @@ def check(user: dict, data: bytes, name: str, kind, village, coord, mapping) -> 
     cache = st.session_state.setdefault("up_checks", {})
     if key not in cache:
         cache.clear()
-        cache[key] = auth.audited_import(ui.engine(), data, name, user, kind=kind, village=village,
-                                         dry_run=True, lang=ui.lang(), coord_system=coord,
-                                         mapping=mapping or None)
+        cache[key] = uploads.run_import(ui.engine(), loaders.ImportContext(
+            data, name, kind=kind, village=village, dry_run=True, lang=ui.lang(),
+            coord_system=coord, mapping=mapping or None), user)
     return cache[key]
 
 
@@ -146,8 +145,9 @@ def problems(res: loaders.ImportResult) -> None:
 
 
 def do_import(user: dict, data: bytes, name: str, kind, village, coord, mapping) -> None:
-    res = auth.audited_import(ui.engine(), data, name, user, kind=kind, village=village,
-                              lang=ui.lang(), coord_system=coord, mapping=mapping or None)
+    res = uploads.run_import(ui.engine(), loaders.ImportContext(
+        data, name, kind=kind, village=village, lang=ui.lang(), coord_system=coord,
+        mapping=mapping or None), user)
     st.session_state.pop("up_checks", None)
     if res.ok:
         key = "upload.imported" if res.inserted or res.updated else "upload.nothing_new"
@@ -169,11 +169,9 @@ def templates(user: dict) -> None:
 
 
 def history(user: dict) -> None:
-    allowed = auth.allowed_village_ids(user)
     with ui.engine().connect() as conn:
-        rows = loaders.list_batches(conn, village_ids=allowed, limit=100)
+        rows = uploads.batches(conn, user)
     st.subheader(ui.t("upload.history"))
-    rows = [r for r in rows if r["kind"] != "demo"]
     if not rows:
         st.caption(ui.t("upload.history_empty"))
         return
@@ -194,7 +192,7 @@ def history(user: dict) -> None:
         sure = st.checkbox(ui.t("upload.undo_confirm"), key="up_undo_sure")
         if st.form_submit_button(ui.t("upload.undo_button")) and sure:
             try:
-                out = auth.audited_undo(ui.engine(), bid, user, ui.lang())
+                out = uploads.undo(ui.engine(), bid, user, ui.lang())
                 st.session_state["up_done"] = ui.t("upload.undone", batch=out["batch_id"],
                                                    deleted=out["deleted"], restored=out["restored"])
                 st.rerun()
