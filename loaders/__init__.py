@@ -249,6 +249,10 @@ def _import(engine, ctx: ImportContext, res: ImportResult, holder: dict) -> None
                 if allowed is not None and fill not in allowed:
                     raise Refusal("not_allowed_village", value=village)
                 holder["village"] = reg.village_names().get(fill)
+                named = _title_village(raw, reg) if k in spec_ledgers_and_grids() else None
+                if named is not None and named != fill:  # 建设村's ledger chosen as 红旗村's
+                    raise Refusal("title_other_village", value=holder["village"],
+                                  title=reg.village_names().get(named))
             elif k in spec_ledgers_and_grids():
                 fill = _village_from_title(raw, reg, k, mapping, allowed)
                 if fill is not None:
@@ -322,17 +326,24 @@ def _village_from_title(raw, reg, kind, mapping, allowed) -> int | None:
     """A one-village ledger often names its village only in the title row."""
     from loaders import normalise as N
     m, _ = N.match_headers(raw.headers, kind, mapping)
-    if "village" in m or not raw.title:
+    if "village" in m:
+        return None
+    vid = _title_village(raw, reg)
+    if vid is None:
+        return None
+    if allowed is not None and vid not in allowed:
+        return None
+    return vid
+
+
+def _title_village(raw, reg) -> int | None:
+    """The one village the title row names (the longest name wins: 红旗村 inside 新红旗村)."""
+    if not raw.title:
         return None
     hits = [(int(i), n) for i, n in zip(reg.villages["id"], reg.villages["name"])
             if n and n in raw.title]
     hits = [h for h in hits if not any(h[1] != o[1] and h[1] in o[1] for o in hits)]
-    if len(hits) != 1:
-        return None
-    vid = hits[0][0]
-    if allowed is not None and vid not in allowed:
-        return None
-    return vid
+    return hits[0][0] if len(hits) == 1 else None
 
 
 def _preview(prep, reg, lang: str, n: int) -> list[dict]:
