@@ -115,14 +115,51 @@ def test_undo_from_history(site):
     res = loaders.import_file(engine, (D / "visits.csv").read_bytes(), "visits.csv")
     at = page(ADMIN)
     at.selectbox(key="up_undo_pick").set_value(res.batch_id)
-    at.checkbox(key="up_undo_sure").check()
-    submit = [b for b in at.button if b.label == "撤销"][0]
+    at = at.run()
+    at.checkbox(key=f"up_undo_sure_{res.batch_id}").check()
+    submit = [b for b in at.button if b.label == f"撤销批次 {res.batch_id}"][0]
     submit.click()
     at = at.run()
     ok(at)
     assert any("已撤销批次" in s.value for s in at.success)
     with engine.connect() as c:
         assert counts(c)["representative_visits"] == 0
+
+
+def test_undo_names_the_batch_and_needs_its_own_confirmation_every_time(site):
+    engine, _ = site
+    first = loaders.import_file(engine, (D / "visits.csv").read_bytes(), "visits.csv", username="wen")
+    second = loaders.import_file(engine, (D / "disputes_utf8_bom.csv").read_bytes(), "q1.csv",
+                                 username="wen")
+    at = page(ADMIN)
+    pick = at.selectbox(key="up_undo_pick")
+    assert pick.value is None                                        # nothing chosen for the clerk
+    label = pick.format_func(second.batch_id)
+    assert label.startswith(f"批次 {second.batch_id}｜") and "｜矛盾纠纷台账｜多个村（社区）｜" in label and "｜q1.csv｜" in label
+    assert f"新增 {second.inserted} 行、更新 0 行｜wen" in label
+    pick.set_value(second.batch_id)
+    at = at.run()
+    assert any("将撤销批次" in i.value and r"q1\.csv" in i.value and "wen" in i.value for i in at.info)
+    at.button(key=f"up_undo_go_{second.batch_id}").click()            # no tick: refused, said why
+    at = at.run()
+    ok(at)
+    assert any("请先勾选" in w.value for w in at.warning)
+    with engine.connect() as c:
+        assert counts(c)["disputes"] == second.inserted
+    at.checkbox(key=f"up_undo_sure_{second.batch_id}").check()
+    at.button(key=f"up_undo_go_{second.batch_id}").click()
+    at = at.run()
+    ok(at)
+    assert any(f"已撤销批次 {second.batch_id}" in s.value for s in at.success)
+    # reset: nothing chosen, no confirmation left, no button that could undo the next batch
+    assert at.selectbox(key="up_undo_pick").value is None
+    assert not [c for c in at.checkbox if c.key.startswith("up_undo_sure_")]
+    assert not [b for b in at.button if b.key.startswith("up_undo_go_")]
+    at = at.run()
+    with engine.connect() as c:
+        assert counts(c)["disputes"] == 0 and counts(c)["representative_visits"] == first.inserted
+        states = dict(c.execute(sa.select(S.import_batch.c.id, S.import_batch.c.state)).all())
+    assert states[first.batch_id] == "applied" and states[second.batch_id] == "undone"
 
 
 def test_unmatched_column_mapped_by_hand(site):

@@ -183,18 +183,56 @@ def history(user: dict) -> None:
                         ui.t("upload.h_counts"): f"{r['inserted']}/{r['updated']}/{r['unchanged']}",
                         ui.t("upload.h_state"): ui.t(f"upload.state_{r['state']}")} for r in rows])
     st.dataframe(df, hide_index=True, width="stretch")
-    applied = [r["id"] for r in rows if r["state"] == "applied"]
-    if not applied or not auth.can(user, "undo"):
+    undo_box(user, rows)
+
+
+def batch_words(r: dict) -> dict:
+    """A batch as the clerk knows it: file, kind, village, rows added/changed, who, when."""
+    return {"batch": r["id"], "file": r["file_name"] or "—", "kind": ui.t(f"loader.kind.{r['kind']}"),
+            "village": r["village"] or ui.t("upload.village_many"), "inserted": r["inserted"],
+            "updated": r["updated"], "user": r["username"], "time": f"{r['created_at']:%Y-%m-%d %H:%M}"}
+
+
+def _undo_now(user: dict, bid: int) -> None:
+    """The 撤销 button's callback: acts on the batch it was drawn for (``bid``), only if that
+    batch's own confirmation is ticked, then resets the selection and every confirmation."""
+    sure_key = f"up_undo_sure_{bid}"
+    if not st.session_state.get(sure_key):
+        st.session_state["up_undo_msg"] = ("warning", ui.t("upload.undo_need_confirm", batch=bid))
         return
-    with st.form("up_undo"):
-        st.caption(ui.t("upload.undo"))
-        bid = st.selectbox(ui.t("upload.undo_pick"), applied, key="up_undo_pick")
-        sure = st.checkbox(ui.t("upload.undo_confirm"), key="up_undo_sure")
-        if st.form_submit_button(ui.t("upload.undo_button")) and sure:
-            try:
-                out = uploads.undo(ui.engine(), bid, user, ui.lang())
-                st.session_state["up_done"] = ui.t("upload.undone", batch=out["batch_id"],
-                                                   deleted=out["deleted"], restored=out["restored"])
-                st.rerun()
-            except UserError as exc:
-                ui.show_error(exc)
+    try:
+        out = uploads.undo(ui.engine(), bid, user, ui.lang())
+        st.session_state["up_undo_msg"] = ("success", ui.t(
+            "upload.undone", batch=out["batch_id"], deleted=out["deleted"], restored=out["restored"]))
+    except UserError as exc:  # another tab undid it, a later batch is in the way, ...
+        st.session_state["up_undo_msg"] = ("error", ui.t("upload.undo_refused",
+                                                         message=exc.message(ui.lang())))
+    st.session_state["up_undo_pick"] = None
+    for k in [k for k in st.session_state if str(k).startswith("up_undo_sure_")]:
+        del st.session_state[k]
+
+
+def undo_box(user: dict, rows: list[dict]) -> None:
+    """Pick one applied batch (nothing picked by default), read what it was, tick ITS
+    confirmation, press its button. Nothing carries over to another batch or another click."""
+    applied = {r["id"]: r for r in rows if r["state"] == "applied"}
+    if not auth.can(user, "undo"):
+        return
+    st.markdown("**" + ui.t("upload.undo") + "**")
+    if msg := st.session_state.pop("up_undo_msg", None):
+        getattr(st, msg[0])(msg[1])
+    if not applied:
+        st.caption(ui.t("upload.undo_nothing"))
+        return
+    labels = {b: ui.t("upload.undo_option", **batch_words(r)) for b, r in applied.items()}
+    if st.session_state.get("up_undo_pick") not in labels:
+        st.session_state["up_undo_pick"] = None  # a batch gone (undone in another tab): no choice
+    bid = st.selectbox(ui.t("upload.undo_pick"), list(labels), index=None, key="up_undo_pick",
+                       placeholder=ui.t("upload.undo_placeholder"), format_func=labels.get)
+    if bid is None:
+        return
+    words = {k: md_escape(v) if isinstance(v, str) else v for k, v in batch_words(applied[bid]).items()}
+    st.info(ui.t("upload.undo_what", **words))
+    st.checkbox(ui.t("upload.undo_confirm", **words), key=f"up_undo_sure_{bid}")
+    st.button(ui.t("upload.undo_button", batch=bid), key=f"up_undo_go_{bid}", type="primary",
+              on_click=_undo_now, args=(user, bid))
