@@ -104,6 +104,8 @@ class ImportResult:
     dry_run: bool = False
     refused: str = ""                                  # reason code when refused as a whole
     total_errors: int = 0                              # may exceed len(errors) (capped list)
+    deleted: int = 0                                   # missing rows removed (remove_missing)
+    diff: dict | None = None                           # ledgers: ingest.ledger_diff, labelled
 
     @property
     def ok(self) -> bool:
@@ -119,6 +121,9 @@ class ImportResult:
                 "updated": self.updated, "unchanged": self.unchanged, "rejected": self.rejected,
                 "errors": [{k: e[k] for k in ("row", "column", "value", "message")}
                            for e in self.errors],
+                "deleted": self.deleted,
+                "missing": (self.diff or {}).get("missing_total", 0),
+                "reused": (self.diff or {}).get("reused_total", 0),
                 "batch_id": self.batch_id, "dry_run": self.dry_run, "file_name": self.file_name,
                 "encoding": self.encoding, "sheet": self.sheet, "header_row": self.header_row}
 
@@ -150,6 +155,8 @@ class ImportContext:
     mapping: dict[str, str] | None = None
     coord_system: str = "wgs84"
     preview_rows: int = 20
+    remove_missing: bool = False   # delete the village's rows in the file's span it no longer holds
+    accept_reused: bool = False    # allow updates flagged "probably a reused number"
 
     def __post_init__(self):
         if self.kind is not None and self.kind not in KINDS:
@@ -269,7 +276,8 @@ def _import(engine, ctx: ImportContext, res: ImportResult, holder: dict) -> None
             bvid = fill if fill is not None else (next(iter(vids)) if len(vids) == 1 else None)
             return ingest.apply(conn, prep, reg, kind=k, dry_run=dry_run, batch=dict(
                 file_name=file_name or "", sha256=holder["sha256"](), village_id=bvid,
-                username=username, rows_read=prep.rows_read))
+                username=username, rows_read=prep.rows_read),
+                remove_missing=ctx.remove_missing, accept_reused=ctx.accept_reused)
 
         if dry_run:
             with engine.connect() as conn:
@@ -282,6 +290,9 @@ def _import(engine, ctx: ImportContext, res: ImportResult, holder: dict) -> None
         res.inserted, res.updated, res.unchanged = counts["inserted"], counts["updated"], \
             counts["unchanged"]
         res.batch_id = counts["batch_id"]
+        res.deleted = counts.get("deleted", 0)
+        if counts.get("diff") is not None:
+            res.diff = _labelled_diff(counts["diff"], k, lang)
     except ValidationFailed as e:
         res.errors = [p.as_dict(lang) for p in e.problems]
         res.rejected = e.rejected
@@ -313,8 +324,23 @@ def _import(engine, ctx: ImportContext, res: ImportResult, holder: dict) -> None
         res.notes = holder.get("notes", []) + [t(f"loader.note.{n}", lang) for n in prep.notes]
     res.village = holder.get("village")
     if res.errors:
-        res.inserted = res.updated = res.unchanged = 0
+        res.inserted = res.updated = res.unchanged = res.deleted = 0
         res.batch_id = None
+        res.diff = None
+
+
+def _labelled_diff(diff: dict, kind: str, lang: str) -> dict:
+    """The ingest diff with field labels for the preview (old → new per cell)."""
+    from dashboard.i18n import t
+    out = {k: v for k, v in diff.items() if k != "missing_ids"}
+
+    def lab(f):
+        return t(f"loader.field.{kind}.{f}", lang)
+    out["changed"] = [{**r, "cells": {lab(f): v for f, v in r["cells"].items()}}
+                      for r in diff["changed"]]
+    out["reused"] = [{**r, "cells": {lab(f): v for f, v in r["cells"].items()},
+                      "fields": [lab(f) for f in r["fields"]]} for r in diff["reused"]]
+    return out
 
 
 def spec_ledgers_and_grids() -> tuple[str, ...]:

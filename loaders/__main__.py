@@ -48,6 +48,12 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--sheet", metavar="NAME", help="xlsx sheet (default: first sheet with data)")
     i.add_argument("--crs", choices=("wgs84", "gcj02", "bd09"), default="wgs84",
                    help="coordinate system of the file's coordinates (converted to WGS-84)")
+    i.add_argument("--remove-missing", action="store_true",
+                   help="a one-village ledger: delete that village's stored rows dated within the "
+                        "file's span that the file no longer holds (default: keep them)")
+    i.add_argument("--accept-reused", action="store_true",
+                   help="allow updates that change a record's date or category (otherwise refused "
+                        "as probably a reused number)")
     i.add_argument("--user", default=None,
                    help="user name recorded with the batch and the audit log (default: cli:<login>)")
     i.add_argument("--lang", choices=("zh", "en"), default=None, help="message language")
@@ -92,7 +98,8 @@ def cmd_import(a) -> int:
     from dashboard import uploads
     ctx = loaders.ImportContext(path.read_bytes(), path.name, kind=a.kind, village=a.village,
                                 username=a.user or uploads.os_user(), dry_run=a.dry_run, lang=lang,
-                                sheet=a.sheet, coord_system=a.crs)
+                                sheet=a.sheet, coord_system=a.crs,
+                                remove_missing=a.remove_missing, accept_reused=a.accept_reused)
     res = uploads.run_import(engine, ctx, refresh=False)
     if res.refused == "unknown_village_param":
         msg = res.errors[0]["message"] if res.errors else ""
@@ -120,6 +127,7 @@ def _print_human(res, lang, t):
                 sheet=res.sheet or "-", row=res.header_row))
     for n in res.notes:
         print(n)
+    _print_diff(res, lang, t)
     if res.ok:
         if res.dry_run:
             print(t("upload.ready", lang, rows=res.rows_read, inserted=res.inserted,
@@ -136,6 +144,24 @@ def _print_human(res, lang, t):
         where = f"{e['row']}" if e["row"] is not None else "-"
         col = f" [{e['column']}]" if e["column"] else ""
         print(f"  {where}{col}: {e['message']}")
+
+
+def _print_diff(res, lang, t):
+    d = res.diff
+    if not d:
+        return
+    for r in d["changed"]:
+        cells = "; ".join(f"{f}: {a if a is not None else ''} → {b if b is not None else ''}"
+                          for f, (a, b) in r["cells"].items())
+        print(t("upload.diff_changed_line", lang, row=r["row"], key=r["key"], cells=cells))
+    for r in d["reused"]:
+        print(t("upload.diff_reused_line", lang, row=r["row"], key=r["key"], fields="、".join(r["fields"])))
+    if d["missing_total"]:
+        print(t("upload.diff_missing", lang, n=d["missing_total"], start=d["span"][0], end=d["span"][1]))
+        for r in d["missing"]:
+            print(f"  {r['date']}  {r['key']}  {r['what']}")
+        if not res.deleted:
+            print(t("upload.diff_missing_cli", lang))
 
 
 def cmd_template(a) -> int:

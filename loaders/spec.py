@@ -119,6 +119,16 @@ RECORD_NO = {"disputes": "case_no", "volunteers": "activity_no", "visits": "reco
 TABLES = {"villages": "village", "grids": "grid", "disputes": "dispute",
           "volunteers": "volunteer_activity", "visits": "rep_visit"}
 DATE_FIELD = {"disputes": "reported_on", "volunteers": "held_on", "visits": "visited_on"}
+# A ledger row without a record number is known by these fields within its village (plus a
+# sequence for same-day repeats): what a correction leaves alone, so a corrected copy of the
+# file updates the row instead of adding a second one (15 → 16 volunteers is one activity).
+NATURAL_KEY = {"volunteers": ("held_on", "team", "category"),
+               "visits": ("rep_name", "visited_on", "form")}
+NATURAL_PREFIX = "NK-"
+# An update of a record-numbered row that changes one of these is probably another case that
+# reuses the number (a Q2 file numbering from 1 again): it needs its own confirmation.
+REUSE_FIELDS = {"disputes": ("reported_on", "category"), "volunteers": ("held_on", "category"),
+                "visits": ("visited_on", "rep_name")}
 
 # Enumerations: stored code -> spellings a clerk may write (the code itself is always accepted).
 ENUMS: dict[str, dict[str, tuple[str, ...]]] = {

@@ -145,6 +145,13 @@ def content_key(frame: pd.DataFrame, cols: list[str], prefix: str = "AUTO-") -> 
     return keys
 
 
+def natural_keys(frame: pd.DataFrame, kind: str) -> pd.Series:
+    """Record numbers for a keyless volunteer or visit ledger: village + spec.NATURAL_KEY[kind]
+    (a correction of any other cell keeps the number), -2, -3 ... for same-day repeats in
+    file order. Migration 0005 gives stored keyless rows the same numbers."""
+    return content_key(frame, ["village_id", *spec.NATURAL_KEY[kind]], prefix=spec.NATURAL_PREFIX)
+
+
 def _formula(s: pd.Series, bad: np.ndarray) -> np.ndarray:
     """Which of the bad cells are formulas (=SUM(...)): asked only when some cell is bad."""
     if not bad.any():
@@ -420,6 +427,9 @@ def _record_numbers(prep, col, mapping, col_name, raw_vals, kind, content_cols):
             combined = pd.Series(vv * (int(kc.max()) + 2 if len(kc) else 1) + kc)
             dup = combined.duplicated(keep=False).to_numpy(dtype=bool)
         col.add(dup & ~isblank, col_name[key], s, "duplicate_no")
+    elif kind in spec.NATURAL_KEY:
+        out[key] = natural_keys(out, kind)
+        prep.notes.append(f"natural_key_{kind}")
     else:
         out[key] = content_key(out, ["village_id"] + content_cols)
         prep.notes.append("auto_key")

@@ -1,0 +1,112 @@
+"""Corrections that correct: natural keys for keyless ledgers, the diff before 确认导入 (new,
+changed old → new, unchanged, missing rows kept or removed), reused numbers refused."""
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import loaders
+from dashboard.db import schema as S
+from dashboard.queries.summary import counts
+from loaders.__main__ import main
+
+D = Path(__file__).resolve().parent / "data" / "loaders"
+VOL = ("村（社区）,活动日期,志愿服务队,活动类型,参与人数,服务时长（小时）\n"
+       "红旗村,2024-03-05,红旗村巾帼志愿服务队,环境整治,15,2\n"
+       "红旗村,2024-03-12,红旗村党员志愿服务队,关爱老人,8,3\n")
+VIS = ("村（社区）,代表姓名,代表类型,走访日期,走访形式,走访选民人次,意见建议\n"
+       "红旗村,王明,人大代表,2024-03-05,入户走访,12,3\n")
+DIS = ("纠纷编号,村(社区),类别,排查日期,当事人数,状态\n"
+       "HQ-1,红旗村,邻里纠纷,2024-01-05,2,已受理\n"
+       "HQ-2,红旗村,土地流转,2024-01-07,2,已受理\n"
+       "HQ-3,红旗村,婚姻家庭,2024-02-01,2,已受理\n")
+
+
+@pytest.fixture
+def town(engine):
+    assert loaders.import_file(engine, (D / "villages.csv").read_bytes(), "villages.csv").ok
+    return engine
+
+
+def run_cli(db_url, tmp_path, name, text, *flags, capsys):
+    f = tmp_path / name
+    f.write_text(text, encoding="utf-8")
+    code = main(["import", str(f), "--db", db_url, "--json", *flags])
+    return code, json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_corrected_keyless_volunteer_ledger_updates_its_row(town, db_url, tmp_path, capsys):
+    code, first = run_cli(db_url, tmp_path, "vol.csv", VOL, capsys=capsys)
+    assert code == 0 and (first["inserted"], first["updated"]) == (2, 0)
+    code, again = run_cli(db_url, tmp_path, "vol.csv", VOL.replace(",15,2", ",16,2"), capsys=capsys)
+    assert code == 0 and (again["inserted"], again["updated"], again["unchanged"]) == (0, 1, 1)
+    with town.connect() as c:
+        rows = c.execute(sa.select(S.volunteer_activity.c.participants)
+                         .order_by(S.volunteer_activity.c.held_on)).scalars().all()
+    assert rows == [16, 8]
+
+
+def test_same_day_repeats_get_a_sequence_and_the_preview_names_the_key(town):
+    twice = VOL + "红旗村,2024-03-05,红旗村巾帼志愿服务队,环境整治,6,1\n"
+    r = loaders.import_file(town, twice.encode(), "vol.csv")
+    assert r.ok and r.inserted == 3
+    assert any("活动日期 + 服务队 + 活动类型" in n for n in r.notes)
+    fixed = twice.replace(",6,1", ",7,1")
+    r = loaders.import_file(town, fixed.encode(), "vol.csv", dry_run=True)
+    assert (r.inserted, r.updated, r.unchanged) == (0, 1, 2)
+    assert [(c["row"], c["cells"]) for c in r.diff["changed"]] == [(4, {"参与人数": [6, 7]})]
+
+
+def test_corrected_keyless_visit_updates_its_row(town):
+    assert loaders.import_file(town, VIS.encode(), "vis.csv").inserted == 1
+    r = loaders.import_file(town, VIS.replace(",12,3", ",14,3").encode(), "vis.csv")
+    assert (r.inserted, r.updated) == (0, 1)
+    assert r.diff["changed"][0]["cells"] == {"走访选民人次": [12, 14]}
+
+
+def test_diff_lists_new_changed_unchanged_and_missing_rows(town):
+    assert loaders.import_file(town, DIS.encode(), "q1.csv").inserted == 3
+    again = DIS.replace("HQ-2,红旗村,土地流转,2024-01-07,2,已受理\n", "") \
+        .replace("HQ-3,红旗村,婚姻家庭,2024-02-01,2,已受理", "HQ-3,红旗村,婚姻家庭,2024-02-01,3,化解中") \
+        + "HQ-4,红旗村,邻里纠纷,2024-02-03,2,已受理\n"
+    r = loaders.import_file(town, again.encode(), "q1.csv", village="红旗村", dry_run=True)
+    assert r.ok, r.errors
+    d = r.diff
+    assert [x["key"] for x in d["new"]] == ["HQ-4"] and d["unchanged"] == 1
+    assert d["changed"][0]["key"] == "HQ-3"
+    assert d["changed"][0]["cells"] == {"当事人数": [2, 3], "化解状态": ["received", "in_progress"]}
+    assert d["span"] == ["2024-01-05", "2024-02-03"]
+    assert [(m["key"], m["date"], m["what"]) for m in d["missing"]] == [("HQ-2", "2024-01-07", "土地流转")]
+    kept = loaders.import_file(town, again.encode(), "q1.csv")
+    assert kept.deleted == 0
+    with town.connect() as c:
+        assert counts(c)["disputes"] == 4
+
+
+def test_remove_missing_from_the_command_line_and_undo_restores(town, db_url, tmp_path, capsys):
+    assert loaders.import_file(town, DIS.encode(), "q1.csv").inserted == 3
+    less = DIS.replace("HQ-2,红旗村,土地流转,2024-01-07,2,已受理\n", "")
+    code, out = run_cli(db_url, tmp_path, "q1.csv", less, "--remove-missing", capsys=capsys)
+    assert code == 0 and out["deleted"] == 1 and out["missing"] == 1
+    with town.connect() as c:
+        assert sorted(c.execute(sa.select(S.dispute.c.case_no)).scalars()) == ["HQ-1", "HQ-3"]
+    assert main(["undo", str(out["batch_id"]), "--db", db_url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["restored"] == 1
+    with town.connect() as c:
+        assert sorted(c.execute(sa.select(S.dispute.c.case_no)).scalars()) == ["HQ-1", "HQ-2", "HQ-3"]
+
+
+def test_a_reused_number_is_refused_unless_accepted(town, db_url, tmp_path, capsys):
+    assert loaders.import_file(town, DIS.encode(), "q1.csv").inserted == 3
+    q2 = "纠纷编号,村(社区),类别,排查日期,当事人数,状态\nHQ-1,红旗村,物业纠纷,2024-04-02,2,已受理\n"
+    dry = loaders.import_file(town, q2.encode(), "q2.csv", dry_run=True)
+    assert dry.ok and dry.diff["reused_total"] == 1
+    assert dry.diff["reused"][0]["fields"] == ["登记日期", "纠纷类型"]
+    code, out = run_cli(db_url, tmp_path, "q2.csv", q2, capsys=capsys)
+    assert code == 1 and out["batch_id"] is None
+    assert "可能重复使用了编号" in out["errors"][0]["message"]
+    with town.connect() as c:
+        assert c.execute(sa.select(S.dispute.c.category).where(S.dispute.c.case_no == "HQ-1")).scalar() == "邻里纠纷"
+    code, out = run_cli(db_url, tmp_path, "q2.csv", q2, "--accept-reused", capsys=capsys)
+    assert code == 0 and out["updated"] == 1
