@@ -334,12 +334,20 @@ def _labelled_diff(diff: dict, kind: str, lang: str) -> dict:
     from dashboard.i18n import t
     out = {k: v for k, v in diff.items() if k != "missing_ids"}
 
+    from loaders import spec
+    enums = {f.name: f.enum for f in spec.fields(kind) if f.type == "enum"}
+
     def lab(f):
         return t(f"loader.field.{kind}.{f}", lang)
-    out["changed"] = [{**r, "cells": {lab(f): v for f, v in r["cells"].items()}}
-                      for r in diff["changed"]]
-    out["reused"] = [{**r, "cells": {lab(f): v for f, v in r["cells"].items()},
-                      "fields": [lab(f) for f in r["fields"]]} for r in diff["reused"]]
+
+    def val(f, v):  # an enumeration's stored code as the clerk writes it
+        return t(f"enum.{enums[f]}.{v}", lang) if f in enums and v is not None else v
+
+    def cells(r):
+        return {lab(f): [val(f, a), val(f, b)] for f, (a, b) in r["cells"].items()}
+    out["changed"] = [{**r, "cells": cells(r)} for r in diff["changed"]]
+    out["reused"] = [{**r, "cells": cells(r), "fields": [lab(f) for f in r["fields"]]}
+                     for r in diff["reused"]]
     return out
 
 

@@ -46,11 +46,10 @@ def open_upload(page, url):
 
 
 def pick_and_confirm(page, bid):
-    page.locator(".st-key-up_undo_pick").click()
-    try:
-        page.get_by_role("option", name=f"批次 {bid}｜").click(timeout=20_000)
-    except Exception:
-        raise AssertionError(page.locator(".st-key-up_undo_pick").evaluate("e => e.outerHTML")[:3000])
+    box = page.locator(".st-key-up_undo_pick input")
+    box.click()
+    box.fill(f"批次 {bid}｜")
+    page.get_by_role("option", name=f"批次 {bid}｜").click(timeout=30_000)
     box = page.locator(f".st-key-up_undo_sure_{bid}")
     box.wait_for(timeout=30_000)
     box.locator("label").click()
@@ -83,3 +82,56 @@ def test_undo_twice_in_one_tab_and_across_two_tabs(two_batches, streamlit_server
     assert states(engine) == {1: "applied", 2: "applied", first: "applied", second: "undone"}
     assert a.locator("[class*='st-key-up_undo_go_']").count() == 0
     assert a.external_requests == []
+
+
+DIS = ("纠纷编号,村(社区),类别,排查日期,当事人数,状态\n"
+       "HQ-1,红旗村,邻里纠纷,2024-01-05,2,已受理\n"
+       "HQ-2,红旗村,土地流转,2024-01-07,2,已受理\n"
+       "HQ-3,红旗村,婚姻家庭,2024-02-01,2,已受理\n")
+
+
+def cases(engine) -> dict[str, int]:
+    with engine.connect() as c:
+        return dict(c.execute(sa.select(S.dispute.c.case_no, S.dispute.c.parties)).all())
+
+
+def grid_text(page, text):
+    """Wait until a dataframe (cells on a canvas; its accessible table carries the text) shows text."""
+    page.wait_for_function(
+        "t => Array.from(document.querySelectorAll('[data-testid=\"stDataFrame\"] td, "
+        "[data-testid=\"stDataFrame\"] [role=gridcell]')).some(c => c.textContent.trim() === t)",
+        arg=text, timeout=60_000)
+
+
+def test_diff_preview_old_to_new_remove_missing_and_undo(engine, streamlit_server, browser_page,
+                                                         tmp_path):
+    for f in ("villages.csv", "grids.geojson"):
+        assert loaders.import_file(engine, (D / f).read_bytes(), f).ok
+    assert loaders.import_file(engine, DIS.encode(), "q1.csv").inserted == 3
+    with write_txn(engine) as c:
+        auth.create_user(c, "root", PW, "admin")
+    server = streamlit_server(engine.url.render_as_string(hide_password=False), {"DASHBOARD_AUTH": "on"})
+    page = browser_page
+    open_upload(page, server.url)
+    corrected = tmp_path / "q1.csv"     # HQ-2 deleted, HQ-3's parties 2 → 3
+    corrected.write_text(DIS.replace("HQ-2,红旗村,土地流转,2024-01-07,2,已受理\n", "")
+                         .replace("2024-02-01,2,", "2024-02-01,3,"), encoding="utf-8")
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(corrected))
+    page.get_by_text("与库里数据的差异").wait_for(timeout=90_000)
+    grid_text(page, "当事人数")                                 # the changed cell, old → new
+    grid_text(page, "HQ-3")
+    page.get_by_text("有 1 行不在这个文件里").wait_for(timeout=30_000)
+    grid_text(page, "土地流转")                                 # the missing row, listed
+    page.get_by_text("删除（文件是完整台账，这些行已作废）").click()
+    page.wait_for_timeout(1500)
+    page.locator(".st-key-up_go button").click()
+    page.get_by_text("已删除文件中不再有的 1 行").wait_for(timeout=60_000)
+    assert cases(engine) == {"HQ-1": 2, "HQ-3": 3}
+    assert page.locator(".st-key-up_go button").is_disabled()   # the file is in: no second import
+    with engine.connect() as c:
+        bid = c.execute(sa.select(sa.func.max(S.import_batch.c.id))).scalar()
+    pick_and_confirm(page, bid)
+    page.locator(f".st-key-up_undo_go_{bid} button").click()
+    page.get_by_text(f"已撤销批次 {bid}").wait_for(timeout=60_000)
+    assert cases(engine) == {"HQ-1": 2, "HQ-2": 2, "HQ-3": 2}
+    assert page.external_requests == []

@@ -75,7 +75,7 @@ def test_diff_lists_new_changed_unchanged_and_missing_rows(town):
     d = r.diff
     assert [x["key"] for x in d["new"]] == ["HQ-4"] and d["unchanged"] == 1
     assert d["changed"][0]["key"] == "HQ-3"
-    assert d["changed"][0]["cells"] == {"当事人数": [2, 3], "化解状态": ["received", "in_progress"]}
+    assert d["changed"][0]["cells"] == {"当事人数": [2, 3], "化解状态": ["已受理", "化解中"]}
     assert d["span"] == ["2024-01-05", "2024-02-03"]
     assert [(m["key"], m["date"], m["what"]) for m in d["missing"]] == [("HQ-2", "2024-01-07", "土地流转")]
     kept = loaders.import_file(town, again.encode(), "q1.csv")

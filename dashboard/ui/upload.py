@@ -144,15 +144,61 @@ def problems(res: loaders.ImportResult) -> None:
                        icon=":material/download:")
 
 
-def do_import(user: dict, data: bytes, name: str, kind, village, coord, mapping) -> None:
+def diff_view(res: loaders.ImportResult) -> tuple[bool, bool, bool]:
+    """The diff before 确认导入: new rows, changed rows old → new per cell, unchanged rows,
+    a village's stored rows the file no longer holds (keep or remove), reused numbers (their
+    own confirmation). Returns (remove_missing, accept_reused, may_import)."""
+    d = res.diff
+    if not d:
+        return False, False, True
+    st.markdown("**" + ui.t("upload.diff_title") + "**")
+    st.caption("；".join([ui.t("upload.diff_new", n=d["new_total"]),
+                         ui.t("upload.diff_changed", n=d["changed_total"]),
+                         ui.t("upload.diff_unchanged", n=d["unchanged"])]))
+    col = {k: ui.t(f"upload.diff_col_{k}") for k in ("row", "key", "field", "old", "new", "date", "what")}
+    if d["changed"]:
+        lines = [{col["row"]: r["row"], col["key"]: r["key"], col["field"]: f,
+                  col["old"]: "" if a is None else str(a), col["new"]: "" if b is None else str(b)}
+                 for r in d["changed"] for f, (a, b) in r["cells"].items()]
+        st.dataframe(pd.DataFrame(lines), hide_index=True, width="stretch", key="up_diff_changed")
+    accept = True
+    if d["reused"]:
+        fields = "、".join(dict.fromkeys(f for r in d["reused"] for f in r["fields"]))
+        st.warning(ui.t("upload.diff_reused", n=d["reused_total"], fields=fields))
+        accept = st.checkbox(ui.t("upload.diff_reused_confirm", n=d["reused_total"]),
+                             key=f"up_reused_ok_{res.sha256[:12]}")
+    remove = False
+    if d["missing_total"]:
+        st.warning(ui.t("upload.diff_missing", n=d["missing_total"], start=d["span"][0], end=d["span"][1]))
+        st.dataframe(pd.DataFrame([{col["date"]: m["date"], col["key"]: m["key"], col["what"]: m["what"]}
+                                   for m in d["missing"]]).astype(str),
+                     hide_index=True, width="stretch", key="up_diff_missing")
+        opts = {"keep": ui.t("upload.diff_missing_keep"), "remove": ui.t("upload.diff_missing_remove")}
+        remove = st.radio(ui.t("upload.diff_missing_choice"), list(opts), format_func=opts.get,
+                          key=f"up_missing_{res.sha256[:12]}", horizontal=True) == "remove"
+    return remove, bool(accept), bool(accept)
+
+
+def imported_here(data: bytes) -> str | None:
+    """The result message when this very file (these bytes) was imported in this session."""
+    done = st.session_state.get("up_done_file")
+    return done[1] if done and done[0] == hashlib.sha256(data).hexdigest() else None
+
+
+def do_import(user: dict, data: bytes, name: str, kind, village, coord, mapping,
+              remove_missing: bool = False, accept_reused: bool = False) -> None:
     res = uploads.run_import(ui.engine(), loaders.ImportContext(
         data, name, kind=kind, village=village, lang=ui.lang(), coord_system=coord,
-        mapping=mapping or None), user)
+        mapping=mapping or None, remove_missing=remove_missing, accept_reused=accept_reused), user)
     st.session_state.pop("up_checks", None)
     if res.ok:
-        key = "upload.imported" if res.inserted or res.updated else "upload.nothing_new"
-        st.session_state["up_done"] = ui.t(key, batch=res.batch_id, inserted=res.inserted,
-                                           updated=res.updated, unchanged=res.unchanged)
+        key = "upload.imported" if res.inserted or res.updated or res.deleted else "upload.nothing_new"
+        msg = ui.t(key, batch=res.batch_id, inserted=res.inserted, updated=res.updated,
+                   unchanged=res.unchanged)
+        if res.deleted:
+            msg += " " + ui.t("upload.removed", n=res.deleted)
+        # shown where the button was, for as long as this file stays in the uploader
+        st.session_state["up_done_file"] = (hashlib.sha256(data).hexdigest(), msg)
     else:
         st.session_state["up_failed"] = res
 
@@ -202,6 +248,7 @@ def _undo_now(user: dict, bid: int) -> None:
         return
     try:
         out = uploads.undo(ui.engine(), bid, user, ui.lang())
+        st.session_state.pop("up_done_file", None)  # the file may be imported again
         st.session_state["up_undo_msg"] = ("success", ui.t(
             "upload.undone", batch=out["batch_id"], deleted=out["deleted"], restored=out["restored"]))
     except UserError as exc:  # another tab undid it, a later batch is in the way, ...
