@@ -197,11 +197,11 @@ def apply(conn, prep, reg, *, kind: str, batch: dict, dry_run: bool,
         raise ValidationFailed(plan["problems"], len({p.row for p in plan["problems"]}),
                                len(plan["problems"]))
     diff = ledger_diff(conn, prep, plan, kind) if kind in spec.LEDGER_KINDS else None
-    if diff and diff["reused"] and not accept_reused and not dry_run:
+    if diff and diff["reused_total"] and not accept_reused and not dry_run:
         probs = [Problem(r["row"], _header(prep, kind, spec.RECORD_NO[kind]), r["key"], "reused_no",
                          {"fields": "、".join(_label(kind, f) for f in r["fields"])})
                  for r in diff["reused"]]
-        raise ValidationFailed(probs, len(probs), len(probs))
+        raise ValidationFailed(probs, diff["reused_total"], diff["reused_total"])
     dele = diff["missing_ids"] if diff and remove_missing else []
     counts = {"inserted": len(plan["insert"]), "updated": len(plan["update"]),
               "unchanged": plan["unchanged"]}
@@ -251,11 +251,24 @@ def ledger_diff(conn, prep, plan, kind: str) -> dict:
     table = plan["table"]
     key = spec.RECORD_NO[kind]
     upd: pd.DataFrame = plan["update"]
+    old_rows: pd.DataFrame = plan.get("old_changed", pd.DataFrame())
     cols = plan["update_cols"]
     kinds = {c: _ctype(table, c) for c in cols}
+    # reused numbers over every update at once; cell by cell only for the rows listed
+    hit_by = {}
+    if len(upd) and len(old_rows) == len(upd):
+        keys = upd[key].astype(str)
+        numbered = ~keys.str.startswith(spec.NATURAL_PREFIX).to_numpy(dtype=bool)
+        for f in spec.REUSE_FIELDS.get(kind, ()):
+            if f in upd and f in old_rows:
+                hit_by[f] = numbered & (canon(upd[f], kinds[f]) != canon(old_rows[f], kinds[f]))
+    reused_mask = np.zeros(len(upd), dtype=bool)
+    for m in hit_by.values():
+        reused_mask |= m
+    listed = set(range(min(len(upd), DIFF_ROWS))) | set(np.flatnonzero(reused_mask)[:DIFF_ROWS].tolist())
     changed, reused = [], []
-    for i, (rid, before) in enumerate(zip(upd["id"].tolist(), plan["before"])):
-        old = json.loads(before)
+    for i in sorted(listed):
+        old = json.loads(plan["before"][i])
         cells = {}
         for c in cols:
             if c in ("village_id", key):
@@ -270,12 +283,11 @@ def ledger_diff(conn, prep, plan, kind: str) -> dict:
                 same = a == b
             if not same:
                 cells[c] = [a, b]
-        no = str(upd[key].iloc[i])
-        rec = {"row": int(upd["_row"].iloc[i]), "key": no, "id": int(rid), "cells": cells}
-        hit = [f for f in spec.REUSE_FIELDS.get(kind, ()) if f in cells]
-        if hit and not no.startswith(spec.NATURAL_PREFIX):
-            reused.append({**rec, "fields": hit})
-        if len(changed) < DIFF_ROWS:
+        rec = {"row": int(upd["_row"].iloc[i]), "key": str(upd[key].iloc[i]),
+               "id": int(upd["id"].iloc[i]), "cells": cells}
+        if reused_mask[i]:
+            reused.append({**rec, "fields": [f for f, m in hit_by.items() if m[i]]})
+        if i < DIFF_ROWS:
             changed.append(rec)
     ins = plan["insert"]
     new = [{"row": int(r), "key": str(k)} for r, k in
@@ -300,7 +312,7 @@ def ledger_diff(conn, prep, plan, kind: str) -> dict:
     return {"new": new, "new_total": len(ins), "changed": changed, "changed_total": len(upd),
             "unchanged": int(plan["unchanged"]), "missing": missing,
             "missing_total": len(missing_ids), "missing_ids": missing_ids, "span": span,
-            "reused": reused[:DIFF_ROWS], "reused_total": len(reused)}
+            "reused": reused, "reused_total": int(reused_mask.sum())}
 
 
 def _delete_rows(conn, table: sa.Table, ids: list[int], bid: int) -> None:
@@ -608,10 +620,11 @@ def _split(prep, table, new: pd.DataFrame, match_id: np.ndarray, old_cols: list[
         changed = np.zeros(0, dtype=bool)
     upd = m[changed].reset_index(drop=True)
     upd["id"] = ids[changed]
+    old_changed = old[changed].reset_index(drop=True)
     before = _before_json(old[changed].reset_index(drop=True), upd_cols, table) if changed.any() else []
     return {"table": table, "insert": ins, "insert_cols": insert_cols, "update": upd,
             "update_cols": upd_cols, "before": before, "unchanged": int((~changed).sum()),
-            "matched_ids": ids}
+            "matched_ids": ids, "old_changed": old_changed}
 
 
 def _load_by_ids(conn, table, ids: np.ndarray, cols: list[str]) -> pd.DataFrame:

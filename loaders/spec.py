@@ -24,6 +24,7 @@ class Field:
     enum: str = ""            # enumeration name (ENUMS) for type enum
     default: object = None    # value when the column is absent or the cell blank
     generic: bool = False     # appears in many kinds: does not count when detecting the kind
+    template: bool = True     # a column of the template (False: an alternative spelling of another)
 
 
 VILLAGE_ALIASES = ("村（社区）", "村(社区)", "村名", "村庄", "社区", "所属村", "村（社区）名称",
@@ -84,12 +85,15 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("village_code", "village_code", VILLAGE_CODE, generic=True),
         Field("grid", "grid", GRID_ALIASES, generic=True),
         Field("held_on", "date", ("活动日期", "服务日期", "held_on", "date"), required=True),
-        Field("team", "text", ("志愿服务队", "志愿队伍", "服务队", "team"), required=True,
+        Field("team", "text", ("志愿服务队", "志愿队伍", "志愿服务队伍", "服务队", "team"), required=True,
               max_len=100),
         Field("category", "text", ("活动类型", "服务类型", "category"), required=True, max_len=50),
         Field("participants", "int", ("参与人数", "志愿者人数", "participants"), required=True),
         Field("hours", "float", ("服务时长（小时）", "时长（小时）", "活动时长", "人均时长",
-                                 "hours"), required=True),
+                                 "人均服务时长", "hours"), required=True),
+        # the activity's hours added up over its volunteers: hours = total / participants
+        Field("hours_total", "float", ("服务总时长（小时）", "服务总时长", "总时长（小时）", "总时长",
+                                       "累计服务时长", "hours_total"), template=False),
         Field("points", "int", ("积分", "points"), default=0),
         Field("beneficiaries", "int", ("服务对象人数", "受益人数", "服务人次", "beneficiaries")),
         Field("note", "text", NOTE_ALIASES, max_len=2000, generic=True),
@@ -100,10 +104,14 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("village_code", "village_code", VILLAGE_CODE, generic=True),
         Field("rep_name", "text", ("代表姓名", "姓名", "rep_name", "representative"),
               required=True, max_len=50),
-        Field("rep_type", "enum", ("代表类型", "代表类别", "rep_type"), required=True,
-              enum="rep_type"),
+        Field("rep_type", "enum", ("代表类型", "代表类别", "代表身份", "身份", "rep_type"),
+              required=True, enum="rep_type"),
+        # also read from a level written before the type (县人大代表 → county, npc)
+        Field("rep_level", "enum", ("代表层级", "代表级别", "rep_level"), enum="rep_level",
+              template=False),
         Field("visited_on", "date", ("走访日期", "日期", "visited_on", "date"), required=True),
-        Field("form", "enum", ("走访形式", "方式", "形式", "form"), required=True, enum="form"),
+        Field("form", "enum", ("走访形式", "走访方式", "方式", "形式", "form"), required=True,
+              enum="form"),
         Field("voters", "int", ("走访选民人次", "联系选民人次", "接待选民人次", "选民人次",
                                 "voters"), default=0),
         Field("suggestions", "int", ("收集意见建议（条）", "意见建议", "收集意见建议",
@@ -151,8 +159,17 @@ ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "form": {
         "home": ("入户走访", "入户", "走访", "上门走访", "上门"),
-        "station": ("进站接待", "接待", "联络站接待", "代表联络站", "进站", "站点接待"),
+        "station": ("进站接待", "接待", "联络站接待", "代表联络站", "代表联络站接待", "联络站",
+                    "代表之家接待", "代表工作站接待", "进站", "站点接待"),
         "forum": ("座谈", "座谈会", "召开座谈会", "议事会"),
+    },
+    # the body a representative belongs to: 全国/省/市/县/镇 (written before the type or apart)
+    "rep_level": {
+        "national": ("全国", "全国级", "国家级"),
+        "province": ("省", "省级", "自治区", "直辖市"),
+        "city": ("市", "市级", "州", "地级市"),
+        "county": ("县", "县级", "区", "县区", "旗", "县（市、区）"),
+        "township": ("镇", "乡", "乡镇", "镇级", "乡级", "街道"),
     },
     "kind": {
         "village": ("村", "行政村", "村委会", "村民委员会"),
@@ -160,7 +177,9 @@ ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 ENUM_FIELDS = {"status": "status", "level": "level", "rep_type": "rep_type", "form": "form",
-               "kind": "kind"}
+               "kind": "kind", "rep_level": "rep_level"}
+# An enumeration whose values may carry another's as a prefix: 县人大代表 = 县 + 人大代表.
+LEVEL_PREFIXED = {"rep_type": "rep_level"}
 
 YES = ("是", "有", "y", "yes", "true", "1", "√", "✓")
 NO = ("否", "无", "n", "no", "false", "0", "×")

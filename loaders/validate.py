@@ -210,6 +210,8 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
                 continue
             if kind == "grids" and f.name == "name" and "code" in mapping:
                 continue
+            if kind == "volunteers" and f.name == "hours" and "hours_total" in mapping:
+                continue
             col.whole(Problem(raw.header_row or None, label[f.name], "", "missing_column",
                               {"aliases": "、".join(f.aliases[:4])}))
     if n == 0 and not col.file_level:
@@ -218,6 +220,7 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
     out = pd.DataFrame(index=range(n))
     out["_row"] = rownum
     raw_vals: dict[str, pd.Series] = {}
+    prefixed: dict[str, pd.Series] = {}   # enum -> codes read from a prefix (县人大代表)
     for f in spec.fields(kind):
         if f.name not in mapping:
             continue
@@ -267,6 +270,10 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
             if f.required:
                 col.add(isblank, cname, None, "required")
         elif f.type == "enum":
+            if f.enum in spec.LEVEL_PREFIXED:  # 县人大代表: the level goes to its own field
+                lvl_enum = spec.LEVEL_PREFIXED[f.enum]
+                s, lvl = N.split_prefixed(s, f.enum, lvl_enum)
+                prefixed[lvl_enum] = lvl
             v, bad = N.parse_enum(s, f.enum)
             choices = "、".join(t(f"enum.{f.enum}.{c}", lang) for c in spec.ENUMS[f.enum])
             col.add(bad, cname, s, "bad_enum", choices=choices)
@@ -276,6 +283,11 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
         elif f.type in ("village", "grid", "village_code"):
             out[f.name] = s.where(~pd.Series(isblank), None)  # NaN where blank
 
+    for f in spec.fields(kind):  # a level from the type's prefix, where its own column is blank
+        if f.type == "enum" and f.enum in prefixed and prefixed[f.enum].notna().any():
+            got = prefixed[f.enum].reset_index(drop=True)
+            out[f.name] = out[f.name].where(out[f.name].notna(), got) if f.name in out else got
+            notes.append(f"level_prefix_{f.name}")
     prep = Prepared(kind=kind, frame=out, provided=[], problems=[], rejected=0, rows_read=n,
                     columns=info, village_id=fill_village, notes=notes)
     _CHECKS[kind](prep, col, mapping, col_name, raw_vals, reg, fill_village, allowed, lang,
@@ -528,6 +540,13 @@ def _check_volunteers(prep, col, mapping, col_name, raw_vals, reg, fill, allowed
     out = prep.frame
     _resolve_village(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, lang, label)
     _resolve_grid(prep, col, mapping, col_name, raw_vals, reg)
+    if "hours_total" in mapping and "hours" not in mapping and "participants" in out:
+        # the header says total: per-participant hours are the total shared out (0 volunteers: 0)
+        tot, ppl = out["hours_total"].astype("float64"), out["participants"].astype("float64")
+        out["hours"] = (tot / ppl.where(ppl > 0)).round(2).where(ppl > 0, 0.0).where(tot.notna())
+        col.add(out["hours_total"].isna().to_numpy(dtype=bool) & N.blank(raw_vals["hours_total"]),
+                col_name["hours_total"], None, "required")
+        prep.notes.append("hours_from_total")
     _defaults(prep, "volunteers")
     if "hours" in mapping and len(out):
         col.add((out["hours"] > 24).to_numpy(dtype=bool, na_value=False), col_name["hours"],
