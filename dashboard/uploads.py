@@ -186,6 +186,44 @@ def history(conn, village_id: int | None = None, username: str | None = None,
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
+# ---------------------------------------------------------------- remembered column mappings
+
+def header_signature(headers) -> str:
+    """The header row as the intake sees it (normalised, in order): the same ledger next month
+    has the same signature whatever its rows."""
+    import hashlib
+
+    from loaders.spec import norm_header
+    return hashlib.sha256("\x1f".join(norm_header(h) for h in headers).encode("utf-8")).hexdigest()
+
+
+def saved_mapping(conn, village_id: int | None, kind: str, signature: str) -> dict[str, str]:
+    """The manual mapping last used for this village, kind and header signature ({} if none)."""
+    m = S.upload_mapping
+    got = conn.execute(sa.select(m.c.mapping).where(
+        m.c.village_id == int(village_id or 0), m.c.kind == kind, m.c.signature == signature)).scalar()
+    return json.loads(got) if got else {}
+
+
+def remember_mapping(engine, village_id: int | None, kind: str, signature: str,
+                     mapping: dict[str, str], username: str) -> None:
+    """Keep a manual mapping for the next file with these headers (replacing an older one)."""
+    from datetime import datetime
+
+    from dashboard.db.engine import run_write
+    m = S.upload_mapping
+    key = (m.c.village_id == int(village_id or 0), m.c.kind == kind, m.c.signature == signature)
+    text = json.dumps(dict(sorted(mapping.items())), ensure_ascii=False)
+
+    def body(conn):
+        conn.execute(sa.delete(m).where(*key))
+        conn.execute(sa.insert(m).values(village_id=int(village_id or 0), kind=kind,
+                                         signature=signature, mapping=text,
+                                         username=(username or "anonymous")[:64],
+                                         updated_at=datetime.now()))
+    run_write(engine, body)
+
+
 def batches(conn, user: dict | None = None, limit: int = 100) -> list[dict]:
     """The batches a user may see on the upload page (their villages'), newest first."""
     import loaders

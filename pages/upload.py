@@ -18,6 +18,8 @@ if f is not None:
     data = f.getvalue()
     mapping = up.mapping_for(data)
     res = up.check(user, data, f.name, kind, village, coord, mapping)
+    if up.recall_mapping(res, village, mapping):
+        st.rerun()
     st.subheader(ui.t("upload.preview"))
     if res.columns:
         new_mapping = up.mapping_editor(res)

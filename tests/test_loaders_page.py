@@ -175,3 +175,29 @@ def test_unmatched_column_mapped_by_hand(site):
     preview = [d.value for d in at.dataframe if "案件编号" in d.value.columns][0]
     assert preview["案件编号"].tolist() == ["Q-1"]
     assert any("新增 1 行" in s.value for s in at.success)
+
+
+def test_a_mapping_made_by_hand_is_remembered_for_the_next_file(site):
+    engine, _ = site
+    head = "单号,村（社区）,纠纷类型,登记日期,化解状态\n"
+    at = page(ADMIN)
+    at.selectbox(key="up_kind").set_value("disputes")
+    at = upload(at, "march.csv", (head + "Q-1,红旗村,邻里纠纷,2024-03-05,已受理\n").encode())
+    [s for s in at.selectbox if s.label == "单号"][0].set_value("case_no")
+    at = at.run()
+    at.button(key="up_go").click()
+    at = at.run()
+    ok(at)
+    # next month, a new session: the same headers map themselves, and it says so
+    at = page(ADMIN)
+    at.selectbox(key="up_kind").set_value("disputes")
+    at = upload(at, "april.csv", (head + "Q-2,红旗村,土地流转,2024-04-02,已受理\n").encode())
+    ok(at)
+    assert any("沿用上次" in i.value for i in at.info)
+    assert [s for s in at.selectbox if s.label == "单号"][0].value == "case_no"   # shown, changeable
+    preview = [d.value for d in at.dataframe if "案件编号" in d.value.columns][0]
+    assert preview["案件编号"].tolist() == ["Q-2"]
+    at.button(key="up_go").click()
+    at = at.run()
+    with engine.connect() as c:
+        assert sorted(c.execute(sa.select(S.dispute.c.case_no)).scalars()) == ["Q-1", "Q-2"]

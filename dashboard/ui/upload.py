@@ -56,7 +56,26 @@ def mapping_for(data: bytes) -> dict[str, str]:
     if st.session_state.get("up_mapping_sha") != sha:
         st.session_state["up_mapping_sha"] = sha
         st.session_state["up_mapping"] = {}
+        st.session_state.pop("up_mapping_recalled", None)
     return dict(st.session_state["up_mapping"])
+
+
+def _village_id(village: str | None) -> int:
+    return next((i for i, n in ui.village_names().items() if n == village), 0) if village else 0
+
+
+def recall_mapping(res: loaders.ImportResult, village: str | None, mapping: dict) -> bool:
+    """Once per file: the mapping this village last made by hand for these headers, if any.
+    True when it was put in place (the caller checks the file again with it)."""
+    if mapping or not res.kind or not res.columns or "up_mapping_recalled" in st.session_state:
+        return False
+    sig = uploads.header_signature([c["column"] for c in res.columns])
+    with ui.engine().connect() as conn:
+        saved = uploads.saved_mapping(conn, _village_id(village), res.kind, sig)
+    st.session_state["up_mapping_recalled"] = bool(saved)
+    if saved:
+        st.session_state["up_mapping"] = saved
+    return bool(saved)
 
 
 def check(user: dict, data: bytes, name: str, kind, village, coord, mapping) -> loaders.ImportResult:
@@ -77,7 +96,11 @@ def mapping_editor(res: loaders.ImportResult) -> dict[str, str]:
     df = pd.DataFrame([{ui.t("upload.col_file"): c["column"],
                         ui.t("upload.col_field"): c.get("label", ""),
                         ui.t("upload.col_how"): ui.t(f"upload.how_{c['how']}")} for c in res.columns])
-    with st.expander(ui.t("upload.columns"), expanded=any(c["how"] == "unmatched" for c in res.columns)):
+    recalled = st.session_state.get("up_mapping_recalled")
+    with st.expander(ui.t("upload.columns"),
+                     expanded=bool(recalled) or any(c["how"] == "unmatched" for c in res.columns)):
+        if recalled:
+            st.info(ui.t("upload.mapping_recalled"))
         st.dataframe(df, hide_index=True, width="stretch")
         mapping = dict(st.session_state.get("up_mapping", {}))
         todo = [c for c in res.columns if c["how"] in ("unmatched", "manual") and c["column"]]
@@ -199,6 +222,10 @@ def do_import(user: dict, data: bytes, name: str, kind, village, coord, mapping,
             msg += " " + ui.t("upload.removed", n=res.deleted)
         # shown where the button was, for as long as this file stays in the uploader
         st.session_state["up_done_file"] = (hashlib.sha256(data).hexdigest(), msg)
+        if mapping and res.kind and res.columns:  # next month's file maps itself
+            uploads.remember_mapping(ui.engine(), _village_id(village), res.kind,
+                                     uploads.header_signature([c["column"] for c in res.columns]),
+                                     mapping, user.get("username") or "")
     else:
         st.session_state["up_failed"] = res
 
