@@ -53,7 +53,7 @@ def may_upload_kind(user: dict | None, kind: str | None) -> bool:
     return kind is None or auth.can(user, auth.action_for_kind(kind))
 
 
-def _geo_name(file_name: str) -> bool:
+def is_geo_name(file_name: str | None) -> bool:
     return PurePath(str(file_name or "").lower()).suffix in GEO_SUFFIXES
 
 
@@ -73,7 +73,7 @@ def run_import(engine, ctx, user: dict | None = None, *, refresh: bool = True):
             return _refuse(engine, who, action, base, ctx)
         if not may_upload_kind(user, ctx.kind):
             return _refuse(engine, who, action, base, ctx)
-        if _geo_name(ctx.file_name) and not any(auth.can(user, auth.action_for_kind(k))
+        if is_geo_name(ctx.file_name) and not any(auth.can(user, auth.action_for_kind(k))
                                                 for k in GEO_KINDS):
             return _refuse(engine, who, action, base, replace(ctx, kind=ctx.kind or "grids"))
         ctx = replace(ctx, username=who, allowed_village_ids=auth.allowed_village_ids(user))

@@ -7,13 +7,15 @@ from dashboard.ui import upload as up
 
 ui.page_header("upload.title")
 user = aui.require("upload")
-st.caption(ui.t("upload.intro"))
+up.intro(user)
 if not ui.village_names() and "villages" not in up.kinds(user):
     st.warning(ui.t("upload.no_villages"))
 up.templates(user)
 
-kind, village, coord = up.choices(user)
-f = st.file_uploader(ui.t("upload.file"), type=up.TYPES, key="up_file", help=ui.t("upload.file_help"))
+kind, village = up.choices(user)
+f = st.file_uploader(ui.t("upload.file"), type=up.TYPES, key="up_file",
+                     help=ui.t("upload.file_help" if up.boundaries_allowed(user) else "upload.file_help_ledgers"))
+coord = up.coord_choice(user, kind, f.name if f is not None else None)
 if f is not None:
     data = f.getvalue()
     mapping = up.mapping_for(data)

@@ -201,3 +201,28 @@ def test_a_mapping_made_by_hand_is_remembered_for_the_next_file(site):
     at = at.run()
     with engine.connect() as c:
         assert sorted(c.execute(sa.select(S.dispute.c.case_no)).scalars()) == ["Q-1", "Q-2"]
+
+
+def test_the_page_speaks_to_a_clerk_and_asks_the_coordinate_system_only_for_boundaries(site):
+    _, ids = site
+    clerk = {"username": "wen", "role": "clerk", "village_ids": {ids["红旗村"]}, "display_name": ""}
+    at = page(clerk)
+    ok(at)
+    text = " ".join(c.value for c in at.caption)
+    assert "矛盾纠纷、志愿服务、代表走访" in text
+    assert "名册" not in text and "网格边界" not in text and "Shapefile" not in text
+    assert "up_coord" not in [s.key for s in at.selectbox]
+    at = upload(at, "disputes_gbk_title_footer.csv")
+    assert "up_coord" not in [s.key for s in at.selectbox]
+    admin = page(ADMIN)
+    assert "up_coord" not in [s.key for s in admin.selectbox]       # a ledger: no coordinates asked
+    admin.selectbox(key="up_kind").set_value("grids")
+    admin = admin.run()
+    assert "up_coord" in [s.key for s in admin.selectbox]
+
+
+def test_a_workbook_is_not_said_to_have_an_encoding(site):
+    at = upload(page(ADMIN), "visits_named_sheet.xlsx")
+    ok(at)
+    cap = [c.value for c in at.caption if c.value.startswith("识别结果")]
+    assert cap and "Excel 工作簿" in cap[0] and "编码" not in cap[0]

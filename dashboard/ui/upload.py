@@ -33,10 +33,19 @@ def villages(user: dict) -> dict[int, str]:
     return names if allowed is None else {i: n for i, n in names.items() if i in allowed}
 
 
-def choices(user: dict) -> tuple[str | None, str | None, str]:
-    """(kind or None for detection, village name or None, coordinate system) from the form."""
+def boundaries_allowed(user: dict) -> bool:
+    return any(k in kinds(user) for k in uploads.GEO_KINDS)
+
+
+def intro(user: dict) -> None:
+    """What this person may upload: a clerk is not told about 名册, boundaries or Shapefiles."""
+    st.caption(ui.t("upload.intro" if boundaries_allowed(user) else "upload.intro_ledgers"))
+
+
+def choices(user: dict) -> tuple[str | None, str | None]:
+    """(kind or None for detection, village name or None) from the form."""
     allowed_kinds = kinds(user)
-    c1, c2, c3 = st.columns(3)
+    c1, c2 = st.columns(2)
     # labels as dicts: AppTest formats values outside the script run, where ui.t() is not the page's
     klab = {AUTO: ui.t("upload.kind_auto"), **{k: ui.t(f"loader.kind.{k}") for k in allowed_kinds}}
     kind = c1.selectbox(ui.t("upload.kind"), list(klab), key="up_kind", format_func=klab.get)
@@ -45,9 +54,16 @@ def choices(user: dict) -> tuple[str | None, str | None, str]:
         {NO_VILLAGE: ui.t("upload.village_none"), **names}
     vid = c2.selectbox(ui.t("upload.village"), list(vlab), key="up_village",
                        help=ui.t("upload.village_help"), format_func=vlab.get)
+    return (None if kind == AUTO else kind), (names.get(vid) if vid else None)
+
+
+def coord_choice(user: dict, kind: str | None, file_name: str | None) -> str:
+    """The coordinate system: asked only for boundaries (a registry/grid kind or a geo file)."""
+    geo = kind in uploads.GEO_KINDS or (kind is None and uploads.is_geo_name(file_name))
+    if not geo or not boundaries_allowed(user):
+        return "wgs84"
     clab = {c: ui.t(f"upload.coord_{c}") for c in ("wgs84", "gcj02", "bd09")}
-    coord = c3.selectbox(ui.t("upload.coord"), list(clab), key="up_coord", format_func=clab.get)
-    return (None if kind == AUTO else kind), (names.get(vid) if vid else None), coord
+    return st.selectbox(ui.t("upload.coord"), list(clab), key="up_coord", format_func=clab.get)
 
 
 def mapping_for(data: bytes) -> dict[str, str]:
@@ -125,9 +141,11 @@ def preview(res: loaders.ImportResult) -> None:
     kind = ui.t(f"loader.kind.{res.kind}") if res.kind else "—"
     if res.format in ("geojson", "shapefile"):
         st.caption(ui.t("upload.detected_geo", kind=kind, format=res.format, n=res.rows_read))
-    elif res.header_row:
-        st.caption(ui.t("upload.detected", kind=kind, encoding=res.encoding or "xlsx",
+    elif res.header_row and res.encoding:
+        st.caption(ui.t("upload.detected", kind=kind, encoding=res.encoding,
                         sheet=res.sheet or "—", row=res.header_row))
+    elif res.header_row:  # a workbook has sheets, not an encoding
+        st.caption(ui.t("upload.detected_book", kind=kind, sheet=res.sheet or "—", row=res.header_row))
     for note in res.notes:
         st.info(note)
     if res.preview:
