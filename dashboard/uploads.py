@@ -186,6 +186,46 @@ def history(conn, village_id: int | None = None, username: str | None = None,
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
+def batch_rows(conn, batch_id: int, user: dict | None = None, lang: str = "zh",
+               limit: int = 100_000):
+    """The ledger rows a batch added, changed or removed, as they are now (removed: as they
+    were), one column per field with the catalogue's labels and a first column saying which.
+    None when the user may not see the batch or it is not a ledger batch."""
+    import pandas as pd
+
+    from dashboard.i18n import t
+    from loaders import spec
+    b = conn.execute(sa.select(S.import_batch).where(S.import_batch.c.id == int(batch_id))).mappings().first()
+    if b is None or b["kind"] not in spec.LEDGER_KINDS:
+        return None
+    allowed = auth.allowed_village_ids(user) if user is not None else None
+    if allowed is not None and (b["village_id"] is None or int(b["village_id"]) not in allowed):
+        return None
+    table = S.metadata.tables[spec.TABLES[b["kind"]]]
+    bc = S.batch_change
+    changes = conn.execute(sa.select(bc.c.row_id, bc.c.before).where(
+        bc.c.batch_id == int(batch_id), bc.c.table_name == table.name).limit(limit)).all()
+    how = {int(r): ("inserted" if before is None else
+                    "deleted" if '"_deleted": true' in before else "updated") for r, before in changes}
+    gone = [dict(json.loads(before), id=int(r)) for r, before in changes
+            if before is not None and '"_deleted": true' in before]
+    live = conn.execute(sa.select(table).where(sa.or_(
+        table.c.id.in_([i for i, h in how.items() if h != "deleted"]),
+        table.c.batch_id == int(batch_id))).order_by(table.c.id).limit(limit)).mappings().all()
+    names = {int(i): n for i, n in conn.execute(sa.select(S.village.c.id, S.village.c.name))}
+    fields = [f for f in spec.fields(b["kind"]) if f.name in table.c or f.type == "village"]
+    out = []
+    for r in [*live, *gone]:
+        rec = {t("upload.batch_change", lang): t(f"upload.change_{how.get(int(r['id']), 'inserted')}", lang)}
+        for f in fields:
+            v = names.get(int(r["village_id"]), "") if f.type == "village" else r.get(f.name)
+            if f.type == "enum" and v is not None:
+                v = t(f"enum.{f.enum}.{v}", lang)
+            rec[t(f"loader.field.{b['kind']}.{f.name}", lang)] = "" if v is None else v
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
 # ---------------------------------------------------------------- remembered column mappings
 
 def header_signature(headers) -> str:

@@ -110,3 +110,18 @@ def test_a_reused_number_is_refused_unless_accepted(town, db_url, tmp_path, caps
         assert c.execute(sa.select(S.dispute.c.category).where(S.dispute.c.case_no == "HQ-1")).scalar() == "邻里纠纷"
     code, out = run_cli(db_url, tmp_path, "q2.csv", q2, "--accept-reused", capsys=capsys)
     assert code == 0 and out["updated"] == 1
+
+
+def test_a_batch_lists_the_rows_it_added_changed_and_removed(town):
+    from dashboard import uploads
+    assert loaders.import_file(town, DIS.encode(), "q1.csv").inserted == 3
+    again = DIS.replace("HQ-2,红旗村,土地流转,2024-01-07,2,已受理\n", "").replace("2024-02-01,2,", "2024-02-01,3,") \
+        + "HQ-4,红旗村,邻里纠纷,2024-02-03,2,已受理\n"
+    r = loaders.import_file(town, again.encode(), "q1.csv", remove_missing=True)
+    assert (r.inserted, r.updated, r.deleted) == (1, 1, 1)
+    with town.connect() as c:
+        df = uploads.batch_rows(c, r.batch_id)
+        clerk = {"username": "x", "role": "clerk", "village_ids": (999,)}
+        assert uploads.batch_rows(c, r.batch_id, clerk) is None     # another village's batch
+    got = sorted(zip(df["变更"], df["案件编号"], df["当事人数"].astype(str), df["村（社区）"]))
+    assert got == [("删除", "HQ-2", "2", "红旗村"), ("新增", "HQ-4", "2", "红旗村"), ("更新", "HQ-3", "3", "红旗村")]

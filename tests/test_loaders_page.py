@@ -226,3 +226,15 @@ def test_a_workbook_is_not_said_to_have_an_encoding(site):
     ok(at)
     cap = [c.value for c in at.caption if c.value.startswith("识别结果")]
     assert cap and "Excel 工作簿" in cap[0] and "编码" not in cap[0]
+
+
+def test_a_batchs_rows_are_shown_with_a_download(site):
+    engine, _ = site
+    res = loaders.import_file(engine, (D / "visits.csv").read_bytes(), "visits.csv")
+    at = page(ADMIN)
+    at.selectbox(key="up_batch_view").set_value(res.batch_id)
+    at = at.run()
+    ok(at)
+    rows = [d.value for d in at.dataframe if "变更" in d.value.columns][0]
+    assert len(rows) == res.inserted and set(rows["变更"]) == {"新增"}
+    assert any(b.label == f"下载批次 {res.batch_id} 的行（CSV）" for b in at.get("download_button"))

@@ -274,7 +274,29 @@ def history(user: dict) -> None:
                         ui.t("upload.h_counts"): f"{r['inserted']}/{r['updated']}/{r['unchanged']}",
                         ui.t("upload.h_state"): ui.t(f"upload.state_{r['state']}")} for r in rows])
     st.dataframe(df, hide_index=True, width="stretch")
+    batch_detail(user, rows)
     undo_box(user, rows)
+
+
+def batch_detail(user: dict, rows: list[dict]) -> None:
+    """One batch's rows (added, changed, removed) and their download, through the exporter."""
+    ledgers = {r["id"]: r for r in rows if r["kind"] in loaders.spec.LEDGER_KINDS}
+    if not ledgers:
+        return
+    labels = {b: ui.t("upload.undo_option", **batch_words(r)) for b, r in ledgers.items()}
+    bid = st.selectbox(ui.t("upload.batch_pick"), list(labels), index=None, key="up_batch_view",
+                       placeholder=ui.t("upload.undo_placeholder"), format_func=labels.get)
+    if bid is None:
+        return
+    with ui.engine().connect() as conn:
+        df = uploads.batch_rows(conn, bid, user, ui.lang())
+    if df is None or not len(df):
+        st.caption(ui.t("upload.batch_empty"))
+        return
+    st.dataframe(df.astype(str), hide_index=True, width="stretch", key="up_batch_rows")
+    st.download_button(ui.t("upload.batch_download", batch=bid), export.table_to_csv(df.astype(str), index=False),
+                       file_name=f"batch_{bid}.csv", mime="text/csv", key=f"up_batch_dl_{bid}",
+                       on_click="ignore", icon=":material/download:")
 
 
 def batch_words(r: dict) -> dict:
