@@ -4,6 +4,7 @@
     python -m loaders template KIND [-o FILE] [--lang zh|en]
     python -m loaders batches [--db URL] [--json]
     python -m loaders undo BATCH_ID [--db URL] [--user NAME] [--json]
+    python -m loaders docs          (regenerates docs/UPLOAD_TEMPLATES.md's tables from spec.py)
 
 Exit status: 0 written (or a clean dry run), 1 the file (or the undo) was refused,
 2 a usage error (bad arguments, missing file, unknown --village, unreachable database).
@@ -64,6 +65,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("kind", choices=KINDS)
     t.add_argument("-o", "--output", metavar="FILE", help="default: template_<kind>.xlsx")
     t.add_argument("--lang", choices=("zh", "en"), default=None)
+    sub.add_parser("docs", help="regenerate the alias and enumeration tables of docs/UPLOAD_TEMPLATES.md")
     b = sub.add_parser("batches", help="list upload batches")
     b.add_argument("--db", metavar="URL")
     b.add_argument("--json", action="store_true")
@@ -172,6 +174,12 @@ def cmd_template(a) -> int:
     return OK
 
 
+def cmd_docs(a) -> int:
+    from loaders import docs
+    print(f"{docs.DOC}: {'rewritten' if docs.write() else 'up to date'}")
+    return OK
+
+
 def cmd_batches(a) -> int:
     import loaders
     try:
@@ -218,7 +226,7 @@ def cmd_undo(a) -> int:
 def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     return {"import": cmd_import, "template": cmd_template, "batches": cmd_batches,
-            "undo": cmd_undo}[a.command](a)
+            "undo": cmd_undo, "docs": cmd_docs}[a.command](a)
 
 
 if __name__ == "__main__":
