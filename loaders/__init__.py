@@ -106,6 +106,7 @@ class ImportResult:
     total_errors: int = 0                              # may exceed len(errors) (capped list)
     deleted: int = 0                                   # missing rows removed (remove_missing)
     diff: dict | None = None                           # ledgers: ingest.ledger_diff, labelled
+    categories: list[dict] = field(default_factory=list)  # disputes: {value, rows} outside the vocabulary
 
     @property
     def ok(self) -> bool:
@@ -157,6 +158,7 @@ class ImportContext:
     preview_rows: int = 20
     remove_missing: bool = False   # delete the village's rows in the file's span it no longer holds
     accept_reused: bool = False    # allow updates flagged "probably a reused number"
+    category_map: dict[str, str] | None = None  # disputes: {category as written: vocabulary name}
 
     def __post_init__(self):
         if self.kind is not None and self.kind not in KINDS:
@@ -267,7 +269,7 @@ def _import(engine, ctx: ImportContext, res: ImportResult, holder: dict) -> None
                     holder["notes"] = [t("loader.note.village_from_title", lang,
                                          village=holder["village"])]
             prep = prepare(raw, k, reg, fill_village=fill, allowed=allowed, manual=mapping,
-                           lang=lang, coord_system=coord_system)
+                           lang=lang, coord_system=coord_system, category_map=ctx.category_map)
             holder["prep"], holder["reg"] = prep, reg
             if prep.problems:
                 raise ValidationFailed(prep.problems, prep.rejected, prep.total_problems)
@@ -316,6 +318,7 @@ def _import(engine, ctx: ImportContext, res: ImportResult, holder: dict) -> None
     if prep is not None:
         res.rows_read = prep.rows_read
         res.columns = prep.columns
+        res.categories = list(prep.categories)
         try:
             res.preview = _preview(prep, holder.get("reg"), lang, preview_rows)
         except Exception:  # a preview must never turn a structured answer into a traceback

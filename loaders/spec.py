@@ -138,6 +138,34 @@ NATURAL_PREFIX = "NK-"
 REUSE_FIELDS = {"disputes": ("reported_on", "category"), "volunteers": ("held_on", "category"),
                 "visits": ("visited_on", "rep_name")}
 
+# Dispute categories: a controlled vocabulary (the 矛盾纠纷 types the township reports, as the
+# dashboard stores them) -> the spellings clerks write for each. A category that matches none
+# is kept as written and listed for the clerk to map (or to file as 其他).
+DISPUTE_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "邻里纠纷": ("邻里矛盾", "邻里关系", "邻里关系纠纷", "相邻关系纠纷", "相邻纠纷"),
+    "婚姻家庭矛盾": ("婚姻家庭", "婚姻家庭纠纷", "婚姻纠纷", "家庭纠纷", "家庭矛盾", "婚恋纠纷",
+                     "婚姻矛盾"),
+    "土地流转": ("土地流转纠纷", "土地承包", "土地承包纠纷", "承包地纠纷", "土地纠纷",
+                 "土地承包经营纠纷"),
+    "宅基地纠纷": ("宅基地", "宅基地矛盾", "房屋宅基地纠纷", "宅基地争议"),
+    "赡养纠纷": ("赡养", "赡养老人", "赡养矛盾", "赡养老人纠纷", "赡养抚养纠纷"),
+    "劳资纠纷": ("劳资", "劳动争议", "劳动纠纷", "欠薪", "拖欠工资", "讨薪", "劳资矛盾"),
+    "征地拆迁": ("征地拆迁纠纷", "征地", "拆迁", "拆迁纠纷", "征地纠纷", "征收拆迁"),
+    "山林权属": ("山林权属纠纷", "山林纠纷", "林权纠纷", "山林土地纠纷", "林地纠纷"),
+    "物业纠纷": ("物业", "物业管理纠纷", "物业矛盾"),
+    "其他": ("其他纠纷", "其它", "其它纠纷", "其他矛盾"),
+}
+OTHER_CATEGORY = "其他"
+
+
+def category_lookup() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, spellings in DISPUTE_CATEGORIES.items():
+        for s in (name, *spellings):
+            out.setdefault(norm_header(s), name)
+    return out
+
+
 # Enumerations: stored code -> spellings a clerk may write (the code itself is always accepted).
 ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
     "status": {

@@ -95,6 +95,8 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     total_problems: int = 0
     key_order: np.ndarray | None = None  # rows sorted by (village_id, record number), if known
+    category_map: dict | None = None     # disputes: the clerk's {category as written: vocabulary}
+    categories: list = field(default_factory=list)  # disputes: categories outside the vocabulary
 
 
 class Collector:
@@ -161,7 +163,8 @@ def _formula(s: pd.Series, bad: np.ndarray) -> np.ndarray:
 
 def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None = None,
             allowed: set[int] | None = None, manual: dict[str, str] | None = None,
-            lang: str = "zh", coord_system: str = "wgs84") -> Prepared:
+            lang: str = "zh", coord_system: str = "wgs84",
+            category_map: dict[str, str] | None = None) -> Prepared:
     mapping, info = N.match_headers(raw.headers, kind, manual)
     label = {f.name: t(f"loader.field.{kind}.{f.name}", lang) for f in spec.fields(kind)}
     for e in info:
@@ -290,6 +293,7 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
             notes.append(f"level_prefix_{f.name}")
     prep = Prepared(kind=kind, frame=out, provided=[], problems=[], rejected=0, rows_read=n,
                     columns=info, village_id=fill_village, notes=notes)
+    prep.category_map = category_map
     _CHECKS[kind](prep, col, mapping, col_name, raw_vals, reg, fill_village, allowed, lang,
                   geoms, coord_system, label)
     order = {h: i for i, h in enumerate(raw.headers)}
@@ -531,8 +535,26 @@ def _check_disputes(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, 
             from loaders.geo import to_wgs84
             x, y = to_wgs84(out.loc[m, "lon"].to_numpy(float), out.loc[m, "lat"].to_numpy(float), coord)
             out.loc[m, "lon"], out.loc[m, "lat"] = np.round(x, 6), np.round(y, 6)
+    if "category" in out and len(out):
+        _categories(prep, out)
     _record_numbers(prep, col, mapping, col_name, raw_vals, "disputes",
                     ["reported_on", "category", "status", "parties", "mediator", "source", "note"])
+
+
+def _categories(prep, out) -> None:
+    """Categories onto the vocabulary: known spellings to their name, the clerk's own mapping
+    (``category_map``) applied, the rest kept as written and listed in prep.categories."""
+    lookup = spec.category_lookup()
+    chosen = {str(k): v for k, v in (prep.category_map or {}).items()
+              if v in spec.DISPUTE_CATEGORIES}
+    s = out["category"]
+    named = N.by_value(s, lambda x: chosen.get(x) or lookup.get(spec.norm_header(x)) if x else None)
+    named = pd.Series(named, index=s.index, dtype=object)
+    rest = s.notna() & named.isna()
+    out["category"] = named.where(named.notna(), s)
+    if rest.any():
+        counts = s[rest].value_counts()
+        prep.categories = [{"value": str(v), "rows": int(n)} for v, n in counts.items()]
 
 
 def _check_volunteers(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, lang, geoms,

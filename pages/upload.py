@@ -27,6 +27,9 @@ if f is not None:
         new_mapping = up.mapping_editor(res)
         if new_mapping != mapping:
             st.rerun()
+    cats = up.category_map()
+    if up.category_editor(res) != cats:
+        st.rerun()
     up.preview(res)
     if failed := st.session_state.pop("up_failed", None):   # the import itself was refused
         up.problems(failed)

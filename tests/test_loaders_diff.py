@@ -125,3 +125,20 @@ def test_a_batch_lists_the_rows_it_added_changed_and_removed(town):
         assert uploads.batch_rows(c, r.batch_id, clerk) is None     # another village's batch
     got = sorted(zip(df["变更"], df["案件编号"], df["当事人数"].astype(str), df["村（社区）"]))
     assert got == [("删除", "HQ-2", "2", "红旗村"), ("新增", "HQ-4", "2", "红旗村"), ("更新", "HQ-3", "3", "红旗村")]
+
+
+def test_dispute_categories_are_filed_under_the_vocabulary_and_the_rest_listed(town):
+    body = ("纠纷编号,村(社区),类别,排查日期,当事人数,状态\n"
+            "HQ-1,红旗村,婚姻家庭,2024-01-05,2,已受理\n"
+            "HQ-2,红旗村,婚姻家庭矛盾,2024-01-07,2,已受理\n"
+            "HQ-3,红旗村,拖欠工资,2024-02-01,2,已受理\n"
+            "HQ-4,红旗村,鸡毛蒜皮,2024-02-02,2,已受理\n"
+            "HQ-5,红旗村,鸡毛蒜皮,2024-02-03,2,已受理\n")
+    r = loaders.import_file(town, body.encode(), "c.csv", dry_run=True)
+    assert r.ok and r.categories == [{"value": "鸡毛蒜皮", "rows": 2}]
+    r = loaders.import_file(town, body.encode(), "c.csv", category_map={"鸡毛蒜皮": "其他"})
+    assert r.ok and r.categories == []
+    with town.connect() as c:
+        got = dict(c.execute(sa.select(S.dispute.c.case_no, S.dispute.c.category)).all())
+    assert got == {"HQ-1": "婚姻家庭矛盾", "HQ-2": "婚姻家庭矛盾", "HQ-3": "劳资纠纷", "HQ-4": "其他",
+                   "HQ-5": "其他"}

@@ -238,3 +238,20 @@ def test_a_batchs_rows_are_shown_with_a_download(site):
     rows = [d.value for d in at.dataframe if "变更" in d.value.columns][0]
     assert len(rows) == res.inserted and set(rows["变更"]) == {"新增"}
     assert any(b.label == f"下载批次 {res.batch_id} 的行（CSV）" for b in at.get("download_button"))
+
+
+def test_categories_outside_the_vocabulary_are_listed_for_the_clerk(site):
+    engine, _ = site
+    data = ("纠纷编号,村(社区),类别,排查日期,当事人数,状态\n"
+            "HQ-1,红旗村,婚姻家庭,2024-01-05,2,已受理\nHQ-2,红旗村,鸡毛蒜皮,2024-01-07,2,已受理\n").encode()
+    at = upload(page(ADMIN), "c.csv", data)
+    ok(at)
+    box = [s for s in at.selectbox if s.label == "“鸡毛蒜皮”（1 行）"][0]
+    box.set_value("其他")
+    at = at.run()
+    ok(at)
+    at.button(key="up_go").click()
+    at = at.run()
+    with engine.connect() as c:
+        got = dict(c.execute(sa.select(S.dispute.c.case_no, S.dispute.c.category)).all())
+    assert got == {"HQ-1": "婚姻家庭矛盾", "HQ-2": "其他"}

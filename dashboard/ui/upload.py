@@ -72,6 +72,7 @@ def mapping_for(data: bytes) -> dict[str, str]:
     if st.session_state.get("up_mapping_sha") != sha:
         st.session_state["up_mapping_sha"] = sha
         st.session_state["up_mapping"] = {}
+        st.session_state["up_catmap"] = {}
         st.session_state.pop("up_mapping_recalled", None)
     return dict(st.session_state["up_mapping"])
 
@@ -94,16 +95,44 @@ def recall_mapping(res: loaders.ImportResult, village: str | None, mapping: dict
     return bool(saved)
 
 
+def category_map() -> dict[str, str]:
+    """Categories outside the vocabulary mapped by the clerk for this file."""
+    return dict(st.session_state.get("up_catmap", {}))
+
+
+def category_editor(res: loaders.ImportResult) -> dict[str, str]:
+    """Each category outside the vocabulary: keep as written, or file under a vocabulary name
+    (其他 included). Returns the mapping chosen."""
+    chosen = category_map()
+    if not res.categories:
+        return chosen
+    names = {"": ui.t("upload.cat_keep"), **{c: c for c in loaders.spec.DISPUTE_CATEGORIES}}
+    with st.expander(ui.t("upload.cat_title", n=len(res.categories)), expanded=True):
+        st.caption(ui.t("upload.cat_help"))
+        for i, c in enumerate(res.categories):
+            cur = chosen.get(c["value"], "")
+            pick = st.selectbox(ui.t("upload.cat_row", value=c["value"], rows=c["rows"]), list(names),
+                                index=list(names).index(cur) if cur in names else 0,
+                                format_func=names.get, key=f"up_cat_{i}")
+            if pick:
+                chosen[c["value"]] = pick
+            else:
+                chosen.pop(c["value"], None)
+    st.session_state["up_catmap"] = chosen
+    return chosen
+
+
 def check(user: dict, data: bytes, name: str, kind, village, coord, mapping) -> loaders.ImportResult:
     """The dry run for this file and these choices (kept in session state across reruns)."""
     key = hashlib.sha256(repr((hashlib.sha256(data).hexdigest(), name, kind, village, coord,
-                               sorted(mapping.items()), ui.lang(), ui.version())).encode()).hexdigest()
+                               sorted(mapping.items()), sorted(category_map().items()), ui.lang(),
+                               ui.version())).encode()).hexdigest()
     cache = st.session_state.setdefault("up_checks", {})
     if key not in cache:
         cache.clear()
         cache[key] = uploads.run_import(ui.engine(), loaders.ImportContext(
             data, name, kind=kind, village=village, dry_run=True, lang=ui.lang(),
-            coord_system=coord, mapping=mapping or None), user)
+            coord_system=coord, mapping=mapping or None, category_map=category_map() or None), user)
     return cache[key]
 
 
@@ -230,7 +259,8 @@ def do_import(user: dict, data: bytes, name: str, kind, village, coord, mapping,
               remove_missing: bool = False, accept_reused: bool = False) -> None:
     res = uploads.run_import(ui.engine(), loaders.ImportContext(
         data, name, kind=kind, village=village, lang=ui.lang(), coord_system=coord,
-        mapping=mapping or None, remove_missing=remove_missing, accept_reused=accept_reused), user)
+        mapping=mapping or None, remove_missing=remove_missing, accept_reused=accept_reused,
+        category_map=category_map() or None), user)
     st.session_state.pop("up_checks", None)
     if res.ok:
         key = "upload.imported" if res.inserted or res.updated or res.deleted else "upload.nothing_new"
