@@ -1,16 +1,14 @@
 """Everyday spellings: level-prefixed representative types, 代表身份/走访方式/志愿服务队伍 headers,
 代表联络站接待, total hours converted only when the header says total."""
 import json
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 import loaders
 from dashboard.db import schema as S
 from loaders.__main__ import main
+from test_loaders_diff import town  # noqa: F401 - the registry fixture (three villages)
 
-D = Path(__file__).resolve().parent / "data" / "loaders"
 VIS = ("村（社区）,代表姓名,代表身份,走访日期,走访方式,走访选民人次,意见建议\n"
        "红旗村,王明,县人大代表,2024-03-05,代表联络站接待,12,3\n"
        "红旗村,李华,镇党代表,2024-03-06,入户走访,5,1\n"
@@ -18,12 +16,6 @@ VIS = ("村（社区）,代表姓名,代表身份,走访日期,走访方式,走�
        "红旗村,赵四,全国人大代表,2024-03-08,座谈会,5,1\n"
        "红旗村,钱五,市政协委员,2024-03-09,座谈会,5,1\n"
        "红旗村,孙六,省人大代表,2024-03-10,座谈会,5,1\n")
-
-
-@pytest.fixture
-def town(engine):
-    assert loaders.import_file(engine, (D / "villages.csv").read_bytes(), "villages.csv").ok
-    return engine
 
 
 def test_visits_with_level_prefixed_types_and_everyday_headers(town, db_url, tmp_path, capsys):

@@ -110,16 +110,21 @@ def category_editor(res: loaders.ImportResult) -> dict[str, str]:
     with st.expander(ui.t("upload.cat_title", n=len(res.categories)), expanded=True):
         st.caption(ui.t("upload.cat_help"))
         for i, c in enumerate(res.categories):
-            cur = chosen.get(c["value"], "")
-            pick = st.selectbox(ui.t("upload.cat_row", value=c["value"], rows=c["rows"]), list(names),
-                                index=list(names).index(cur) if cur in names else 0,
-                                format_func=names.get, key=f"up_cat_{i}")
-            if pick:
-                chosen[c["value"]] = pick
-            else:
-                chosen.pop(c["value"], None)
+            _pick(ui.t("upload.cat_row", value=c["value"], rows=c["rows"]), names, chosen,
+                  c["value"], f"up_cat_{i}")
     st.session_state["up_catmap"] = chosen
     return chosen
+
+
+def _pick(label: str, options: dict, chosen: dict, name: str, key: str) -> None:
+    """One select box of a by-hand mapping: chosen[name] = the pick ("" = none, removed)."""
+    cur = chosen.get(name, "")
+    pick = st.selectbox(label, list(options), index=list(options).index(cur) if cur in options else 0,
+                        format_func=options.get, key=key)
+    if pick:
+        chosen[name] = pick
+    else:
+        chosen.pop(name, None)
 
 
 def check(user: dict, data: bytes, name: str, kind, village, coord, mapping) -> loaders.ImportResult:
@@ -154,14 +159,7 @@ def mapping_editor(res: loaders.ImportResult) -> dict[str, str]:
             fields = {"": ui.t("upload.map_none"),
                       **{f["field"]: f["label"] for f in loaders.fields_for(res.kind, ui.lang())}}
             for c in todo:
-                cur = mapping.get(c["column"], "")
-                pick = st.selectbox(c["column"], list(fields), key=f"up_map_{c['index']}",
-                                    index=list(fields).index(cur) if cur in fields else 0,
-                                    format_func=fields.get)
-                if pick:
-                    mapping[c["column"]] = pick
-                else:
-                    mapping.pop(c["column"], None)
+                _pick(c["column"], fields, mapping, c["column"], f"up_map_{c['index']}")
         st.session_state["up_mapping"] = mapping
     return mapping
 
