@@ -13,6 +13,7 @@ from loaders import spec
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "UPLOAD_TEMPLATES.md"
 ENUM_HEAD = "| enumeration | stored code: values accepted |\n|---|---|\n"
+CAT_HEAD = "| dispute category (stored) | spellings filed under it |\n|---|---|\n"
 ALIASES_START = "## Header aliases\n"
 ALIASES_END = "## Command line\n"
 
@@ -23,6 +24,11 @@ def enum_table() -> str:
         cells = "<br>".join(f"`{code}`: " + "、".join(spellings) for code, spellings in values.items())
         rows.append(f"| `{enum}` | {cells} |\n")
     return ENUM_HEAD + "".join(rows)
+
+
+def category_table() -> str:
+    return CAT_HEAD + "".join(f"| {name} | {'、'.join(sp)} |\n"
+                              for name, sp in spec.DISPUTE_CATEGORIES.items())
 
 
 def alias_tables(lang: str = "zh") -> str:
@@ -42,6 +48,7 @@ def alias_tables(lang: str = "zh") -> str:
 def render(text: str) -> str:
     """The document with its generated parts replaced by what spec.py says now."""
     text = re.sub(re.escape(ENUM_HEAD) + r"(?:\|[^\n]*\n)*", lambda m: enum_table(), text, count=1)
+    text = re.sub(re.escape(CAT_HEAD) + r"(?:\|[^\n]*\n)*", lambda m: category_table(), text, count=1)
     a, b = text.index(ALIASES_START), text.index(ALIASES_END)
     return text[:a] + alias_tables() + text[b:]
 

@@ -107,3 +107,8 @@ def test_the_generated_tables_are_what_spec_says():
     """docs/UPLOAD_TEMPLATES.md's alias and enumeration tables come from `python -m loaders docs`."""
     from loaders import docs
     assert docs.render(DOC) == DOC
+
+
+def test_every_dispute_category_spelling_is_documented():
+    for name, spellings in spec.DISPUTE_CATEGORIES.items():
+        assert all(s in DOC for s in (name, *spellings)), name
