@@ -255,3 +255,17 @@ def test_categories_outside_the_vocabulary_are_listed_for_the_clerk(site):
     with engine.connect() as c:
         got = dict(c.execute(sa.select(S.dispute.c.case_no, S.dispute.c.category)).all())
     assert got == {"HQ-1": "婚姻家庭矛盾", "HQ-2": "其他"}
+
+
+def test_the_preview_shows_the_bad_cells(site):
+    from dashboard.ui import upload as up
+    at = upload(page(ADMIN), "disputes_errors.csv")
+    ok(at)
+    res = loaders.import_file(site[0], (D / "disputes_errors.csv").read_bytes(), "disputes_errors.csv",
+                              dry_run=True)
+    bad = up.bad_cells(res, "zh")
+    first = res.errors[0]
+    assert bad.iloc[0]["行号"] == str(first["row"])
+    assert bad.iloc[0][first["column"]] == (str(first["value"]) or "（空）")
+    shown = [d.value for d in at.dataframe if list(d.value.columns) == list(bad.columns)]
+    assert shown and shown[0].equals(bad)

@@ -193,6 +193,23 @@ def errors_frame(res: loaders.ImportResult, lang: str) -> pd.DataFrame:
                           t("upload.err_message", lang): e["message"]} for e in res.errors])
 
 
+def bad_cells(res: loaders.ImportResult, lang: str, rows: int = 50) -> pd.DataFrame | None:
+    """The rows with problems as the file has them, one column per column with a problem,
+    the bad cells filled (and highlighted by the caller), the rest blank."""
+    from dashboard.i18n import t
+    cells = [e for e in res.errors if e["row"] is not None and e["column"]]
+    if not cells:
+        return None
+    order = list(dict.fromkeys(e["row"] for e in cells))[:rows]
+    cols = list(dict.fromkeys(e["column"] for e in cells if e["row"] in order))
+    df = pd.DataFrame("", index=order, columns=cols)
+    for e in cells:
+        if e["row"] in order:
+            df.loc[e["row"], e["column"]] = str(e["value"]) if e["value"] not in (None, "") \
+                else t("upload.bad_blank", lang)
+    return df.rename_axis(t("upload.err_row", lang)).reset_index().astype(str)
+
+
 def errors_csv(res: loaders.ImportResult, lang: str) -> bytes:
     """The problem list as CSV: UTF-8 with BOM, formula-looking cells neutralised."""
     return export.table_to_csv(errors_frame(res, lang).astype(str), index=False)
@@ -206,6 +223,12 @@ def problems(res: loaders.ImportResult) -> None:
         st.error(ui.t("upload.errors", n=res.total_errors or len(res.errors), rows=res.rejected))
     if res.total_errors > len(res.errors):
         st.caption(ui.t("upload.errors_more", shown=len(res.errors), n=res.total_errors))
+    bad = bad_cells(res, lang)
+    if bad is not None:
+        st.caption(ui.t("upload.bad_cells"))
+        st.dataframe(bad.style.apply(lambda c: ["background-color: #fde2e1" if v else "" for v in c],
+                                     subset=list(bad.columns[1:])),
+                     hide_index=True, width="stretch", key="up_bad_cells")
     st.dataframe(errors_frame(res, lang), hide_index=True, width="stretch")
     st.download_button(ui.t("upload.errors_download"), errors_csv(res, lang), key="up_err_dl",
                        file_name="upload_problems.csv", mime="text/csv", on_click="ignore",
