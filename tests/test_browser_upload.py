@@ -49,12 +49,12 @@ def pick_and_confirm(page, bid):
     box = page.locator(".st-key-up_undo_pick input")
     box.click()
     box.fill(f"批次 {bid}｜")
-    page.get_by_role("option", name=f"批次 {bid}｜").click(timeout=30_000)
+    page.get_by_role("option", name=f"批次 {bid}｜").click(timeout=60_000)
     box = page.locator(f".st-key-up_undo_sure_{bid}")
-    box.wait_for(timeout=30_000)
+    box.wait_for(timeout=60_000)
     box.locator("label").click()
     page.wait_for_function(
-        f"() => document.querySelector('.st-key-up_undo_sure_{bid} input').checked", timeout=30_000)
+        f"() => document.querySelector('.st-key-up_undo_sure_{bid} input').checked", timeout=60_000)
     page.wait_for_timeout(500)
 
 
@@ -120,7 +120,7 @@ def test_diff_preview_old_to_new_remove_missing_and_undo(engine, streamlit_serve
     page.get_by_text("与库里数据的差异").wait_for(timeout=90_000)
     grid_text(page, "当事人数")                                 # the changed cell, old → new
     grid_text(page, "HQ-3")
-    page.get_by_text("有 1 行不在这个文件里").wait_for(timeout=30_000)
+    page.get_by_text("有 1 行不在这个文件里").wait_for(timeout=60_000)
     grid_text(page, "土地流转")                                 # the missing row, listed
     page.get_by_text("删除（文件是完整台账，这些行已作废）").click()
     page.wait_for_timeout(1500)
