@@ -142,3 +142,33 @@ def test_dispute_categories_are_filed_under_the_vocabulary_and_the_rest_listed(t
         got = dict(c.execute(sa.select(S.dispute.c.case_no, S.dispute.c.category)).all())
     assert got == {"HQ-1": "婚姻家庭矛盾", "HQ-2": "婚姻家庭矛盾", "HQ-3": "劳资纠纷", "HQ-4": "其他",
                    "HQ-5": "其他"}
+
+
+def test_migration_0005_rekeys_stored_keyless_rows_so_a_correction_updates_them(db_url, tmp_path):
+    """A volunteer row stored before 0005 (content-hash key AUTO-…) gets the natural key; the
+    corrected copy of its ledger then updates it instead of adding a second row."""
+    from alembic import command
+
+    from dashboard.db.engine import alembic_config, get_engine, migrate
+    from dashboard.db.engine import write_txn as txn
+    cfg = alembic_config(db_url)
+    command.upgrade(cfg, "0004")
+    eng = get_engine(db_url)
+    with txn(eng) as c:
+        c.execute(sa.text("INSERT INTO township (code, name, is_demo) VALUES ('360121105000', '镇', false)"))
+        tid = c.execute(sa.text("SELECT id FROM township")).scalar()
+        c.execute(sa.text("INSERT INTO village (township_id, name, code, kind, households, population, "
+                          "party_members) VALUES (:t, '红旗村', '360121105201', 'village', 0, 0, 0)"), {"t": tid})
+        vid = c.execute(sa.text("SELECT id FROM village")).scalar()
+        c.execute(sa.text("INSERT INTO volunteer_activity (activity_no, village_id, held_on, team, category, "
+                          "participants, hours, points) VALUES ('AUTO-0123456789abcdef', :v, '2024-03-05', "
+                          "'红旗村巾帼志愿服务队', '环境整治', 15, 2, 0)"), {"v": vid})
+    eng.dispose()
+    eng = migrate(db_url)
+    with eng.connect() as c:
+        assert c.execute(sa.text("SELECT activity_no FROM volunteer_activity")).scalar().startswith("NK-")
+    r = loaders.import_file(eng, VOL.replace(",15,2", ",16,2").encode(), "vol.csv")
+    assert (r.inserted, r.updated) == (1, 1), r.errors
+    with eng.connect() as c:
+        assert c.execute(sa.text("SELECT participants FROM volunteer_activity WHERE held_on = '2024-03-05'")) \
+            .scalars().all() == [16]
