@@ -291,6 +291,12 @@ def visits_by_form(df, lang: str = "zh") -> go.Figure:
                  t("charts.visits_by_form", lang), ",d")
 
 
+def visits_by_level(df, lang: str = "zh") -> go.Figure:
+    """Visit records by the representatives' level (全国/省/市/县/镇, not written)."""
+    return donut([t(f"enum.rep_level.{c}", lang) for c in df["rep_level"]], df["visits"],
+                 t("charts.visits_by_level", lang), ",d")
+
+
 # ---------------------------------------------------------------- village profile & ranking
 
 def village_trend(df, lang: str = "zh") -> go.Figure:

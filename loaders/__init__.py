@@ -7,11 +7,11 @@ Shapefiles for boundaries. Header aliases and rules: docs/UPLOAD_TEMPLATES.md.
 
 Public API (everything else is internal)::
 
-    import_file(engine, data: bytes, file_name: str, kind: str | None = None,
-                village: str | None = None, username: str = "system", dry_run: bool = False,
-                lang: str = "zh", allowed_village_ids: set[int] | None = None,
-                sheet: str | None = None, mapping: dict[str, str] | None = None,
-                coord_system: str = "wgs84", preview_rows: int = 20) -> ImportResult
+    import_file(engine, ctx: ImportContext) -> ImportResult
+    import_file(engine, data: bytes, file_name: str, **fields) -> ImportResult
+        ImportContext(data, file_name, kind=None, village=None, username="system",
+                      dry_run=False, lang="zh", allowed_village_ids=None, sheet=None,
+                      mapping=None, coord_system="wgs84", preview_rows=20)
 
         One file, one transaction. Any problem (validation or refusal) writes nothing
         and comes back in ``result.errors`` as ``{row, column, value, message, code}``;
@@ -52,6 +52,9 @@ ledger rows, a refresh of the pre-aggregates for exactly the villages and months
 loads leave them marked dirty for ``python -m dashboard aggregates``; metrics read the raw rows
 meanwhile, and batch_change lists their updates only: undo finds their inserts by batch_id).
 
+Role checks, the audit log and the rebuild of stale aggregates after a write are the upload
+service's (``dashboard.uploads``), which the page and the command line call.
+
 Command line: ``python -m loaders import FILE [--kind] [--village] [--db] [--dry-run] [--json]``
 (exit 0 written or clean dry run, 1 refused, 2 usage error), plus ``template``, ``undo``
 and ``batches``.
@@ -70,7 +73,7 @@ import pandas as pd
 from loaders.problems import Problem, Refusal, ValidationFailed
 from loaders.spec import KINDS
 
-__all__ = ["ImportResult", "KINDS", "Refusal", "fields_for", "import_file", "list_batches",
+__all__ = ["ImportContext", "ImportResult", "KINDS", "Refusal", "fields_for", "import_file", "list_batches",
            "template_xlsx", "undo_batch"]
 
 log = logging.getLogger(__name__)
@@ -101,6 +104,9 @@ class ImportResult:
     dry_run: bool = False
     refused: str = ""                                  # reason code when refused as a whole
     total_errors: int = 0                              # may exceed len(errors) (capped list)
+    deleted: int = 0                                   # missing rows removed (remove_missing)
+    diff: dict | None = None                           # ledgers: ingest.ledger_diff, labelled
+    categories: list[dict] = field(default_factory=list)  # disputes: {value, rows} outside the vocabulary
 
     @property
     def ok(self) -> bool:
@@ -116,6 +122,9 @@ class ImportResult:
                 "updated": self.updated, "unchanged": self.unchanged, "rejected": self.rejected,
                 "errors": [{k: e[k] for k in ("row", "column", "value", "message")}
                            for e in self.errors],
+                "deleted": self.deleted,
+                "missing": (self.diff or {}).get("missing_total", 0),
+                "reused": (self.diff or {}).get("reused_total", 0),
                 "batch_id": self.batch_id, "dry_run": self.dry_run, "file_name": self.file_name,
                 "encoding": self.encoding, "sheet": self.sheet, "header_row": self.header_row}
 
@@ -131,24 +140,47 @@ def fields_for(kind: str, lang: str = "zh") -> list[dict]:
             for f in spec.fields(kind)]
 
 
-def import_file(engine, data: bytes, file_name: str, kind: str | None = None,
-                village: str | None = None, username: str = "system", dry_run: bool = False,
-                lang: str = "zh", allowed_village_ids: set[int] | None = None,
-                sheet: str | None = None, mapping: dict[str, str] | None = None,
-                coord_system: str = "wgs84", preview_rows: int = 20) -> ImportResult:
-    if kind is not None and kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
-    from loaders.spec import COORD_SYSTEMS  # not loaders.geo: that imports geopandas
-    if coord_system not in COORD_SYSTEMS:
-        raise ValueError(f"coord_system must be one of {COORD_SYSTEMS}")
-    data = bytes(data or b"")
-    res = ImportResult(kind=kind, file_name=file_name or "", dry_run=dry_run)
-    allowed = None if allowed_village_ids is None else {int(v) for v in allowed_village_ids}
+@dataclass
+class ImportContext:
+    """Everything one import is asked to do: the file, the choices made on the page (or the
+    command line) and who asks. ``import_file``'s keyword arguments are these fields."""
+    data: bytes
+    file_name: str
+    kind: str | None = None
+    village: str | None = None
+    username: str = "system"
+    dry_run: bool = False
+    lang: str = "zh"
+    allowed_village_ids: set[int] | None = None
+    sheet: str | None = None
+    mapping: dict[str, str] | None = None
+    coord_system: str = "wgs84"
+    preview_rows: int = 20
+    remove_missing: bool = False   # delete the village's rows in the file's span it no longer holds
+    accept_reused: bool = False    # allow updates flagged "probably a reused number"
+    category_map: dict[str, str] | None = None  # disputes: {category as written: vocabulary name}
+
+    def __post_init__(self):
+        if self.kind is not None and self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {self.kind!r}")
+        from loaders.spec import COORD_SYSTEMS  # not loaders.geo: that imports geopandas
+        if self.coord_system not in COORD_SYSTEMS:
+            raise ValueError(f"coord_system must be one of {COORD_SYSTEMS}")
+        self.data = bytes(self.data or b"")
+        self.file_name = self.file_name or ""
+        if self.allowed_village_ids is not None:
+            self.allowed_village_ids = {int(v) for v in self.allowed_village_ids}
+
+
+def import_file(engine, data, file_name: str | None = None, **options) -> ImportResult:
+    """``import_file(engine, ctx)`` with an ImportContext, or ``import_file(engine, data,
+    file_name, **fields)`` (the context's fields as keywords)."""
+    ctx = data if isinstance(data, ImportContext) else ImportContext(data, file_name, **options)
+    res = ImportResult(kind=ctx.kind, file_name=ctx.file_name, dry_run=ctx.dry_run)
     holder: dict = {}
-    with _gc_paused(len(data) > GC_PAUSE_BYTES), _sha256(data) as digest:
+    with _gc_paused(len(ctx.data) > GC_PAUSE_BYTES), _sha256(ctx.data) as digest:
         holder["sha256"] = digest
-        _import(engine, data, file_name, kind, village, username, dry_run, lang, allowed, sheet,
-                mapping, coord_system, preview_rows, res, holder)
+        _import(engine, ctx, res, holder)
     res.sha256 = digest()
     return res
 
@@ -195,14 +227,18 @@ def _gc_paused(pause: bool):
             gc.enable()
 
 
-def _import(engine, data, file_name, kind, village, username, dry_run, lang, allowed, sheet,
-            mapping, coord_system, preview_rows, res, holder) -> None:
+def _import(engine, ctx: ImportContext, res: ImportResult, holder: dict) -> None:
     from sqlalchemy import exc as sa_exc
 
     from dashboard.db.engine import run_write
     from dashboard.i18n import t
     from loaders import ingest, read as R, normalise as N
     from loaders.validate import Registry, prepare
+    data, file_name, kind, village, username = ctx.data, ctx.file_name, ctx.kind, ctx.village, \
+        ctx.username
+    dry_run, lang, allowed, sheet, mapping = ctx.dry_run, ctx.lang, ctx.allowed_village_ids, \
+        ctx.sheet, ctx.mapping
+    coord_system, preview_rows = ctx.coord_system, ctx.preview_rows
     try:
         raw = R.read(data, file_name or "", sheet)
         res.format, res.encoding, res.sheet, res.sheets = raw.fmt, raw.encoding, raw.sheet, raw.sheets
@@ -222,6 +258,10 @@ def _import(engine, data, file_name, kind, village, username, dry_run, lang, all
                 if allowed is not None and fill not in allowed:
                     raise Refusal("not_allowed_village", value=village)
                 holder["village"] = reg.village_names().get(fill)
+                named = _title_village(raw, reg) if k in spec_ledgers_and_grids() else None
+                if named is not None and named != fill:  # 建设村's ledger chosen as 红旗村's
+                    raise Refusal("title_other_village", value=holder["village"],
+                                  title=reg.village_names().get(named))
             elif k in spec_ledgers_and_grids():
                 fill = _village_from_title(raw, reg, k, mapping, allowed)
                 if fill is not None:
@@ -229,7 +269,7 @@ def _import(engine, data, file_name, kind, village, username, dry_run, lang, all
                     holder["notes"] = [t("loader.note.village_from_title", lang,
                                          village=holder["village"])]
             prep = prepare(raw, k, reg, fill_village=fill, allowed=allowed, manual=mapping,
-                           lang=lang, coord_system=coord_system)
+                           lang=lang, coord_system=coord_system, category_map=ctx.category_map)
             holder["prep"], holder["reg"] = prep, reg
             if prep.problems:
                 raise ValidationFailed(prep.problems, prep.rejected, prep.total_problems)
@@ -238,7 +278,8 @@ def _import(engine, data, file_name, kind, village, username, dry_run, lang, all
             bvid = fill if fill is not None else (next(iter(vids)) if len(vids) == 1 else None)
             return ingest.apply(conn, prep, reg, kind=k, dry_run=dry_run, batch=dict(
                 file_name=file_name or "", sha256=holder["sha256"](), village_id=bvid,
-                username=username, rows_read=prep.rows_read))
+                username=username, rows_read=prep.rows_read),
+                remove_missing=ctx.remove_missing, accept_reused=ctx.accept_reused)
 
         if dry_run:
             with engine.connect() as conn:
@@ -251,6 +292,9 @@ def _import(engine, data, file_name, kind, village, username, dry_run, lang, all
         res.inserted, res.updated, res.unchanged = counts["inserted"], counts["updated"], \
             counts["unchanged"]
         res.batch_id = counts["batch_id"]
+        res.deleted = counts.get("deleted", 0)
+        if counts.get("diff") is not None:
+            res.diff = _labelled_diff(counts["diff"], k, lang)
     except ValidationFailed as e:
         res.errors = [p.as_dict(lang) for p in e.problems]
         res.rejected = e.rejected
@@ -274,6 +318,7 @@ def _import(engine, data, file_name, kind, village, username, dry_run, lang, all
     if prep is not None:
         res.rows_read = prep.rows_read
         res.columns = prep.columns
+        res.categories = list(prep.categories)
         try:
             res.preview = _preview(prep, holder.get("reg"), lang, preview_rows)
         except Exception:  # a preview must never turn a structured answer into a traceback
@@ -282,8 +327,31 @@ def _import(engine, data, file_name, kind, village, username, dry_run, lang, all
         res.notes = holder.get("notes", []) + [t(f"loader.note.{n}", lang) for n in prep.notes]
     res.village = holder.get("village")
     if res.errors:
-        res.inserted = res.updated = res.unchanged = 0
+        res.inserted = res.updated = res.unchanged = res.deleted = 0
         res.batch_id = None
+        res.diff = None
+
+
+def _labelled_diff(diff: dict, kind: str, lang: str) -> dict:
+    """The ingest diff with field labels for the preview (old → new per cell)."""
+    from dashboard.i18n import t
+    out = {k: v for k, v in diff.items() if k != "missing_ids"}
+
+    from loaders import spec
+    enums = {f.name: f.enum for f in spec.fields(kind) if f.type == "enum"}
+
+    def lab(f):
+        return t(f"loader.field.{kind}.{f}", lang)
+
+    def val(f, v):  # an enumeration's stored code as the clerk writes it
+        return t(f"enum.{enums[f]}.{v}", lang) if f in enums and v is not None else v
+
+    def cells(r):
+        return {lab(f): [val(f, a), val(f, b)] for f, (a, b) in r["cells"].items()}
+    out["changed"] = [{**r, "cells": cells(r)} for r in diff["changed"]]
+    out["reused"] = [{**r, "cells": cells(r), "fields": [lab(f) for f in r["fields"]]}
+                     for r in diff["reused"]]
+    return out
 
 
 def spec_ledgers_and_grids() -> tuple[str, ...]:
@@ -295,17 +363,24 @@ def _village_from_title(raw, reg, kind, mapping, allowed) -> int | None:
     """A one-village ledger often names its village only in the title row."""
     from loaders import normalise as N
     m, _ = N.match_headers(raw.headers, kind, mapping)
-    if "village" in m or not raw.title:
+    if "village" in m:
+        return None
+    vid = _title_village(raw, reg)
+    if vid is None:
+        return None
+    if allowed is not None and vid not in allowed:
+        return None
+    return vid
+
+
+def _title_village(raw, reg) -> int | None:
+    """The one village the title row names (the longest name wins: 红旗村 inside 新红旗村)."""
+    if not raw.title:
         return None
     hits = [(int(i), n) for i, n in zip(reg.villages["id"], reg.villages["name"])
             if n and n in raw.title]
     hits = [h for h in hits if not any(h[1] != o[1] and h[1] in o[1] for o in hits)]
-    if len(hits) != 1:
-        return None
-    vid = hits[0][0]
-    if allowed is not None and vid not in allowed:
-        return None
-    return vid
+    return hits[0][0] if len(hits) == 1 else None
 
 
 def _preview(prep, reg, lang: str, n: int) -> list[dict]:

@@ -4,6 +4,7 @@
     python -m loaders template KIND [-o FILE] [--lang zh|en]
     python -m loaders batches [--db URL] [--json]
     python -m loaders undo BATCH_ID [--db URL] [--user NAME] [--json]
+    python -m loaders docs          (regenerates docs/UPLOAD_TEMPLATES.md's tables from spec.py)
 
 Exit status: 0 written (or a clean dry run), 1 the file (or the undo) was refused,
 2 a usage error (bad arguments, missing file, unknown --village, unreachable database).
@@ -48,7 +49,14 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--sheet", metavar="NAME", help="xlsx sheet (default: first sheet with data)")
     i.add_argument("--crs", choices=("wgs84", "gcj02", "bd09"), default="wgs84",
                    help="coordinate system of the file's coordinates (converted to WGS-84)")
-    i.add_argument("--user", default="cli", help="user name recorded with the batch")
+    i.add_argument("--remove-missing", action="store_true",
+                   help="a one-village ledger: delete that village's stored rows dated within the "
+                        "file's span that the file no longer holds (default: keep them)")
+    i.add_argument("--accept-reused", action="store_true",
+                   help="allow updates that change a record's date or category (otherwise refused "
+                        "as probably a reused number)")
+    i.add_argument("--user", default=None,
+                   help="user name recorded with the batch and the audit log (default: cli:<login>)")
     i.add_argument("--lang", choices=("zh", "en"), default=None, help="message language")
     i.add_argument("--no-refresh", action="store_true",
                    help="after a bulk load, leave the pre-aggregates stale (rebuild later with "
@@ -57,6 +65,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("kind", choices=KINDS)
     t.add_argument("-o", "--output", metavar="FILE", help="default: template_<kind>.xlsx")
     t.add_argument("--lang", choices=("zh", "en"), default=None)
+    sub.add_parser("docs", help="regenerate the alias and enumeration tables of docs/UPLOAD_TEMPLATES.md")
     b = sub.add_parser("batches", help="list upload batches")
     b.add_argument("--db", metavar="URL")
     b.add_argument("--json", action="store_true")
@@ -64,7 +73,7 @@ def parser() -> argparse.ArgumentParser:
     u = sub.add_parser("undo", help="undo one upload batch")
     u.add_argument("batch_id", type=int)
     u.add_argument("--db", metavar="URL")
-    u.add_argument("--user", default="cli")
+    u.add_argument("--user", default=None, help="recorded in the audit log (default: cli:<login>)")
     u.add_argument("--json", action="store_true")
     u.add_argument("--lang", choices=("zh", "en"), default=None)
     return p
@@ -88,9 +97,12 @@ def cmd_import(a) -> int:
     except Exception as e:  # a bad URL or an unreachable server is a usage problem
         print(f"python -m loaders: error: database: {type(e).__name__}: {e}", file=sys.stderr)
         return USAGE
-    res = loaders.import_file(engine, path.read_bytes(), path.name, kind=a.kind, village=a.village,
-                              username=a.user, dry_run=a.dry_run, lang=lang, sheet=a.sheet,
-                              coord_system=a.crs)
+    from dashboard import uploads
+    ctx = loaders.ImportContext(path.read_bytes(), path.name, kind=a.kind, village=a.village,
+                                username=a.user or uploads.os_user(), dry_run=a.dry_run, lang=lang,
+                                sheet=a.sheet, coord_system=a.crs,
+                                remove_missing=a.remove_missing, accept_reused=a.accept_reused)
+    res = uploads.run_import(engine, ctx, refresh=False)
     if res.refused == "unknown_village_param":
         msg = res.errors[0]["message"] if res.errors else ""
         if a.json:
@@ -99,8 +111,7 @@ def cmd_import(a) -> int:
         return USAGE
     rebuilt = None
     if res.written and not a.no_refresh:
-        from dashboard import aggregates
-        rebuilt = aggregates.rebuild_if_stale(engine)
+        rebuilt = uploads.rebuild_stale(engine)
     if a.json:
         print(json.dumps({**res.summary(), "aggregates_rebuilt_s": None if rebuilt is None else round(rebuilt, 2)},
                          ensure_ascii=False, default=str))
@@ -118,6 +129,7 @@ def _print_human(res, lang, t):
                 sheet=res.sheet or "-", row=res.header_row))
     for n in res.notes:
         print(n)
+    _print_diff(res, lang, t)
     if res.ok:
         if res.dry_run:
             print(t("upload.ready", lang, rows=res.rows_read, inserted=res.inserted,
@@ -136,11 +148,35 @@ def _print_human(res, lang, t):
         print(f"  {where}{col}: {e['message']}")
 
 
+def _print_diff(res, lang, t):
+    d = res.diff
+    if not d:
+        return
+    for r in d["changed"]:
+        cells = "; ".join(f"{f}: {a if a is not None else ''} → {b if b is not None else ''}"
+                          for f, (a, b) in r["cells"].items())
+        print(t("upload.diff_changed_line", lang, row=r["row"], key=r["key"], cells=cells))
+    for r in d["reused"]:
+        print(t("upload.diff_reused_line", lang, row=r["row"], key=r["key"], fields="、".join(r["fields"])))
+    if d["missing_total"]:
+        print(t("upload.diff_missing", lang, n=d["missing_total"], start=d["span"][0], end=d["span"][1]))
+        for r in d["missing"]:
+            print(f"  {r['date']}  {r['key']}  {r['what']}")
+        if not res.deleted:
+            print(t("upload.diff_missing_cli", lang))
+
+
 def cmd_template(a) -> int:
     import loaders
     out = Path(a.output or f"template_{a.kind}.xlsx")
     out.write_bytes(loaders.template_xlsx(a.kind, a.lang or _lang()))
     print(out)
+    return OK
+
+
+def cmd_docs(a) -> int:
+    from loaders import docs
+    print(f"{docs.DOC}: {'rewritten' if docs.write() else 'up to date'}")
     return OK
 
 
@@ -171,8 +207,9 @@ def cmd_undo(a) -> int:
     except Exception as e:
         print(f"python -m loaders: error: database: {e}", file=sys.stderr)
         return USAGE
+    from dashboard import uploads
     try:
-        out = loaders.undo_batch(engine, a.batch_id, username=a.user)
+        out = uploads.undo(engine, a.batch_id, username=a.user or uploads.os_user(), lang=lang)
     except loaders.Refusal as e:
         msg = e.problems[0].message(lang)
         print(json.dumps({"ok": False, "message": msg}, ensure_ascii=False) if a.json else msg)
@@ -189,7 +226,7 @@ def cmd_undo(a) -> int:
 def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     return {"import": cmd_import, "template": cmd_template, "batches": cmd_batches,
-            "undo": cmd_undo}[a.command](a)
+            "undo": cmd_undo, "docs": cmd_docs}[a.command](a)
 
 
 if __name__ == "__main__":

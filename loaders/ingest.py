@@ -185,17 +185,28 @@ def _diff(new: pd.DataFrame, old: pd.DataFrame, cols: list[str], table: sa.Table
     return changed
 
 
-def apply(conn, prep, reg, *, kind: str, batch: dict, dry_run: bool) -> dict:
-    """Plan (and unless dry_run, write) the prepared rows. Returns counts and batch id."""
+def apply(conn, prep, reg, *, kind: str, batch: dict, dry_run: bool,
+          remove_missing: bool = False, accept_reused: bool = False) -> dict:
+    """Plan (and unless dry_run, write) the prepared rows. Returns counts, batch id and, for a
+    ledger, the diff (see ``ledger_diff``). ``remove_missing`` deletes the rows the diff lists
+    as missing; an update the diff flags as a probably reused number is refused unless
+    ``accept_reused``."""
     fn = {"villages": _plan_villages, "grids": _plan_grids}.get(kind, _plan_ledger)
     plan = fn(conn, prep, reg, kind)
     if plan.get("problems"):
         raise ValidationFailed(plan["problems"], len({p.row for p in plan["problems"]}),
                                len(plan["problems"]))
+    diff = ledger_diff(conn, prep, plan, kind) if kind in spec.LEDGER_KINDS else None
+    if diff and diff["reused_total"] and not accept_reused and not dry_run:
+        probs = [Problem(r["row"], _header(prep, kind, spec.RECORD_NO[kind]), r["key"], "reused_no",
+                         {"fields": "、".join(_label(kind, f) for f in r["fields"])})
+                 for r in diff["reused"]]
+        raise ValidationFailed(probs, diff["reused_total"], diff["reused_total"])
+    dele = diff["missing_ids"] if diff and remove_missing else []
     counts = {"inserted": len(plan["insert"]), "updated": len(plan["update"]),
               "unchanged": plan["unchanged"]}
     if dry_run:
-        return {**counts, "batch_id": None}
+        return {**counts, "batch_id": None, "deleted": len(dele), "diff": diff}
     bid = conn.execute(sa.insert(S.import_batch).values(
         kind=kind, file_name=batch["file_name"][:255], sha256=batch["sha256"],
         village_id=batch.get("village_id"), username=batch.get("username") or "system",
@@ -209,10 +220,114 @@ def apply(conn, prep, reg, *, kind: str, batch: dict, dry_run: bool) -> dict:
     # batch_id, which is how undo finds them (see undo: import_batch.inserted tells).
     record = kind not in spec.LEDGER_KINDS or written <= REFRESH_MAX_ROWS
     _write(conn, plan, bid, record_inserts=record)
+    if dele:
+        _delete_rows(conn, plan["table"], dele, bid)
+        conn.execute(sa.update(S.import_batch).where(S.import_batch.c.id == bid)
+                     .values(deleted=len(dele)))
+        written += len(dele)
     if kind in spec.LEDGER_KINDS and written:
         _refresh_aggregates(conn, bid, written)
     bump_version(conn)
-    return {**counts, "batch_id": bid}
+    return {**counts, "batch_id": bid, "deleted": len(dele), "diff": diff}
+
+
+DIFF_ROWS = 200  # rows of each part of the diff listed for the preview (the counts are whole)
+
+
+def _label(kind: str, field: str) -> str:
+    from dashboard.i18n import t
+    return t(f"loader.field.{kind}.{field}", "zh")
+
+
+def ledger_diff(conn, prep, plan, kind: str) -> dict:
+    """What the file does to the database, for the preview before 确认导入.
+
+    ``new``: rows it adds; ``changed``: rows it updates, each with ``cells`` {field: [old, new]};
+    ``unchanged``: how many match exactly; ``missing``: when the file is one village's ledger,
+    that village's stored rows dated within the file's span of dates that the file no longer
+    holds (kept unless the import is asked to remove them); ``reused``: updates of a
+    record-numbered row that change its date or category (probably another case reusing the
+    number). Lists are capped at DIFF_ROWS; the ``*_total`` counts are not."""
+    table = plan["table"]
+    key = spec.RECORD_NO[kind]
+    upd: pd.DataFrame = plan["update"]
+    old_rows: pd.DataFrame = plan.get("old_changed", pd.DataFrame())
+    cols = plan["update_cols"]
+    kinds = {c: _ctype(table, c) for c in cols}
+    # reused numbers over every update at once; cell by cell only for the rows listed
+    hit_by = {}
+    if len(upd) and len(old_rows) == len(upd):
+        keys = upd[key].astype(str)
+        numbered = ~keys.str.startswith(spec.NATURAL_PREFIX).to_numpy(dtype=bool)
+        for f in spec.REUSE_FIELDS.get(kind, ()):
+            if f in upd and f in old_rows:
+                hit_by[f] = numbered & (canon(upd[f], kinds[f]) != canon(old_rows[f], kinds[f]))
+    reused_mask = np.zeros(len(upd), dtype=bool)
+    for m in hit_by.values():
+        reused_mask |= m
+    listed = set(range(min(len(upd), DIFF_ROWS))) | set(np.flatnonzero(reused_mask)[:DIFF_ROWS].tolist())
+    changed, reused = [], []
+    for i in sorted(listed):
+        old = json.loads(plan["before"][i])
+        cells = {}
+        for c in cols:
+            if c in ("village_id", key):
+                continue
+            b = upd[c].iloc[i] if c in upd else None
+            if kinds[c] == "date" and b is not None and not pd.isna(b):
+                b = pd.Timestamp(b).date()  # a Timestamp is a datetime: its isoformat has a time
+            a, b = old.get(c), _json_value(b, kinds[c])
+            if kinds[c] == "float" and a is not None and b is not None:
+                same = round(float(a), 6) == round(float(b), 6)
+            else:
+                same = a == b
+            if not same:
+                cells[c] = [a, b]
+        rec = {"row": int(upd["_row"].iloc[i]), "key": str(upd[key].iloc[i]),
+               "id": int(upd["id"].iloc[i]), "cells": cells}
+        if reused_mask[i]:
+            reused.append({**rec, "fields": [f for f, m in hit_by.items() if m[i]]})
+        if i < DIFF_ROWS:
+            changed.append(rec)
+    ins = plan["insert"]
+    new = [{"row": int(r), "key": str(k)} for r, k in
+           zip(ins["_row"].head(DIFF_ROWS).tolist(), ins[key].head(DIFF_ROWS).tolist())]
+    missing, missing_ids, span = [], [], None
+    dcol = spec.DATE_FIELD[kind]
+    vids = prep.frame["village_id"].dropna().unique() if len(prep.frame) else []
+    if len(vids) == 1 and dcol in prep.frame and prep.frame[dcol].notna().any():
+        lo, hi = prep.frame[dcol].min().date(), prep.frame[dcol].max().date()
+        span = [lo.isoformat(), hi.isoformat()]
+        mine = set(plan.get("matched_ids", ()))
+        label_col = {"disputes": "category", "volunteers": "team", "visits": "rep_name"}[kind]
+        q = (sa.select(table.c.id, table.c[key], table.c[dcol], table.c[label_col])
+             .where(table.c.village_id == int(vids[0]), table.c[dcol] >= lo, table.c[dcol] <= hi)
+             .order_by(table.c[dcol], table.c.id))
+        for rid, no, d, what in conn.execute(q):
+            if int(rid) in mine:
+                continue
+            missing_ids.append(int(rid))
+            if len(missing) < DIFF_ROWS:
+                missing.append({"id": int(rid), "key": str(no), "date": str(d)[:10], "what": what})
+    return {"new": new, "new_total": len(ins), "changed": changed, "changed_total": len(upd),
+            "unchanged": int(plan["unchanged"]), "missing": missing,
+            "missing_total": len(missing_ids), "missing_ids": missing_ids, "span": span,
+            "reused": reused, "reused_total": int(reused_mask.sum())}
+
+
+def _delete_rows(conn, table: sa.Table, ids: list[int], bid: int) -> None:
+    """Delete rows a re-uploaded ledger no longer holds; batch_change keeps each whole row
+    (``"_deleted": true``) so that undo puts it back with its id."""
+    cols = [c.name for c in table.c if c.name != "id"]
+    kinds = {c: _ctype(table, c) for c in cols}
+    for k in range(0, len(ids), 5000):
+        chunk = ids[k:k + 5000]
+        rows = conn.execute(sa.select(table).where(table.c.id.in_(chunk))).mappings().all()
+        conn.execute(sa.insert(S.batch_change), [
+            {"batch_id": bid, "table_name": table.name, "row_id": int(r["id"]),
+             "before": json.dumps({**{c: _json_value(r[c], kinds[c]) for c in cols}, "_deleted": True},
+                                  ensure_ascii=False)} for r in rows])
+        conn.execute(sa.delete(table).where(table.c.id.in_(chunk)))
 
 
 # Above this many written rows the pre-aggregates are left marked dirty (metrics then read
@@ -505,9 +620,11 @@ def _split(prep, table, new: pd.DataFrame, match_id: np.ndarray, old_cols: list[
         changed = np.zeros(0, dtype=bool)
     upd = m[changed].reset_index(drop=True)
     upd["id"] = ids[changed]
+    old_changed = old[changed].reset_index(drop=True)
     before = _before_json(old[changed].reset_index(drop=True), upd_cols, table) if changed.any() else []
     return {"table": table, "insert": ins, "insert_cols": insert_cols, "update": upd,
-            "update_cols": upd_cols, "before": before, "unchanged": int((~changed).sum())}
+            "update_cols": upd_cols, "before": before, "unchanged": int((~changed).sum()),
+            "matched_ids": ids, "old_changed": old_changed}
 
 
 def _load_by_ids(conn, table, ids: np.ndarray, cols: list[str]) -> pd.DataFrame:
@@ -760,6 +877,14 @@ def undo(conn, batch_id: int, username: str, allowed: set[int] | None) -> dict:
         by_table.setdefault(tname, []).append((rid, json.loads(before)))
     for tname, items in by_table.items():
         table = TABLE_OBJ[tname]
+        gone = [(rid, d) for rid, d in items if d.pop("_deleted", False)]
+        if gone:  # rows the batch removed (a ledger's missing rows): back with their ids
+            conn.execute(sa.insert(table), [
+                {"id": rid, **{c: _from_json(v, _ctype(table, c)) for c, v in d.items()}}
+                for rid, d in gone])
+            restored += len(gone)
+            back = {rid for rid, _ in gone}
+            items = [(rid, d) for rid, d in items if rid not in back]
         groups: dict[tuple, list] = {}
         for rid, d in items:
             groups.setdefault(tuple(sorted(d)), []).append((rid, d))

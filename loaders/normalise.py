@@ -269,6 +269,25 @@ def parse_enum(s: pd.Series, enum: str) -> tuple[pd.Series, np.ndarray]:
     return v, bad
 
 
+def split_prefixed(s: pd.Series, enum: str, prefix_enum: str) -> tuple[pd.Series, pd.Series]:
+    """(the value without a level prefix, the prefix's code or None) for values such as
+    县人大代表 (→ 人大代表, county); a value the enumeration knows as written is left alone."""
+    lookup = spec.enum_lookup(enum)
+    prefixes = sorted(spec.enum_lookup(prefix_enum).items(), key=lambda kv: -len(kv[0]))
+
+    def one(x):
+        n = spec.norm_header(x)
+        if not n or n in lookup:
+            return (x, None)
+        for p, code in prefixes:
+            if n.startswith(p) and n[len(p):] in lookup:
+                return (n[len(p):], code)
+        return (x, None)
+    rest = pd.Series(by_value(s, lambda x: one(x)[0]), index=s.index, dtype=object)
+    level = pd.Series(by_value(s, lambda x: one(x)[1]), index=s.index, dtype=object)
+    return rest, level
+
+
 def closest(value: str, options: list[str]) -> str:
     m = difflib.get_close_matches(value, options, n=1, cutoff=0.4)
     if m:

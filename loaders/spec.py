@@ -24,6 +24,7 @@ class Field:
     enum: str = ""            # enumeration name (ENUMS) for type enum
     default: object = None    # value when the column is absent or the cell blank
     generic: bool = False     # appears in many kinds: does not count when detecting the kind
+    template: bool = True     # a column of the template (False: an alternative spelling of another)
 
 
 VILLAGE_ALIASES = ("村（社区）", "村(社区)", "村名", "村庄", "社区", "所属村", "村（社区）名称",
@@ -84,12 +85,15 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("village_code", "village_code", VILLAGE_CODE, generic=True),
         Field("grid", "grid", GRID_ALIASES, generic=True),
         Field("held_on", "date", ("活动日期", "服务日期", "held_on", "date"), required=True),
-        Field("team", "text", ("志愿服务队", "志愿队伍", "服务队", "team"), required=True,
+        Field("team", "text", ("志愿服务队", "志愿队伍", "志愿服务队伍", "服务队", "team"), required=True,
               max_len=100),
         Field("category", "text", ("活动类型", "服务类型", "category"), required=True, max_len=50),
         Field("participants", "int", ("参与人数", "志愿者人数", "participants"), required=True),
         Field("hours", "float", ("服务时长（小时）", "时长（小时）", "活动时长", "人均时长",
-                                 "hours"), required=True),
+                                 "人均服务时长", "hours"), required=True),
+        # the activity's hours added up over its volunteers: hours = total / participants
+        Field("hours_total", "float", ("服务总时长（小时）", "服务总时长", "总时长（小时）", "总时长",
+                                       "累计服务时长", "hours_total"), template=False),
         Field("points", "int", ("积分", "points"), default=0),
         Field("beneficiaries", "int", ("服务对象人数", "受益人数", "服务人次", "beneficiaries")),
         Field("note", "text", NOTE_ALIASES, max_len=2000, generic=True),
@@ -100,10 +104,14 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("village_code", "village_code", VILLAGE_CODE, generic=True),
         Field("rep_name", "text", ("代表姓名", "姓名", "rep_name", "representative"),
               required=True, max_len=50),
-        Field("rep_type", "enum", ("代表类型", "代表类别", "rep_type"), required=True,
-              enum="rep_type"),
+        Field("rep_type", "enum", ("代表类型", "代表类别", "代表身份", "身份", "rep_type"),
+              required=True, enum="rep_type"),
+        # also read from a level written before the type (县人大代表 → county, npc)
+        Field("rep_level", "enum", ("代表层级", "代表级别", "rep_level"), enum="rep_level",
+              template=False),
         Field("visited_on", "date", ("走访日期", "日期", "visited_on", "date"), required=True),
-        Field("form", "enum", ("走访形式", "方式", "形式", "form"), required=True, enum="form"),
+        Field("form", "enum", ("走访形式", "走访方式", "方式", "形式", "form"), required=True,
+              enum="form"),
         Field("voters", "int", ("走访选民人次", "联系选民人次", "接待选民人次", "选民人次",
                                 "voters"), default=0),
         Field("suggestions", "int", ("收集意见建议（条）", "意见建议", "收集意见建议",
@@ -119,6 +127,44 @@ RECORD_NO = {"disputes": "case_no", "volunteers": "activity_no", "visits": "reco
 TABLES = {"villages": "village", "grids": "grid", "disputes": "dispute",
           "volunteers": "volunteer_activity", "visits": "rep_visit"}
 DATE_FIELD = {"disputes": "reported_on", "volunteers": "held_on", "visits": "visited_on"}
+# A ledger row without a record number is known by these fields within its village (plus a
+# sequence for same-day repeats): what a correction leaves alone, so a corrected copy of the
+# file updates the row instead of adding a second one (15 → 16 volunteers is one activity).
+NATURAL_KEY = {"volunteers": ("held_on", "team", "category"),
+               "visits": ("rep_name", "visited_on", "form")}
+NATURAL_PREFIX = "NK-"
+# An update of a record-numbered row that changes one of these is probably another case that
+# reuses the number (a Q2 file numbering from 1 again): it needs its own confirmation.
+REUSE_FIELDS = {"disputes": ("reported_on", "category"), "volunteers": ("held_on", "category"),
+                "visits": ("visited_on", "rep_name")}
+
+# Dispute categories: a controlled vocabulary (the 矛盾纠纷 types the township reports, as the
+# dashboard stores them) -> the spellings clerks write for each. A category that matches none
+# is kept as written and listed for the clerk to map (or to file as 其他).
+DISPUTE_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "邻里纠纷": ("邻里矛盾", "邻里关系", "邻里关系纠纷", "相邻关系纠纷", "相邻纠纷"),
+    "婚姻家庭矛盾": ("婚姻家庭", "婚姻家庭纠纷", "婚姻纠纷", "家庭纠纷", "家庭矛盾", "婚恋纠纷",
+                     "婚姻矛盾"),
+    "土地流转": ("土地流转纠纷", "土地承包", "土地承包纠纷", "承包地纠纷", "土地纠纷",
+                 "土地承包经营纠纷"),
+    "宅基地纠纷": ("宅基地", "宅基地矛盾", "房屋宅基地纠纷", "宅基地争议"),
+    "赡养纠纷": ("赡养", "赡养老人", "赡养矛盾", "赡养老人纠纷", "赡养抚养纠纷"),
+    "劳资纠纷": ("劳资", "劳动争议", "劳动纠纷", "欠薪", "拖欠工资", "讨薪", "劳资矛盾"),
+    "征地拆迁": ("征地拆迁纠纷", "征地", "拆迁", "拆迁纠纷", "征地纠纷", "征收拆迁"),
+    "山林权属": ("山林权属纠纷", "山林纠纷", "林权纠纷", "山林土地纠纷", "林地纠纷"),
+    "物业纠纷": ("物业", "物业管理纠纷", "物业矛盾"),
+    "其他": ("其他纠纷", "其它", "其它纠纷", "其他矛盾"),
+}
+OTHER_CATEGORY = "其他"
+
+
+def category_lookup() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, spellings in DISPUTE_CATEGORIES.items():
+        for s in (name, *spellings):
+            out.setdefault(norm_header(s), name)
+    return out
+
 
 # Enumerations: stored code -> spellings a clerk may write (the code itself is always accepted).
 ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -141,8 +187,17 @@ ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "form": {
         "home": ("入户走访", "入户", "走访", "上门走访", "上门"),
-        "station": ("进站接待", "接待", "联络站接待", "代表联络站", "进站", "站点接待"),
+        "station": ("进站接待", "接待", "联络站接待", "代表联络站", "代表联络站接待", "联络站",
+                    "代表之家接待", "代表工作站接待", "进站", "站点接待"),
         "forum": ("座谈", "座谈会", "召开座谈会", "议事会"),
+    },
+    # the body a representative belongs to: 全国/省/市/县/镇 (written before the type or apart)
+    "rep_level": {
+        "national": ("全国", "全国级", "国家级"),
+        "province": ("省", "省级", "自治区", "直辖市"),
+        "city": ("市", "市级", "州", "地级市"),
+        "county": ("县", "县级", "区", "县区", "旗", "县（市、区）"),
+        "township": ("镇", "乡", "乡镇", "镇级", "乡级", "街道"),
     },
     "kind": {
         "village": ("村", "行政村", "村委会", "村民委员会"),
@@ -150,7 +205,9 @@ ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 ENUM_FIELDS = {"status": "status", "level": "level", "rep_type": "rep_type", "form": "form",
-               "kind": "kind"}
+               "kind": "kind", "rep_level": "rep_level"}
+# An enumeration whose values may carry another's as a prefix: 县人大代表 = 县 + 人大代表.
+LEVEL_PREFIXED = {"rep_type": "rep_level"}
 
 YES = ("是", "有", "y", "yes", "true", "1", "√", "✓")
 NO = ("否", "无", "n", "no", "false", "0", "×")

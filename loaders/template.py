@@ -49,7 +49,7 @@ def build(kind: str, lang: str = "zh") -> bytes:
     ws = wb.add_worksheet(t("loader.template.data_sheet", lang))
     lists = wb.add_worksheet(t("loader.template.lists_sheet", lang))
     rules = wb.add_worksheet(t("loader.template.rules_sheet", lang))
-    flds = [f for f in spec.fields(kind) if f.name not in ("lon", "lat")]
+    flds = [f for f in spec.fields(kind) if f.name not in ("lon", "lat") and f.template]
     ex = EXAMPLES[kind]
     list_col = 0
     for j, f in enumerate(flds):

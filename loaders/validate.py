@@ -95,6 +95,8 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     total_problems: int = 0
     key_order: np.ndarray | None = None  # rows sorted by (village_id, record number), if known
+    category_map: dict | None = None     # disputes: the clerk's {category as written: vocabulary}
+    categories: list = field(default_factory=list)  # disputes: categories outside the vocabulary
 
 
 class Collector:
@@ -145,6 +147,13 @@ def content_key(frame: pd.DataFrame, cols: list[str], prefix: str = "AUTO-") -> 
     return keys
 
 
+def natural_keys(frame: pd.DataFrame, kind: str) -> pd.Series:
+    """Record numbers for a keyless volunteer or visit ledger: village + spec.NATURAL_KEY[kind]
+    (a correction of any other cell keeps the number), -2, -3 ... for same-day repeats in
+    file order. Migration 0005 gives stored keyless rows the same numbers."""
+    return content_key(frame, ["village_id", *spec.NATURAL_KEY[kind]], prefix=spec.NATURAL_PREFIX)
+
+
 def _formula(s: pd.Series, bad: np.ndarray) -> np.ndarray:
     """Which of the bad cells are formulas (=SUM(...)): asked only when some cell is bad."""
     if not bad.any():
@@ -154,7 +163,8 @@ def _formula(s: pd.Series, bad: np.ndarray) -> np.ndarray:
 
 def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None = None,
             allowed: set[int] | None = None, manual: dict[str, str] | None = None,
-            lang: str = "zh", coord_system: str = "wgs84") -> Prepared:
+            lang: str = "zh", coord_system: str = "wgs84",
+            category_map: dict[str, str] | None = None) -> Prepared:
     mapping, info = N.match_headers(raw.headers, kind, manual)
     label = {f.name: t(f"loader.field.{kind}.{f.name}", lang) for f in spec.fields(kind)}
     for e in info:
@@ -203,6 +213,8 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
                 continue
             if kind == "grids" and f.name == "name" and "code" in mapping:
                 continue
+            if kind == "volunteers" and f.name == "hours" and "hours_total" in mapping:
+                continue
             col.whole(Problem(raw.header_row or None, label[f.name], "", "missing_column",
                               {"aliases": "、".join(f.aliases[:4])}))
     if n == 0 and not col.file_level:
@@ -211,6 +223,7 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
     out = pd.DataFrame(index=range(n))
     out["_row"] = rownum
     raw_vals: dict[str, pd.Series] = {}
+    prefixed: dict[str, pd.Series] = {}   # enum -> codes read from a prefix (县人大代表)
     for f in spec.fields(kind):
         if f.name not in mapping:
             continue
@@ -260,6 +273,10 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
             if f.required:
                 col.add(isblank, cname, None, "required")
         elif f.type == "enum":
+            if f.enum in spec.LEVEL_PREFIXED:  # 县人大代表: the level goes to its own field
+                lvl_enum = spec.LEVEL_PREFIXED[f.enum]
+                s, lvl = N.split_prefixed(s, f.enum, lvl_enum)
+                prefixed[lvl_enum] = lvl
             v, bad = N.parse_enum(s, f.enum)
             choices = "、".join(t(f"enum.{f.enum}.{c}", lang) for c in spec.ENUMS[f.enum])
             col.add(bad, cname, s, "bad_enum", choices=choices)
@@ -269,8 +286,14 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
         elif f.type in ("village", "grid", "village_code"):
             out[f.name] = s.where(~pd.Series(isblank), None)  # NaN where blank
 
+    for f in spec.fields(kind):  # a level from the type's prefix, where its own column is blank
+        if f.type == "enum" and f.enum in prefixed and prefixed[f.enum].notna().any():
+            got = prefixed[f.enum].reset_index(drop=True)
+            out[f.name] = out[f.name].where(out[f.name].notna(), got) if f.name in out else got
+            notes.append(f"level_prefix_{f.name}")
     prep = Prepared(kind=kind, frame=out, provided=[], problems=[], rejected=0, rows_read=n,
                     columns=info, village_id=fill_village, notes=notes)
+    prep.category_map = category_map
     _CHECKS[kind](prep, col, mapping, col_name, raw_vals, reg, fill_village, allowed, lang,
                   geoms, coord_system, label)
     order = {h: i for i, h in enumerate(raw.headers)}
@@ -420,6 +443,9 @@ def _record_numbers(prep, col, mapping, col_name, raw_vals, kind, content_cols):
             combined = pd.Series(vv * (int(kc.max()) + 2 if len(kc) else 1) + kc)
             dup = combined.duplicated(keep=False).to_numpy(dtype=bool)
         col.add(dup & ~isblank, col_name[key], s, "duplicate_no")
+    elif kind in spec.NATURAL_KEY:
+        out[key] = natural_keys(out, kind)
+        prep.notes.append(f"natural_key_{kind}")
     else:
         out[key] = content_key(out, ["village_id"] + content_cols)
         prep.notes.append("auto_key")
@@ -509,8 +535,26 @@ def _check_disputes(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, 
             from loaders.geo import to_wgs84
             x, y = to_wgs84(out.loc[m, "lon"].to_numpy(float), out.loc[m, "lat"].to_numpy(float), coord)
             out.loc[m, "lon"], out.loc[m, "lat"] = np.round(x, 6), np.round(y, 6)
+    if "category" in out and len(out):
+        _categories(prep, out)
     _record_numbers(prep, col, mapping, col_name, raw_vals, "disputes",
                     ["reported_on", "category", "status", "parties", "mediator", "source", "note"])
+
+
+def _categories(prep, out) -> None:
+    """Categories onto the vocabulary: known spellings to their name, the clerk's own mapping
+    (``category_map``) applied, the rest kept as written and listed in prep.categories."""
+    lookup = spec.category_lookup()
+    chosen = {str(k): v for k, v in (prep.category_map or {}).items()
+              if v in spec.DISPUTE_CATEGORIES}
+    s = out["category"]
+    named = N.by_value(s, lambda x: chosen.get(x) or lookup.get(spec.norm_header(x)) if x else None)
+    named = pd.Series(named, index=s.index, dtype=object)
+    rest = s.notna() & named.isna()
+    out["category"] = named.where(named.notna(), s)
+    if rest.any():
+        counts = s[rest].value_counts()
+        prep.categories = [{"value": str(v), "rows": int(n)} for v, n in counts.items()]
 
 
 def _check_volunteers(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, lang, geoms,
@@ -518,6 +562,13 @@ def _check_volunteers(prep, col, mapping, col_name, raw_vals, reg, fill, allowed
     out = prep.frame
     _resolve_village(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, lang, label)
     _resolve_grid(prep, col, mapping, col_name, raw_vals, reg)
+    if "hours_total" in mapping and "hours" not in mapping and "participants" in out:
+        # the header says total: per-participant hours are the total shared out (0 volunteers: 0)
+        tot, ppl = out["hours_total"].astype("float64"), out["participants"].astype("float64")
+        out["hours"] = (tot / ppl.where(ppl > 0)).round(2).where(ppl > 0, 0.0).where(tot.notna())
+        col.add(out["hours_total"].isna().to_numpy(dtype=bool) & N.blank(raw_vals["hours_total"]),
+                col_name["hours_total"], None, "required")
+        prep.notes.append("hours_from_total")
     _defaults(prep, "volunteers")
     if "hours" in mapping and len(out):
         col.add((out["hours"] > 24).to_numpy(dtype=bool, na_value=False), col_name["hours"],

@@ -7,33 +7,41 @@ from dashboard.ui import upload as up
 
 ui.page_header("upload.title")
 user = aui.require("upload")
-st.caption(ui.t("upload.intro"))
+up.intro(user)
 if not ui.village_names() and "villages" not in up.kinds(user):
     st.warning(ui.t("upload.no_villages"))
 up.templates(user)
 
-if msg := st.session_state.pop("up_done", None):
-    st.success(msg)
-if failed := st.session_state.pop("up_failed", None):
-    up.problems(failed)
-
-kind, village, coord = up.choices(user)
-f = st.file_uploader(ui.t("upload.file"), type=up.TYPES, key="up_file", help=ui.t("upload.file_help"))
+kind, village = up.choices(user)
+f = st.file_uploader(ui.t("upload.file"), type=up.TYPES, key="up_file",
+                     help=ui.t("upload.file_help" if up.boundaries_allowed(user) else "upload.file_help_ledgers"))
+coord = up.coord_choice(user, kind, f.name if f is not None else None)
 if f is not None:
     data = f.getvalue()
     mapping = up.mapping_for(data)
     res = up.check(user, data, f.name, kind, village, coord, mapping)
+    if up.recall_mapping(res, village, mapping):
+        st.rerun()
     st.subheader(ui.t("upload.preview"))
     if res.columns:
         new_mapping = up.mapping_editor(res)
         if new_mapping != mapping:
             st.rerun()
+    cats = up.category_map()
+    if up.category_editor(res) != cats:
+        st.rerun()
     up.preview(res)
-    if res.ok:
+    if failed := st.session_state.pop("up_failed", None):   # the import itself was refused
+        up.problems(failed)
+    elif done := up.imported_here(data):
+        st.success(done)
+        st.button(ui.t("upload.import_button"), type="primary", key="up_go", disabled=True)
+    elif res.ok:
+        remove, accept, may = up.diff_view(res)
         st.success(ui.t("upload.ready", rows=res.rows_read, inserted=res.inserted,
                         updated=res.updated, unchanged=res.unchanged))
-        if st.button(ui.t("upload.import_button"), type="primary", key="up_go"):
-            up.do_import(user, data, f.name, res.kind, village, coord, mapping)
+        if st.button(ui.t("upload.import_button"), type="primary", key="up_go", disabled=not may):
+            up.do_import(user, data, f.name, res.kind, village, coord, mapping, remove, accept)
             st.rerun()
     else:
         up.problems(res)

@@ -25,6 +25,10 @@ with c2:
     w.chart(charts.visits_by_form(forms, lang), forms, q.FORM_SPEC, "visits_by_form", f)
 w.table(types, q.TYPE_SPEC, "visits_type_table", f)
 
+st.subheader(ui.t("visits.by_level"))
+levels = ui.cached(q.by_level)(*args)
+w.chart(charts.visits_by_level(levels, lang), levels, q.LEVEL_SPEC, "visits_by_level", f)
+
 st.subheader(ui.t("visits.monthly"))
 monthly = ui.cached(q.monthly)(*args)
 w.chart(charts.visits_monthly(monthly, lang), monthly, q.MONTHLY_SPEC, "visits_monthly", f)

@@ -215,8 +215,9 @@ def test_import_and_undo_keep_aggregates_equal(engine, tmp_path):
     # a corrected ledger: January cases were really December's → updates whose "before" months matter
     text = path.read_text(encoding="utf-8-sig").splitlines()
     fixed = [text[0]] + [line.replace("2024-01-", "2023-12-") for line in text[1:]]
+    # (moving a numbered case's date needs the reused-number confirmation since the diff preview)
     res2 = loaders.import_file(engine, ("\n".join(fixed) + "\n").encode("utf-8"), "disputes2.csv",
-                               kind="disputes", username="test")
+                               kind="disputes", username="test", accept_reused=True)
     assert res2.batch_id and res2.updated > 0, res2.errors[:3]
     with write_txn(engine) as conn:
         if not aggregates.is_fresh(conn):

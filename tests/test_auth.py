@@ -392,14 +392,15 @@ def test_seed_demo_users_is_idempotent(db):
 
 
 def test_upload_history_lists_batches_of_every_village(db):
+    from dashboard import uploads
     with write_txn(db) as c:
         for name, v in (("a.xlsx", vid(db, "东村")), ("b.xlsx", vid(db, "西村")), ("c.xlsx", None)):
             c.execute(sa.insert(S.import_batch).values(kind="disputes", file_name=name, sha256="0" * 64,
                                                        village_id=v, username="u", created_at=datetime.now()))
-        rows = auth.upload_history(c)
+        rows = uploads.history(c)
         assert {(r["file_name"], r["village"]) for r in rows} == {
             ("a.xlsx", "东村"), ("b.xlsx", "西村"), ("c.xlsx", None)}
-        assert [r["file_name"] for r in auth.upload_history(c, village_id=vid(db, "西村"))] == ["b.xlsx"]
+        assert [r["file_name"] for r in uploads.history(c, village_id=vid(db, "西村"))] == ["b.xlsx"]
 
 
 def test_no_dispute_party_names_are_stored_or_shown():

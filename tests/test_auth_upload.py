@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from dashboard import auth
+from dashboard import auth, uploads
 from dashboard.db import schema as S
 from dashboard.db.engine import write_txn
 from dashboard.errors import UserError
@@ -14,6 +14,10 @@ loaders = pytest.importorskip("loaders")
 DATA = Path(__file__).resolve().parent / "data" / "loaders"
 PW = "correct-horse-battery"
 HEAD = "纠纷编号,村(社区),类别,排查日期,当事人数,状态\n"
+
+
+def imp(engine, data: bytes, name: str, user, **options):
+    return uploads.run_import(engine, loaders.ImportContext(data, name, **options), user)
 
 
 def csv(*rows: str) -> bytes:
@@ -31,7 +35,7 @@ def town(engine):
     with write_txn(engine) as c:
         auth.create_user(c, "root", PW, "admin")
     users = {"root": user(engine, "root")}
-    r = auth.audited_import(engine, (DATA / "villages.csv").read_bytes(), "villages.csv", users["root"])
+    r = imp(engine, (DATA / "villages.csv").read_bytes(), "villages.csv", users["root"])
     assert r.ok and r.inserted == 3, r.errors
     with write_txn(engine) as c:
         auth.create_user(c, "wen", PW, "clerk", auth.resolve_villages(c, ["红旗村"]))
@@ -59,7 +63,7 @@ def last_audit(engine, **f):
 
 def test_clerk_uploads_for_own_village(town):
     engine, u = town
-    r = auth.audited_import(engine, csv(OWN, OWN2), "hq.csv", u["wen"])
+    r = imp(engine, csv(OWN, OWN2), "hq.csv", u["wen"])
     assert r.ok and r.inserted == 2 and r.batch_id
     with engine.connect() as c:
         b = c.execute(sa.select(S.import_batch).where(S.import_batch.c.id == r.batch_id)).mappings().one()
@@ -73,7 +77,7 @@ def test_clerk_uploads_for_own_village(town):
 def test_crafted_file_naming_another_village_is_refused_and_changes_nothing(town, rows):
     engine, u = town
     before = state(engine)
-    r = auth.audited_import(engine, csv(*rows), "crafted.csv", u["wen"])
+    r = imp(engine, csv(*rows), "crafted.csv", u["wen"])
     assert not r.ok and r.batch_id is None and r.inserted == 0
     assert any(e["code"] == "not_allowed" and e["value"] == "建设村" for e in r.errors)
     assert state(engine) == before
@@ -86,7 +90,7 @@ def test_village_parameter_for_another_village_is_refused(town):
     engine, u = town
     before = state(engine)
     body = "纠纷编号,类别,排查日期,当事人数,状态\nX-1,邻里纠纷,2024-03-05,2,已受理\n".encode()
-    r = auth.audited_import(engine, body, "nov.csv", u["wen"], village="建设村")
+    r = imp(engine, body, "nov.csv", u["wen"], village="建设村")
     assert not r.ok and r.refused and state(engine) == before
     assert not last_audit(engine)["ok"]
 
@@ -96,11 +100,11 @@ def test_dry_run_of_a_crafted_file_is_audited_a_clean_one_is_not(town):
     before = state(engine)
     with engine.connect() as c:
         n = len(auth.audit_rows(c, {}))
-    r = auth.audited_import(engine, csv(OWN), "hq.csv", u["wen"], dry_run=True)
+    r = imp(engine, csv(OWN), "hq.csv", u["wen"], dry_run=True)
     assert r.ok and r.inserted == 1 and r.batch_id is None and state(engine) == before
     with engine.connect() as c:
         assert len(auth.audit_rows(c, {})) == n
-    auth.audited_import(engine, csv(FOREIGN), "crafted.csv", u["wen"], dry_run=True)
+    imp(engine, csv(FOREIGN), "crafted.csv", u["wen"], dry_run=True)
     a = last_audit(engine)
     assert (a["action"], bool(a["ok"])) == ("upload_check", False) and state(engine) == before
 
@@ -110,7 +114,7 @@ def test_clerk_cannot_change_the_registry(town, kind):
     engine, u = town
     before = state(engine)
     body = (DATA / "villages_corrected.csv").read_bytes()
-    r = auth.audited_import(engine, body, "villages.csv", u["wen"], kind=kind)
+    r = imp(engine, body, "villages.csv", u["wen"], kind=kind)
     assert r.refused == "forbidden" and not r.ok and state(engine) == before
     a = last_audit(engine)
     assert (a["username"], a["action"], bool(a["ok"])) == ("wen", "upload", False)
@@ -120,7 +124,7 @@ def test_clerk_cannot_change_the_registry(town, kind):
 def test_clerk_cannot_upload_grid_boundaries(town):
     engine, u = town
     before = state(engine)
-    r = auth.audited_import(engine, (DATA / "grids.geojson").read_bytes(), "grids.geojson", u["wen"],
+    r = imp(engine, (DATA / "grids.geojson").read_bytes(), "grids.geojson", u["wen"],
                             kind="grids")
     assert r.refused == "forbidden" and state(engine) == before
 
@@ -128,13 +132,13 @@ def test_clerk_cannot_upload_grid_boundaries(town):
 def test_leader_changes_nothing(town):
     engine, u = town
     before = state(engine)
-    r = auth.audited_import(engine, csv(OWN), "hq.csv", u["boss"])
+    r = imp(engine, csv(OWN), "hq.csv", u["boss"])
     assert r.refused == "forbidden" and r.errors[0]["message"] == "当前账号无权执行此操作。"
     assert state(engine) == before
     assert (last_audit(engine)["username"], last_audit(engine)["ok"]) == ("boss", False)
-    ok = auth.audited_import(engine, csv(OWN), "hq.csv", u["wen"])
+    ok = imp(engine, csv(OWN), "hq.csv", u["wen"])
     with pytest.raises(UserError) as e:
-        auth.audited_undo(engine, ok.batch_id, u["boss"])
+        uploads.undo(engine, ok.batch_id, u["boss"])
     assert e.value.key == "auth.forbidden"
     a = last_audit(engine)
     assert (a["username"], a["action"], bool(a["ok"])) == ("boss", "undo_import", False)
@@ -145,16 +149,16 @@ def test_leader_changes_nothing(town):
 
 def test_clerk_undoes_own_batch_but_not_another_villages(town):
     engine, u = town
-    mine = auth.audited_import(engine, csv(OWN), "hq.csv", u["wen"])
-    theirs = auth.audited_import(engine, csv(FOREIGN), "js.csv", u["jian"])
+    mine = imp(engine, csv(OWN), "hq.csv", u["wen"])
+    theirs = imp(engine, csv(FOREIGN), "js.csv", u["jian"])
     assert mine.ok and theirs.ok
     before = state(engine)
     with pytest.raises(UserError):
-        auth.audited_undo(engine, theirs.batch_id, u["wen"])
+        uploads.undo(engine, theirs.batch_id, u["wen"])
     assert state(engine) == before
     a = last_audit(engine)
     assert (a["username"], a["action"], bool(a["ok"])) == ("wen", "undo_import", False)
-    auth.audited_undo(engine, mine.batch_id, u["wen"])
+    uploads.undo(engine, mine.batch_id, u["wen"])
     with engine.connect() as c:
         st = dict(c.execute(sa.select(S.import_batch.c.id, S.import_batch.c.state)).all())
     assert st[mine.batch_id] == "undone" and st[theirs.batch_id] == "applied"
@@ -164,14 +168,14 @@ def test_clerk_undoes_own_batch_but_not_another_villages(town):
 
 def test_admin_uploads_and_undoes_for_any_village(town):
     engine, u = town
-    r = auth.audited_import(engine, csv(OWN, FOREIGN), "all.csv", u["root"])
+    r = imp(engine, csv(OWN, FOREIGN), "all.csv", u["root"])
     assert r.ok and r.inserted == 2
-    theirs = auth.audited_import(engine, csv("JS-9,建设村,邻里纠纷,2024-03-09,2,已受理"), "js.csv", u["jian"])
-    auth.audited_undo(engine, theirs.batch_id, u["root"])
+    theirs = imp(engine, csv("JS-9,建设村,邻里纠纷,2024-03-09,2,已受理"), "js.csv", u["jian"])
+    uploads.undo(engine, theirs.batch_id, u["root"])
     with engine.connect() as c:
         assert c.execute(sa.select(S.import_batch.c.state)
                          .where(S.import_batch.c.id == theirs.batch_id)).scalar_one() == "undone"
-        history = auth.upload_history(c)
+        history = uploads.history(c)
     assert {h["username"] for h in history} == {"root", "jian"}
     assert {h["village"] for h in history if h["username"] == "jian"} == {"建设村"}
 
@@ -181,9 +185,9 @@ def test_audit_log_shows_the_whole_story(town):
     with write_txn(engine) as c:
         auth.authenticate(c, "wen", PW)
         auth.authenticate(c, "wen", "wrong-password")
-    ok = auth.audited_import(engine, csv(OWN), "hq.csv", u["wen"])
-    auth.audited_import(engine, csv(FOREIGN), "crafted.csv", u["wen"])
-    auth.audited_undo(engine, ok.batch_id, u["wen"])
+    ok = imp(engine, csv(OWN), "hq.csv", u["wen"])
+    imp(engine, csv(FOREIGN), "crafted.csv", u["wen"])
+    uploads.undo(engine, ok.batch_id, u["wen"])
     with engine.connect() as c:
         rows = auth.audit_rows(c, {"username": "wen"})
     assert [(r["action"], bool(r["ok"])) for r in reversed(rows)] == [
@@ -198,7 +202,7 @@ def test_upload_leaves_the_aggregates_fresh(town, monkeypatch):
     from loaders import ingest
     engine, u = town
     monkeypatch.setattr(ingest, "REFRESH_MAX_ROWS", 1)
-    r = auth.audited_import(engine, csv(OWN, OWN2), "hq.csv", u["wen"])
+    r = imp(engine, csv(OWN, OWN2), "hq.csv", u["wen"])
     assert r.ok and r.inserted == 2
     with engine.connect() as c:
         assert aggregates.is_fresh(c)

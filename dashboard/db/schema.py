@@ -22,6 +22,7 @@ DISPUTE_STATUSES = ("received", "in_progress", "resolved")
 LEVELS = ("grid", "village", "township", "county")
 REP_TYPES = ("party", "npc", "cppcc")
 VISIT_FORMS = ("home", "station", "forum")
+REP_LEVELS = ("national", "province", "city", "county", "township")
 ROLES = ("leader", "clerk", "admin")
 BATCH_KINDS = ("villages", "grids", "disputes", "volunteers", "visits", "demo")
 
@@ -57,6 +58,8 @@ import_batch = sa.Table(
     sa.Column("updated", sa.Integer, nullable=False, server_default="0"),
     sa.Column("unchanged", sa.Integer, nullable=False, server_default="0"),
     sa.Column("state", sa.String(10), nullable=False, server_default="applied"),
+    # rows of the village's stored ledger the file no longer held, removed at the clerk's choice
+    sa.Column("deleted", sa.Integer, nullable=False, server_default="0"),
     sa.CheckConstraint(_in("kind", BATCH_KINDS), name="kind"),
     sa.CheckConstraint(_in("state", ("applied", "undone")), name="state"),
     sa.CheckConstraint("rows_read >= 0 AND inserted >= 0 AND updated >= 0 AND unchanged >= 0",
@@ -170,6 +173,8 @@ rep_visit = sa.Table(
     sa.Column("village_id", sa.Integer, sa.ForeignKey("village.id"), nullable=False),
     sa.Column("rep_name", sa.String(50), nullable=False),
     sa.Column("rep_type", sa.String(10), nullable=False),
+    # the body's level a clerk writes in front of the type (县人大代表): REP_LEVELS, or NULL
+    sa.Column("rep_level", sa.String(10)),
     sa.Column("visited_on", sa.Date, nullable=False),
     sa.Column("form", sa.String(10), nullable=False),
     sa.Column("voters", sa.Integer, nullable=False, server_default="0"),
@@ -222,6 +227,20 @@ audit_log = sa.Table(
 )
 
 # One row; bumped by every write so caches keyed on it see new data at once.
+# A clerk's manual column mapping, remembered for the next file of the same village, kind and
+# headers (signature: a hash of the normalised header row). village_id 0: no village chosen.
+upload_mapping = sa.Table(
+    "upload_mapping", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("village_id", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("signature", sa.String(64), nullable=False),
+    sa.Column("mapping", sa.Text, nullable=False),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("village_id", "kind", "signature", name="uq_upload_mapping_key"),
+)
+
 data_version = sa.Table(
     "data_version", metadata,
     sa.Column("id", sa.Integer, primary_key=True),

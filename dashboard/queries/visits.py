@@ -55,6 +55,20 @@ def by_form(conn, period: Period, village_ids=None) -> pd.DataFrame:
                         columns=["form", *SUMS, "rate"])
 
 
+LEVELS = (*S.REP_LEVELS, "unknown")  # "unknown": the ledger wrote no level (人大代表, not 县人大代表)
+
+
+def by_level(conn, period: Period, village_ids=None) -> pd.DataFrame:
+    """One row per representative level (全国 … 镇, then visits whose level was not written)."""
+    lvl = sa.func.coalesce(R.c.rep_level, "unknown")
+    q = (sa.select(lvl.label("rep_level"), sa.func.count(sa.distinct(R.c.rep_name)).label("reps"),
+                   *_sums()).where(_where(period, village_ids)).group_by(lvl))
+    got = {r["rep_level"]: {"reps": int(r["reps"]), **_row(r)} for r in conn.execute(q).mappings()}
+    empty = {"reps": 0, **dict.fromkeys(SUMS, 0), "rate": None}
+    return pd.DataFrame([{"rep_level": v, **got.get(v, empty)} for v in LEVELS],
+                        columns=["rep_level", "reps", *SUMS, "rate"])
+
+
 def by_village(conn, period: Period, village_ids=None) -> dict:
     """Per village (display order): the registry's visit figures; and the township's."""
     r = metrics.compute(conn, period, village_ids)
@@ -99,6 +113,7 @@ _OUT = [("visits", "rep_visits", None), ("voters", "voters_contacted", None),
         ("referred", "issues_referred", None), ("rate", "suggestion_resolution_rate", None)]
 TYPE_SPEC = [("rep_type", "col.rep_type", "rep_type"), ("reps", "col.reps", "count"), *_OUT]
 FORM_SPEC = [("form", "col.form", "form"), *_OUT]
+LEVEL_SPEC = [("rep_level", "col.rep_level", "rep_level"), ("reps", "col.reps", "count"), *_OUT]
 VILLAGE_SPEC = [("village", "col.village", "text"),
                 *[(k, k, None) for k in ("rep_visits", "voters_contacted", "suggestions_collected",
                                          "issues_resolved", "issues_referred",

@@ -262,8 +262,9 @@ def audit_frame(filters: dict) -> pd.DataFrame:
 
 
 def uploads_frame() -> pd.DataFrame:
+    from dashboard import uploads
     with ui.engine().connect() as conn:
-        rows = auth.upload_history(conn)
+        rows = uploads.history(conn)
     cols = {"id": "col_batch", "created_at": "col_at", "username": "col_username", "kind": "col_kind",
             "file_name": "col_file", "village": "col_village", "rows_read": "col_rows",
             "inserted": "col_inserted", "updated": "col_updated", "unchanged": "col_unchanged",
