@@ -7,7 +7,7 @@ with ``dashboard.fmt``; the sentences come from the string catalogue
 from __future__ import annotations
 
 from dashboard import fmt, metrics
-from dashboard.i18n import t
+from dashboard.i18n import scope, t
 from dashboard.periods import Period
 
 MAX_NAMED = 3          # villages named before "等N个"
@@ -48,10 +48,13 @@ def below_average(r: dict, names: dict) -> list[tuple[str, float]]:
     return [(n, v) for v, n in sorted(rows)]
 
 
-def briefing_from(r: dict, period: Period, names: dict, lang: str = "zh") -> str:
-    """The briefing for ``metrics.with_changes`` output; paragraphs separated by newlines."""
+def briefing_from(r: dict, period: Period, names: dict, lang: str = "zh", village_ids=None) -> str:
+    """The briefing for ``metrics.with_changes`` output; paragraphs separated by newlines.
+    village_ids: the villages chosen (None = all); a subset is named at the start."""
     tw, mom, yoy = r["township"], r["mom"], r["yoy"]
     this, prev = _words(period, lang)
+    where = scope(village_ids, names, lang)
+    lead = t("meeting.brief_scope", lang, scope=where) if village_ids else ""
     sep = "、" if lang == "zh" else ", "
     paras = []
 
@@ -66,12 +69,12 @@ def briefing_from(r: dict, period: Period, names: dict, lang: str = "zh") -> str
                              for n, v in low[:MAX_NAMED])
             more = t("meeting.brief_and_more", lang, n=len(low)) if len(low) > MAX_NAMED else ""
             s += t("meeting.brief_below_avg", lang, villages=shown, more=more,
-                   avg=fmt.pct(tw["resolution_rate"]))
+                   avg=fmt.pct(tw["resolution_rate"]), scope=where)
         if tw["overdue_open"]:
             s += t("meeting.brief_overdue", lang, n=fmt.num(tw["overdue_open"]), days=metrics.OVERDUE_DAYS)
-        paras.append(s + t("meeting.brief_end", lang))
+        paras.append(lead + s + t("meeting.brief_end", lang))
     else:
-        paras.append(t("meeting.brief_no_disputes", lang, this=this))
+        paras.append(lead + t("meeting.brief_no_disputes", lang, this=this))
 
     if tw["volunteer_activities"]:
         s = t("meeting.brief_volunteers", lang, this=this, n=fmt.num(tw["volunteer_activities"]),
@@ -102,4 +105,4 @@ def briefing(conn, period: Period, village_ids=None, lang: str = "zh") -> str:
     ids = None if village_ids is None else tuple(sorted(set(village_ids)))
     r = metrics.with_changes(conn, period, ids)
     names = {v["id"]: v["name"] for v in summary.villages(conn)}
-    return briefing_from(r, period, names, lang)
+    return briefing_from(r, period, names, lang, ids)
