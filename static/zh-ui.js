@@ -9,7 +9,7 @@
   w.__zhUi = cfg;                       // the newest table; the observer below reads it
   if (w.__zhUiOn) { w.__zhUiScan && w.__zhUiScan(w.document.body); return; }
   w.__zhUiOn = true;
-  var ATTRS = ["title", "aria-label", "placeholder"];
+  var ATTRS = ["title", "aria-label", "placeholder", "data-title"];  // data-title: plotly's toolbar
   function tr(s) {
     var c = w.__zhUi, k = s.trim();
     if (!k || !/[A-Za-z]/.test(k)) return null;

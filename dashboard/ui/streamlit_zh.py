@@ -37,6 +37,12 @@ EXACT = {
     "Sort ascending": "sort_asc", "Sort descending": "sort_desc", "Autosize": "autosize",
     "Pin column": "pin", "Unpin column": "unpin", "Hide column": "hide_column", "Format": "format",
     "Press Enter to apply": "enter_apply", "Press Enter to submit form": "enter_submit",
+    "Sidebar": "sidebar", "App pages": "app_pages", "Link to heading": "heading_link", "Open": "open",
+    "Increment": "increment", "Decrement": "decrement", "file upload": "upload",
+    "Download plot as a PNG": "plot_png", "Download plot as a png": "plot_png", "Zoom": "zoom", "Pan": "pan",
+    "Zoom in": "zoom_in", "Zoom out": "zoom_out", "Reset axes": "reset_axes", "Autoscale": "autoscale",
+    "Box Select": "box_select", "Lasso Select": "lasso_select", "Reset view": "reset_axes",
+    "Selected values": "selected", "Multiselect": "choose",
     "Su": "wd0", "Mo": "wd1", "Tu": "wd2", "We": "wd3", "Th": "wd4", "Fr": "wd5", "Sa": "wd6",
 }
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -49,6 +55,9 @@ PATTERNS = [
     (r"^You have requested page /(.*), but no corresponding file was found in the app's pages/ "
      r"directory\. Running the app's main page\.$", "page_not_found_named"),
     (r"^Press (.+) to (apply|submit form)$", "enter_apply"),
+    (r"^Help for (.+)$", "help_for"),
+    (r"^Remove (.+)$", "remove"),
+    (r"^Shortcut (.+)$", "shortcut"),
 ]
 
 
