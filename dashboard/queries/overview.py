@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard import fmt, metrics
+from dashboard import fmt, metrics, targets
 from dashboard.i18n import scope, t
 from dashboard.periods import Period
 from dashboard.queries import summary
@@ -59,6 +59,9 @@ def table_for_display(df: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
         m = metrics.METRICS[k]
         out[f"{m.name(lang)}（{m.unit(lang)}）" if lang == "zh" else f"{m.name(lang)} ({m.unit(lang)})"] = \
             [fmt.value(v, m.kind) for v in df[k]]
+        if targets.get(k) is not None:      # the traffic light beside the figure it judges
+            out[t("targets.column", lang, name=m.name(lang))] = [targets.symbol(targets.light(k, v), lang)
+                                                                 for v in df[k]]
     out.index = range(1, len(out) + 1)
     return out
 
