@@ -13,23 +13,10 @@ from dashboard import i18n, periods
 from dashboard.ui import common
 from dashboard.ui import meeting as mt
 from dashboard.ui import nav
+from test_pages_analytics import demo_env, fresh_cache  # noqa: F401 - the same fixtures
 
 DONGHU = "东湖社区"      # the demo's first village: id 1, code 360121105001
 DONGHU_CODE = "360121105001"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    import streamlit as st
-    st.cache_data.clear()
-    yield
-
-
-@pytest.fixture
-def demo_env(demo_url, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", demo_url)
-    monkeypatch.setenv("DASHBOARD_AUTH", "off")
-    return demo_url
 
 
 def _ok(at):

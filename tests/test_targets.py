@@ -8,15 +8,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import maps, periods, targets
 from dashboard.queries import overview
 from dashboard.ui import nav
-
-
-@pytest.fixture
-def demo_env(demo_url, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", demo_url)
-    monkeypatch.setenv("DASHBOARD_AUTH", "off")
-    import streamlit as st
-    st.cache_data.clear()
-    return demo_url
+from test_pages_analytics import demo_env, fresh_cache  # noqa: F401 - the same fixtures
 
 
 @pytest.mark.parametrize("value, light", [(1.0, "green"), (0.9, "green"), (0.8999, "amber"), (0.85, "amber"),
