@@ -3,9 +3,10 @@ import streamlit as st
 
 from dashboard.ui import auth as auth_ui
 from dashboard.ui import common as ui
-from dashboard.ui import nav
+from dashboard.ui import nav, streamlit_zh
 
 st.set_page_config(page_title=ui.t("app.title"), page_icon=str(nav.ROOT / "static" / "favicon.png"), layout="wide")
+streamlit_zh.install(ui.lang())
 
 with st.sidebar:
     st.radio(ui.t("app.language"), ["zh", "en"], key=ui.LANG_KEY, horizontal=True,
@@ -16,13 +17,14 @@ user = auth_ui.require_login()
 sections: dict[str, list] = {}
 by_slug: dict[str, st.Page] = {}
 for slug, path, title, icon, section, _roles in nav.available(user["role"]):
-    by_slug[slug] = st.Page(path, title=ui.t(title), icon=icon, url_path=slug, default=slug == "overview")
+    by_slug[slug] = st.Page(path, title=ui.t(title), icon=icon, url_path=slug)
     sections.setdefault(ui.t(section), []).append(by_slug[slug])
+next(iter(sections.values())).append(nav.home_page(by_slug["overview"]))  # / → /overview
 page = st.navigation(auth_ui.account_pages(sections))
 st.session_state[ui.VIA_APP] = True
 # A deep link Streamlit first ran without this file (see ui.common._through_app) goes on here.
 if ui.DEEPLINK in st.session_state:
     slug, params = st.session_state.pop(ui.DEEPLINK)
-    if slug in by_slug and slug != "overview":
+    if slug in by_slug:
         st.switch_page(by_slug[slug], query_params=params)
 page.run()

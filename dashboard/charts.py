@@ -124,7 +124,7 @@ def disputes_monthly(df, lang: str = "zh", last_year=None) -> go.Figure:
 
 
 def metric_by_village(df, key: str, township_value=None, lang: str = "zh", target=None,
-                      title: str | None = None, sort: bool = False) -> go.Figure:
+                      title: str | None = None, sort: bool = False, scope: str | None = None) -> go.Figure:
     """One registry metric per village (the frame's order, or best first with sort=True), with
     the township figure as a dashed line and an optional target line; bars missing it in red."""
     m = metrics.METRICS[key]
@@ -144,8 +144,8 @@ def metric_by_village(df, key: str, township_value=None, lang: str = "zh", targe
     _layout(fig, title or m.name(lang), 420, hovermode="closest", showlegend=False)
     if township_value is not None:
         fig.add_hline(y=township_value, line=dict(color=COLORS["neutral"], dash="dash"),
-                      annotation_text=t("charts.township_line", lang,
-                                        value=fmt.value(township_value, m.kind)),
+                      annotation_text=t("charts.township_line", lang, value=fmt.value(township_value, m.kind),
+                                        scope=scope or t("scope.township", lang)),
                       annotation_position="top left")
     if target is not None:
         fig.add_hline(y=target, line=dict(color=COLORS["bad"], dash="dot"),
@@ -318,7 +318,7 @@ def village_vs_township(values: dict, township: dict, lang: str = "zh",
     """A village's rates beside the township's (grouped bars, percent)."""
     names = [_name(k, lang) for k in keys]
     fig = bars(names, [(t("village.col_value", lang), [values.get(k) for k in keys], ".1%"),
-                       (t("charts.township", lang), [township.get(k) for k in keys], ".1%")],
+                       (t("scope.township", lang), [township.get(k) for k in keys], ".1%")],
                t("charts.village_vs_township", lang), colors=[COLORS["primary"], COLORS["grey"]])
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     fig.update_xaxes(type="category")

@@ -52,7 +52,7 @@ ASSETS_CSS = {
 }
 
 LEVELS = ("village", "grid")
-CLASS_METHODS = ("quantile", "jenks")
+CLASS_METHODS = ("quantile", "jenks", "target")   # target: red/amber/green anchored at the target
 POINT_MODES = ("none", "cluster", "heat")
 N_CLASSES = 5
 CANVAS_ABOVE = 800          # features; above this the choropleth draws on canvas (much faster)
@@ -88,7 +88,7 @@ def classify(values: Iterable, k: int = N_CLASSES, method: str = "quantile") -> 
     quantile: equal counts per class; jenks: natural breaks (jenkspy). Fewer
     classes when there are fewer distinct values; [] when there is no value.
     """
-    if method not in CLASS_METHODS:
+    if method not in CLASS_METHODS or method == "target":   # target: target_breaks
         raise ValueError(f"classes must be one of {CLASS_METHODS}")
     arr = np.array([float(v) for v in values if not fmt.is_none(v)], dtype=float)
     if arr.size == 0:
@@ -113,6 +113,30 @@ def classify(values: Iterable, k: int = N_CLASSES, method: str = "quantile") -> 
     if len(out) == 1:
         out.append(out[0])
     return out
+
+
+def target_breaks(values: Iterable, metric_key: str) -> list[float]:
+    """Three classes anchored at the figure's target (dashboard.targets), in ascending order:
+    for a higher-is-better figure red < amber edge ≤ amber < target ≤ green; mirrored for lower.
+    The outer edges take in every value, so each class shows in the legend even when empty."""
+    from dashboard import targets
+    tg = targets.get(metric_key)
+    if tg is None:
+        raise ValueError(f"{metric_key} has no target")
+    arr = [float(v) for v in values if not fmt.is_none(v)]
+    lo_edge, hi_edge = sorted((tg.amber_edge, tg.target))
+    if tg.direction == "lower":     # at the target is green: the edge sits just above it
+        lo_edge, hi_edge = float(np.nextafter(tg.target, np.inf)), float(np.nextafter(tg.amber_edge, np.inf))
+    lo = min(arr + [lo_edge - (tg.amber or abs(tg.target) * 0.1 or 1)])
+    hi = max(arr + [hi_edge])
+    return [lo, lo_edge, hi_edge, hi]
+
+
+def target_palette(metric_key: str) -> list[str]:
+    """The colours of target_breaks' classes, ascending: red, amber, green (reversed for lower)."""
+    from dashboard import targets
+    cols = [targets.COLOURS[k] for k in ("red", "amber", "green")]
+    return cols if metrics.METRICS[metric_key].direction == "higher" else cols[::-1]
 
 
 def class_of(value, breaks: list[float]) -> int:
@@ -165,11 +189,11 @@ def _edge(metric_key: str, v: float, lang: str) -> str:
 
 
 def legend_rows(metric_key: str, breaks: list[float], lang: str = "zh",
-                has_nodata: bool = True) -> list[tuple[str, str]]:
+                has_nodata: bool = True, colours: list[str] | None = None) -> list[tuple[str, str]]:
     """(colour, label) per legend row: one per class (value ranges), then no data."""
     rows = []
     if breaks:
-        cols = palette(metric_key, len(breaks) - 1)
+        cols = colours or palette(metric_key, len(breaks) - 1)
         for i, colour in enumerate(cols):
             a, b = breaks[i], breaks[i + 1]
             label = _edge(metric_key, a, lang) if a == b else \
@@ -181,20 +205,23 @@ def legend_rows(metric_key: str, breaks: list[float], lang: str = "zh",
 
 
 def legend_html(metric_key: str, breaks: list[float], lang: str = "zh", has_nodata: bool = True,
-                title: str | None = None) -> str:
+                title: str | None = None, colours: list[str] | None = None) -> str:
     """The legend's HTML; every text escaped."""
     m = metrics.METRICS[metric_key]
     unit = m.unit(lang)
     head = html.escape(title or m.name(lang)) + (f"（{html.escape(unit)}）" if lang == "zh" else
                                                  f" ({html.escape(unit)})")
     parts = [f'<div class="gm-legend-title">{head}</div>']
-    for colour, label in legend_rows(metric_key, breaks, lang, has_nodata):
+    for colour, label in legend_rows(metric_key, breaks, lang, has_nodata, colours):
         sw = '<i class="gm-sw gm-nodata"></i>' if colour == "nodata" else \
             f'<i class="gm-sw" style="background:{colour}"></i>'
         parts.append(f'<div class="gm-row">{sw}{html.escape(label)}</div>')
     note = {"higher": "map.legend_higher", "lower": "map.legend_lower",
             "neutral": "map.legend_neutral"}[m.direction]
     parts.append(f'<div class="gm-note">{html.escape(t(note, lang))}</div>')
+    if colours:      # against target: the thresholds, as on the cards
+        from dashboard import targets
+        parts.append(f'<div class="gm-note">{html.escape(targets.rule(metric_key, lang) or "")}</div>')
     return "".join(parts)
 
 
@@ -656,7 +683,7 @@ def build_map(layers_data: dict, metric_key: str | None = None, level: str = "vi
     """The grid map for ``layers_data`` (see ``dashboard.queries.map.layers``).
 
     level: which layer is coloured ("village" or "grid"; the other is drawn as outlines).
-    classes: "quantile" or "jenks". tiles_url: an intranet tile template, None = no
+    classes: "quantile", "jenks" or "target" (the figure must have one). tiles_url: an intranet tile template, None = no
     basemap; tile_crs "gcj02" shifts the drawn geometry onto GCJ-02 tiles.
     points: "cluster", "heat" or "none" for dispute locations (a layer off by default).
     asset_base: URL prefix of static/vendor (the Streamlit path by default).
@@ -705,8 +732,13 @@ def build_map(layers_data: dict, metric_key: str | None = None, level: str = "vi
 
     coloured = villages if level == "village" else grids
     values = [] if "value" not in coloured else list(coloured["value"])
-    breaks = classify(values, k, classes)
-    colours = palette(metric_key, len(breaks) - 1) if breaks else []
+    if classes == "target":
+        breaks, colours = target_breaks(values, metric_key), target_palette(metric_key)
+        legend_colours = colours
+    else:
+        breaks = classify(values, k, classes)
+        colours = palette(metric_key, len(breaks) - 1) if breaks else []
+        legend_colours = None
     has_nodata = any(fmt.is_none(v) for v in values) or not values
     vname_by_id = {int(i): esc(n) for i, n in zip(villages["id"], villages["name"])}
     for vid, vn in zip(grids["village_id"], grids["village"]):
@@ -757,7 +789,7 @@ def build_map(layers_data: dict, metric_key: str | None = None, level: str = "vi
         Points(list(zip(np.atleast_1d(lat).tolist(), np.atleast_1d(lon).tolist())), points,
                t("map.layer_points", lang), asset_base, show=points_shown).add_to(m)
 
-    Control(legend_html(metric_key, breaks, lang, has_nodata), "gm-legend").add_to(m)
+    Control(legend_html(metric_key, breaks, lang, has_nodata, colours=legend_colours), "gm-legend").add_to(m)
     if title:
         Control(esc(title), "gm-title", position="topright").add_to(m)
     if controls:

@@ -57,6 +57,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DASHBOARD_POSTGIS", "auto",
             "PostgreSQL only, read by the migrations: auto uses PostGIS when the server has it "
             "(spatial index on boundaries), off never does."),
+    Setting("DASHBOARD_TARGETS", str(ROOT / "dashboard" / "targets.toml"),
+            "TOML file with the targets of registry figures and their amber bands (traffic lights)."),
     Setting("DASHBOARD_WEIGHTS", str(ROOT / "dashboard" / "index_weights.toml"),
             "TOML file with the weights of the village governance index."),
 )

@@ -24,7 +24,8 @@ st.caption(ui.t("disputes.monthly_note"))
 st.subheader(ui.t("disputes.by_village"))
 bv = ui.cached(q.by_village)(*args)
 w.chart(charts.metric_by_village(bv["villages"], "resolution_rate", bv["township"]["resolution_rate"],
-                                 lang, target), bv["villages"], q.VILLAGE_SPEC, "disputes_by_village", f)
+                                 lang, target, scope=ui.scope(f)), bv["villages"], q.VILLAGE_SPEC,
+        "disputes_by_village", f)
 
 st.subheader(ui.t("disputes.levels"))
 levels = ui.cached(q.levels)(*args)

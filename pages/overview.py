@@ -17,12 +17,13 @@ items = list(k.items())
 cols = [c for row in range(0, len(items), 4) for c in st.columns(4)]  # rows of four: no truncated figures
 for col, (key, v) in zip(cols, items):
     m = metrics.METRICS[key]
-    col.metric(m.name(lang), fmt.value(v["value"], m.kind),
+    w.lit(col, key, v["value"]).metric(m.name(lang), fmt.value(v["value"], m.kind),
                delta=None if v["mom"] is None else  # Streamlit reads the sign from an ASCII "-"
                f"{overview.format_change(key, v['mom'], lang).replace(chr(0x2212), '-')} {ui.t('overview.mom')}",
                delta_color="off" if v["mom"] is None or m.direction == "neutral"
                else ("normal" if m.direction == "higher" else "inverse"),
-               help=f"{m.definition(lang)}\n\n{ui.t('overview.yoy')}：{overview.format_change(key, v['yoy'], lang)}",
+               help=f"{m.definition(lang)}\n\n{ui.t('overview.yoy')}：{overview.format_change(key, v['yoy'], lang)}"
+               + w.target_help(key, v["value"]),
                border=True)
 
 st.subheader(ui.t("overview.alerts"))

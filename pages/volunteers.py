@@ -22,7 +22,7 @@ st.subheader(ui.t("volunteers.per_100"))
 bv = ui.cached(q.by_village)(*args)
 town = bv["township"]
 w.chart(charts.metric_by_village(bv["villages"], "volunteer_hours_per_100_residents",
-                                 town["volunteer_hours_per_100_residents"], lang),
+                                 town["volunteer_hours_per_100_residents"], lang, scope=ui.scope(f)),
         bv["villages"], q.VILLAGE_SPEC, "volunteers_by_village", f)
 
 st.subheader(ui.t("volunteers.teams"))
@@ -43,7 +43,7 @@ with c1:
         w.chart(charts.activity_mix(cats, lang), cats, q.CATEGORY_SPEC, "volunteers_mix", f)
 with c2:
     st.subheader(ui.t("volunteers.points"))
-    st.caption(ui.t("volunteers.points_note", points=ui.fmt.num(town["volunteer_points"])))
+    st.caption(ui.t("volunteers.points_note", points=ui.fmt.num(town["volunteer_points"]), scope=ui.scope(f)))
     w.chart(charts.metric_by_village(bv["villages"], "volunteer_points", None, lang, sort=True),
             bv["villages"], q.VILLAGE_SPEC, "volunteers_points", f)
 

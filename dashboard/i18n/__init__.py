@@ -47,3 +47,14 @@ def t(key: str, lang: str = "zh", **params) -> str:
 
 def has(key: str, lang: str = "zh") -> bool:
     return key in catalogue(lang)
+
+
+def scope(village_ids=None, names: dict | None = None, lang: str = "zh") -> str:
+    """What a figure covers, in words: 全镇 for every village, a village's own name when one is
+    chosen, 所选村（社区） for several. The one place a sentence gets its scope word from."""
+    ids = tuple(village_ids or ())
+    if not ids:
+        return t("scope.township", lang)
+    if len(ids) == 1 and names and ids[0] in names:
+        return str(names[ids[0]])
+    return t("scope.selected", lang)

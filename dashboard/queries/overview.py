@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard import fmt, metrics
-from dashboard.i18n import t
+from dashboard import fmt, metrics, targets
+from dashboard.i18n import scope, t
 from dashboard.periods import Period
 from dashboard.queries import summary
 
@@ -59,6 +59,9 @@ def table_for_display(df: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
         m = metrics.METRICS[k]
         out[f"{m.name(lang)}（{m.unit(lang)}）" if lang == "zh" else f"{m.name(lang)} ({m.unit(lang)})"] = \
             [fmt.value(v, m.kind) for v in df[k]]
+        if targets.get(k) is not None:      # the traffic light beside the figure it judges
+            out[t("targets.column", lang, name=m.name(lang))] = [targets.symbol(targets.light(k, v), lang)
+                                                                 for v in df[k]]
     out.index = range(1, len(out) + 1)
     return out
 
@@ -88,7 +91,7 @@ def alerts(conn, period: Period, village_ids=None, target: float = 0.9, lang: st
     town = r["township"]
     if town["resolution_rate"] is not None and town["resolution_rate"] >= target:
         out.append(t("overview.alert_on_target", lang, rate=fmt.pct(town["resolution_rate"]),
-                     target=fmt.pct(target)))
+                     target=fmt.pct(target), scope=scope(village_ids, names, lang)))
     return out
 
 
@@ -116,7 +119,8 @@ def more_alerts(conn, period: Period, r: dict, names: dict, village_ids=None,
     c = metrics.change("resolution_rate", town["resolution_rate"], ptown["resolution_rate"])
     if c is not None and abs(c) >= 0.005:
         out.append(t("alerts.township_rate_up" if c > 0 else "alerts.township_rate_down", lang,
-                     rate=fmt.pct(town["resolution_rate"]), pp=fmt.pp(abs(c)).lstrip("+")))
+                     rate=fmt.pct(town["resolution_rate"]), pp=fmt.pp(abs(c)).lstrip("+"),
+                     scope=scope(village_ids, names, lang)))
     silent = [names[vid] for vid, m in r["villages"].items() if m["rep_visits"] == 0]
     if silent:
         out.append(t("alerts.no_visits", lang, n=len(silent), villages=sep.join(silent)))

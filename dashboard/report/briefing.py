@@ -7,7 +7,7 @@ with ``dashboard.fmt``; the sentences come from the string catalogue
 from __future__ import annotations
 
 from dashboard import fmt, metrics
-from dashboard.i18n import t
+from dashboard.i18n import scope, t
 from dashboard.periods import Period
 
 MAX_NAMED = 3          # villages named before "等N个"
@@ -89,13 +89,17 @@ def biggest_changes(r: dict, period: Period, lang: str, n: int = 3) -> list[str]
     return [x for _, x in found[:n]]
 
 
-def briefing_from(r: dict, period: Period, names: dict, lang: str = "zh", target: float | None = None) -> str:
+def briefing_from(r: dict, period: Period, names: dict, lang: str = "zh", target: float | None = None,
+                  village_ids=None) -> str:
     """The briefing for ``metrics.with_changes`` output; paragraphs separated by newlines:
     the headline figures per topic, the biggest changes, the villages with no activity or
-    visit, and 下一步工作 from what needs attention (below ``target``, overdue, idle)."""
+    visit, and 下一步工作 from what needs attention (below ``target``, overdue, idle).
+    village_ids: the villages chosen (None = all); a subset is named at the start."""
     tw, mom, yoy = r["township"], r["mom"], r["yoy"]
     this, prev = _words(period, lang)
     same = period.previous() == period.year_ago()   # a year: 较上年度 and 同比 are one comparison
+    where = scope(village_ids, names, lang)
+    lead = t("meeting.brief_scope", lang, scope=where) if village_ids else ""
     sep = "、" if lang == "zh" else ", "
     paras = []
 
@@ -111,12 +115,12 @@ def briefing_from(r: dict, period: Period, names: dict, lang: str = "zh", target
                              for n, v in low[:MAX_NAMED])
             more = t("meeting.brief_and_more", lang, n=len(low)) if len(low) > MAX_NAMED else ""
             s += t("meeting.brief_below_avg", lang, villages=shown, more=more,
-                   avg=fmt.pct(tw["resolution_rate"]))
+                   avg=fmt.pct(tw["resolution_rate"]), scope=where)
         if tw["overdue_open"]:
             s += t("meeting.brief_overdue", lang, n=fmt.num(tw["overdue_open"]), days=metrics.OVERDUE_DAYS)
-        paras.append(s + t("meeting.brief_end", lang))
+        paras.append(lead + s + t("meeting.brief_end", lang))
     else:
-        paras.append(t("meeting.brief_no_disputes", lang, this=this))
+        paras.append(lead + t("meeting.brief_no_disputes", lang, this=this))
 
     if tw["volunteer_activities"]:
         s = t("meeting.brief_volunteers", lang, this=this, n=fmt.num(tw["volunteer_activities"]),
@@ -181,4 +185,4 @@ def briefing(conn, period: Period, village_ids=None, lang: str = "zh", target: f
     ids = None if village_ids is None else tuple(sorted(set(village_ids)))
     r = metrics.with_changes(conn, period, ids)
     names = {v["id"]: v["name"] for v in summary.villages(conn)}
-    return briefing_from(r, period, names, lang, target)
+    return briefing_from(r, period, names, lang, target, ids)

@@ -314,7 +314,7 @@ def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target:
 
     # 9 briefing
     deck.slides.append(Slide("briefing", t("meeting.slide_briefing", lang), label,
-                             lines=briefing_from(r, period, names, lang, target).split("\n")))
+                             lines=briefing_from(r, period, names, lang, target, ids).split("\n")))
     for s in deck.slides:  # a chart with nothing to show (no villages yet) is left out
         s.charts = [c for c in s.charts if c.categories]
     return deck

@@ -67,7 +67,7 @@ def require_login() -> dict:
     user = _valid_user()
     if user is None and auth_enabled():
         st.session_state.pop(USER_KEY, None)
-        st.navigation([_login_page(default=True)], position="hidden").run()
+        st.navigation([_login_page(default=True), *nav.login_everywhere(login_page)], position="hidden").run()
         st.stop()
     user = user or ui.current_user()
     _account_box(user)

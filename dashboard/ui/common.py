@@ -144,8 +144,82 @@ def _through_app() -> None:
     st.switch_page(Path(ctx.main_script_path).name)
 
 
+SELECTION = "_selection"        # the period and villages chosen, shared by every page
+_URL_SEEN = "_selection_url"    # the query string this session last wrote
+URL_PERIOD, URL_VILLAGES = "period", "villages"
+
+
+def period_from_url(value) -> periods.Period | None:
+    """A period from its compact form (2025, 2025Q4, 2025-10, 2025-01-01..2025-03-31); None if not one."""
+    s = str(value or "").strip()
+    kind = ("custom" if ".." in s else "quarter" if "Q" in s.upper() else "month" if "-" in s else "year")
+    try:
+        if kind == "custom":   # either order: a hand-edited link still means that range
+            a, b = sorted(date.fromisoformat(x) for x in s.split(".."))
+            return periods.Period(a, b, "custom")
+        return periods.parse(kind, s)
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
+def village_tokens(village_ids, villages: list[dict]) -> str:
+    """The villages as the URL names them: statistical codes (ids where a village has none), not
+    names, which may repeat across townships."""
+    by_id = {v["id"]: v for v in villages}
+    return ",".join(str(by_id[i].get("code") or i) for i in village_ids if i in by_id)
+
+
+def villages_from_url(value, villages: list[dict]) -> tuple[int, ...] | None:
+    """The village ids a URL's comma-separated codes (or ids) name; unknown tokens are dropped."""
+    by_code = {str(v["code"]): v["id"] for v in villages if v.get("code")}
+    ids = {v["id"] for v in villages}
+    out = set()
+    for tok in str(value or "").split(","):
+        tok = tok.strip()
+        if tok in by_code:
+            out.add(by_code[tok])
+        elif tok.isascii() and tok.isdigit() and int(tok) in ids:
+            out.add(int(tok))
+    return tuple(sorted(out)) or None
+
+
+def _selection(f: dict, default: dict) -> dict:
+    """The session's selection; a query string this session did not write itself (a bookmark or a
+    shared link) replaces it. Navigating between pages drops the query string: the selection stays."""
+    sel = st.session_state.get(SELECTION) or dict(default, which=dict(default["which"]))
+    incoming = {k: st.query_params.get(k) for k in (URL_PERIOD, URL_VILLAGES) if k in st.query_params}
+    if incoming.get(URL_PERIOD) and incoming != st.session_state.get(_URL_SEEN):
+        p = period_from_url(incoming[URL_PERIOD])
+        first, last = f["range"]
+        if p is not None and (p.kind == "custom" or (first and last and p.end >= first and p.start <= last)):
+            sel = dict(sel, kind=p.kind, which=dict(sel["which"]))
+            if p.kind == "custom":
+                sel["from"], sel["to"] = p.start, p.end
+            else:
+                sel["which"][p.kind] = periods.compact(p)
+        sel["villages"] = villages_from_url(incoming.get(URL_VILLAGES), f["villages"])
+    st.session_state[SELECTION] = sel
+    return sel
+
+
+def _remember() -> None:
+    """on_change of every filter widget: the widgets' values become the session's selection."""
+    sel, ss = st.session_state[SELECTION], st.session_state
+    sel["kind"] = ss.get("period_kind", sel["kind"])
+    for k in ("month", "quarter", "year"):
+        if ss.get(f"period_{k}"):
+            sel["which"][k] = ss[f"period_{k}"]
+    for k in ("from", "to"):
+        if ss.get(f"period_{k}"):
+            sel[k] = ss[f"period_{k}"]
+    if "villages" in ss:
+        ids = {v["name"]: v["id"] for v in facts()["villages"]}
+        sel["villages"] = tuple(sorted(ids[n] for n in ss["villages"] if n in ids)) or None
+
+
 def filters(show_villages: bool = True, key: str = "f") -> Filters:
-    """The sidebar period and village filters, shared by every page through session state."""
+    """The sidebar period and village filters: one selection per session, shared by every page,
+    and written to the URL (?period=2025&villages=<codes>) so that a link opens exactly it."""
     guard()
     f = facts()
     first, last = f["range"]
@@ -153,18 +227,22 @@ def filters(show_villages: bool = True, key: str = "f") -> Filters:
     first = first or today
     last = last or today
     kinds = list(periods.GRANULARITIES)
+    quarter = periods.latest_complete("quarter", last, today)
+    sel = _selection(f, {"kind": "quarter", "which": {}, "from": quarter.start, "to": quarter.end,
+                         "villages": None})
+    ss = st.session_state
+    # Widgets take their values from the selection (set before they are drawn) and give them back
+    # through _remember: their own state does not survive a change of page.
+    ss["period_kind"] = sel["kind"] if sel["kind"] in kinds else "quarter"
     with st.sidebar:
         st.subheader(t("filter.period"))
-        kind = st.radio(t("filter.granularity"), kinds, index=kinds.index(st.session_state.get(
-            "period_kind", "quarter")), format_func=lambda k: t(f"filter.{k}"),
-            horizontal=True, key="period_kind")
+        kind = st.radio(t("filter.granularity"), kinds, format_func=lambda k: t(f"filter.{k}"),
+                        horizontal=True, key="period_kind", on_change=_remember)
         if kind == "custom":
-            default = periods.latest_complete("quarter", last, today)
+            ss["period_from"], ss["period_to"] = sel["from"], sel["to"]
             c1, c2 = st.columns(2)
-            a = c1.date_input(t("filter.from"), value=st.session_state.get("period_from", default.start),
-                              key="period_from")
-            b = c2.date_input(t("filter.to"), value=st.session_state.get("period_to", default.end),
-                              key="period_to")
+            a = c1.date_input(t("filter.from"), key="period_from", on_change=_remember)
+            b = c2.date_input(t("filter.to"), key="period_to", on_change=_remember)
             if b < a:
                 a, b = b, a
             period = periods.Period(a, b, "custom")
@@ -172,21 +250,37 @@ def filters(show_villages: bool = True, key: str = "f") -> Filters:
             opts = periods.options(kind, first, last)
             default = periods.latest_complete(kind, last, today)
             labels = [periods.compact(p) for p in opts]
-            cur = st.session_state.get(f"period_{kind}")
-            idx = labels.index(cur) if cur in labels else (
-                labels.index(periods.compact(default)) if periods.compact(default) in labels else 0)
-            choice = st.selectbox(t("filter.which"), labels, index=idx,
+            cur = sel["which"].get(kind)
+            ss[f"period_{kind}"] = cur if cur in labels else (
+                periods.compact(default) if periods.compact(default) in labels else labels[0])
+            choice = st.selectbox(t("filter.which"), labels,
                                   format_func=lambda s: periods.parse(kind, s).label(lang()),
-                                  key=f"period_{kind}")
+                                  key=f"period_{kind}", on_change=_remember)
             period = periods.parse(kind, choice)
         village_ids = None
         if show_villages:
-            # names as options (unique within a township): AppTest and URLs handle strings best
-            ids = {v["name"]: v["id"] for v in f["villages"]}
-            chosen = st.multiselect(t("filter.villages"), list(ids),
-                                    placeholder=t("filter.all_villages"), key="villages")
+            # names as options (unique within a township); the URL carries codes
+            names = {v["id"]: v["name"] for v in f["villages"]}
+            ss["villages"] = [names[i] for i in sel.get("villages") or () if i in names]
+            chosen = st.multiselect(t("filter.villages"), list(names.values()),
+                                    placeholder=t("filter.all_villages"), key="villages",
+                                    on_change=_remember)
+            ids = {n: i for i, n in names.items()}
             village_ids = tuple(sorted(ids[n] for n in chosen if n in ids)) or None
+    _to_url(period, village_ids, f["villages"])
     return Filters(period, village_ids)
+
+
+def _to_url(period: periods.Period, village_ids, villages: list[dict]) -> None:
+    want = {URL_PERIOD: periods.compact(period)}
+    if village_ids:
+        want[URL_VILLAGES] = village_tokens(village_ids, villages)
+    for k in (URL_PERIOD, URL_VILLAGES):
+        if k in want and st.query_params.get(k) != want[k]:
+            st.query_params[k] = want[k]
+        elif k not in want and k in st.query_params:
+            del st.query_params[k]
+    st.session_state[_URL_SEEN] = want
 
 
 def page_header(title_key: str) -> None:
@@ -205,6 +299,11 @@ def data_as_of() -> str:
 
 def village_names() -> dict[int, str]:
     return {v["id"]: v["name"] for v in facts()["villages"]}
+
+
+def scope(f: Filters) -> str:
+    """全镇, the one village's name, or 所选村（社区）: the words for what the figures cover."""
+    return i18n.scope(f.village_ids, village_names(), lang())
 
 
 def now() -> datetime:

@@ -58,7 +58,11 @@ def controls() -> MapOptions:
                           format_func=lambda k: metrics.METRICS[k].name(lang), key="map_metric")
     level = c2.radio(ui.t("map.level"), list(maps.LEVELS), horizontal=True, key="map_level",
                      format_func=lambda v: ui.t(f"map.level_{v}"))
-    classes = c3.radio(ui.t("map.classes"), list(maps.CLASS_METHODS), horizontal=True,
+    from dashboard import targets
+    methods = [c for c in maps.CLASS_METHODS if c != "target" or targets.get(metric) is not None]
+    if st.session_state.get("map_classes") not in methods:
+        st.session_state["map_classes"] = methods[-1] if "target" in methods else methods[0]
+    classes = c3.radio(ui.t("map.classes"), methods, horizontal=True,
                        key="map_classes", format_func=lambda v: ui.t(f"map.{v}"))
     points = c4.radio(ui.t("map.points"), ["cluster", "heat", "none"], horizontal=True,
                       key="map_points", format_func=lambda v: ui.t(f"map.points_{v}"))

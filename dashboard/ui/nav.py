@@ -22,6 +22,26 @@ PAGES = [
 ]
 
 
+def home_page(target):
+    """The app's root URL as a hidden page that opens ``target`` (the overview) with the query
+    string it was given. The overview keeps its own path, /overview, so that bookmarked or sent
+    links to it open it: Streamlit serves a default page only at / and answers its path with an
+    English "Page not found"."""
+    import streamlit as st
+
+    def home():
+        st.switch_page(target, query_params=dict(st.query_params))
+    return st.Page(home, title=target.title, icon=target.icon, url_path="home", default=True,
+                   visibility="hidden")
+
+
+def login_everywhere(login) -> list:
+    """Before login, every page's path serves the login form, so that a bookmarked link is
+    neither "not found" nor lost: once logged in, the same path opens that page."""
+    import streamlit as st
+    return [st.Page(login, title=slug, url_path=slug, visibility="hidden") for slug, *_ in PAGES]
+
+
 def available(role: str | None = None) -> list[tuple]:
     """Pages whose file exists and that the role may open (role None: all)."""
     return [p for p in PAGES if (ROOT / p[1]).exists() and (role is None or p[5] is None or role in p[5])]

@@ -7,11 +7,12 @@ delta and, on hover, the definition, "numerator / denominator" with the actual f
 """
 from __future__ import annotations
 
+import itertools
 import re
 
 import streamlit as st
 
-from dashboard import charts, fmt, metrics
+from dashboard import charts, fmt, metrics, targets
 from dashboard.queries import overview
 from dashboard.ui import common as ui
 
@@ -40,17 +41,43 @@ def help_text(key: str, values: dict, mom=None, yoy=None, previous=None, year_ag
     return "\n\n".join(lines)
 
 
+_LIGHT_CSS = "".join(
+    f'[class*="st-key-light-{k}-"] [data-testid="stMetric"]{{border-left:.45rem solid {c} !important}}'
+    for k, c in targets.COLOURS.items())
+_boxes = itertools.count()
+
+
+def lit(container, key: str, value, target: float | None = None):
+    """``container``, or a box inside it edged green/amber/red when the figure has a target."""
+    light = targets.light(key, value, target)
+    if light is None:
+        return container
+    container.html(f"<style>{_LIGHT_CSS}</style>")   # style only: takes no space
+    return container.container(key=f"light-{light}-{next(_boxes)}")
+
+
+def target_help(key: str, value, target: float | None = None) -> str:
+    """The hover line of a figure with a target: its light and the thresholds ("" without)."""
+    light = targets.light(key, value, target)
+    if light is None:
+        return ""
+    lang = ui.lang()
+    return f"\n\n{targets.symbol(light, lang)}（{targets.rule(key, lang, target)}）"
+
+
 def metric_card(container, key: str, values: dict, mom=None, yoy=None, previous=None,
                 year_ago=None) -> None:
     lang = ui.lang()
     m = metrics.METRICS[key]
+    container = lit(container, key, values.get(key))
     delta = None
     if mom is not None:
         # Streamlit reads the arrow's direction from a leading ASCII "-", so the change goes first
         delta = f"{overview.format_change(key, mom, lang).replace(chr(0x2212), '-')} {ui.t('overview.mom')}"
     container.metric(m.name(lang), fmt.value(values.get(key), m.kind), delta=delta,
                      delta_color=_delta_color(key, mom),
-                     help=help_text(key, values, mom, yoy, previous, year_ago), border=True)
+                     help=help_text(key, values, mom, yoy, previous, year_ago) + target_help(key, values.get(key)),
+                     border=True)
 
 
 def kpi_row(keys, result: dict, per_row: int = 6) -> None:
