@@ -151,6 +151,23 @@ def test_unknown_and_known_names_are_throttled_alike(db):
         [("throttled", auth.BACKOFF_S, "auth.throttled")]
 
 
+def test_unknown_and_known_names_take_the_same_time(db):
+    """Same argon2 work and the same writes: the time does not tell a real name from a made-up one."""
+    import statistics
+    import time
+    add(db, "root", "admin")
+
+    def median_s(name):
+        times = []
+        for i in range(5):
+            t0 = time.perf_counter()
+            assert login(db, name, f"guess-{i}", source=f"timing-{name}").reason == "bad_credentials"
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+    known, unknown = median_s("root"), median_s("nobody")
+    assert 0.6 < known / unknown < 1.6, (known, unknown)
+
+
 def test_one_source_spraying_many_names_waits(db):
     t0 = datetime(2026, 1, 1, 9, 0)
     for i in range(auth.SOURCE_FAILURES):

@@ -55,10 +55,16 @@ def auth_enabled() -> bool:
 
 def _has_browser() -> bool:
     """Is this run for a connected client? Then only its cookie can carry a login."""
+    from collections.abc import Mapping
+
     from streamlit import runtime
     from streamlit.runtime.scriptrunner import get_script_run_ctx
     ctx = get_script_run_ctx()
-    return bool(ctx and runtime.exists() and runtime.get_instance().get_client(ctx.session_id))
+    if not (ctx and runtime.exists()):
+        return False
+    client = runtime.get_instance().get_client(ctx.session_id)
+    # AppTest runs under a mock runtime: its "client" has no real cookie mapping
+    return isinstance(getattr(getattr(client, "client_context", None), "cookies", None), Mapping)
 
 
 def _token() -> str | None:
