@@ -50,7 +50,7 @@ def test_password_is_hashed_with_argon2id_and_verifies(db):
     add(db, "alice", "leader")
     with db.connect() as c:
         h = c.execute(sa.select(S.app_user.c.password_hash)).scalar_one()
-    assert h.startswith("$argon2id$") and PW not in h
+    assert h.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and PW not in h
     assert auth.verify_password(h, PW)
     assert not auth.verify_password(h, PW + "x")
     assert not auth.verify_password("not a hash", PW)
@@ -84,6 +84,17 @@ def test_passwords_never_reach_the_audit_log(db):
 
 
 # ---------------------------------------------------------------- login and back-off
+
+def test_a_hash_with_the_old_parameters_is_upgraded_at_the_next_good_login(db):
+    from argon2 import PasswordHasher
+    add(db, "alice", "leader")
+    with write_txn(db) as c:
+        c.execute(sa.update(S.app_user).values(password_hash=PasswordHasher().hash(PW)))
+    assert login(db, "alice").ok
+    with db.connect() as c:
+        h = c.execute(sa.select(S.app_user.c.password_hash)).scalar_one()
+    assert h.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and auth.verify_password(h, PW)
+
 
 def test_login_success_and_failure_are_audited(db):
     add(db, "alice", "leader")
