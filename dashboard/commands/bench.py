@@ -431,13 +431,7 @@ def _server(url, n_sessions, out, notes):
     th = threading.Thread(target=sample, daemon=True)
     th.start()
     try:
-        for _ in range(600):
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
+        if not _healthy(port):
             notes.append("server: streamlit did not answer /_stcore/health")
             return
         out["server_idle_rss_mb"] = _r(peak["rss"] / 2**20, 1)
@@ -472,6 +466,19 @@ def _server(url, n_sessions, out, notes):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _healthy(port) -> bool:
+    """Wait up to about a minute for a started ``streamlit run`` to answer its health check."""
+    import time
+    import urllib.request
+    for _ in range(600):
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
 
 
 def _logins(url, n_sessions, repeats, out, notes):
@@ -509,13 +516,7 @@ def _logins(url, n_sessions, repeats, out, notes):
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(600):
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
+        if not _healthy(port):
             notes.append("logins: streamlit did not answer /_stcore/health")
             return
 
