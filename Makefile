@@ -26,7 +26,7 @@ db: $(VENV)/.installed
 	$(BIN)/python -m dashboard demo --if-empty
 
 run: db
-	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true
+	$(BIN)/python -m streamlit run serve.py --server.port $(PORT) --server.headless true
 
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

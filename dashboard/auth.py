@@ -19,9 +19,13 @@ disabled}`` where ``village_ids`` is a sorted tuple for clerks and ``None``
 ``st.session_state["user"]`` and re-reads it from the database on every rerun.
 
 Passwords are hashed with argon2id (argon2-cffi), never logged and never put in
-an audit detail. Repeated failures lock an account for a while; sessions are
-signed tokens that expire and die when the password changes or the account is
-disabled.
+an audit detail. Repeated failures slow down the *source* that makes them (per
+source and typed name, and per source), never the account itself: nobody can
+lock the admin out from elsewhere, and an unknown name is throttled exactly like
+a real one. Sessions are signed tokens that expire, die when the password changes
+or the account is disabled, and at logout (every tab holding the token). In a
+browser the token lives only in an HttpOnly cookie (dashboard.web), which the
+login form's tab obtains by trading a one-time ticket bound to its browser.
 """
 from __future__ import annotations
 
@@ -31,6 +35,8 @@ import hmac
 import json
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,8 +50,14 @@ from dashboard.errors import UserError
 ROLES = S.ROLES
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
-MAX_FAILURES = 5          # failed logins in a row before the account is locked
-LOCK_MINUTES = 15         # how long a locked account refuses every password
+# Back-off: after FREE failures (within FORGET_AFTER of each other) a key waits
+# BACKOFF_S · 2^(n - FREE) seconds, at most BACKOFF_MAX_S, before its next try is checked.
+MAX_FAILURES = 5          # failures from one source for one name before it must wait
+SOURCE_FAILURES = 20      # failures from one source (any names) before it must wait
+BACKOFF_S = 15
+BACKOFF_MAX_S = 900
+FORGET_AFTER = timedelta(hours=1)
+TICKET_SECONDS = 60       # the login form's tab has this long to trade its ticket for the cookie
 USERNAME_RE = re.compile(r"^[\w.@-]{2,64}$")
 
 # What each role may do. Scoped actions (upload, undo) also need the village in scope.
@@ -60,7 +72,10 @@ _ROLE_ACTIONS = {
 # Upload kinds that change the registry or grid boundaries need more than "upload".
 KIND_ACTION = {"villages": "manage_registry", "grids": "manage_grids"}
 
-_HASHER = PasswordHasher()
+# OWASP's argon2id setting (19 MiB, 2 passes, 1 lane): a fifth of argon2-cffi's default work
+# (64 MiB, 3 passes, 4 lanes), which made 25 simultaneous logins on 2 cores queue for tens of
+# seconds. Hashes made with other parameters are rehashed at their next good login.
+_HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 _DUMMY_HASH = _HASHER.hash("not-a-real-password-" + secrets.token_hex(8))
 # Session tokens are signed with a key that lives as long as the server process:
 # a restart logs everyone out, which is what an intranet deployment expects.
@@ -68,6 +83,16 @@ _SESSION_KEY = secrets.token_bytes(32)
 
 
 # ---------------------------------------------------------------- roles and scope
+
+def auth_mode_on(mode: str, is_demo: bool) -> bool:
+    """DASHBOARD_AUTH on/off; auto (and anything unrecognised) = on unless the database is the demo."""
+    mode = str(mode).strip().lower()
+    if mode in {"off", "0", "false", "no"}:
+        return False
+    if mode == "auto":
+        return not is_demo
+    return True
+
 
 def allowed_village_ids(user: dict | None) -> set[int] | None:
     """Villages whose data the user may *change*: None = every village (admin).
@@ -305,11 +330,14 @@ def set_disabled(conn, username: str, disabled: bool = True, actor: str = "syste
 
 
 def set_password(conn, username: str, password: str, actor: str = "system") -> None:
-    """Reset a password (clears a lockout); the user's existing sessions end."""
+    """Reset a password (clears the back-off of that name); the user's existing sessions end."""
     r = _require_row(conn, username)
     pw_hash = hash_password(password)
     conn.execute(sa.update(S.app_user).where(S.app_user.c.id == r["id"]).values(
         password_hash=pw_hash, failed_logins=0, locked_until=None))
+    t = S.auth_throttle   # a new password is tried afresh from every source
+    conn.execute(sa.delete(t).where(t.c.key.startswith("pair:"),
+                                    t.c.key.endswith(f"|{r['username'].lower()}", autoescape=True)))
     record(conn, actor, "user_password", True, {"user": username})
 
 
@@ -350,51 +378,79 @@ def manage(engine, actor: str, action: str, fn, *args, **kwargs):
 class LoginResult:
     ok: bool
     user: dict | None = None
-    reason: str = ""                  # "", "bad_credentials", "locked", "disabled"
-    locked_until: datetime | None = None
+    reason: str = ""                  # "", "bad_credentials", "throttled"
+    retry_after: int = 0              # seconds, when throttled
 
     @property
     def message_key(self) -> str:
-        return {"locked": "auth.locked"}.get(self.reason, "auth.bad_credentials")
+        return {"throttled": "auth.throttled"}.get(self.reason, "auth.bad_credentials")
 
 
-def authenticate(conn, username: str, password: str, now: datetime | None = None) -> LoginResult:
-    """Check a login (in the caller's *write* transaction: it counts failures and audits).
+def _throttle_keys(source: str, username: str) -> tuple[str, str]:
+    src = (source or "unknown")[:64]
+    return f"pair:{src}|{username.lower()}"[:200], f"src:{src}"
 
-    Unknown users, wrong passwords and disabled accounts give the same answer to
-    the person logging in; the audit log says which it was. After MAX_FAILURES
-    failures in a row the account refuses every password for LOCK_MINUTES.
+
+def _backoff(failures: int, free: int) -> int:
+    return 0 if failures < free else min(BACKOFF_MAX_S, BACKOFF_S * 2 ** (failures - free))
+
+
+def _throttle_wait(conn, keys, now: datetime) -> int:
+    t = S.auth_throttle
+    until = conn.execute(sa.select(sa.func.max(t.c.blocked_until)).where(
+        t.c.key.in_(keys), t.c.blocked_until > now)).scalar()
+    return 0 if until is None else max(1, int((until - now).total_seconds() + 0.999))
+
+
+def _count_failure(conn, key: str, free: int, now: datetime) -> None:
+    t = S.auth_throttle
+    r = conn.execute(sa.select(t.c.failures, t.c.last_failure_at).where(t.c.key == key)).first()
+    n = 1 if r is None or r.last_failure_at < now - FORGET_AFTER else int(r.failures) + 1
+    wait = _backoff(n, free)
+    values = {"failures": n, "last_failure_at": now,
+              "blocked_until": now + timedelta(seconds=wait) if wait else None}
+    if r is None:
+        conn.execute(sa.insert(t).values(key=key, **values))
+    else:
+        conn.execute(sa.update(t).where(t.c.key == key).values(**values))
+
+
+def authenticate(conn, username: str, password: str, now: datetime | None = None,
+                 source: str = "") -> LoginResult:
+    """Check a login from ``source`` (the client's address; in the caller's *write*
+    transaction: it counts failures and audits).
+
+    Unknown users, wrong passwords and disabled accounts give the same answer, after
+    the same argon2 work and the same writes; the audit log says which it was. After
+    MAX_FAILURES failures for one name from one source (or SOURCE_FAILURES from one
+    source for any names) that source waits, doubling per failure, before a password
+    is checked at all; other sources are not affected, so the real owner still logs in.
     """
     now = now or datetime.now()
     username = (username or "").strip()[:64]
+    pair, src = _throttle_keys(source, username)
+    detail = {"source": (source or "unknown")[:64]}
+    wait = _throttle_wait(conn, (pair, src), now)
+    if wait:
+        record(conn, username or "anonymous", "login", False,
+               {**detail, "reason": "throttled", "retry_after": wait}, now)
+        return LoginResult(False, reason="throttled", retry_after=wait)
     r = _row(conn, username) if username else None
-    if r is None:
-        verify_password(_DUMMY_HASH, password or "")   # same time as a real check
-        record(conn, username or "anonymous", "login", False, {"reason": "unknown_user"}, now)
+    good = verify_password(r["password_hash"] if r is not None else _DUMMY_HASH, password or "")
+    reason = ("unknown_user" if r is None else "bad_password" if not good
+              else "disabled" if r["disabled"] else "")
+    if reason:
+        _count_failure(conn, pair, MAX_FAILURES, now)
+        _count_failure(conn, src, SOURCE_FAILURES, now)
+        record(conn, username or "anonymous", "login", False, {**detail, "reason": reason}, now)
         return LoginResult(False, reason="bad_credentials")
     u = S.app_user
-    if r["locked_until"] is not None and r["locked_until"] > now:
-        record(conn, username, "login", False, {"reason": "locked"}, now)
-        return LoginResult(False, reason="locked", locked_until=r["locked_until"])
-    good = verify_password(r["password_hash"], password or "")
-    if good and r["disabled"]:
-        record(conn, username, "login", False, {"reason": "disabled"}, now)
-        return LoginResult(False, reason="bad_credentials")
-    if not good:
-        fails = (0 if r["locked_until"] is not None else int(r["failed_logins"] or 0)) + 1
-        locked = now + timedelta(minutes=LOCK_MINUTES) if fails >= MAX_FAILURES else None
-        conn.execute(sa.update(u).where(u.c.id == r["id"]).values(
-            failed_logins=0 if locked else fails, locked_until=locked))
-        record(conn, username, "login", False,
-               {"reason": "bad_password", "failures": fails, "locked": locked is not None}, now)
-        if locked:
-            return LoginResult(False, reason="locked", locked_until=locked)
-        return LoginResult(False, reason="bad_credentials")
+    conn.execute(sa.delete(S.auth_throttle).where(S.auth_throttle.c.key == pair))
     values = {"failed_logins": 0, "locked_until": None}
     if _HASHER.check_needs_rehash(r["password_hash"]):
         values["password_hash"] = _HASHER.hash(password)
     conn.execute(sa.update(u).where(u.c.id == r["id"]).values(**values))
-    record(conn, username, "login", True, None, now)
+    record(conn, username, "login", True, detail, now)
     return LoginResult(True, user=get_user_by_id(conn, r["id"]))
 
 
@@ -427,21 +483,83 @@ def session_expiry(token: str) -> datetime | None:
         return None
 
 
-def session_user(conn, token: str | None, now: datetime | None = None) -> dict | None:
-    """The user a token belongs to, or None when it is forged, expired, or the
-    account was disabled or its password changed since it was issued."""
-    if not token or not isinstance(token, str):
+# Logged-out tokens until they would have expired, and the login form's pending tickets.
+# Process memory is enough: the signing key is per process too, and behind the proxy
+# every request of one browser reaches the same process (deploy/nginx/dashboard.conf).
+_LOCK = threading.Lock()
+_REVOKED: dict[str, int] = {}               # nonce -> expiry (epoch seconds)
+_TICKETS: dict[str, tuple[str, str, float]] = {}   # sha256(ticket) -> (token, binding, expiry)
+
+
+def _parse(token) -> tuple[int, int, str, str] | None:
+    if not token or not isinstance(token, str) or len(token) > 512:
         return None
     payload, _, sig = token.rpartition(".")
     if not payload or not hmac.compare_digest(sig, _sign(payload)):
         return None
     try:
-        uid_s, exp_s, stamp, _nonce = payload.split(".", 3)
-        uid, exp = int(uid_s), int(exp_s)
+        uid_s, exp_s, stamp, nonce = payload.split(".", 3)
+        return int(uid_s), int(exp_s), stamp, nonce
     except ValueError:
         return None
+
+
+def revoke_session(token: str | None) -> bool:
+    """Log a token out everywhere it is held (every tab of that browser login)."""
+    parsed = _parse(token)
+    if parsed is None:
+        return False
+    now = time.time()
+    with _LOCK:
+        for k in [k for k, exp in _REVOKED.items() if exp <= now]:
+            del _REVOKED[k]
+        _REVOKED[parsed[3]] = parsed[1]
+    return True
+
+
+def login_id(token: str | None) -> str | None:
+    """An opaque name of one login (not the token): what a WebSocket session is bound to."""
+    if not token:
+        return None
+    return hashlib.sha256(b"login:" + str(token).encode()).hexdigest()[:32]
+
+
+def issue_ticket(token: str, binding: str) -> str:
+    """A one-time code, valid TICKET_SECONDS, that :func:`claim_ticket` trades for ``token``
+    when presented with the same ``binding`` (something only the login form's browser has)."""
+    ticket = secrets.token_urlsafe(24)
+    now = time.time()
+    with _LOCK:
+        for k in [k for k, v in _TICKETS.items() if v[2] <= now]:
+            del _TICKETS[k]
+        _TICKETS[hashlib.sha256(ticket.encode()).hexdigest()] = (token, binding, now + TICKET_SECONDS)
+    return ticket
+
+
+def claim_ticket(ticket: str | None, binding: str) -> str | None:
+    """The token behind ``ticket`` (once), or None: unknown, used, expired or another browser."""
+    if not ticket or len(ticket) > 100:
+        return None
+    with _LOCK:
+        entry = _TICKETS.pop(hashlib.sha256(ticket.encode()).hexdigest(), None)
+    if entry is None or entry[2] <= time.time() or not binding \
+            or not hmac.compare_digest(entry[1], binding):
+        return None
+    return entry[0]
+
+
+def session_user(conn, token: str | None, now: datetime | None = None) -> dict | None:
+    """The user a token belongs to, or None when it is forged, expired, logged out, or
+    the account was disabled or its password changed since it was issued."""
+    parsed = _parse(token)
+    if parsed is None:
+        return None
+    uid, exp, stamp, nonce = parsed
     if (now or datetime.now()).timestamp() >= exp:
         return None
+    with _LOCK:
+        if nonce in _REVOKED:
+            return None
     r = conn.execute(sa.select(S.app_user).where(S.app_user.c.id == uid)).mappings().first()
     if r is None or r["disabled"] or not hmac.compare_digest(stamp, _stamp(r["password_hash"])):
         return None

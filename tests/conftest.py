@@ -154,7 +154,7 @@ def free_port() -> int:
 
 
 class StreamlitServer:
-    """`streamlit run app.py` on a free localhost port, for browser tests."""
+    """`streamlit run serve.py` (app.py behind the login gate) on a free localhost port, for browser tests."""
 
     def __init__(self, db_url: str, extra_env: dict | None = None):
         import subprocess
@@ -164,7 +164,7 @@ class StreamlitServer:
         env = {**os.environ, "DATABASE_URL": db_url, "PYTHONPATH": str(ROOT),
                **(extra_env or {})}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"),
              "--server.port", str(self.port), "--server.headless", "true",
              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

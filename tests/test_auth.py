@@ -1,4 +1,4 @@
-"""Accounts core: hashing, lockout, sessions, roles and scope, user management, audit."""
+"""Accounts core: hashing, back-off, sessions, roles and scope, user management, audit."""
 from datetime import datetime, timedelta
 
 import pytest
@@ -34,9 +34,9 @@ def add(engine, name, role, villages=(), password=PW):
         return auth.create_user(c, name, password, role, ids, actor="tester")
 
 
-def login(engine, name, password=PW, now=None):
+def login(engine, name, password=PW, now=None, source=""):
     with write_txn(engine) as c:
-        return auth.authenticate(c, name, password, now=now)
+        return auth.authenticate(c, name, password, now=now, source=source)
 
 
 def audit(engine, **filters):
@@ -50,7 +50,7 @@ def test_password_is_hashed_with_argon2id_and_verifies(db):
     add(db, "alice", "leader")
     with db.connect() as c:
         h = c.execute(sa.select(S.app_user.c.password_hash)).scalar_one()
-    assert h.startswith("$argon2id$") and PW not in h
+    assert h.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and PW not in h
     assert auth.verify_password(h, PW)
     assert not auth.verify_password(h, PW + "x")
     assert not auth.verify_password("not a hash", PW)
@@ -83,7 +83,18 @@ def test_passwords_never_reach_the_audit_log(db):
     assert PW not in text and "wrong-password-123" not in text and "another-secret-99" not in text
 
 
-# ---------------------------------------------------------------- login and lockout
+# ---------------------------------------------------------------- login and back-off
+
+def test_a_hash_with_the_old_parameters_is_upgraded_at_the_next_good_login(db):
+    from argon2 import PasswordHasher
+    add(db, "alice", "leader")
+    with write_txn(db) as c:
+        c.execute(sa.update(S.app_user).values(password_hash=PasswordHasher().hash(PW)))
+    assert login(db, "alice").ok
+    with db.connect() as c:
+        h = c.execute(sa.select(S.app_user.c.password_hash)).scalar_one()
+    assert h.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and auth.verify_password(h, PW)
+
 
 def test_login_success_and_failure_are_audited(db):
     add(db, "alice", "leader")
@@ -107,24 +118,84 @@ def test_unknown_and_disabled_users_get_the_same_answer(db):
     assert any("unknown_user" in d for d in details) and any("disabled" in d for d in details)
 
 
-def test_lockout_after_repeated_failures_then_unlock(db):
+def test_repeated_failures_make_that_source_wait_then_it_may_try_again(db):
+    """No hard lock any more: the source waits BACKOFF_S, doubling per further failure."""
     add(db, "alice", "clerk", ["东村"])
     t0 = datetime(2026, 1, 1, 9, 0)
     for i in range(auth.MAX_FAILURES - 1):
-        r = login(db, "alice", f"wrong-pass-{i}", now=t0)
+        r = login(db, "alice", f"wrong-pass-{i}", now=t0, source="10.0.0.9")
         assert r.reason == "bad_credentials"
-    r = login(db, "alice", "wrong-pass-last", now=t0)
-    assert r.reason == "locked" and r.message_key == "auth.locked"
-    assert r.locked_until == t0 + timedelta(minutes=auth.LOCK_MINUTES)
-    # the right password is refused while locked
-    assert login(db, "alice", now=t0 + timedelta(minutes=1)).reason == "locked"
-    # after the lock the right password works and resets the counter
-    later = t0 + timedelta(minutes=auth.LOCK_MINUTES, seconds=1)
+    r = login(db, "alice", "wrong-pass-last", now=t0, source="10.0.0.9")
+    assert r.reason == "bad_credentials"            # the 5th failure itself answers as usual
+    # the right password is not even checked while that source waits 15 s
+    r = login(db, "alice", now=t0 + timedelta(seconds=14), source="10.0.0.9")
+    assert (r.reason, r.retry_after, r.message_key) == ("throttled", 1, "auth.throttled")
+    # a 6th failure after the wait doubles it: 30 s
+    assert login(db, "alice", "wrong-6", now=t0 + timedelta(seconds=15), source="10.0.0.9").reason \
+        == "bad_credentials"
+    assert login(db, "alice", now=t0 + timedelta(seconds=44), source="10.0.0.9").retry_after == 1
+    assert login(db, "alice", now=t0 + timedelta(seconds=45), source="10.0.0.9").ok
+    fails = audit(db, action="login", ok=False)
+    assert len(fails) == auth.MAX_FAILURES + 3
+    assert sum('"throttled"' in r["detail"] for r in fails) == 2
+
+
+def test_an_attacker_cannot_lock_the_real_user_out_from_elsewhere(db):
+    add(db, "root", "admin")
+    t0 = datetime(2026, 1, 1, 9, 0)
+    for i in range(30):
+        login(db, "root", f"guess-{i}", now=t0 + timedelta(seconds=i), source="203.0.113.7")
+    assert login(db, "root", now=t0 + timedelta(seconds=31), source="203.0.113.7").reason == "throttled"
+    assert login(db, "root", now=t0 + timedelta(seconds=31), source="192.168.1.20").ok
+
+
+def test_unknown_and_known_names_are_throttled_alike(db):
+    add(db, "root", "admin")
+    t0 = datetime(2026, 1, 1, 9, 0)
+    answers = {}
+    for name in ("root", "nobody"):
+        answers[name] = [(r.reason, r.retry_after, r.message_key) for r in
+                         (login(db, name, f"guess-{i}", now=t0, source=f"src-{name}")
+                          for i in range(auth.MAX_FAILURES + 1))]
+    assert answers["root"] == answers["nobody"] == \
+        [("bad_credentials", 0, "auth.bad_credentials")] * auth.MAX_FAILURES + \
+        [("throttled", auth.BACKOFF_S, "auth.throttled")]
+
+
+def test_unknown_and_known_names_take_the_same_time(db):
+    """Same argon2 work and the same writes: the time does not tell a real name from a made-up one."""
+    import statistics
+    import time
+    add(db, "root", "admin")
+
+    def median_s(name):
+        times = []
+        for i in range(5):
+            t0 = time.perf_counter()
+            assert login(db, name, f"guess-{i}", source=f"timing-{name}").reason == "bad_credentials"
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+    known, unknown = median_s("root"), median_s("nobody")
+    assert 0.6 < known / unknown < 1.6, (known, unknown)
+
+
+def test_one_source_spraying_many_names_waits(db):
+    t0 = datetime(2026, 1, 1, 9, 0)
+    for i in range(auth.SOURCE_FAILURES):
+        assert login(db, f"user{i}", "guess-guess", now=t0, source="198.51.100.1").reason == "bad_credentials"
+    assert login(db, "user99", "guess-guess", now=t0, source="198.51.100.1").reason == "throttled"
+    assert login(db, "user99", "guess-guess", now=t0, source="198.51.100.2").reason == "bad_credentials"
+
+
+def test_failures_are_forgotten_after_an_hour(db):
+    add(db, "alice", "leader")
+    t0 = datetime(2026, 1, 1, 9, 0)
+    for i in range(auth.MAX_FAILURES - 1):
+        login(db, "alice", "wrong-password", now=t0)
+    later = t0 + auth.FORGET_AFTER + timedelta(seconds=1)
+    for i in range(auth.MAX_FAILURES - 1):
+        assert login(db, "alice", "wrong-password", now=later).reason == "bad_credentials"
     assert login(db, "alice", now=later).ok
-    with db.connect() as c:
-        row = c.execute(sa.select(S.app_user).where(S.app_user.c.username == "alice")).mappings().one()
-    assert row["failed_logins"] == 0 and row["locked_until"] is None
-    assert len(audit(db, action="login", ok=False)) == auth.MAX_FAILURES + 1
 
 
 def test_failures_below_the_limit_reset_on_success(db):
@@ -136,12 +207,12 @@ def test_failures_below_the_limit_reset_on_success(db):
         assert login(db, "alice", "wrong-password").reason == "bad_credentials"
 
 
-def test_password_reset_clears_a_lockout(db):
+def test_password_reset_clears_the_back_off(db):
     add(db, "alice", "leader")
     add(db, "root", "admin")
     for _ in range(auth.MAX_FAILURES):
         login(db, "alice", "wrong-password")
-    assert login(db, "alice").reason == "locked"
+    assert login(db, "alice").reason == "throttled"
     with write_txn(db) as c:
         auth.set_password(c, "alice", "brand-new-password", actor="root")
     assert login(db, "alice", "brand-new-password").ok

@@ -132,13 +132,22 @@ def test_wrong_password_shows_error_and_stays_on_login(real_env):
     assert [(r["username"], bool(r["ok"])) for r in rows] == [("boss", False)]
 
 
-def test_lockout_message_through_the_form(real_env):
+def test_back_off_message_through_the_form(real_env):
+    """After MAX_FAILURES the source waits (15 s): even the right password is not checked."""
     at = run_app()
     for _ in range(auth.MAX_FAILURES):
         at = log_in(at, "boss", "not-the-password")
-    assert "锁定" in at.error[0].value
+        assert "用户名或密码不正确" in at.error[0].value
     at = log_in(at, "boss")
     only_login_form(at)
+    assert at.error[0].value in {f"登录失败次数过多，请在 {n} 秒后再试。" for n in (14, 15)}
+    # an unknown name from the same source gets the very same answers
+    at = run_app()
+    for _ in range(auth.MAX_FAILURES):
+        at = log_in(at, "nobody-here", "not-the-password")
+        assert "用户名或密码不正确" in at.error[0].value
+    at = log_in(at, "nobody-here")
+    assert at.error[0].value in {f"登录失败次数过多，请在 {n} 秒后再试。" for n in (14, 15)}
 
 
 def test_leader_logs_in_and_sees_dashboard_pages_but_not_upload_or_admin(real_env):

@@ -18,6 +18,10 @@ A benchmark is a script that prints figures, not a timed test. One run:
   (WebSocket clients speaking the frontend's protocol: connect, ask for the script run,
   wait for it to finish; p50/p95), then every page once; the app process's peak RSS
   throughout (and with any child processes, e.g. Chromium for exports).
+* **logins**: ``streamlit run serve.py`` with authentication on, 25 users at once log in
+  through the form (ticket → HttpOnly cookie → new WebSocket) and see the overview, then
+  view it 3 more times: p50/p95 of login + first page and of the repeat views; one argon2
+  verify timed alone.
 
 Figures that cannot be measured here (no Chromium, no intake) are printed as null with
 a note saying why. ``--scale township`` measures the township only; ``--scale tiny`` runs
@@ -61,7 +65,10 @@ def add_arguments(p):
     p.add_argument("--sessions", type=int, default=20, help="simultaneous browser sessions")
     p.add_argument("--no-browser", action="store_true", help="skip the Chromium figure (map draw time)")
     p.add_argument("--no-server", action="store_true", help="skip streamlit run (sessions, peak RSS)")
-    p.add_argument("--only", default="", help="comma list of steps: ingest,metrics,pages,map,server")
+    p.add_argument("--login-sessions", type=int, default=25,
+                   help="users logging in at once through the form (step logins)")
+    p.add_argument("--repeat-views", type=int, default=3, help="overview views after each login")
+    p.add_argument("--only", default="", help="comma list of steps: ingest,metrics,pages,map,server,logins")
 
 
 # ---------------------------------------------------------------- helpers
@@ -424,13 +431,7 @@ def _server(url, n_sessions, out, notes):
     th = threading.Thread(target=sample, daemon=True)
     th.start()
     try:
-        for _ in range(600):
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
+        if not _healthy(port):
             notes.append("server: streamlit did not answer /_stcore/health")
             return
         out["server_idle_rss_mb"] = _r(peak["rss"] / 2**20, 1)
@@ -467,6 +468,89 @@ def _server(url, n_sessions, out, notes):
             proc.kill()
 
 
+def _healthy(port) -> bool:
+    """Wait up to about a minute for a started ``streamlit run`` to answer its health check."""
+    import time
+    import urllib.request
+    for _ in range(600):
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def _logins(url, n_sessions, repeats, out, notes):
+    """``streamlit run serve.py`` with authentication on: ``n_sessions`` users at once each log
+    in through the form (ticket → cookie → a new WebSocket, as the browser's reload does) and
+    see the overview, then ``repeats`` more views of it. p50/p95 of both; where the time of
+    one login goes (argon2 verify) is timed on its own."""
+    import asyncio
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from dashboard import auth
+    from dashboard.db.engine import get_engine, write_txn
+    from dashboard.settings import ROOT
+    from dashboard.ui.bench import ws_login_session
+    password = "bench-password-1"
+    names = [f"bench{i:02d}" for i in range(n_sessions)]
+    engine = get_engine(url)
+    with write_txn(engine) as c:
+        for name in names:
+            if auth.get_user(c, name) is None:
+                auth.create_user(c, name, password, "leader", actor="bench")
+        c.execute(sa_delete_throttle())
+        pw_hash = auth._row(c, names[0])["password_hash"]
+    t0 = time.perf_counter()
+    for _ in range(5):
+        auth.verify_password(pw_hash, password)
+    out["login_argon2_verify_ms"] = _r((time.perf_counter() - t0) / 5 * 1000, 1)
+    out["login_argon2_params"] = pw_hash.split("$")[3]
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "DASHBOARD_AUTH": "on", "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not _healthy(port):
+            notes.append("logins: streamlit did not answer /_stcore/health")
+            return
+
+        async def drive():
+            return await asyncio.gather(*[ws_login_session(port, n, password, repeats) for n in names],
+                                        return_exceptions=True)
+        results = asyncio.run(drive())
+        failed = [str(r)[:200] for r in results if isinstance(r, BaseException)]
+        ok = [r for r in results if not isinstance(r, BaseException)]
+        if failed:
+            notes.append(f"logins: {len(failed)} sessions failed: {failed[:3]}")
+        first = [f for f, _, _ in ok]
+        again = [t for _, ts, _ in ok for t in ts]
+        n = n_sessions
+        out[f"logins_{n}_first_p50_s"] = _r(_pct(first, 0.5)) if first else None
+        out[f"logins_{n}_first_p95_s"] = _r(_pct(first, 0.95)) if first else None
+        out[f"logins_{n}_repeat_p50_s"] = _r(_pct(again, 0.5)) if again else None
+        out[f"logins_{n}_repeat_p95_s"] = _r(_pct(again, 0.95)) if again else None
+        out["logins_exceptions"] = sum(e for _, _, e in ok)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def sa_delete_throttle():
+    """Forget earlier runs' failed logins (a bench user must never wait)."""
+    import sqlalchemy as sa
+    from dashboard.db import schema as S
+    return sa.delete(S.auth_throttle)
+
+
 # ---------------------------------------------------------------- run
 
 def run(args) -> int:
@@ -479,7 +563,7 @@ def run(args) -> int:
     t_start = time.perf_counter()
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="dashboard-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    steps = {s.strip() for s in args.only.split(",") if s.strip()} or {"ingest", "metrics", "pages", "map", "server"}
+    steps = {s.strip() for s in args.only.split(",") if s.strip()} or {"ingest", "metrics", "pages", "map", "server", "logins"}
     sizes = {"county": scale.COUNTY, "tiny": scale.tiny(), "township": None}[args.scale]
     from dashboard.settings import get
     chromium = None if args.no_browser else get("DASHBOARD_CHROMIUM")
@@ -519,6 +603,9 @@ def run(args) -> int:
     if "server" in steps and not args.no_server:
         _log("server: streamlit run, sessions, memory")
         _server(county_url or township_url, args.sessions, out, notes)
+    if "logins" in steps and not args.no_server:
+        _log(f"logins: streamlit run serve.py, {args.login_sessions} users log in and view the overview")
+        _logins(county_url or township_url, args.login_sessions, args.repeat_views, out, notes)
     out["floors"] = {k: (None if out.get(k) is None else
                          (out[k] >= lim if op == ">=" else out[k] <= lim)) for k, (op, lim) in FLOORS.items()}
     if out.get("metrics_county_faster_than_duckdb") is not None:

@@ -226,6 +226,16 @@ audit_log = sa.Table(
     sa.Column("detail", sa.Text),
 )
 
+# Failed-login back-off, one row per key: "pair:<source>|<username>" or "src:<source>".
+# Keys are by the name typed, so an unknown user is throttled exactly like a real one.
+auth_throttle = sa.Table(
+    "auth_throttle", metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_failure_at", sa.DateTime, nullable=False),
+    sa.Column("blocked_until", sa.DateTime),
+)
+
 # One row; bumped by every write so caches keyed on it see new data at once.
 # A clerk's manual column mapping, remembered for the next file of the same village, kind and
 # headers (signature: a hash of the normalised header row). village_id 0: no village chosen.

@@ -4,27 +4,37 @@
 (DASHBOARD_AUTH=on, or auto on any database that is not the demo) and the
 browser session holds no valid token, it serves the login page alone and stops
 the script: no other page, chart, file or export is built. Every rerun re-checks
-the token against the database, so expiry, a disabled account or a password
-reset take effect at the next click.
+the token against the database, so expiry, logout, a disabled account or a
+password reset take effect at the next click.
 
-Session state: ``auth_token`` (signed, expiring; see dashboard.auth) and ``user``
-(the user dict pages read through ``ui.current_user()``).
+Where the token lives: in a browser (a script run for a WebSocket client) only in
+the HttpOnly cookie that dashboard.web sets: the Streamlit session id is no login,
+a reload keeps the login, and logout in one tab ends the others. The login form
+hands its tab a one-time ticket that a few lines of script trade for the cookie
+(``POST /account/claim``), then reload. Without a client (AppTest, bare runs) there
+is no cookie and session state carries the token (``auth_token``).
+
+Session state: ``auth_token`` (without a browser), ``auth_ticket`` (between a good
+password and the cookie) and ``user`` (the user dict pages read through
+``ui.current_user()``).
 """
 from __future__ import annotations
 
-import math
+import json
 from datetime import date, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, settings
+from dashboard import auth, settings, web
 from dashboard.db.engine import run_write
 from dashboard.errors import UserError
 from dashboard.ui import common as ui
 from dashboard.ui import nav
 
 TOKEN_KEY = "auth_token"
+TICKET_KEY = "auth_ticket"
+CLEAR_COOKIE_KEY = "auth_clear_cookie"
 USER_KEY = "user"
 NOTICE_KEY = "auth_notice"
 ERROR_KEY = "auth_error"
@@ -40,15 +50,42 @@ def _login_page(**kw):
 def auth_enabled() -> bool:
     """DASHBOARD_AUTH on/off; auto (and anything unrecognised) = on unless the database is the demo."""
     mode = str(settings.get("DASHBOARD_AUTH")).strip().lower()
-    if mode in {"off", "0", "false", "no"}:
+    return auth.auth_mode_on(mode, mode == "auto" and ui.facts()["demo"])
+
+
+def _has_browser() -> bool:
+    """Is this run for a connected client? Then only its cookie can carry a login."""
+    from collections.abc import Mapping
+
+    from streamlit import runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    ctx = get_script_run_ctx()
+    if not (ctx and runtime.exists()):
         return False
-    if mode == "auto":
-        return not ui.facts()["demo"]
-    return True
+    client = runtime.get_instance().get_client(ctx.session_id)
+    # AppTest runs under a mock runtime: its "client" has no real cookie mapping
+    return isinstance(getattr(getattr(client, "client_context", None), "cookies", None), Mapping)
+
+
+def _token() -> str | None:
+    if _has_browser():
+        st.session_state.pop(TOKEN_KEY, None)       # a session id must never carry a login
+        return st.context.cookies.get(web.LOGIN_COOKIE)
+    return st.session_state.get(TOKEN_KEY)
+
+
+def _source() -> str:
+    """The client's address for the failed-login back-off (see web.client_source)."""
+    if not _has_browser():
+        return "local"
+    from streamlit.runtime.context import _get_client_context
+    ctx = _get_client_context()
+    headers = {k.lower(): v for k, v in st.context.headers.items()}
+    return web.client_source(ctx.remote_ip if ctx else None, headers)
 
 
 def _valid_user() -> dict | None:
-    token = st.session_state.get(TOKEN_KEY)
+    token = _token()
     if not token:
         return None
     with ui.engine().connect() as conn:
@@ -56,7 +93,9 @@ def _valid_user() -> dict | None:
     if user is None:
         st.session_state.pop(TOKEN_KEY, None)
         st.session_state.pop(USER_KEY, None)
-        st.session_state[NOTICE_KEY] = "auth.session_expired"
+        if not st.session_state.get(NOTICE_KEY):
+            st.session_state[NOTICE_KEY] = "auth.session_expired"
+        st.session_state[CLEAR_COOKIE_KEY] = _has_browser()
         return None
     st.session_state[USER_KEY] = user
     return user
@@ -92,7 +131,7 @@ def guard_page() -> None:
 def account_pages(sections: dict) -> dict:
     """The login page: listed for an anonymous visitor when auth is off (the demo, to try a
     role); hidden but reachable otherwise, so that the page a login happened on still exists."""
-    visible = not st.session_state.get(TOKEN_KEY) and not auth_enabled()
+    visible = not _token() and not auth_enabled()
     section = ui.t("auth.section_account") if visible or not sections else next(iter(sections))
     sections.setdefault(section, []).append(_login_page(visibility="visible" if visible else "hidden"))
     return sections
@@ -100,7 +139,7 @@ def account_pages(sections: dict) -> dict:
 
 def _account_box(user: dict) -> None:
     with st.sidebar:
-        if not st.session_state.get(TOKEN_KEY):
+        if not _token():
             st.caption(ui.t("auth.anonymous"))
             return
         st.caption(ui.t("auth.logged_in_as"))
@@ -110,29 +149,55 @@ def _account_box(user: dict) -> None:
 
 
 def logout() -> None:
+    """End this login in every tab that holds it (they see the login page at their next click)."""
     user = st.session_state.get(USER_KEY) or {}
-    if st.session_state.get(TOKEN_KEY):
+    token = _token()
+    if token:
+        auth.revoke_session(token)
         run_write(ui.engine(), lambda c: auth.record(c, user.get("username"), "logout", True))
     for k in (TOKEN_KEY, USER_KEY):
         st.session_state.pop(k, None)
     st.session_state[NOTICE_KEY] = "auth.logged_out"
+    st.session_state[CLEAR_COOKIE_KEY] = _has_browser()
 
 
 def log_in(username: str, password: str) -> str | None:
     """Check the credentials; on success start a session and return None, else the error text."""
     minutes = int(settings.get("DASHBOARD_SESSION_MINUTES"))
+    source = _source()
 
     def txn(conn):
-        res = auth.authenticate(conn, username, password)
+        res = auth.authenticate(conn, username, password, source=source)
         return res, (auth.issue_session(conn, res.user, minutes) if res.ok else None)
 
     res, token = run_write(ui.engine(), txn)
     if not res.ok:
-        left = res.locked_until - datetime.now() if res.locked_until else timedelta(0)
-        return ui.t(res.message_key, minutes=max(1, math.ceil(left.total_seconds() / 60)))
-    st.session_state[TOKEN_KEY] = token
-    st.session_state[USER_KEY] = res.user
+        return ui.t(res.message_key, seconds=res.retry_after)
+    if _has_browser():
+        binding = web.ticket_binding(st.context.cookies.get(web.XSRF_COOKIE))
+        st.session_state[TICKET_KEY] = auth.issue_ticket(token, binding)
+    else:
+        st.session_state[TOKEN_KEY] = token
+        st.session_state[USER_KEY] = res.user
     return None
+
+
+def _cookie_script() -> None:
+    """Trade a pending ticket for the login cookie and reload; or delete a dead cookie."""
+    ticket = st.session_state.pop(TICKET_KEY, None)
+    if ticket:
+        st.info(ui.t("auth.signing_in"))
+        failed = json.dumps(ui.t("auth.sign_in_failed"))
+        st.html(f"""<script>
+fetch({json.dumps(web.CLAIM_PATH)}, {{method: "POST", body: {json.dumps(ticket)},
+      credentials: "same-origin"}}).then(function (r) {{
+  if (r.status === 204) {{ window.location.reload(); }} else {{ alert({failed}); }}
+}});
+</script>""", unsafe_allow_javascript=True)
+    elif st.session_state.pop(CLEAR_COOKIE_KEY, False):
+        st.html(f"""<script>
+fetch({json.dumps(web.LOGOUT_PATH)}, {{method: "POST", credentials: "same-origin"}});
+</script>""", unsafe_allow_javascript=True)
 
 
 def _submit() -> None:
@@ -144,9 +209,10 @@ def _submit() -> None:
 
 
 def login_page() -> None:
-    if st.session_state.get(TOKEN_KEY) and (nav.ROOT / HOME_PAGE).exists():
+    if _token() and _valid_user() and (nav.ROOT / HOME_PAGE).exists():
         st.switch_page(str(nav.ROOT / HOME_PAGE))      # logged in: on to the dashboard
     st.title(ui.t("auth.title"))
+    _cookie_script()
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
         st.info(ui.t(notice))
