@@ -169,7 +169,11 @@ def test_migrate_as_a_role_that_may_not_create_extensions():
         url = sa.engine.make_url(base).set(username=role).render_as_string(hide_password=False)
         eng = migrate(url)
         with eng.connect() as c:
-            assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0004"
+            # migrated all the way to the newest revision, PostGIS skipped on the way
+            from alembic.script import ScriptDirectory
+            from dashboard.db.engine import alembic_config
+            head, = ScriptDirectory.from_config(alembic_config(url)).get_heads()
+            assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == head
             assert not spatial.has_postgis(c)
         dispose_all()
     finally:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0006_auth'
-down_revision = '0004'
+down_revision = '0005_intake'
 branch_labels = None
 depends_on = None
 
