@@ -93,6 +93,8 @@ class ImportResult:
     encoding: str = ""
     sheet: str = ""
     sheets: list[str] = field(default_factory=list)
+    sheets_read: list[str] = field(default_factory=list)     # workbook sheets imported
+    sheets_skipped: list[dict] = field(default_factory=list)  # {sheet, reason, message}
     header_row: int | None = None
     columns: list[dict] = field(default_factory=list)   # {index, column, field, label, how}
     preview: list[dict] = field(default_factory=list)   # first rows as they will be stored
@@ -114,10 +116,13 @@ class ImportResult:
         """The command line's --json object."""
         return {"kind": self.kind, "rows_read": self.rows_read, "inserted": self.inserted,
                 "updated": self.updated, "unchanged": self.unchanged, "rejected": self.rejected,
-                "errors": [{k: e[k] for k in ("row", "column", "value", "message")}
-                           for e in self.errors],
+                "errors": [{k: e[k] for k in ("sheet", "row", "column", "value", "message")
+                            if k in e} for e in self.errors],
                 "batch_id": self.batch_id, "dry_run": self.dry_run, "file_name": self.file_name,
-                "encoding": self.encoding, "sheet": self.sheet, "header_row": self.header_row}
+                "encoding": self.encoding, "sheet": self.sheet, "header_row": self.header_row,
+                "sheets_read": self.sheets_read,
+                "sheets_skipped": [{"sheet": s["sheet"], "reason": s["message"]}
+                                   for s in self.sheets_skipped]}
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -135,7 +140,8 @@ def import_file(engine, data: bytes, file_name: str, kind: str | None = None,
                 village: str | None = None, username: str = "system", dry_run: bool = False,
                 lang: str = "zh", allowed_village_ids: set[int] | None = None,
                 sheet: str | None = None, mapping: dict[str, str] | None = None,
-                coord_system: str = "wgs84", preview_rows: int = 20) -> ImportResult:
+                coord_system: str = "wgs84", preview_rows: int = 20,
+                sheets: list[str] | None = None) -> ImportResult:
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     from loaders.spec import COORD_SYSTEMS  # not loaders.geo: that imports geopandas
@@ -147,8 +153,9 @@ def import_file(engine, data: bytes, file_name: str, kind: str | None = None,
     holder: dict = {}
     with _gc_paused(len(data) > GC_PAUSE_BYTES), _sha256(data) as digest:
         holder["sha256"] = digest
-        _import(engine, data, file_name, kind, village, username, dry_run, lang, allowed, sheet,
-                mapping, coord_system, preview_rows, res, holder)
+        _import(engine, data, file_name, kind, village, username, dry_run, lang, allowed,
+                list(sheets or ([sheet] if sheet else [])), mapping, coord_system, preview_rows,
+                res, holder)
     res.sha256 = digest()
     return res
 
@@ -204,8 +211,11 @@ def _import(engine, data, file_name, kind, village, username, dry_run, lang, all
     from loaders import ingest, read as R, normalise as N
     from loaders.validate import Registry, prepare
     try:
-        raw = R.read(data, file_name or "", sheet)
+        raw = R.read(data, file_name or "", sheets=sheet or None, kind=kind, mapping=mapping)
         res.format, res.encoding, res.sheet, res.sheets = raw.fmt, raw.encoding, raw.sheet, raw.sheets
+        holder["raw"] = raw
+        res.sheets_read = list(raw.sheets_read)
+        res.sheets_skipped = R.skipped_messages(raw.sheets_skipped, lang)
         res.header_row = raw.header_row or None
         k = N.detect_kind(raw.headers, kind) if not (mapping and kind) else kind
         if raw.geometry is not None and k not in ("villages", "grids"):
@@ -281,6 +291,9 @@ def _import(engine, data, file_name, kind, village, username, dry_run, lang, all
             res.preview = []
         res.notes = holder.get("notes", []) + [t(f"loader.note.{n}", lang) for n in prep.notes]
     res.village = holder.get("village")
+    raw = holder.get("raw")
+    if raw is not None and raw.multi_sheet:
+        R.name_sheets(res, raw.sheets_read, lang)
     if res.errors:
         res.inserted = res.updated = res.unchanged = 0
         res.batch_id = None

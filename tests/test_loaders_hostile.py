@@ -42,7 +42,7 @@ def refused(res, code):
     (b"   \r\n\r\n", "blank.csv", "empty"),
     (bytes(range(256)) * 40, "junk.csv", "not_text"),
     (b"\x89PNG\r\n\x1a\n" + b"\x00" * 300, "photo.csv", "not_text"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500, "old.xls", "xls_old"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500, "old.xls", "bad_xls"),  # damaged .xls
     (b"this is not a zip", "book.xlsx", "bad_xlsx"),
     (b"PK\x03\x04garbage", "book.xlsx", "bad_xlsx"),
     ("标题\n甲,乙,丙\n1,2,3\n".encode(), "x.csv", "no_header"),
