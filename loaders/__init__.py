@@ -216,11 +216,14 @@ def _import(engine, data, file_name, kind, village, username, dry_run, lang, all
         holder["raw"] = raw
         res.sheets_read = list(raw.sheets_read)
         res.sheets_skipped = R.skipped_messages(raw.sheets_skipped, lang)
+        if len(raw.sheets) > 1:
+            holder["notes"] = R.sheet_notes(res.sheets_read, res.sheets_skipped, lang)
         res.header_row = raw.header_row or None
         k = N.detect_kind(raw.headers, kind) if not (mapping and kind) else kind
         if raw.geometry is not None and k not in ("villages", "grids"):
             raise Refusal("geo_kind")
         res.kind = k
+        raw = _drop_example(raw, k, mapping, holder, lang)
 
         def work(conn):
             reg = Registry.load(conn)
@@ -236,8 +239,8 @@ def _import(engine, data, file_name, kind, village, username, dry_run, lang, all
                 fill = _village_from_title(raw, reg, k, mapping, allowed)
                 if fill is not None:
                     holder["village"] = reg.village_names().get(fill)
-                    holder["notes"] = [t("loader.note.village_from_title", lang,
-                                         village=holder["village"])]
+                    holder.setdefault("notes", []).append(t("loader.note.village_from_title", lang,
+                                                            village=holder["village"]))
             prep = prepare(raw, k, reg, fill_village=fill, allowed=allowed, manual=mapping,
                            lang=lang, coord_system=coord_system)
             holder["prep"], holder["reg"] = prep, reg
@@ -289,7 +292,8 @@ def _import(engine, data, file_name, kind, village, username, dry_run, lang, all
         except Exception:  # a preview must never turn a structured answer into a traceback
             log.exception("preview of %s failed", file_name)
             res.preview = []
-        res.notes = holder.get("notes", []) + [t(f"loader.note.{n}", lang) for n in prep.notes]
+        holder.setdefault("notes", []).extend(t(f"loader.note.{n}", lang) for n in prep.notes)
+    res.notes = holder.get("notes", [])
     res.village = holder.get("village")
     raw = holder.get("raw")
     if raw is not None and raw.multi_sheet:
@@ -297,6 +301,26 @@ def _import(engine, data, file_name, kind, village, username, dry_run, lang, all
     if res.errors:
         res.inserted = res.updated = res.unchanged = 0
         res.batch_id = None
+
+
+def _drop_example(raw, kind, mapping, holder, lang):
+    """The template's example row (HQ-2024-001, 李国强...) is never data: dropped, with a note."""
+    from dashboard.i18n import t
+    from loaders import read as R
+    from loaders.template import example_rows
+    if raw.geometry is not None:
+        return raw
+    ex = example_rows(raw, kind, mapping)
+    if not ex.any():
+        return raw
+    for r in raw.rownum[ex][:3]:
+        si, row = R.split_row(int(r))
+        where = f"{raw.sheets_read[si]} {row}" if raw.multi_sheet else str(row)
+        holder.setdefault("notes", []).append(t("loader.note.example_row", lang, row=where))
+    keep = ~ex
+    raw.frame = raw.frame[keep].reset_index(drop=True)
+    raw.rownum = raw.rownum[keep]
+    return raw
 
 
 def spec_ledgers_and_grids() -> tuple[str, ...]:

@@ -17,7 +17,13 @@ import pandas as pd
 from loaders.problems import Refusal
 from loaders.spec import COORD_SYSTEMS  # noqa: F401 (also loaders.geo.COORD_SYSTEMS)
 MAX_FEATURES = 20000
-MAX_VERTICES = 5_000_000
+MAX_VERTICES = 5_000_000          # all features together
+# One village or grid boundary: a surveyed one has a few thousand vertices. Above this a
+# feature is refused (simplify it first); an invalid one is repaired (make_valid, whose cost
+# grows quickly with the number of crossings) only up to MAX_REPAIR_VERTICES.
+MAX_FEATURE_VERTICES = 200_000
+MAX_REPAIR_VERTICES = 50_000
+MAX_PROPERTIES = 1000             # distinct attribute names over all features
 
 # --------------------------------------------------------- GCJ-02 / BD-09 -> WGS-84
 # One implementation of the Chinese coordinate shifts, shared with the map (dashboard.geo).
@@ -47,11 +53,14 @@ def convert_geometry(geom, system: str):
 
 def _table(props: list[dict], geoms: list, fmt: str, crs: str = ""):
     from loaders.read import RawTable
-    keys: list[str] = []
+    seen: dict[str, None] = {}   # insertion-ordered set: one hash look-up per key
     for p in props:
         for k in p:
-            if k not in keys:
-                keys.append(k)
+            if k not in seen:
+                seen[k] = None
+                if len(seen) > MAX_PROPERTIES:
+                    raise Refusal("too_many_properties", n=MAX_PROPERTIES)
+    keys = list(seen)
     if len(props) == 0:
         raise Refusal("empty")
     cols = {}
@@ -206,10 +215,22 @@ def check_and_dump(geoms, rownum, column: str):
             texts.append(None)
             bbox.append((None, None, None, None))
             continue
-        vertices += shapely.get_num_coordinates(g)
+        nv = int(shapely.get_num_coordinates(g))
+        vertices += nv
         if vertices > MAX_VERTICES:
             raise Refusal("too_many_vertices")
+        if nv > MAX_FEATURE_VERTICES:
+            problems.append(Problem(int(r), column, "", "geometry_too_complex",
+                                    {"n": f"{nv:,}", "max": f"{MAX_FEATURE_VERTICES:,}"}))
+            texts.append(None)
+            bbox.append((None, None, None, None))
+            continue
         if not g.is_valid:
+            if nv > MAX_REPAIR_VERTICES:
+                problems.append(Problem(int(r), column, "", _why_invalid(g), {"n": f"{nv:,}"}))
+                texts.append(None)
+                bbox.append((None, None, None, None))
+                continue
             g = shapely.make_valid(g)
             if g.geom_type == "GeometryCollection":
                 polys = [p for p in g.geoms if p.geom_type in ("Polygon", "MultiPolygon")]
@@ -224,6 +245,13 @@ def check_and_dump(geoms, rownum, column: str):
         texts.append(json.dumps(_round(mapping(g)), separators=(",", ":")))
         bbox.append((minx, miny, maxx, maxy))
     return texts, bbox, problems
+
+
+def _why_invalid(g) -> str:
+    """Reason code for a geometry too big to repair."""
+    import shapely
+    why = str(shapely.is_valid_reason(g)).lower()
+    return "geometry_self_intersects_big" if "intersection" in why else "geometry_invalid_big"
 
 
 def _round(obj, nd: int = 6):

@@ -677,3 +677,12 @@ def name_sheets(res, sheets_read: list[str], lang: str = "zh") -> None:
             si, r = split_row(row[rk])
             res.preview[i] = {sk: sheets_read[si] if si < len(sheets_read) else "", rk: r,
                               **{k: v for k, v in row.items() if k != rk}}
+
+
+def sheet_notes(read: list[str], skipped: list[dict], lang: str = "zh") -> list[str]:
+    from dashboard.i18n import t
+    out = [t("loader.note.sheets_read", lang, read="、".join(read))] if read else []
+    if skipped:
+        out.append(t("loader.note.sheets_skipped", lang, skipped="；".join(
+            f"{s['sheet']}（{s['message']}）" for s in skipped)))
+    return out
