@@ -301,12 +301,12 @@ def find_header(rows: list[list[str]]) -> int:
 
 # ---------------------------------------------------------------- xlsx
 
-def check_zip(data: bytes) -> zipfile.ZipFile:
+def check_zip(data: bytes, bad: str = "bad_xlsx") -> zipfile.ZipFile:
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
         infos = z.infolist()
     except (zipfile.BadZipFile, ValueError, OSError, EOFError):
-        raise Refusal("bad_xlsx") from None
+        raise Refusal(bad) from None
     if len(infos) > MAX_ZIP_MEMBERS:
         raise Refusal("zip_bomb")
     total = 0
@@ -461,7 +461,7 @@ def _calamine_sheets(data: bytes, fmt: str, wanted: list[str] | None) -> tuple[l
     import sys
     from pathlib import Path
     if fmt == "ods":
-        check_zip(data)
+        check_zip(data, "bad_ods")
     child = Path(__file__).with_name("_calamine.py")
     try:
         p = subprocess.run([sys.executable, str(child), str(CHILD_MEMORY_MB), str(MAX_CELLS),

@@ -36,8 +36,10 @@ def _expected(kind: str, name: str, v) -> set[str]:
 
 def example_rows(raw, kind: str, mapping: dict[str, str] | None = None):
     """Mask of the rows that are the template's example row: every example value present in
-    the file as written in the template (the note, which marks it, aside). A clerk who
-    overwrites the example with real data changes at least one of them."""
+    the file as written in the template, and the row marked as the example (its note says
+    so) or the file still the template workbook (its rules sheet is there). A clerk who
+    overwrites the example with real data changes at least one value; a real village that
+    happens to match the example in a file of its own is not marked."""
     import numpy as np
     from loaders import normalise as N
     m, _ = N.match_headers(raw.headers, kind, mapping)
@@ -45,7 +47,14 @@ def example_rows(raw, kind: str, mapping: dict[str, str] | None = None):
     n = len(raw.frame)
     if len(ex) < 3 or not n:
         return np.zeros(n, dtype=bool)
-    mask = np.ones(n, dtype=bool)
+    langs = ("zh", "en")
+    if {t("loader.template.rules_sheet", lg) for lg in langs} & set(raw.sheets or []):
+        mask = np.ones(n, dtype=bool)
+    elif "note" in m:
+        marks = {t("loader.template.example_note", lg) for lg in langs}
+        mask = raw.frame[m["note"]].str.strip().isin(marks).to_numpy(dtype=bool)
+    else:
+        return np.zeros(n, dtype=bool)
     for k, v in ex.items():
         mask &= raw.frame[m[k]].str.strip().isin(_expected(kind, k, v)).to_numpy(dtype=bool)
         if not mask.any():
