@@ -45,7 +45,8 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--db", metavar="URL", help="database URL (default: the app's database)")
     i.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
     i.add_argument("--json", action="store_true", help="print one JSON object")
-    i.add_argument("--sheet", metavar="NAME", help="xlsx sheet (default: first sheet with data)")
+    i.add_argument("--sheet", metavar="NAME", action="append",
+                   help="workbook sheet to read (repeatable; default: every sheet of the kind)")
     i.add_argument("--crs", choices=("wgs84", "gcj02", "bd09"), default="wgs84",
                    help="coordinate system of the file's coordinates (converted to WGS-84)")
     i.add_argument("--user", default="cli", help="user name recorded with the batch")
@@ -89,7 +90,7 @@ def cmd_import(a) -> int:
         print(f"python -m loaders: error: database: {type(e).__name__}: {e}", file=sys.stderr)
         return USAGE
     res = loaders.import_file(engine, path.read_bytes(), path.name, kind=a.kind, village=a.village,
-                              username=a.user, dry_run=a.dry_run, lang=lang, sheet=a.sheet,
+                              username=a.user, dry_run=a.dry_run, lang=lang, sheets=a.sheet,
                               coord_system=a.crs)
     if res.refused == "unknown_village_param":
         msg = res.errors[0]["message"] if res.errors else ""
