@@ -56,7 +56,7 @@ def example_rows(raw, kind: str, mapping: dict[str, str] | None = None):
     else:
         return np.zeros(n, dtype=bool)
     for k, v in ex.items():
-        mask &= raw.frame[m[k]].str.strip().isin(_expected(kind, k, v)).to_numpy(dtype=bool)
+        mask = mask & raw.frame[m[k]].str.strip().isin(_expected(kind, k, v)).to_numpy(dtype=bool)
         if not mask.any():
             break
     return mask
