@@ -96,6 +96,8 @@ class ImportResult:
     encoding: str = ""
     sheet: str = ""
     sheets: list[str] = field(default_factory=list)
+    sheets_read: list[str] = field(default_factory=list)     # workbook sheets imported
+    sheets_skipped: list[dict] = field(default_factory=list)  # {sheet, reason, message}
     header_row: int | None = None
     columns: list[dict] = field(default_factory=list)   # {index, column, field, label, how}
     preview: list[dict] = field(default_factory=list)   # first rows as they will be stored
@@ -120,13 +122,16 @@ class ImportResult:
         """The command line's --json object."""
         return {"kind": self.kind, "rows_read": self.rows_read, "inserted": self.inserted,
                 "updated": self.updated, "unchanged": self.unchanged, "rejected": self.rejected,
-                "errors": [{k: e[k] for k in ("row", "column", "value", "message")}
-                           for e in self.errors],
+                "errors": [{k: e[k] for k in ("sheet", "row", "column", "value", "message")
+                            if k in e} for e in self.errors],
                 "deleted": self.deleted,
                 "missing": (self.diff or {}).get("missing_total", 0),
                 "reused": (self.diff or {}).get("reused_total", 0),
                 "batch_id": self.batch_id, "dry_run": self.dry_run, "file_name": self.file_name,
-                "encoding": self.encoding, "sheet": self.sheet, "header_row": self.header_row}
+                "encoding": self.encoding, "sheet": self.sheet, "header_row": self.header_row,
+                "sheets_read": self.sheets_read,
+                "sheets_skipped": [{"sheet": s["sheet"], "reason": s["message"]}
+                                   for s in self.sheets_skipped]}
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -152,7 +157,8 @@ class ImportContext:
     dry_run: bool = False
     lang: str = "zh"
     allowed_village_ids: set[int] | None = None
-    sheet: str | None = None
+    sheet: str | None = None       # one sheet (the page); sheets: several (the CLI)
+    sheets: list[str] | None = None
     mapping: dict[str, str] | None = None
     coord_system: str = "wgs84"
     preview_rows: int = 20
@@ -240,13 +246,20 @@ def _import(engine, ctx: ImportContext, res: ImportResult, holder: dict) -> None
         ctx.sheet, ctx.mapping
     coord_system, preview_rows = ctx.coord_system, ctx.preview_rows
     try:
-        raw = R.read(data, file_name or "", sheet)
+        chosen = list(ctx.sheets or ([sheet] if sheet else []))
+        raw = R.read(data, file_name or "", sheets=chosen or None, kind=kind, mapping=mapping)
         res.format, res.encoding, res.sheet, res.sheets = raw.fmt, raw.encoding, raw.sheet, raw.sheets
+        holder["raw"] = raw
+        res.sheets_read = list(raw.sheets_read)
+        res.sheets_skipped = R.skipped_messages(raw.sheets_skipped, lang)
+        if len(raw.sheets) > 1:
+            holder["notes"] = R.sheet_notes(res.sheets_read, res.sheets_skipped, lang)
         res.header_row = raw.header_row or None
         k = N.detect_kind(raw.headers, kind) if not (mapping and kind) else kind
         if raw.geometry is not None and k not in ("villages", "grids"):
             raise Refusal("geo_kind")
         res.kind = k
+        raw = _drop_example(raw, k, mapping, holder, lang)
 
         def work(conn):
             reg = Registry.load(conn)
@@ -266,8 +279,8 @@ def _import(engine, ctx: ImportContext, res: ImportResult, holder: dict) -> None
                 fill = _village_from_title(raw, reg, k, mapping, allowed)
                 if fill is not None:
                     holder["village"] = reg.village_names().get(fill)
-                    holder["notes"] = [t("loader.note.village_from_title", lang,
-                                         village=holder["village"])]
+                    holder.setdefault("notes", []).append(t("loader.note.village_from_title", lang,
+                                                            village=holder["village"]))
             prep = prepare(raw, k, reg, fill_village=fill, allowed=allowed, manual=mapping,
                            lang=lang, coord_system=coord_system, category_map=ctx.category_map)
             holder["prep"], holder["reg"] = prep, reg
@@ -324,8 +337,12 @@ def _import(engine, ctx: ImportContext, res: ImportResult, holder: dict) -> None
         except Exception:  # a preview must never turn a structured answer into a traceback
             log.exception("preview of %s failed", file_name)
             res.preview = []
-        res.notes = holder.get("notes", []) + [t(f"loader.note.{n}", lang) for n in prep.notes]
+        holder.setdefault("notes", []).extend(t(f"loader.note.{n}", lang) for n in prep.notes)
+    res.notes = holder.get("notes", [])
     res.village = holder.get("village")
+    raw = holder.get("raw")
+    if raw is not None and raw.multi_sheet:
+        R.name_sheets(res, raw.sheets_read, lang)
     if res.errors:
         res.inserted = res.updated = res.unchanged = res.deleted = 0
         res.batch_id = None
@@ -352,6 +369,26 @@ def _labelled_diff(diff: dict, kind: str, lang: str) -> dict:
     out["reused"] = [{**r, "cells": cells(r), "fields": [lab(f) for f in r["fields"]]}
                      for r in diff["reused"]]
     return out
+
+
+def _drop_example(raw, kind, mapping, holder, lang):
+    """The template's example row (HQ-2024-001, 李国强...) is never data: dropped, with a note."""
+    from dashboard.i18n import t
+    from loaders import read as R
+    from loaders.template import example_rows
+    if raw.geometry is not None:
+        return raw
+    ex = example_rows(raw, kind, mapping)
+    if not ex.any():
+        return raw
+    for r in raw.rownum[ex][:3]:
+        si, row = R.split_row(int(r))
+        where = f"{raw.sheets_read[si]} {row}" if raw.multi_sheet else str(row)
+        holder.setdefault("notes", []).append(t("loader.note.example_row", lang, row=where))
+    keep = ~ex
+    raw.frame = raw.frame[keep].reset_index(drop=True)
+    raw.rownum = raw.rownum[keep]
+    return raw
 
 
 def spec_ledgers_and_grids() -> tuple[str, ...]:

@@ -46,7 +46,8 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--db", metavar="URL", help="database URL (default: the app's database)")
     i.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
     i.add_argument("--json", action="store_true", help="print one JSON object")
-    i.add_argument("--sheet", metavar="NAME", help="xlsx sheet (default: first sheet with data)")
+    i.add_argument("--sheet", metavar="NAME", action="append",
+                   help="workbook sheet to read (repeatable; default: every sheet of the kind)")
     i.add_argument("--crs", choices=("wgs84", "gcj02", "bd09"), default="wgs84",
                    help="coordinate system of the file's coordinates (converted to WGS-84)")
     i.add_argument("--remove-missing", action="store_true",
@@ -100,7 +101,7 @@ def cmd_import(a) -> int:
     from dashboard import uploads
     ctx = loaders.ImportContext(path.read_bytes(), path.name, kind=a.kind, village=a.village,
                                 username=a.user or uploads.os_user(), dry_run=a.dry_run, lang=lang,
-                                sheet=a.sheet, coord_system=a.crs,
+                                sheets=a.sheet, coord_system=a.crs,
                                 remove_missing=a.remove_missing, accept_reused=a.accept_reused)
     res = uploads.run_import(engine, ctx, refresh=False)
     if res.refused == "unknown_village_param":

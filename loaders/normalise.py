@@ -82,17 +82,30 @@ def kind_scores(headers: list[str]) -> dict[str, tuple[int, list[str]]]:
 
 
 def foreign_kind(headers: list[str]) -> str | None:
+    return foreign_score(headers)[0]
+
+
+def foreign_score(headers: list[str]) -> tuple[str | None, int]:
+    """(the other kind of file these headers mark, how many of its headers are present)."""
     normed = {spec.norm_header(h) for h in headers}
     best, n = None, 0
     for name, aliases in spec.FOREIGN.items():
         c = sum(1 for a in aliases if spec.norm_header(a) in normed)
         if c > n:
             best, n = name, c
-    return best if n >= 2 else None
+    return (best, n) if n >= 2 else (None, 0)
 
 
 def detect_kind(headers: list[str], wanted: str | None = None) -> str:
     scores = kind_scores(headers)
+    # A roster with a 所属网格 and a 户数 column also "fits" the grid list: when the headers of
+    # another kind of file outnumber what they share with ours, it is that file, and is named
+    # as such (never taken for a kind that the clerk may not upload, and refused as a
+    # permission problem).
+    other, n_other = foreign_score(headers)
+    top = max((n for n, _ in scores.values()), default=0)
+    if other and n_other >= 3 and n_other > top:
+        raise Refusal("foreign", foreign=other, wanted=wanted or "")
     fitting = [k for k, (n, miss) in scores.items() if not miss and n > 0]
     fitting.sort(key=lambda k: -scores[k][0])
     if wanted:

@@ -1,15 +1,18 @@
 """Read: bytes -> a table of strings with the spreadsheet row number of every row.
 
 CSV (UTF-8, UTF-8 with BOM, UTF-16 as Excel's "Unicode text", GBK/GB18030, detected),
-.xlsx (first sheet with data, or a named sheet; zip bomb checked before openpyxl
-opens it; formulas kept as their text, never evaluated), GeoJSON and zipped
-Shapefiles (see loaders.geo). The header row is found, not assumed: title rows
+.xlsx (zip bomb checked before openpyxl opens it; read sparsely, formulas kept as
+their text, never evaluated), .xls (Excel 97-2003) and .ods (python-calamine, in a child
+process under a memory limit), GeoJSON and zipped Shapefiles (see loaders.geo). A workbook
+is read sheet by sheet: every sheet of the chosen (or detected) kind, notes sheets skipped;
+its size is bounded by the filled cells, never by the dimensions it declares. The header row is found, not assumed: title rows
 above it and footers below are counted in the row numbers the clerk sees.
 """
 from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -34,28 +37,40 @@ class RawTable:
     rownum: np.ndarray                 # spreadsheet row number of each frame row
     headers: list[str]                 # header cells as written, one per column
     header_row: int                    # spreadsheet row number of the header (1-based)
-    fmt: str                           # csv | xlsx | geojson | shapefile
+    fmt: str                           # csv | xlsx | xls | ods | geojson | shapefile
     encoding: str = ""
     sheet: str = ""
     sheets: list[str] = field(default_factory=list)
     title: str = ""                    # text above the header (may name the village)
     geometry: list | None = None       # shapely geometries for geo formats, one per row
     crs: str = ""
+    sheets_read: list[str] = field(default_factory=list)      # in SHEET_ROW_STRIDE order
+    sheets_skipped: list[dict] = field(default_factory=list)  # {sheet, reason, ...}
+
+    @property
+    def multi_sheet(self) -> bool:
+        return len(self.sheets_read) > 1
 
 
 def file_format(data: bytes, file_name: str) -> str:
     name = (file_name or "").lower()
     head = data[:8]
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise Refusal("xls_old")
+    if head.startswith(b"\xd0\xcf\x11\xe0"):  # OLE2: Excel 97-2003 (.xls) or WPS .et
+        return "xls"
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         if name.endswith(".zip") or name.endswith(".shp.zip"):
             return "shapefile"
+        if data[30:38] == b"mimetype" and b"opendocument.spreadsheet" in data[38:120]:
+            return "ods"
+        if name.endswith(".ods"):
+            return "ods"
         return "xlsx"
     if name.endswith((".xlsx", ".xlsm")):
         raise Refusal("bad_xlsx")
     if name.endswith((".xls", ".et")):
-        raise Refusal("xls_old")
+        raise Refusal("bad_xls")
+    if name.endswith(".ods"):
+        raise Refusal("bad_ods")
     if name.endswith((".geojson", ".json")):
         return "geojson"
     if name.endswith(".zip"):
@@ -286,12 +301,12 @@ def find_header(rows: list[list[str]]) -> int:
 
 # ---------------------------------------------------------------- xlsx
 
-def check_zip(data: bytes) -> zipfile.ZipFile:
+def check_zip(data: bytes, bad: str = "bad_xlsx") -> zipfile.ZipFile:
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
         infos = z.infolist()
     except (zipfile.BadZipFile, ValueError, OSError, EOFError):
-        raise Refusal("bad_xlsx") from None
+        raise Refusal(bad) from None
     if len(infos) > MAX_ZIP_MEMBERS:
         raise Refusal("zip_bomb")
     total = 0
@@ -322,7 +337,81 @@ def _cell(v) -> str:
     return str(v)
 
 
-def read_xlsx(data: bytes, sheet: str | None = None) -> RawTable:
+# A ledger has a dozen columns; a sheet whose filled cells spread over more than this many
+# columns, or a workbook with more filled cells than this, is refused before any table is
+# built. Only filled cells are kept (a cell in column XFD is one cell, not 16,384).
+MAX_COLUMNS = 256
+MAX_CELLS = 6_000_000
+MAX_SHEETS = 200
+CHILD_MEMORY_MB = 512                  # address space of the .xls/.ods reading process
+CHILD_TIMEOUT_S = 120
+# Rows of several sheets read together are numbered sheet * SHEET_ROW_STRIDE + row, so that
+# every problem still names one spreadsheet row; split_row() turns it back.
+SHEET_ROW_STRIDE = 10_000_000
+# Sheets that explain rather than hold data (templates' rules and drop-down lists, notes).
+NOTES_SHEET_RE = re.compile(r"(说明|须知|注意事项|填表|填写|规则|选项|下拉|字典|代码表|目录|封面|示例"
+                            r"|instruction|readme|note|rule|list|option|help)", re.IGNORECASE)
+
+
+@dataclass
+class Sheet:
+    """One worksheet, sparse: only rows with a filled cell, columns narrowed to those used."""
+    name: str
+    rows: list[list[str]]
+    rownums: list[int]
+    problem: Refusal | None = None     # why it cannot be read (too big...)
+
+
+def split_row(r: int | None) -> tuple[int, int | None]:
+    """(sheet position, spreadsheet row) of a row number from a table of several sheets."""
+    if r is None:
+        return 0, None
+    return int(r) // SHEET_ROW_STRIDE, int(r) % SHEET_ROW_STRIDE
+
+
+def _sheet(name: str, cells, budget: list[int]) -> Sheet:
+    """cells: (row, [(column, value)]) in row order, 1-based; ``budget`` is shared by the book."""
+    sparse: list[tuple[int, list[tuple[int, str]]]] = []
+    cols: set[int] = set()
+    for r, row in cells:
+        vals = []
+        for c, v in row:
+            if v is None:
+                continue
+            s = _cell(v)
+            if s.strip():
+                vals.append((c, s))
+        if not vals:
+            continue
+        budget[0] -= len(vals)
+        if budget[0] < 0:
+            raise Refusal("too_many_cells", n=f"{MAX_CELLS:,}")
+        cols.update(c for c, _ in vals)
+        if len(cols) > MAX_COLUMNS:
+            return Sheet(name, [], [], Refusal("too_many_columns", sheet=name, n=MAX_COLUMNS,
+                                               value=_col_letter(max(cols))))
+        sparse.append((int(r), vals))
+    pos = {c: i for i, c in enumerate(sorted(cols))}
+    width = len(pos)
+    rows, nums = [], []
+    for r, vals in sparse:
+        row = [""] * width
+        for c, s in vals:
+            row[pos[c]] = s
+        rows.append(row)
+        nums.append(r)
+    return Sheet(name, rows, nums)
+
+
+def _col_letter(c: int) -> str:
+    out = ""
+    while c > 0:
+        c, rem = divmod(c - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+def _xlsx_sheets(data: bytes, wanted: list[str] | None) -> tuple[list[str], list[Sheet]]:
     z = check_zip(data)
     names = set(z.namelist())
     if "xl/workbook.xml" not in names:
@@ -330,67 +419,270 @@ def read_xlsx(data: bytes, sheet: str | None = None) -> RawTable:
             raise Refusal("docx")
         raise Refusal("bad_xlsx")
     import openpyxl
+    # openpyxl's own worksheet parser yields each row's cells as written (sparse); its
+    # iter_rows pads every row to the sheet's width and fills missing rows, which is what
+    # turns one cell in column XFD into 16,384 per row. openpyxl is pinned exactly.
+    from openpyxl.worksheet._reader import WorkSheetParser
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception:  # openpyxl raises many types on damaged files
         raise Refusal("bad_xlsx") from None
     try:
         sheets = list(wb.sheetnames)
-        if sheet:
-            if sheet not in sheets:
-                raise Refusal("no_sheet", value=sheet, sheets="、".join(sheets))
-            order = [sheet]
-        else:
-            order = sheets
-        chosen, rows = None, None
-        for name in order:
+        if len(sheets) > MAX_SHEETS:
+            raise Refusal("too_many_sheets", n=MAX_SHEETS)
+        out, budget = [], [MAX_CELLS]
+        for name in (wanted or sheets):
+            if name not in sheets:
+                continue  # read_book names the missing sheet
             ws = wb[name]
-            try:
-                ws.reset_dimensions()
-            except AttributeError:
-                pass
-            got = []
-            filled = 0
-            for r in ws.iter_rows(values_only=True):
-                cells = [_cell(v) for v in r]
-                got.append(cells)
-                if any(c.strip() for c in cells):
-                    filled += 1
-            if filled >= 2 or sheet:
-                chosen, rows = name, got
-                break
-        if chosen is None:
-            raise Refusal("empty")
+
+            def cells(ws=ws):
+                with ws._get_source() as src:
+                    parser = WorkSheetParser(src, ws._shared_strings, data_only=False,
+                                             epoch=wb.epoch, date_formats=wb._date_formats,
+                                             timedelta_formats=wb._timedelta_formats)
+                    for idx, row in parser.parse():
+                        yield idx, [(c["column"], c["value"]) for c in row]
+            out.append(_sheet(name, cells(), budget))
     except Refusal:
         raise
     except Exception:
         raise Refusal("bad_xlsx") from None
     finally:
         wb.close()
-    # trailing empty rows are noise
-    while rows and not any(c.strip() for c in rows[-1]):
-        rows.pop()
-    hidx = find_header(rows)
+    return sheets, out
+
+
+def _calamine_sheets(data: bytes, fmt: str, wanted: list[str] | None) -> tuple[list[str], list[Sheet]]:
+    """.xls / .ods through python-calamine in a child process (see loaders._calamine)."""
+    import pickle
+    import subprocess
+    import sys
+    from pathlib import Path
+    if fmt == "ods":
+        check_zip(data, "bad_ods")
+    child = Path(__file__).with_name("_calamine.py")
+    try:
+        p = subprocess.run([sys.executable, str(child), str(CHILD_MEMORY_MB), str(MAX_CELLS),
+                            str(MAX_COLUMNS), "\x1f".join(wanted or [])],
+                           input=data, capture_output=True, timeout=CHILD_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        raise Refusal("sheet_too_big") from None
+    if p.returncode != 0 or not p.stdout:
+        # killed by its memory limit (Rust aborts when an allocation fails) or crashed
+        raise Refusal("sheet_too_big" if p.returncode < 0 or b"MemoryError" in p.stderr
+                      or b"memory allocation" in p.stderr else f"bad_{fmt}")
+    got = pickle.loads(p.stdout)
+    if got.get("error"):
+        raise Refusal(f"bad_{fmt}")
+    out, budget = [], [MAX_CELLS]
+    for name, rows, err in got["sheets"]:
+        if err == "too_many_cells":
+            raise Refusal("too_many_cells", n=f"{MAX_CELLS:,}")
+        if err:
+            code = "too_many_columns" if err == "too_many_columns" else "sheet_too_big"
+            out.append(Sheet(name, [], [], Refusal(code, sheet=name, n=MAX_COLUMNS, value="")))
+            continue
+        out.append(_sheet(name, rows, budget))
+    return got["names"], out
+
+
+def _table(sh: Sheet, fmt: str, names: list[str]) -> RawTable:
+    rows = sh.rows
+    hidx = find_header(rows[:HEAD_ROWS])
     width = max((len(r) for r in rows), default=0)
-    body = [r + [""] * (width - len(r)) for r in rows[hidx + 1:]]
+    body = rows[hidx + 1:]
     frame = pd.DataFrame(body, columns=range(width), dtype=str) if body else \
         pd.DataFrame({i: pd.Series([], dtype=str) for i in range(width)})
-    headers = [h.strip() for h in rows[hidx] + [""] * (width - len(rows[hidx]))]
+    headers = [h.strip() for h in rows[hidx]]
     title = " ".join(c.strip() for r in rows[:hidx] for c in r if c.strip())
-    return RawTable(frame=frame, rownum=np.arange(hidx + 2, hidx + 2 + len(frame)),
-                    headers=headers, header_row=hidx + 1, fmt="xlsx", sheet=chosen,
-                    sheets=sheets, title=title)
+    return RawTable(frame=frame, rownum=np.asarray(sh.rownums[hidx + 1:], dtype=np.int64),
+                    headers=headers, header_row=sh.rownums[hidx], fmt=fmt, sheet=sh.name,
+                    sheets=names, title=title, sheets_read=[sh.name])
 
 
-def read(data: bytes, file_name: str, sheet: str | None = None) -> RawTable:
+def _notes_sheet(name: str) -> bool:
+    from dashboard.i18n import t
+    if name in {t(f"loader.template.{k}", lang) for k in ("rules_sheet", "lists_sheet")
+                for lang in ("zh", "en")}:
+        return True
+    return bool(NOTES_SHEET_RE.search(name))
+
+
+def read_book(data: bytes, fmt: str, sheets: list[str] | None = None, kind: str | None = None,
+              mapping: dict[str, str] | None = None) -> RawTable:
+    """A workbook as one table: the named sheets, or every sheet that looks like ``kind``
+    (detected from the first data sheet when None). Notes sheets (填写说明, the template's
+    option lists), sheets without a header and sheets of another kind are skipped and listed
+    in ``sheets_skipped``; the rows of several sheets are numbered as split_row() reads."""
+    reader = _xlsx_sheets if fmt == "xlsx" else (lambda d, w: _calamine_sheets(d, fmt, w))
+    if sheets:
+        names, got = reader(data, list(sheets))
+        missing = [n for n in sheets if n not in names]
+        if missing:
+            raise Refusal("no_sheet", value=missing[0], sheets="、".join(names))
+        for sh in got:
+            if sh.problem is not None:
+                raise sh.problem
+        tables = [_table(sh, fmt, names) for sh in got if sh.rows]
+        if not tables:
+            raise Refusal("empty")
+        return _combine(tables, kind, mapping, [], names) if len(tables) > 1 else \
+            _with(tables[0], [], names)
+    names, got = reader(data, None)
+    skipped: list[dict] = []
+    candidates: list[RawTable] = []
+    first_refusal = None
+    for sh in got:
+        if _notes_sheet(sh.name):
+            skipped.append({"sheet": sh.name, "reason": "notes"})
+            continue
+        if sh.problem is not None:
+            first_refusal = first_refusal or sh.problem
+            skipped.append({"sheet": sh.name, "reason": sh.problem.code, **_params(sh.problem)})
+            continue
+        if len(sh.rows) == 0:
+            skipped.append({"sheet": sh.name, "reason": "empty"})
+            continue
+        try:
+            candidates.append(_table(sh, fmt, names))
+        except Refusal as e:
+            first_refusal = first_refusal or e
+            skipped.append({"sheet": sh.name, "reason": e.code})
+    if not candidates:
+        if first_refusal is not None:
+            raise first_refusal
+        raise Refusal("empty")
+    if len(candidates) == 1:
+        return _with(candidates[0], skipped, names)
+    return _combine(candidates, kind, mapping, skipped, names)
+
+
+def _params(r: Refusal) -> dict:
+    return {k: v for k, v in r.problems[0].params.items() if k in ("n", "value")}
+
+
+def _with(t: RawTable, skipped: list[dict], names: list[str] | None = None) -> RawTable:
+    t.sheets_skipped = skipped
+    if names is not None:
+        t.sheets = names
+    return t
+
+
+def _combine(tables: list[RawTable], kind: str | None, mapping, skipped: list[dict],
+             names: list[str]) -> RawTable:
+    """The sheets of one kind as one table: columns lined up by the field each header means
+    (headers nobody recognises by their text), rows numbered sheet * SHEET_ROW_STRIDE + row."""
+    from loaders import normalise as N
+    detected = []
+    for t in tables:
+        try:
+            detected.append(N.detect_kind(t.headers, kind))
+        except Refusal as e:
+            detected.append(e)
+    want = kind or next((d for d in detected if isinstance(d, str)), None)
+    keep, held = [], []
+    for t, d in zip(tables, detected):
+        if want is not None and d == want:
+            keep.append(t)
+        else:
+            held.append((t, d))
+    if not keep:  # nothing fits: the first sheet alone, so that its problems are listed
+        keep, held = [tables[0]], [(t, d) for t, d in zip(tables[1:], detected[1:])]
+    for t, d in held:
+        if isinstance(d, str):
+            skipped.append({"sheet": t.sheet, "reason": "other_kind", "detected": d})
+        else:
+            skipped.append({"sheet": t.sheet, "reason": d.code})
+    order = {t.sheet: i for i, t in enumerate(tables)}
+    skipped.sort(key=lambda s: names.index(s["sheet"]) if s["sheet"] in names else len(names))
+    if len(keep) == 1:
+        return _with(keep[0], skipped, names)
+    k = want or "disputes"
+    canon: dict[str, int] = {}
+    headers: list[str] = []
+    parts, nums = [], []
+    for si, t in enumerate(keep):
+        m, info = N.match_headers(t.headers, k, mapping)
+        cols = {}
+        for e in info:
+            key = (e["field"] if e["how"] in ("alias", "manual") else "") or f"\x00{e['column']}"
+            if e["how"] == "duplicate":
+                key = f"\x01{e['column']}"
+            if key not in canon:
+                canon[key] = len(headers)
+                headers.append(e["column"])
+            cols[canon[key]] = e["index"]
+        parts.append((t, cols))
+        nums.append(np.asarray(t.rownum, dtype=np.int64) + si * SHEET_ROW_STRIDE)
+    frames = []
+    for t, cols in parts:
+        empty = pd.Series([""] * len(t.frame), dtype=str)
+        frames.append(pd.DataFrame({j: (t.frame[cols[j]].reset_index(drop=True) if j in cols
+                                        else empty) for j in range(len(headers))}))
+    frame = pd.concat(frames, ignore_index=True)
+    first = keep[0]
+    del order
+    return RawTable(frame=frame, rownum=np.concatenate(nums), headers=headers,
+                    header_row=first.header_row, fmt=first.fmt, sheet=first.sheet, sheets=names,
+                    title=first.title, sheets_read=[t.sheet for t in keep],
+                    sheets_skipped=skipped)
+
+
+def read(data: bytes, file_name: str, sheet: str | None = None, *,
+         sheets: list[str] | None = None, kind: str | None = None,
+         mapping: dict[str, str] | None = None) -> RawTable:
+    """``sheet``/``sheets``: the workbook sheets to read (default: every sheet that looks
+    like ``kind``, notes sheets skipped; see read_book)."""
     if data is None or len(data) == 0:
         raise Refusal("empty")
     if len(data) > MAX_BYTES:
         raise Refusal("too_big", mb=MAX_BYTES // (1024 * 1024))
     fmt = file_format(data, file_name)
-    if fmt == "xlsx":
-        return read_xlsx(data, sheet)
+    if fmt in ("xlsx", "xls", "ods"):
+        wanted = list(sheets or ([sheet] if sheet else []))
+        return read_book(data, fmt, wanted or None, kind, mapping)
     if fmt in ("geojson", "shapefile"):
         from loaders import geo
         return geo.read(data, fmt)
     return read_csv(data)
+
+
+def skipped_messages(skipped: list[dict], lang: str = "zh") -> list[dict]:
+    """The skipped sheets with the reason in words: {sheet, reason, message}."""
+    from dashboard.i18n import has, t
+    out = []
+    for s in skipped:
+        params = {k: v for k, v in s.items() if k not in ("sheet", "reason")}
+        if params.get("detected"):
+            params["detected"] = t(f"loader.kind.{params['detected']}", lang)
+        key = f"loader.sheet_skip.{s['reason']}"
+        msg = t(key if has(key, lang) or has(key) else "loader.sheet_skip.other", lang, **params)
+        out.append({"sheet": s["sheet"], "reason": s["reason"], "message": msg})
+    return out
+
+
+def name_sheets(res, sheets_read: list[str], lang: str = "zh") -> None:
+    """Rows of a table of several sheets back to (sheet, row) in an ImportResult's errors and
+    preview."""
+    from dashboard.i18n import t
+    for e in res.errors:
+        if e.get("row") is not None:
+            si, e["row"] = split_row(e["row"])
+            e["sheet"] = sheets_read[si] if si < len(sheets_read) else ""
+    rk, sk = t("upload.preview_row", lang), t("upload.sheet", lang)
+    for i, row in enumerate(res.preview):
+        if rk in row:
+            si, r = split_row(row[rk])
+            res.preview[i] = {sk: sheets_read[si] if si < len(sheets_read) else "", rk: r,
+                              **{k: v for k, v in row.items() if k != rk}}
+
+
+def sheet_notes(read: list[str], skipped: list[dict], lang: str = "zh") -> list[str]:
+    from dashboard.i18n import t
+    out = [t("loader.note.sheets_read", lang, read="、".join(read))] if read else []
+    if skipped:
+        out.append(t("loader.note.sheets_skipped", lang, skipped="；".join(
+            f"{s['sheet']}（{s['message']}）" for s in skipped)))
+    return out

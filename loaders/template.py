@@ -25,6 +25,43 @@ EXAMPLES = {
 }
 
 
+def _expected(kind: str, name: str, v) -> set[str]:
+    """How the example value reads back from the template (either language's label)."""
+    from loaders.read import _cell
+    f = spec.field(kind, name)
+    if f.type == "enum":
+        return {v, t(f"enum.{f.enum}.{v}", "zh"), t(f"enum.{f.enum}.{v}", "en")}
+    return {_cell(v)}
+
+
+def example_rows(raw, kind: str, mapping: dict[str, str] | None = None):
+    """Mask of the rows that are the template's example row: every example value present in
+    the file as written in the template, and the row marked as the example (its note says
+    so) or the file still the template workbook (its rules sheet is there). A clerk who
+    overwrites the example with real data changes at least one value; a real village that
+    happens to match the example in a file of its own is not marked."""
+    import numpy as np
+    from loaders import normalise as N
+    m, _ = N.match_headers(raw.headers, kind, mapping)
+    ex = {k: v for k, v in EXAMPLES[kind].items() if v != "" and k != "note" and k in m}
+    n = len(raw.frame)
+    if len(ex) < 3 or not n:
+        return np.zeros(n, dtype=bool)
+    langs = ("zh", "en")
+    if {t("loader.template.rules_sheet", lg) for lg in langs} & set(raw.sheets or []):
+        mask = np.ones(n, dtype=bool)
+    elif "note" in m:
+        marks = {t("loader.template.example_note", lg) for lg in langs}
+        mask = raw.frame[m["note"]].str.strip().isin(marks).to_numpy(dtype=bool)
+    else:
+        return np.zeros(n, dtype=bool)
+    for k, v in ex.items():
+        mask = mask & raw.frame[m[k]].str.strip().isin(_expected(kind, k, v)).to_numpy(dtype=bool)
+        if not mask.any():
+            break
+    return mask
+
+
 def _rule(kind: str, f: spec.Field, lang: str) -> str:
     if f.name == spec.RECORD_NO.get(kind):
         return t("loader.template.rule_record_no", lang)
@@ -50,7 +87,13 @@ def build(kind: str, lang: str = "zh") -> bytes:
     lists = wb.add_worksheet(t("loader.template.lists_sheet", lang))
     rules = wb.add_worksheet(t("loader.template.rules_sheet", lang))
     flds = [f for f in spec.fields(kind) if f.name not in ("lon", "lat") and f.template]
-    ex = EXAMPLES[kind]
+    ex = dict(EXAMPLES[kind])
+    if any(f.name == "note" for f in flds):
+        ex["note"] = t("loader.template.example_note", lang)
+    # the example row in grey italics (and its note says so): the reader skips it
+    exf = {"font_color": "#808080", "italic": True}
+    datef_ex = wb.add_format({**exf, "num_format": "yyyy-mm-dd"})
+    plain_ex = wb.add_format(exf)
     list_col = 0
     for j, f in enumerate(flds):
         header = f.aliases[0] if lang == "zh" else t(f"loader.field.{kind}.{f.name}", lang)
@@ -59,13 +102,14 @@ def build(kind: str, lang: str = "zh") -> bytes:
                       textf if f.type == "code" or f.name in ("code",) else None)
         v = ex.get(f.name, "")
         if f.type == "enum" and v:
-            ws.write_string(1, j, t(f"enum.{f.enum}.{v}", lang))
+            ws.write_string(1, j, t(f"enum.{f.enum}.{v}", lang), plain_ex)
         elif isinstance(v, date):
-            ws.write_datetime(1, j, __import__("datetime").datetime(v.year, v.month, v.day), datef)
+            ws.write_datetime(1, j, __import__("datetime").datetime(v.year, v.month, v.day),
+                              datef_ex)
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            ws.write_number(1, j, v)
+            ws.write_number(1, j, v, plain_ex)
         elif v != "":
-            ws.write_string(1, j, str(v))
+            ws.write_string(1, j, str(v), plain_ex)
         if f.type == "enum":
             labels = [t(f"enum.{f.enum}.{c}", lang) for c in spec.ENUMS[f.enum]]
             lists.write(0, list_col, header, head)

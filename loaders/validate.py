@@ -332,8 +332,17 @@ def _resolve_village(prep, col, mapping, col_name, raw_vals, reg, fill, allowed,
         if fill is not None:
             ids = np.where(isblank, float(fill), ids)
             other = ~isblank & ~np.isnan(ids) & (ids != float(fill))
-            col.add(other, cname, s, "other_village",
-                    village=reg.village_names().get(fill, ""))
+            chosen = reg.village_names().get(fill, "")
+            # where the code column decided the village, say so: the name may well be the
+            # chosen village's, and "红旗村 is not 红旗村" helps nobody
+            by_code = other & ~cblank if "village_code" in mapping and "village" in mapping \
+                else np.zeros(n, dtype=bool)
+            if by_code.any():
+                names = reg.village_names()
+                cnames = pd.Series([names.get(int(i), "") if not np.isnan(i) else "" for i in ids])
+                col.add(by_code, col_name["village_code"], cs.reset_index(drop=True) + "（"
+                        + cnames + "）", "other_village_code", village=chosen)
+            col.add(other & ~by_code, cname, s, "other_village", village=chosen)
         else:
             col.add(isblank, cname, None, "required")
         unknown = ~isblank & np.isnan(ids)

@@ -42,7 +42,7 @@ def refused(res, code):
     (b"   \r\n\r\n", "blank.csv", "empty"),
     (bytes(range(256)) * 40, "junk.csv", "not_text"),
     (b"\x89PNG\r\n\x1a\n" + b"\x00" * 300, "photo.csv", "not_text"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500, "old.xls", "xls_old"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500, "old.xls", "bad_xls"),  # damaged .xls
     (b"this is not a zip", "book.xlsx", "bad_xlsx"),
     (b"PK\x03\x04garbage", "book.xlsx", "bad_xlsx"),
     ("标题\n甲,乙,丙\n1,2,3\n".encode(), "x.csv", "no_header"),
@@ -224,3 +224,201 @@ def test_coordinate_conversions_round_trip():
     blon, blat = z * np.cos(th) + 0.0065, z * np.sin(th) + 0.006
     assert np.allclose(geo.to_wgs84(blon, blat, "bd09"), (lon, lat), atol=2e-6)
     assert np.allclose(geo.to_wgs84(lon, lat, "wgs84"), (lon, lat))
+
+
+# ---------------------------------------------------------------- size bombs (issue 17: 1, 2)
+# Each runs `import_file` (dry run) in a child process whose address space is capped at
+# 600 MB with resource.setrlimit(RLIMIT_AS): the interpreter, pandas and the reading all fit,
+# or the child dies. RLIMIT_AS counts reserved address space, not memory used: pyarrow's
+# default allocator reserves ~1 GB it never touches, and every thread's malloc arena 64 MB,
+# so the child uses the system allocator and two arenas (what it *uses* is ru_maxrss, which
+# is asserted as well).
+LIMIT_MB = 600
+CHILD = r"""
+import json, resource, sys, time
+lim = int(sys.argv[1]) * 1024 * 1024
+resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+sys.path.insert(0, sys.argv[2])
+import loaders
+from dashboard.db import migrate
+engine = migrate(sys.argv[3])
+data = open(sys.argv[4], "rb").read()
+t0 = time.perf_counter()
+res = loaders.import_file(engine, data, sys.argv[5], kind=sys.argv[6] or None, dry_run=True)
+print(json.dumps({"seconds": time.perf_counter() - t0, "refused": res.refused,
+                  "rows_read": res.rows_read, "codes": [e["code"] for e in res.errors][:5],
+                  "messages": [e["message"] for e in res.errors][:5],
+                  "sheets_read": res.sheets_read}, ensure_ascii=False))
+"""
+
+
+def run_limited(tmp_path, engine, data: bytes, name: str, kind: str = "") -> tuple[dict, int]:
+    """(the child's answer, its peak RSS in MB)."""
+    import json
+    import os
+    import resource
+    import subprocess
+    import sys
+    f = tmp_path / name
+    f.write_bytes(data)
+    env = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system", "MALLOC_ARENA_MAX": "2",
+           "OPENBLAS_NUM_THREADS": "1"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    p = subprocess.run([sys.executable, "-c", CHILD, str(LIMIT_MB), str(Path(__file__).parent.parent),
+                        engine.url.render_as_string(hide_password=False), str(f), name, kind],
+                       capture_output=True, text=True, timeout=600, env=env)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert p.returncode == 0, (p.returncode, p.stderr[-2000:])
+    # ru_maxrss of children is the largest of any child so far: only a new record is this one's
+    return json.loads(p.stdout.strip().splitlines()[-1]), max(peak, before) // 1024
+
+
+def xfd_xlsx(rows: int, head: list[str], cells: str = "XFD") -> bytes:
+    """A real .xlsx of a header, two ledger rows, then ``rows`` rows each holding one number
+    in column XFD (the last of 16,384); its declared dimension is A1:XFD<last row>."""
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+    def c(ref, v):
+        return f'<c r="{ref}" t="inlineStr"><is><t>{v}</t></is></c>'
+    letters = [R._col_letter(i + 1) for i in range(len(head))]
+    good = [["HQ-1", "红旗村", "邻里纠纷", "2024-03-05", "已受理"],
+            ["HQ-2", "红旗村", "土地纠纷", "2024-03-06", "已受理"]]
+    body = [f'<row r="1">{"".join(c(f"{l}1", h) for l, h in zip(letters, head))}</row>']
+    for i, g in enumerate(good, start=2):
+        body.append(f'<row r="{i}">{"".join(c(f"{l}{i}", v) for l, v in zip(letters, g))}</row>')
+    body += [f'<row r="{i}"><c r="{cells}{i}"><v>1</v></c></row>' for i in range(4, rows + 4)]
+    sheet = (f'<?xml version="1.0" encoding="UTF-8"?><worksheet {ns}><dimension ref="A1:XFD{rows + 3}"/>'
+             f'<sheetData>{"".join(body)}</sheetData></worksheet>')
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://'
+                   'schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" '
+                   'ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default '
+                   'Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" '
+                   'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+                   '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.'
+                   'openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>')
+        z.writestr("_rels/.rels", '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://'
+                   'schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" '
+                   f'Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+        z.writestr("xl/workbook.xml", f'<?xml version="1.0" encoding="UTF-8"?><workbook {ns} '
+                   f'xmlns:r="{rel}"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets>'
+                   '</workbook>')
+        z.writestr("xl/_rels/workbook.xml.rels", '<?xml version="1.0" encoding="UTF-8"?><Relationships '
+                   'xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship '
+                   f'Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>')
+        z.writestr("xl/worksheets/sheet1.xml", sheet)
+    return buf.getvalue()
+
+
+HEAD5 = ["案件编号", "村（社区）", "纠纷类型", "登记日期", "化解状态"]
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("rows,size_kb", [(60_000, 290), (2_000, 11)])
+def test_cells_in_column_xfd_read_sparsely_under_the_memory_limit(registry, tmp_path, rows, size_kb):
+    data = xfd_xlsx(rows, HEAD5)
+    assert size_kb <= len(data) // 1024 <= size_kb + 20      # ~300 KB and ~12 KB, as reported
+    out, peak = run_limited(tmp_path, registry, data, "xfd.xlsx", "disputes")
+    # the two ledger rows are read; the stray cells, one per row in a column without a header,
+    # are one cell each, not 16,384
+    assert (out["refused"], out["codes"], out["rows_read"]) == ("", [], 2), out
+    assert peak < LIMIT_MB, peak
+
+
+@pytest.mark.timeout(900)
+def test_a_sheet_spread_over_too_many_columns_is_refused_in_chinese(registry, tmp_path):
+    head = HEAD5 + [f"列{i}" for i in range(300)]       # 305 columns: A to KS (11 * 26 + 19)
+    out, peak = run_limited(tmp_path, registry, xfd_xlsx(10, head), "wide.xlsx", "disputes")
+    assert out["refused"] == "too_many_columns"
+    assert out["messages"][0] == ("工作表“Sheet1”的内容分布超过 256 列（最远到 KS 列），不像台账："
+                                  "请删除表格右侧多余的单元格（或只复制台账区域到新表）后再上传。")
+    assert peak < LIMIT_MB
+
+
+@pytest.mark.timeout(900)
+def test_xls_with_the_whole_grid_in_use_is_refused_not_read_densely(registry, tmp_path):
+    """.xls: calamine builds a dense grid (65,536 x 256 here: ~1 GB); its child process is
+    capped, dies, and the clerk gets a refusal."""
+    import xlwt
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("S")
+    for j, h in enumerate(HEAD5):
+        ws.write(0, j, h)
+    for i in range(1, 65536, 1):
+        ws.write(i, 255, 1)
+    buf = io.BytesIO()
+    wb.save(buf)
+    out, peak = run_limited(tmp_path, registry, buf.getvalue(), "wide.xls", "disputes")
+    assert out["refused"] == "sheet_too_big", out
+    assert out["messages"][0].startswith("工作表的范围过大")
+    assert peak < LIMIT_MB
+
+
+def ring_geojson(n: int, twist: bool) -> bytes:
+    """One boundary of ``n`` vertices; ``twist`` mirrors its second half, so it crosses itself."""
+    import json
+    import math
+    pts = []
+    for i in range(n):
+        a = 2 * math.pi * i / n
+        r = 0.01 if i % 2 else 0.02
+        sx = -1 if twist and i >= n // 2 else 1
+        pts.append([round(116.4 + sx * r * math.cos(a), 7), round(39.9 + r * math.sin(a), 7)])
+    pts.append(pts[0])
+    return json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"所属村": "红旗村", "网格名称": "第1网格"},
+        "geometry": {"type": "Polygon", "coordinates": [pts]}}]}, separators=(",", ":")).encode()
+
+
+@pytest.mark.timeout(900)
+def test_million_vertex_self_intersecting_boundary_refused_quickly(registry, tmp_path):
+    data = ring_geojson(1_000_000, twist=True)
+    assert len(data) > 20_000_000
+    out, peak = run_limited(tmp_path, registry, data, "boundary.geojson", "grids")
+    assert out["codes"] == ["geometry_too_complex"]
+    assert out["messages"] == ["这一行的边界有 1,000,001 个顶点，超过 50,000 个："
+                               "请在 GIS 软件中简化后再上传。"]
+    assert out["seconds"] < 60 and peak < LIMIT_MB, (out, peak)
+
+
+def test_big_self_intersecting_boundary_not_repaired_small_one_repaired(registry):
+    import time
+    t0 = time.perf_counter()
+    res = loaders.import_file(registry, ring_geojson(20_000, twist=True), "b.geojson",
+                              kind="grids", dry_run=True)
+    assert time.perf_counter() - t0 < 30       # make_valid alone took 84 s on this ring
+    assert [e["message"] for e in res.errors] == [
+        "这一行的边界自相交，顶点有 20,001 个，太多无法自动修复：请在 GIS 软件中修复（如“修复几何”）后再上传。"]
+    res = loaders.import_file(registry, ring_geojson(2_000, twist=True), "s.geojson",
+                              kind="grids", dry_run=True)
+    assert res.ok and res.updated == 1, res.errors   # repaired (make_valid), 第1网格 updated
+
+
+def test_geojson_with_200000_property_keys_is_refused_in_linear_time(registry):
+    import json
+    import time
+    props = {f"k{i}": i for i in range(200_000)}
+    props.update({"所属村": "红旗村", "网格名称": "第1网格"})
+    data = json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": props, "geometry": {"type": "Polygon", "coordinates": [
+            [[116.4, 39.9], [116.41, 39.9], [116.41, 39.91], [116.4, 39.9]]]}}]}).encode()
+    t0 = time.perf_counter()
+    res = loaders.import_file(registry, data, "keys.geojson", kind="grids", dry_run=True)
+    assert time.perf_counter() - t0 < 20
+    assert res.refused == "too_many_properties"
+    assert res.errors[0]["message"] == ("边界文件的属性字段超过 1000 个：请在 GIS 软件中只保留名称、"
+                                        "编码等字段后再导出。")
+
+
+def test_property_names_collected_in_linear_time():
+    """Distinct names over many features: one dict look-up each (it was a list search)."""
+    import time
+    from loaders import geo
+    props = [{f"k{(i * 7 + j) % 900}": j for j in range(50)} for i in range(2_000)]
+    t0 = time.perf_counter()
+    t = geo._table(props, [None] * len(props), "geojson")
+    assert len(t.headers) == 900 and len(t.frame) == 2_000
+    assert t.frame.iloc[0, 0] == "0" and t.frame.iloc[1, 0] == ""   # k0 only in feature 0's
+    assert time.perf_counter() - t0 < 10

@@ -19,7 +19,9 @@ from dashboard.ui import common as ui
 
 AUTO = "auto"
 NO_VILLAGE = 0
-TYPES = ["csv", "txt", "xlsx", "xlsm", "geojson", "json", "zip"]
+# No type filter: the browser would refuse any other file with its own English tooltip; the
+# reader refuses what it cannot read with a Chinese message (.xls and .ods are read).
+TYPES = None
 
 
 def kinds(user: dict) -> list[str]:
