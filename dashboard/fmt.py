@@ -119,7 +119,3 @@ def frame(df, spec, lang: str = "zh", export: bool = False):
     out.index = range(1, len(out) + 1)
     return out
 
-
-def csv_bytes(df) -> bytes:
-    """CSV as UTF-8 with BOM, so Excel and WPS open Chinese text correctly."""
-    return df.to_csv(index=False).encode("utf-8-sig")

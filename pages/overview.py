@@ -1,7 +1,7 @@
 """总览 Overview: headline KPIs with 环比/同比, alerts, the village table, the governance index (红黑榜)."""
 import streamlit as st
 
-from dashboard import charts, fmt, metrics, settings
+from dashboard import charts, export, fmt, metrics, settings
 from dashboard.queries import overview, ranking
 from dashboard.ui import common as ui
 from dashboard.ui import widgets as w
@@ -36,7 +36,7 @@ sort_key = st.selectbox(ui.t("overview.sort_by"), overview.TABLE_METRICS,
 table = ui.cached(overview.village_table)(f.period, f.village_ids, sort_key, lang)
 shown = overview.table_for_display(table, lang)
 st.dataframe(shown, width="stretch")
-st.download_button(ui.t("overview.download"), shown.to_csv().encode("utf-8-sig"),
+st.download_button(ui.t("overview.download"), export.table_to_csv(shown),
                    file_name=f"overview_{f.period.start}_{f.period.end}.csv", mime="text/csv")
 
 st.subheader(ui.t("ranking.title"))

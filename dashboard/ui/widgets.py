@@ -11,7 +11,7 @@ import re
 
 import streamlit as st
 
-from dashboard import charts, fmt, metrics
+from dashboard import charts, export, fmt, metrics
 from dashboard.queries import overview
 from dashboard.ui import common as ui
 
@@ -78,14 +78,14 @@ def changes(keys, result: dict, name: str, f=None) -> None:
     lang = ui.lang()
     with st.expander(ui.t("changes.title")):
         st.dataframe(overview.changes_table(result, keys, lang), width="stretch")
-        download(lambda: fmt.csv_bytes(overview.changes_table(result, keys, lang, export=True)), name, f)
+        download(lambda: export.table_to_csv(overview.changes_table(result, keys, lang, export=True)), name, f)
 
 
 def csv_data(df, spec=None, lang: str = "zh"):
     """() -> the CSV bytes (UTF-8 with BOM) of df, formatted by ``spec`` as in fmt.frame(export=True)
     (None: df as it is); made only when called, i.e. when someone presses the download button."""
     def make() -> bytes:
-        return fmt.csv_bytes(df if spec is None else fmt.frame(df, spec, lang, export=True))
+        return export.table_to_csv(df if spec is None else fmt.frame(df, spec, lang, export=True))
     return make
 
 
