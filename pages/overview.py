@@ -28,7 +28,7 @@ for col, (key, v) in zip(cols, items):
 st.subheader(ui.t("overview.alerts"))
 lines = ui.cached(overview.alerts)(f.period, f.village_ids, settings.get("DASHBOARD_TARGET_RATE"), lang)
 for line in lines or [ui.t("overview.no_alerts")]:
-    st.markdown(f"- {ui.esc(line)}")
+    st.markdown(f"- {fmt.md(line)}")
 
 st.subheader(ui.t("overview.village_table"))
 sort_key = st.selectbox(ui.t("overview.sort_by"), overview.TABLE_METRICS,
@@ -48,9 +48,9 @@ if red.empty:
 else:
     spec = ranking.spec(weights)[:3]
     c1, c2 = st.columns(2)
-    c1.markdown(f"**:red[{ui.esc(ui.t('ranking.red', n=len(red)))}]**")
+    c1.markdown(f"**:red[{fmt.md(ui.t('ranking.red', n=len(red)))}]**")
     c1.dataframe(fmt.frame(red, spec, lang), width="stretch")
-    c2.markdown(f"**{ui.esc(ui.t('ranking.black', n=len(black)))}**")
+    c2.markdown(f"**{fmt.md(ui.t('ranking.black', n=len(black)))}**")
     c2.dataframe(fmt.frame(black, spec, lang), width="stretch")
     w.chart(charts.index_bar(idx, lang, ui.t("ranking.chart")), idx, ranking.spec(weights),
             "governance_index", f)

@@ -6,7 +6,6 @@ so an upload or undo by anyone shows on every page at the next rerun.
 """
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -73,15 +72,11 @@ def current_user() -> dict:
                                             "village_ids": None, "display_name": ""}
 
 
-def esc(text) -> str:
-    return html.escape("" if text is None else str(text))
-
-
 def show_error(exc: Exception) -> None:
     if isinstance(exc, UserError):
         st.error(exc.message(lang()))
     else:
-        st.error(t("app.error", message=esc(exc)))
+        st.error(t("app.error", message=fmt.md(exc)))
 
 
 # ---------------------------------------------------------------- filters

@@ -7,13 +7,12 @@ text, never HTML or markdown) and exported with formula cells neutralised.
 from __future__ import annotations
 
 import hashlib
-import re
 
 import pandas as pd
 import streamlit as st
 
 import loaders
-from dashboard import auth, export, uploads
+from dashboard import auth, export, fmt, uploads
 from dashboard.errors import UserError
 from dashboard.ui import common as ui
 
@@ -119,7 +118,7 @@ def category_editor(res: loaders.ImportResult) -> dict[str, str]:
 def _pick(label: str, options: dict, chosen: dict, name: str, key: str) -> None:
     """One select box of a by-hand mapping: chosen[name] = the pick ("" = none, removed)."""
     cur = chosen.get(name, "")
-    pick = st.selectbox(label, list(options), index=list(options).index(cur) if cur in options else 0,
+    pick = st.selectbox(fmt.md(label), list(options), index=list(options).index(cur) if cur in options else 0,
                         format_func=options.get, key=key)
     if pick:
         chosen[name] = pick
@@ -170,19 +169,14 @@ def preview(res: loaders.ImportResult) -> None:
         st.caption(ui.t("upload.detected_geo", kind=kind, format=res.format, n=res.rows_read))
     elif res.header_row and res.encoding:
         st.caption(ui.t("upload.detected", kind=kind, encoding=res.encoding,
-                        sheet=res.sheet or "—", row=res.header_row))
+                        sheet=fmt.md(res.sheet or "—"), row=res.header_row))
     elif res.header_row:  # a workbook has sheets, not an encoding
-        st.caption(ui.t("upload.detected_book", kind=kind, sheet=res.sheet or "—", row=res.header_row))
+        st.caption(ui.t("upload.detected_book", kind=kind, sheet=fmt.md(res.sheet or "—"), row=res.header_row))
     for note in res.notes:
-        st.info(note)
+        st.info(fmt.md(note))
     if res.preview:
         st.caption(ui.t("upload.rows_preview", n=len(res.preview)))
         st.dataframe(pd.DataFrame(res.preview).astype(str), hide_index=True, width="stretch")
-
-
-def md_escape(text: str) -> str:
-    """Text from a file inside a markdown element: every markdown/HTML character escaped."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$])", r"\\\1", str(text))
 
 
 def errors_frame(res: loaders.ImportResult, lang: str) -> pd.DataFrame:
@@ -218,7 +212,7 @@ def errors_csv(res: loaders.ImportResult, lang: str) -> bytes:
 def problems(res: loaders.ImportResult) -> None:
     lang = ui.lang()
     if res.refused:
-        st.error(ui.t("upload.refused", message=md_escape(res.errors[0]["message"] if res.errors else "")))
+        st.error(ui.t("upload.refused", message=fmt.md(res.errors[0]["message"] if res.errors else "")))
     else:
         st.error(ui.t("upload.errors", n=res.total_errors or len(res.errors), rows=res.rejected))
     if res.total_errors > len(res.errors):
@@ -396,7 +390,7 @@ def undo_box(user: dict, rows: list[dict]) -> None:
                        placeholder=ui.t("upload.undo_placeholder"), format_func=labels.get)
     if bid is None:
         return
-    words = {k: md_escape(v) if isinstance(v, str) else v for k, v in batch_words(applied[bid]).items()}
+    words = {k: fmt.md(v) if isinstance(v, str) else v for k, v in batch_words(applied[bid]).items()}
     st.info(ui.t("upload.undo_what", **words))
     st.checkbox(ui.t("upload.undo_confirm", **words), key=f"up_undo_sure_{bid}")
     st.button(ui.t("upload.undo_button", batch=bid), key=f"up_undo_go_{bid}", type="primary",

@@ -7,8 +7,6 @@ delta and, on hover, the definition, "numerator / denominator" with the actual f
 """
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from dashboard import charts, export, fmt, metrics
@@ -144,7 +142,7 @@ def definitions(keys) -> None:
     with st.expander(ui.t("analytics.definitions")):
         for k in keys:
             m = metrics.METRICS[k]
-            st.markdown(f"- **{ui.esc(m.name(lang))}**（{ui.esc(m.unit(lang))}）：{ui.esc(m.definition(lang))}")
+            st.markdown(f"- **{fmt.md(m.name(lang))}**（{fmt.md(m.unit(lang))}）：{fmt.md(m.definition(lang))}")
 
 
 def caption(f) -> None:
@@ -190,11 +188,3 @@ def weights_expander(weights: dict) -> None:
         st.dataframe(fmt.frame(ranking.weights_table(weights, lang), ranking.WEIGHT_SPEC, lang),
                      width="stretch")
 
-
-_MD = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
-
-
-def md(text) -> str:
-    """Text typed by people, made safe to place inside Markdown (headings, captions): HTML-escaped
-    and with Markdown's special characters backslash-escaped, so it always shows as typed."""
-    return _MD.sub(r"\\\1", ui.esc(text))
