@@ -71,4 +71,5 @@ def get(name: str):
 
 
 def database_url() -> str:
-    return get("DATABASE_URL")
+    # DATABASE_URL= (empty, as an env file leaves it) means the default, not the URL ""
+    return get("DATABASE_URL").strip() or _BY_NAME["DATABASE_URL"].default
