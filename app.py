@@ -9,7 +9,9 @@ import streamlit as st
 from dashboard.ui import auth as auth_ui
 from dashboard.ui import common as ui
 from dashboard.ui import nav
+from dashboard.ui import server_guard
 
+server_guard.guard_cache_clearing()
 st.set_page_config(page_title=ui.t("app.title"), page_icon=str(nav.ROOT / "static" / "favicon.png"), layout="wide")
 
 with st.sidebar:

@@ -192,3 +192,33 @@ def test_a_full_disk_says_so_in_chinese(demo_url, monkeypatch):
 ])
 def test_failure_kinds(exc, kind):
     assert failure_kind(exc) == kind
+
+
+def test_anonymous_cache_clearing_is_refused_an_admin_may(monkeypatch):
+    import streamlit as st
+    from streamlit.runtime.app_session import AppSession
+
+    from dashboard.ui import server_guard
+    monkeypatch.setattr(AppSession, "_handle_clear_cache_request", AppSession._handle_clear_cache_request)
+    server_guard.guard_cache_clearing()
+    server_guard.guard_cache_clearing()          # idempotent: wrapped once
+    calls = []
+
+    @st.cache_data
+    def f(x):
+        calls.append(x)
+        return x
+
+    class Fake:
+        def __init__(self, state):
+            self._session_state = state
+
+    f(1)
+    for state in ({}, {"user": {"role": "leader"}}, {"user": {"role": "clerk"}}, {"user": "admin"}):
+        AppSession._handle_clear_cache_request(Fake(dict(state)))
+        f(1)
+    assert calls == [1]                          # still cached: nobody but an admin cleared it
+    admin = {"user": {"role": "admin"}}
+    AppSession._handle_clear_cache_request(Fake(admin))
+    f(1)
+    assert calls == [1, 1] and admin == {}       # cleared (and that session's state, as Streamlit does)
