@@ -109,7 +109,7 @@ def category_editor(res: loaders.ImportResult) -> dict[str, str]:
     with st.expander(ui.t("upload.cat_title", n=len(res.categories)), expanded=True):
         st.caption(ui.t("upload.cat_help"))
         for i, c in enumerate(res.categories):
-            _pick(ui.t("upload.cat_row", value=c["value"], rows=c["rows"]), names, chosen,
+            _pick(ui.t("upload.cat_row", value=fmt.md(c["value"]), rows=c["rows"]), names, chosen,
                   c["value"], f"up_cat_{i}")
     st.session_state["up_catmap"] = chosen
     return chosen
@@ -118,7 +118,7 @@ def category_editor(res: loaders.ImportResult) -> dict[str, str]:
 def _pick(label: str, options: dict, chosen: dict, name: str, key: str) -> None:
     """One select box of a by-hand mapping: chosen[name] = the pick ("" = none, removed)."""
     cur = chosen.get(name, "")
-    pick = st.selectbox(fmt.md(label), list(options), index=list(options).index(cur) if cur in options else 0,
+    pick = st.selectbox(label, list(options), index=list(options).index(cur) if cur in options else 0,
                         format_func=options.get, key=key)
     if pick:
         chosen[name] = pick
@@ -158,7 +158,7 @@ def mapping_editor(res: loaders.ImportResult) -> dict[str, str]:
             fields = {"": ui.t("upload.map_none"),
                       **{f["field"]: f["label"] for f in loaders.fields_for(res.kind, ui.lang())}}
             for c in todo:
-                _pick(c["column"], fields, mapping, c["column"], f"up_map_{c['index']}")
+                _pick(fmt.md(c["column"]), fields, mapping, c["column"], f"up_map_{c['index']}")
         st.session_state["up_mapping"] = mapping
     return mapping
 
