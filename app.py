@@ -1,10 +1,16 @@
-"""Streamlit entry: page config, language switch, login gate, navigation with translated titles."""
+"""Streamlit entry: page config, language switch, login gate, navigation with translated titles.
+
+Whatever fails in the gate or a page (a wrong DATABASE_URL, a read-only or full disk, a bug) reaches
+the visitor as a Chinese sentence with a reference number (ui.show_error), its details only the
+server log; client.showErrorDetails is "none" as well. st.stop()/st.rerun() are BaseExceptions and
+pass through."""
 import streamlit as st
 
 from dashboard.ui import auth as auth_ui
 from dashboard.ui import common as ui
-from dashboard.ui import nav, streamlit_zh
+from dashboard.ui import nav, server_guard, streamlit_zh
 
+server_guard.guard_cache_clearing()
 st.set_page_config(page_title=ui.t("app.title"), page_icon=str(nav.ROOT / "static" / "favicon.png"), layout="wide")
 streamlit_zh.install(ui.lang())
 
@@ -13,7 +19,11 @@ with st.sidebar:
              format_func=lambda code: ui.t(f"app.lang_{code}"), index=0 if ui.lang() == "zh" else 1)
 
 # With auth on and no valid session this serves the login page alone and stops.
-user = auth_ui.require_login()
+try:
+    user = auth_ui.require_login()
+except Exception as exc:  # noqa: BLE001 - see the module docstring
+    ui.show_error(exc)
+    st.stop()
 sections: dict[str, list] = {}
 by_slug: dict[str, st.Page] = {}
 for slug, path, title, icon, section, _roles in nav.available(user["role"]):
@@ -27,4 +37,7 @@ if ui.DEEPLINK in st.session_state:
     slug, params = st.session_state.pop(ui.DEEPLINK)
     if slug in by_slug:
         st.switch_page(by_slug[slug], query_params=params)
-page.run()
+try:
+    page.run()
+except Exception as exc:  # noqa: BLE001 - see the module docstring
+    ui.show_error(exc)

@@ -1,10 +1,17 @@
-"""Table downloads for every page: Excel and CSV, safe to open in Excel or WPS.
+"""The one exporter: every CSV and XLSX byte that leaves the server is made here.
+
+Pages, the meeting report and the upload problem list all call :func:`table_to_csv` /
+:func:`table_to_xlsx`; nothing else in dashboard/, pages/ or loaders/ writes CSV or Excel
+(tests/test_export.py counts the writers).
 
 A cell whose text begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return is a formula to a spreadsheet (CSV/formula injection: a village name
-typed as ``=HYPERLINK(...)`` would run when a clerk opens the file). Such text
+typed as ``=HYPERLINK(...)`` would run when a clerk opens the file). So are their
+full-width forms ``＝＋－＠``: a Chinese input method types them, and WPS and Excel
+with East Asian settings turn them into the ASCII ones when a cell is edited. Such text
 cells get a leading apostrophe, the convention OWASP recommends and Excel shows
-as plain text. Numbers are left alone: ``-3`` stays the number −3.
+as plain text. Numbers are left alone: ``-3`` stays the number −3. Headers, index
+labels and their names are cells too.
 
 CSV is UTF-8 with a byte-order mark so that Excel on Chinese Windows opens
 Chinese headers correctly instead of guessing GBK.
@@ -16,7 +23,7 @@ import numbers
 
 import pandas as pd
 
-DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def neutralise(value):
@@ -26,17 +33,31 @@ def neutralise(value):
     return value
 
 
+def _label(v):
+    # a MultiIndex label is a tuple of labels
+    return tuple(neutralise(x) for x in v) if isinstance(v, tuple) else neutralise(v)
+
+
+def _safe_index(ix: pd.Index) -> pd.Index:
+    names = [_label(n) for n in ix.names]
+    if isinstance(ix, pd.MultiIndex):
+        return pd.MultiIndex.from_tuples([_label(v) for v in ix], names=names)
+    if pd.api.types.is_numeric_dtype(ix) or pd.api.types.is_datetime64_any_dtype(ix):
+        return ix.rename(names[0])
+    return pd.Index([_label(v) for v in ix], name=names[0], dtype=object)
+
+
 def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """Copy of ``df`` with text cells, column names and index labels neutralised."""
+    """Copy of ``df`` with text cells, column names and index labels (and their names) neutralised."""
     out = df.copy()
-    for col in out.columns:
-        s = out[col]
+    for i in range(out.shape[1]):
+        s = out.iloc[:, i]
         if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
                 or pd.api.types.is_datetime64_any_dtype(s)):
-            out[col] = s.map(lambda v: v if isinstance(v, numbers.Number) else neutralise(v))
-    out.columns = [neutralise(str(c)) if isinstance(c, str) else c for c in out.columns]
-    if not pd.api.types.is_numeric_dtype(out.index):
-        out.index = pd.Index([neutralise(v) for v in out.index], name=out.index.name)
+            out.isetitem(i, s.astype(object).map(
+                lambda v: v if isinstance(v, numbers.Number) else neutralise(v)))
+    out.columns = _safe_index(out.columns)
+    out.index = _safe_index(out.index)
     return out
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 NONE = "—"
@@ -120,6 +121,29 @@ def frame(df, spec, lang: str = "zh", export: bool = False):
     return out
 
 
-def csv_bytes(df) -> bytes:
-    """CSV as UTF-8 with BOM, so Excel and WPS open Chinese text correctly."""
-    return df.to_csv(index=False).encode("utf-8-sig")
+_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")     # every ASCII punctuation character
+_LINE_BREAKS = re.compile(r"[\r\n\t\v\f\u0085\u2028\u2029]+")
+# GFM turns http(s)://host.tld, www.host.tld and a@b.tld into links after parsing, on the
+# unescaped text, so backslashes cannot stop it; a word joiner (U+2060, invisible, no break)
+# after "://", "www" and "@" does.
+_AUTOLINK = re.compile(r"(?i)(://|www(?=\.)|@)")
+WORD_JOINER = "\u2060"
+
+
+def md(text) -> str:
+    """Text from data (a village, team or person's name, a file's column or sheet, an error)
+    made literal inside Markdown: st.markdown, st.caption, st.info/warning/error, headings,
+    widget labels. The one escaping helper for everything Streamlit renders as Markdown.
+
+    Every ASCII punctuation character gets a backslash: in CommonMark an escaped punctuation
+    character is that character and never markup, so ``![x](http://…)`` shows as typed and
+    fetches nothing, ``[link](http://x)`` is no link, and raw HTML, autolinks (``http\\:\\/\\/``),
+    Streamlit's ``:red[…]`` directives and ``$…$`` formulas are broken up too. Line breaks become
+    spaces, so a name cannot start a heading, list or table of its own. GFM's autolinks are
+    made after parsing (escapes do not stop them): an invisible word joiner after ``://``,
+    ``www`` and ``@`` does, so ``http://host.cn`` shows as typed and is no link.
+    """
+    if is_none(text):
+        return ""
+    text = _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, _LINE_BREAKS.sub(" ", str(text)))
+    return _MD_SPECIAL.sub(r"\\\1", text)

@@ -36,8 +36,9 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", f"sqlite:///{DATA_DIR / 'dashboard.db'}",
-            "SQLAlchemy URL of the database. Default: a SQLite file under data/. "
-            "For PostgreSQL write postgresql+psycopg://user:pass@host/db."),
+            "SQLAlchemy URL of the database. Default (also when set but empty): a SQLite file under data/. "
+            "For PostgreSQL write postgresql+psycopg://user:pass@host/db. The app never creates a SQLite "
+            "file: a path that does not exist is an error page (migrate and demo create it)."),
     Setting("DASHBOARD_LANG", "zh", "Default UI language: zh or en.",
             lambda v: v if v in {"zh", "en"} else (_ for _ in ()).throw(ValueError(v))),
     Setting("DASHBOARD_TARGET_RATE", "0.9",
@@ -73,4 +74,5 @@ def get(name: str):
 
 
 def database_url() -> str:
-    return get("DATABASE_URL")
+    # DATABASE_URL= (empty, as an env file leaves it) means the default, not the URL ""
+    return get("DATABASE_URL").strip() or _BY_NAME["DATABASE_URL"].default

@@ -1,7 +1,7 @@
 """总览 Overview: headline KPIs with 环比/同比, alerts, the village table, the governance index (红黑榜)."""
 import streamlit as st
 
-from dashboard import charts, fmt, metrics, settings
+from dashboard import charts, export, fmt, metrics, settings
 from dashboard.queries import overview, ranking
 from dashboard.ui import common as ui
 from dashboard.ui import widgets as w
@@ -29,7 +29,7 @@ for col, (key, v) in zip(cols, items):
 st.subheader(ui.t("overview.alerts"))
 lines = ui.cached(overview.alerts)(f.period, f.village_ids, settings.get("DASHBOARD_TARGET_RATE"), lang)
 for line in lines or [ui.t("overview.no_alerts")]:
-    st.markdown(f"- {ui.esc(line)}")
+    st.markdown(f"- {fmt.md(line)}")
 
 st.subheader(ui.t("overview.village_table"))
 sort_key = st.selectbox(ui.t("overview.sort_by"), overview.TABLE_METRICS,
@@ -37,7 +37,7 @@ sort_key = st.selectbox(ui.t("overview.sort_by"), overview.TABLE_METRICS,
 table = ui.cached(overview.village_table)(f.period, f.village_ids, sort_key, lang)
 shown = overview.table_for_display(table, lang)
 st.dataframe(shown, width="stretch")
-st.download_button(ui.t("overview.download"), shown.to_csv().encode("utf-8-sig"),
+st.download_button(ui.t("overview.download"), export.table_to_csv(shown),
                    file_name=f"overview_{f.period.start}_{f.period.end}.csv", mime="text/csv")
 
 st.subheader(ui.t("ranking.title"))
@@ -49,9 +49,9 @@ if red.empty:
 else:
     spec = ranking.spec(weights)[:3]
     c1, c2 = st.columns(2)
-    c1.markdown(f"**:red[{ui.esc(ui.t('ranking.red', n=len(red)))}]**")
+    c1.markdown(f"**:red[{fmt.md(ui.t('ranking.red', n=len(red)))}]**")
     c1.dataframe(fmt.frame(red, spec, lang), width="stretch")
-    c2.markdown(f"**{ui.esc(ui.t('ranking.black', n=len(black)))}**")
+    c2.markdown(f"**{fmt.md(ui.t('ranking.black', n=len(black)))}**")
     c2.dataframe(fmt.frame(black, spec, lang), width="stretch")
     w.chart(charts.index_bar(idx, lang, ui.t("ranking.chart")), idx, ranking.spec(weights),
             "governance_index", f)

@@ -18,7 +18,7 @@ w.caption(f)
 p = ui.cached(q.profile)(vid, f.period, lang)
 v, idx = p["village"], p["index"]
 
-st.subheader(ui.t("village.heading", name=w.md(v["name"]), kind=ui.t(f"enum.kind.{v['kind']}")))
+st.subheader(ui.t("village.heading", name=ui.fmt.md(v["name"]), kind=ui.t(f"enum.kind.{v['kind']}")))
 st.caption(ui.t("village.facts", households=ui.fmt.num(v["households"]),
                 population=ui.fmt.num(v["population"]), members=ui.fmt.num(v["party_members"]),
                 grids=ui.fmt.num(p["values"]["grids"]), workers=ui.fmt.num(p["values"]["grid_workers"])))

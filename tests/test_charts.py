@@ -161,6 +161,6 @@ def test_names_typed_by_people_are_shown_as_text():
     assert list(bar["x"]) == ["&lt;img src=x onerror=alert(1)&gt;", "B村"]
     pie = _data(charts.donut([evil], [1]))[0]
     assert "<img" not in json.dumps(pie)
-    from dashboard.ui import widgets
-    assert widgets.md(evil) == "&lt;img src=x onerror=alert\\(1\\)&gt;"
-    assert widgets.md("[a](javascript:x)") == "\\[a\\]\\(javascript:x\\)"
+    from dashboard import fmt
+    assert fmt.md(evil) == "\\<img src\\=x onerror\\=alert\\(1\\)\\>"
+    assert fmt.md("[a](javascript:x)") == "\\[a\\]\\(javascript\\:x\\)"

@@ -59,3 +59,48 @@ def test_header_and_labelled_index_are_neutralised_too():
 def test_default_range_index_is_not_written():
     text = table_to_csv(pd.DataFrame({"a": [1, 2]})).decode("utf-8-sig")
     assert text.splitlines() == ["a", "1", "2"]
+
+
+FULL_WIDTH = ["＝1+1", "＋1", "－1", "＠SUM(A1)"]
+
+
+@pytest.mark.parametrize("text", FULL_WIDTH)
+def test_full_width_formula_characters_are_neutralised(text):
+    # a Chinese input method types these; WPS/Excel make them ASCII when the cell is edited
+    assert neutralise(text) == "'" + text
+
+
+def test_every_cell_header_index_and_their_names_are_neutralised():
+    cols = pd.MultiIndex.from_tuples([("=a", "+b"), ("c", "@d")], names=["-n", "x"])
+    ix = pd.MultiIndex.from_tuples([("＝r", 1), ("s", 2)], names=["@i", "j"])
+    df = pd.DataFrame([["=1", 5], ["ok", -5]], index=ix, columns=cols)
+    safe = safe_frame(df)
+    assert list(safe.columns) == [("'=a", "'+b"), ("c", "'@d")]
+    assert list(safe.columns.names) == ["'-n", "x"]
+    assert list(safe.index) == [("'＝r", 1), ("s", 2)] and list(safe.index.names) == ["'@i", "j"]
+    assert safe.iloc[:, 0].tolist() == ["'=1", "ok"] and safe.iloc[:, 1].tolist() == [5, -5]
+    one = pd.DataFrame({"a": ["x"]}, index=pd.Index(["y"], name="=名"))
+    assert table_to_csv(one).decode("utf-8-sig").splitlines() == ["'=名,a", "y,x"]
+
+
+def test_mixed_object_column_keeps_numbers_and_neutralises_text():
+    df = pd.DataFrame({"v": [-3, "-3", None, "＋x", 2.5]})
+    assert safe_frame(df)["v"].tolist()[:2] == [-3, "'-3"]
+    assert safe_frame(df)["v"].tolist()[3:] == ["'＋x", 2.5]
+
+
+def test_duplicate_column_names_are_all_neutralised():
+    df = pd.DataFrame([["=1", "=2"]], columns=["名", "名"])
+    assert safe_frame(df).values.tolist() == [["'=1", "'=2"]]
+
+
+def test_export_is_the_only_csv_or_excel_writer():
+    """Every CSV/XLSX byte leaves through dashboard/export.py: one writer of each kind there, none elsewhere."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    pattern = re.compile(r"\.to_csv\(|csv\.writer\(|\.to_excel\(")
+    hits = [f"{p.relative_to(root)}:{n}" for d in ("dashboard", "pages", "loaders")
+            for p in sorted((root / d).rglob("*.py"))
+            for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
+    assert [h.split(":")[0] for h in hits] == ["dashboard/export.py", "dashboard/export.py"], hits

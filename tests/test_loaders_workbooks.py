@@ -276,7 +276,10 @@ def test_clerk_dropping_a_roster_gets_the_roster_message_not_a_permission_one(re
         auth.create_user(c, "hq", "Secret-pass-123", "clerk", auth.resolve_villages(c, ["红旗村"]))
     with registry.connect() as c:
         clerk = auth.get_user(c, "hq")
-    res = auth.audited_import(registry, ROSTER.encode(), "花名册.csv", clerk, dry_run=True)
+    import loaders
+    from dashboard import uploads
+    res = uploads.run_import(registry, loaders.ImportContext(ROSTER.encode(), "花名册.csv", dry_run=True),
+                             clerk)
     assert res.refused == "foreign"
     assert "户籍花名册" in res.errors[0]["message"] and "无权" not in res.errors[0]["message"]
 

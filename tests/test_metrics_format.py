@@ -33,7 +33,8 @@ def test_frame_for_display_and_export():
 def test_csv_has_bom_and_opens_in_excel():
     df = fmt.frame(pd.DataFrame({"case_no": ["DS-1"], "category": ["邻里纠纷"]}),
                    [("case_no", "col.case_no", "text"), ("category", "col.category", "text")], "zh")
-    data = fmt.csv_bytes(df)
+    from dashboard import export
+    data = export.table_to_csv(df)
     assert data.startswith(b"\xef\xbb\xbf")
     assert data.decode("utf-8-sig").splitlines() == ["案件编号,类型", "DS-1,邻里纠纷"]
 

@@ -10,7 +10,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import fmt, metrics, periods
+from dashboard import export, fmt, metrics, periods
 from dashboard.queries import summary
 from dashboard.ui import nav
 
@@ -257,8 +257,8 @@ def test_csv_downloads_are_made_when_asked_for_with_export_formats():
     make = w.csv_data(df, spec, "zh")
     assert calls == []
     data = make()
-    assert data.startswith("\ufeff".encode()) and data == fmt.csv_bytes(fmt.frame(df, spec, "zh", export=True))
+    assert data.startswith("\ufeff".encode()) and data == export.table_to_csv(fmt.frame(df, spec, "zh", export=True))
     lines = data.decode("utf-8-sig").splitlines()
     assert lines[0] == "村（社区）,化解率（%）,受理纠纷（件）"
     assert lines[1:] == ["红旗村,91.2,12", "马鞍村,,3"]
-    assert w.csv_data(df)() == fmt.csv_bytes(df)
+    assert w.csv_data(df)() == export.table_to_csv(df)

@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from dashboard import settings
+from dashboard.errors import UserError
 from dashboard.db import schema
 
 _ENGINES: dict[str, Engine] = {}
@@ -38,10 +39,51 @@ def is_sqlite(engine_or_url) -> bool:
     return url.startswith("sqlite")
 
 
+class DatabaseMissing(UserError):
+    """The SQLite file named by the URL does not exist (a mistyped DATABASE_URL): the app
+    refuses it rather than let SQLite create a new, empty database there."""
+
+    def __init__(self, path: str):
+        super().__init__("app.error_missing")
+        self.path = path
+
+    def __str__(self) -> str:
+        return f"no SQLite database at {self.path}"
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL; None for in-memory databases and other engines."""
+    if not is_sqlite(url) or "///" not in url:
+        return None
+    path = url.split("///", 1)[1].split("?", 1)[0]
+    return None if path in ("", ":memory:") or path.startswith("file:") else path
+
+
+def _read_only_fs(path: str) -> bool:
+    import os
+    try:
+        return bool(os.statvfs(Path(path).parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _read_only_file(path: str) -> bool:
+    """An existing SQLite file this process cannot write (a read-only mount or permissions)."""
+    import os
+    p = Path(path)
+    return p.exists() and (_read_only_fs(path) or not os.access(p, os.W_OK))
+
+
 def _make_engine(url: str) -> Engine:
     if is_sqlite(url):
-        path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
+        path = sqlite_path(url)
+        read_only = bool(path) and _read_only_file(path)
+        if read_only:
+            # a read-only mount cannot take WAL's -shm file: open it immutable (nothing can change
+            # it), a file we may not write read-only; reading pages still works, writes say so
+            flags = "mode=ro&immutable=1" if _read_only_fs(path) else "mode=ro"
+            url = f"sqlite:///file:{Path(path).resolve()}?{flags}&uri=true"
+        elif path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -50,10 +92,12 @@ def _make_engine(url: str) -> Engine:
             # Take transaction control from pysqlite so we can say BEGIN IMMEDIATE.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            if not read_only:
+                cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            if not read_only:
+                cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -67,8 +111,16 @@ def _make_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
-def get_engine(url: str | None = None) -> Engine:
+def get_engine(url: str | None = None, create: bool = True) -> Engine:
+    """The engine for url (default: DATABASE_URL), made once per URL.
+
+    create=False (the app): a SQLite file that does not exist raises DatabaseMissing instead of
+    becoming a new empty database; only ``migrate`` and ``demo`` (create=True) make the file.
+    """
     url = normalise_url(url or settings.database_url())
+    path = sqlite_path(url)
+    if not create and path and not Path(path).exists():
+        raise DatabaseMissing(path)
     with _LOCK:
         if url not in _ENGINES:
             _ENGINES[url] = _make_engine(url)
@@ -80,6 +132,37 @@ def dispose_all() -> None:
         for e in _ENGINES.values():
             e.dispose()
         _ENGINES.clear()
+
+
+def failure_kind(exc: BaseException) -> str:
+    """What a database failure means to a visitor: "disk_full", "read_only", "missing",
+    "unavailable" (cannot connect: wrong URL, server down, bad credentials) or "other".
+
+    Reads SQLite's and PostgreSQL's own codes (SQLITE_FULL/SQLITE_READONLY messages,
+    SQLSTATE 53100 disk_full, 25006 read_only_sql_transaction, class 08/28/3D) and errno."""
+    import errno
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DatabaseMissing):
+            return "missing"
+        text = str(exc).lower()
+        state = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None) or ""
+        code = getattr(exc, "errno", None)
+        if "database or disk is full" in text or state == "53100" or code == errno.ENOSPC \
+                or "no space left on device" in text:
+            return "disk_full"
+        if "readonly database" in text or ("read-only" in text and "transaction" in text) \
+                or state == "25006" or code == errno.EROFS:
+            return "read_only"
+        if state[:2] in ("08", "28", "3D") or isinstance(exc, (sa.exc.ArgumentError,
+                                                              sa.exc.NoSuchModuleError)):
+            return "unavailable"
+        if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)) and (
+                "connect" in text or "unable to open database file" in text):
+            return "unavailable"
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+    return "other"
 
 
 def _locked(exc: Exception) -> bool:
@@ -169,9 +252,10 @@ def alembic_config(url: str):
 
 
 def migrate(url: str | None = None) -> Engine:
-    """Create or upgrade the schema to the newest migration, keeping every row."""
+    """Create or upgrade the schema to the newest migration, keeping every row (and create the
+    SQLite file if it does not exist yet)."""
     from alembic import command
-    engine = get_engine(url)
+    engine = get_engine(url, create=True)
     cfg = alembic_config(str(engine.url.render_as_string(hide_password=False)))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn

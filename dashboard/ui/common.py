@@ -6,14 +6,15 @@ so an upload or undo by anyone shows on every page at the next rerun.
 """
 from __future__ import annotations
 
-import html
+import logging
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import streamlit as st
 
 from dashboard import fmt, i18n, periods, settings
-from dashboard.db.engine import get_engine, version_token
+from dashboard.db.engine import failure_kind, get_engine, version_token
 from dashboard.errors import UserError
 
 LANG_KEY = "lang"
@@ -31,7 +32,7 @@ def t(key: str, **params) -> str:
 
 @st.cache_resource(show_spinner=False)
 def _engine(url: str):
-    return get_engine(url)
+    return get_engine(url, create=False)
 
 
 def engine():
@@ -53,7 +54,7 @@ def cached(fn):
     """
     @st.cache_data(show_spinner=False, max_entries=256)
     def _run(url: str, ver: str, name: str, *args):
-        with get_engine(url).connect() as conn:
+        with get_engine(url, create=False).connect() as conn:
             return fn(conn, *args)
 
     def call(*args):
@@ -73,15 +74,25 @@ def current_user() -> dict:
                                             "village_ids": None, "display_name": ""}
 
 
-def esc(text) -> str:
-    return html.escape("" if text is None else str(text))
+_LOG = logging.getLogger("dashboard.ui")
+if not _LOG.handlers:       # Streamlit configures only its own logger: the details need a way out
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    _LOG.addHandler(_handler)
+    _LOG.propagate = False
 
 
-def show_error(exc: Exception) -> None:
-    if isinstance(exc, UserError):
+def show_error(exc: BaseException) -> None:
+    """The visitor's side of a failure: a Chinese sentence (full disk, read-only or unreachable
+    database, or a general one) with a reference number; the traceback, URL, host and paths go
+    to the server log under that number, never to the page (client.showErrorDetails is off too)."""
+    kind = failure_kind(exc)
+    if isinstance(exc, UserError) and kind == "other":
         st.error(exc.message(lang()))
-    else:
-        st.error(t("app.error", message=esc(exc)))
+        return
+    ref = uuid.uuid4().hex[:8]
+    _LOG.error("page failed, ref %s (%s)", ref, kind, exc_info=exc)
+    st.error(t(f"app.error_{kind}", ref=ref), icon=":material/error:")
 
 
 # ---------------------------------------------------------------- filters

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard import maps, metrics, settings
+from dashboard import fmt, maps, metrics, settings
 from dashboard.queries import map as qmap
 from dashboard.ui import common as ui
 from dashboard.ui import nav
@@ -126,7 +126,7 @@ def handle_click(clicked, data, opt: MapOptions) -> None:
     if _village_page_available():
         st.switch_page(VILLAGE_PAGE, query_params=query)
     name = ui.village_names().get(target["village"], "")
-    st.info(ui.t("map.open_profile", name=name))
+    st.info(ui.t("map.open_profile", name=fmt.md(name)))
 
 
 @st.fragment

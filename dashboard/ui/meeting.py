@@ -14,7 +14,7 @@ import html
 
 import streamlit as st
 
-from dashboard import export, report, settings
+from dashboard import export, fmt, report, settings
 from dashboard.report import html_out
 from dashboard.report.deck import Deck, Slide
 from dashboard.report.figures import FONT_FAMILY, figure
@@ -171,7 +171,7 @@ def controls(d: Deck) -> None:
               icon=":material/chevron_left:", shortcut="Left", width="stretch")
     c2.button(ui.t("meeting.next"), key=NEXT, on_click=_move, args=(1, n), disabled=i >= n - 1,
               icon=":material/chevron_right:", shortcut="Right", width="stretch")
-    c3.markdown(f"**{ui.esc(ui.t('meeting.counter', n=i + 1, total=n))}** · {ui.esc(ui.t('meeting.keys_hint'))}")
+    c3.markdown(f"**{fmt.md(ui.t('meeting.counter', n=i + 1, total=n))}** · {fmt.md(ui.t('meeting.keys_hint'))}")
     st.html(CLICKER_JS, unsafe_allow_javascript=True)
 
 
@@ -207,9 +207,9 @@ def render_slide(d: Deck, i: int, filters: ui.Filters | None = None, opts: dict 
                 (st.columns([1, 3, 1])[1] if big else st).image(m.png, caption=m.note, width="stretch")
             elif m and m.html:
                 st.iframe(m.html, height=640)
-                st.caption(m.note)
+                st.caption(fmt.md(m.note))
             else:
-                st.info(m.note if m else "")
+                st.info(fmt.md(m.note if m else ""))
         return
     st.html(f'{style}<div class="mt-slide">{_band(s)}<div class="mt-body">'
             f"{html_out.slide_body(d, s)}</div></div>")

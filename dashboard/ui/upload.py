@@ -7,13 +7,12 @@ text, never HTML or markdown) and exported with formula cells neutralised.
 from __future__ import annotations
 
 import hashlib
-import re
 
 import pandas as pd
 import streamlit as st
 
 import loaders
-from dashboard import auth, export, uploads
+from dashboard import auth, export, fmt, uploads
 from dashboard.errors import UserError
 from dashboard.ui import common as ui
 
@@ -112,7 +111,7 @@ def category_editor(res: loaders.ImportResult) -> dict[str, str]:
     with st.expander(ui.t("upload.cat_title", n=len(res.categories)), expanded=True):
         st.caption(ui.t("upload.cat_help"))
         for i, c in enumerate(res.categories):
-            _pick(ui.t("upload.cat_row", value=c["value"], rows=c["rows"]), names, chosen,
+            _pick(ui.t("upload.cat_row", value=fmt.md(c["value"]), rows=c["rows"]), names, chosen,
                   c["value"], f"up_cat_{i}")
     st.session_state["up_catmap"] = chosen
     return chosen
@@ -161,7 +160,7 @@ def mapping_editor(res: loaders.ImportResult) -> dict[str, str]:
             fields = {"": ui.t("upload.map_none"),
                       **{f["field"]: f["label"] for f in loaders.fields_for(res.kind, ui.lang())}}
             for c in todo:
-                _pick(c["column"], fields, mapping, c["column"], f"up_map_{c['index']}")
+                _pick(fmt.md(c["column"]), fields, mapping, c["column"], f"up_map_{c['index']}")
         st.session_state["up_mapping"] = mapping
     return mapping
 
@@ -172,19 +171,14 @@ def preview(res: loaders.ImportResult) -> None:
         st.caption(ui.t("upload.detected_geo", kind=kind, format=res.format, n=res.rows_read))
     elif res.header_row and res.encoding:
         st.caption(ui.t("upload.detected", kind=kind, encoding=res.encoding,
-                        sheet=res.sheet or "—", row=res.header_row))
+                        sheet=fmt.md(res.sheet or "—"), row=res.header_row))
     elif res.header_row:  # a workbook has sheets, not an encoding
-        st.caption(ui.t("upload.detected_book", kind=kind, sheet=res.sheet or "—", row=res.header_row))
+        st.caption(ui.t("upload.detected_book", kind=kind, sheet=fmt.md(res.sheet or "—"), row=res.header_row))
     for note in res.notes:
-        st.info(note)
+        st.info(fmt.md(note))
     if res.preview:
         st.caption(ui.t("upload.rows_preview", n=len(res.preview)))
         st.dataframe(pd.DataFrame(res.preview).astype(str), hide_index=True, width="stretch")
-
-
-def md_escape(text: str) -> str:
-    """Text from a file inside a markdown element: every markdown/HTML character escaped."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$])", r"\\\1", str(text))
 
 
 def errors_frame(res: loaders.ImportResult, lang: str) -> pd.DataFrame:
@@ -220,7 +214,7 @@ def errors_csv(res: loaders.ImportResult, lang: str) -> bytes:
 def problems(res: loaders.ImportResult) -> None:
     lang = ui.lang()
     if res.refused:
-        st.error(ui.t("upload.refused", message=md_escape(res.errors[0]["message"] if res.errors else "")))
+        st.error(ui.t("upload.refused", message=fmt.md(res.errors[0]["message"] if res.errors else "")))
     else:
         st.error(ui.t("upload.errors", n=res.total_errors or len(res.errors), rows=res.rejected))
     if res.total_errors > len(res.errors):
@@ -398,7 +392,7 @@ def undo_box(user: dict, rows: list[dict]) -> None:
                        placeholder=ui.t("upload.undo_placeholder"), format_func=labels.get)
     if bid is None:
         return
-    words = {k: md_escape(v) if isinstance(v, str) else v for k, v in batch_words(applied[bid]).items()}
+    words = {k: fmt.md(v) if isinstance(v, str) else v for k, v in batch_words(applied[bid]).items()}
     st.info(ui.t("upload.undo_what", **words))
     st.checkbox(ui.t("upload.undo_confirm", **words), key=f"up_undo_sure_{bid}")
     st.button(ui.t("upload.undo_button", batch=bid), key=f"up_undo_go_{bid}", type="primary",

@@ -12,7 +12,7 @@ import re
 
 import streamlit as st
 
-from dashboard import charts, fmt, metrics, targets
+from dashboard import charts, export, fmt, metrics, targets
 from dashboard.queries import overview
 from dashboard.ui import common as ui
 
@@ -105,14 +105,14 @@ def changes(keys, result: dict, name: str, f=None) -> None:
     lang = ui.lang()
     with st.expander(ui.t("changes.title")):
         st.dataframe(overview.changes_table(result, keys, lang), width="stretch")
-        download(lambda: fmt.csv_bytes(overview.changes_table(result, keys, lang, export=True)), name, f)
+        download(lambda: export.table_to_csv(overview.changes_table(result, keys, lang, export=True)), name, f)
 
 
 def csv_data(df, spec=None, lang: str = "zh"):
     """() -> the CSV bytes (UTF-8 with BOM) of df, formatted by ``spec`` as in fmt.frame(export=True)
     (None: df as it is); made only when called, i.e. when someone presses the download button."""
     def make() -> bytes:
-        return fmt.csv_bytes(df if spec is None else fmt.frame(df, spec, lang, export=True))
+        return export.table_to_csv(df if spec is None else fmt.frame(df, spec, lang, export=True))
     return make
 
 
@@ -171,7 +171,7 @@ def definitions(keys) -> None:
     with st.expander(ui.t("analytics.definitions")):
         for k in keys:
             m = metrics.METRICS[k]
-            st.markdown(f"- **{ui.esc(m.name(lang))}**（{ui.esc(m.unit(lang))}）：{ui.esc(m.definition(lang))}")
+            st.markdown(f"- **{fmt.md(m.name(lang))}**（{fmt.md(m.unit(lang))}）：{fmt.md(m.definition(lang))}")
 
 
 def caption(f) -> None:
@@ -217,11 +217,3 @@ def weights_expander(weights: dict) -> None:
         st.dataframe(fmt.frame(ranking.weights_table(weights, lang), ranking.WEIGHT_SPEC, lang),
                      width="stretch")
 
-
-_MD = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
-
-
-def md(text) -> str:
-    """Text typed by people, made safe to place inside Markdown (headings, captions): HTML-escaped
-    and with Markdown's special characters backslash-escaped, so it always shows as typed."""
-    return _MD.sub(r"\\\1", ui.esc(text))
