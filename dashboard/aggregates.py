@@ -32,8 +32,8 @@ from typing import Iterable
 import sqlalchemy as sa
 
 from dashboard.db.schema import metadata
+from dashboard.settings import OVERDUE_DAYS
 
-OVERDUE_DAYS = 30   # the same rule as metrics.OVERDUE_DAYS (asserted by the tests)
 ROLLUP = -1         # agg_period.grid_id of a village's own row
 
 agg_dispute_month = sa.Table(
@@ -88,6 +88,10 @@ SUMS = ("disputes_total", "disputes_resolved", "resolved_at_grid", "resolved_in_
         "volunteer_points", "rep_visits", "voters_contacted", "suggestions_collected",
         "issues_resolved", "issues_referred")
 FLOAT_SUMS = ("volunteer_hours",)
+# Base figures of the dispute *stock* at a period's end (and what was resolved within it, whatever
+# the reported month): not stored per period (a case reported years ago counts in every period it
+# stays open), but summed from the month layer by ``stock``.
+STOCKS = ("disputes_resolved_in_period", "backlog_open", "backlog_overdue")
 PACK_COLUMNS = ("village_id", *SUMS, "median_days")   # median NaN: no resolved dispute
 
 agg_period = sa.Table(
@@ -573,6 +577,45 @@ def _period_select(conn, ps: int, pe: int, by: str, village_ids) -> tuple[str, d
     return sql, p
 
 
+def _stock_select(conn, ps: int, pe: int, by: str, village_ids) -> tuple[str, dict]:
+    """SQL giving ``(key, *STOCKS)`` per village or grid for the month-aligned period [ps, pe]:
+    resolved within it (any reported month), open at its end, and of those, open for more than
+    OVERDUE_DAYS days at its end (the boundary as in ``_overdue_bound``)."""
+    bm, bd = _overdue_bound(pe)
+    p = {"s": ps, "e": pe, "bm": bm, "bd": bd}
+    vf = ""
+    if village_ids is not None:
+        inl, pv = _ids("sv", village_ids)
+        vf = f" AND village_id IN {inl}"
+        p.update(pv)
+    k = "village_id" if by == "village" else "grid_id"
+    still_open = "(res_month = 0 OR res_month > :e)"
+    late = "(rep_month < :bm OR (rep_month = :bm AND tail < :bd))"
+    sql = f"""
+      SELECT {k} AS k,
+             CAST(SUM(CASE WHEN res_month >= :s AND res_month <= :e THEN n ELSE 0 END) AS BIGINT)
+               AS disputes_resolved_in_period,
+             CAST(SUM(CASE WHEN {still_open} THEN n ELSE 0 END) AS BIGINT) AS backlog_open,
+             CAST(SUM(CASE WHEN {still_open} AND {late} THEN n ELSE 0 END) AS BIGINT) AS backlog_overdue
+      FROM agg_dispute_month
+      WHERE rep_month <= :e AND (res_month = 0 OR res_month >= :s){vf}
+      GROUP BY {k}"""
+    return sql, p
+
+
+def stock(conn, ps: int, pe: int, village_ids, by: str) -> dict:
+    """``{village or grid id: {STOCKS name: count}}`` of a month-aligned period from the month
+    layer (grid id None: no grid); ids without such cases are left out."""
+    sql, p = _stock_select(conn, ps, pe, by, village_ids)
+    out = {}
+    for r in conn.execute(sa.text(sql), p):
+        k = r[0]
+        if k == 0 and by == "grid":
+            k = None
+        out[k] = {name: int(v or 0) for name, v in zip(STOCKS, r[1:])}
+    return out
+
+
 def _parse_hist(text: str | None) -> dict[int, int]:
     """'[[days, …], [n, …]]' → {days: n}."""
     if not text:
@@ -627,6 +670,8 @@ def fetch(conn, start: date, end: date, village_ids, by: str):
             with_hist.append((k, r[-1]))
     if with_hist:
         hist = dict(zip((k for k, _ in with_hist), _parse_hists([t for _, t in with_hist])))
+    for k, vals in stock(conn, ps, pe, village_ids, by).items():
+        base.setdefault(k, {}).update(vals)
     return base, hist
 
 
