@@ -584,6 +584,17 @@ def _pack_columns(mat, ids: np.ndarray) -> tuple[dict, np.ndarray]:
     return cols, out[:, -1]
 
 
+def _aligned(mat, ids: np.ndarray, names) -> dict[str, np.ndarray]:
+    """Columns ``names`` of a matrix ``(id, *names)`` sorted by id, for these ids (0 where absent)."""
+    out = np.zeros((len(ids), len(names)))
+    if len(mat) and len(ids):
+        pid = mat[:, 0].astype(np.int64)
+        pos = np.minimum(np.searchsorted(pid, ids), len(pid) - 1)
+        hit = pid[pos] == ids
+        out[hit] = mat[pos[hit], 1:]
+    return {k: out[:, j] for j, k in enumerate(names)}
+
+
 def _subset_median(conn, ps: int, pe: int, ids) -> float | None:
     """Median days of several villages together, from their histograms in the period layer."""
     from dashboard import aggregates
@@ -609,9 +620,8 @@ def _village_base(conn, period: Period, ids) -> tuple[dict, dict, np.ndarray, fl
     if span is not None and aggregates.is_calendar(*span):
         mat, town = aggregates.read_pack(conn, *span)
         cols, median = _pack_columns(mat, vid)
-        stk = aggregates.stock(conn, *span, ids, "village")
-        for name in aggregates.STOCKS:
-            cols[name] = np.array([stk.get(v, {}).get(name, 0) for v in vid.tolist()], dtype=np.float64)
+        stk = aggregates.stock_matrix(conn, *span, ids, "village")
+        cols.update(_aligned(stk, vid, aggregates.STOCKS))
         if ids is not None:
             town = _subset_median(conn, *span, vid.tolist()) if mat is not None else None
         return st, cols, median, town
