@@ -48,9 +48,9 @@ with c2:
     if not w.no_data(cats):
         w.chart(charts.categories_bar(cats, lang), cats, q.CATEGORY_SPEC, "disputes_categories", f)
 
-st.subheader(ui.t("disputes.overdue", days=metrics.OVERDUE_DAYS))
-st.caption(ui.t("disputes.overdue_note"))
-over = ui.cached(q.overdue)(*args)
+over = ui.cached(q.supervision)(*args)
+st.subheader(ui.t("disputes.overdue", days=metrics.OVERDUE_DAYS, end=f.period.end.isoformat(), n=len(over)))
+st.caption(ui.t("disputes.overdue_note", days=metrics.OVERDUE_DAYS))
 if over.empty:
     st.success(ui.t("disputes.no_overdue"))
 else:
