@@ -264,6 +264,17 @@ def months_of(period: Period) -> list[str]:
     return out
 
 
+def month_periods(period: Period) -> list[Period]:
+    """The calendar months the period touches, clipped at its ends (custom where clipped)."""
+    from dashboard import periods
+    out = []
+    for m in months_of(period):
+        p = periods.month(int(m[:4]), int(m[5:]))
+        s, e = max(p.start, period.start), min(p.end, period.end)
+        out.append(p if (s, e) == (p.start, p.end) else Period(s, e, "custom"))
+    return out
+
+
 def _days_expr(conn, later, earlier):
     if conn.dialect.name == "sqlite":
         return sa.cast(sa.func.julianday(later) - sa.func.julianday(earlier), sa.Integer)

@@ -129,3 +129,21 @@ def test_metrics_json_has_the_new_figures(bx, db_url, capsys):
     names = {"A": "A村", "B": "B社区", "C": "C村", "D": "D村"}
     for k, v in EXPECTED.items():
         assert tuple(doc["villages"][names[k]][x] for x in KEYS) == v, k
+
+
+@pytest.mark.parametrize("period", [Q1, periods.year(2025), periods.Period(D(2024, 12, 15), D(2025, 2, 10))])
+def test_deck_monthly_chart_is_the_pages(bx, period):
+    """The disputes page and the deck draw the same monthly frame: same series, same names."""
+    from dashboard import charts
+    from dashboard.report.build import build_deck
+    engine, _ = bx
+    with engine.connect() as conn:
+        page = charts.disputes_monthly(disputes.monthly(conn, period), "zh").to_dict()["data"]
+        deck = build_deck(conn, period, with_map=False)
+        reg = metrics.compute(conn, period)["township"]
+    chart = next(c for s in deck.slides if s.kind == "disputes" for c in s.charts if c.kind == "column")
+    assert [s.name for s in chart.series] == [page[0]["name"], page[1]["name"]] == ["受理纠纷", "本期办结"]
+    assert [s.metric for s in chart.series] == ["disputes_total", "disputes_resolved_in_period"]
+    assert chart.series[0].values == list(page[0]["y"]) and chart.series[1].values == list(page[1]["y"])
+    assert sum(chart.series[1].values) == reg["disputes_resolved_in_period"]
+    assert sum(chart.series[0].values) == reg["disputes_total"]

@@ -54,7 +54,8 @@ def test_native_charts_hold_the_registry_values(built):
     disputes = charts[0].plots[0]
     assert list(disputes.categories) == ["7月", "8月", "9月"]
     assert list(disputes.series[0].values) == [m["disputes_total"] for m in months]
-    assert list(disputes.series[1].values) == [m["disputes_resolved"] for m in months]
+    assert list(disputes.series[1].values) == [m["disputes_resolved_in_period"] for m in months]  # 本期办结
+    assert disputes.series[1].name == metrics.METRICS["disputes_resolved_in_period"].zh
     assert disputes.series[0].name == metrics.METRICS["disputes_total"].zh
     tw = deck.values["township"]
     assert list(charts[1].plots[0].series[0].values) == [

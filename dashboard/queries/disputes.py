@@ -36,29 +36,23 @@ def _cnt(cond):
     return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
 
 
-def monthly(conn, period: Period, village_ids=None) -> pd.DataFrame:
-    """One row per month of the period: received, resolved, resolved_same_month, rate.
+MONTHLY_FIGURES = {"received": "disputes_total", "resolved": "disputes_resolved_in_period",
+                   "resolved_same_month": "disputes_resolved", "rate": "resolution_rate"}
 
-    received: disputes reported that month. resolved: the period's disputes resolved that
-    month (on or before the period's end), so the columns add up to the registry's
-    disputes_total and disputes_resolved. rate: the registry's resolution_rate of the month
-    taken as its own period (resolved within the same month / received), None when 0 received.
-    """
-    rep_m = metrics.month_expr(conn, D.c.reported_on)
-    res_m = metrics.month_expr(conn, D.c.resolved_on)
-    q1 = (sa.select(rep_m.label("m"), sa.func.count().label("n"),
-                    _cnt(sa.and_(_resolved(period), res_m == rep_m)).label("same"))
-          .where(_in_period(period, village_ids)).group_by(rep_m))
-    q2 = (sa.select(res_m.label("m"), sa.func.count().label("n"))
-          .where(_in_period(period, village_ids), _resolved(period)).group_by(res_m))
-    rec = {m: (int(n), int(s)) for m, n, s in conn.execute(q1)}
-    res = {m: int(n) for m, n in conn.execute(q2)}
+
+def monthly(conn, period: Period, village_ids=None, parts: list[Period] | None = None) -> pd.DataFrame:
+    """One row per month of the period (``parts``: other slices, e.g. the deck's quarters of a long
+    period), each the registry's figures of that month taken as its own period (clipped at the
+    period's ends): received (disputes_total), resolved (disputes_resolved_in_period, 本期办结),
+    resolved_same_month (disputes_resolved) and rate (resolution_rate). The months add up to the
+    period's disputes_total and disputes_resolved_in_period. The disputes page and the meeting
+    deck draw this one frame."""
+    parts = metrics.month_periods(period) if parts is None else parts
     rows = []
-    for m in metrics.months_of(period):
-        n, s = rec.get(m, (0, 0))
-        rows.append(dict(month=m, received=n, resolved=res.get(m, 0), resolved_same_month=s,
-                         rate=s / n if n else None))
-    return pd.DataFrame(rows, columns=["month", "received", "resolved", "resolved_same_month", "rate"])
+    for p in parts:
+        tw = metrics.compute(conn, p, village_ids)["township"]
+        rows.append({"month": f"{p.start:%Y-%m}", **{c: tw[k] for c, k in MONTHLY_FIGURES.items()}})
+    return pd.DataFrame(rows, columns=["month", *MONTHLY_FIGURES])
 
 
 def by_village(conn, period: Period, village_ids=None) -> dict:
@@ -187,7 +181,7 @@ KPIS = ("disputes_total", "disputes_resolved", "disputes_resolved_in_period", "r
         "median_days_to_resolve", "resolved_within_grid_rate", "resolved_within_village_rate",
         "backlog_open", "backlog_overdue", "disputes_per_100_households")
 MONTHLY_SPEC = [("month", "col.month", "text"), ("received", "disputes_total", None),
-                ("resolved", "disputes_resolved", None), ("rate", "charts.month_rate", "rate")]
+                ("resolved", "disputes_resolved_in_period", None), ("rate", "charts.month_rate", "rate")]
 VILLAGE_SPEC = [("village", "col.village", "text"), ("disputes_total", "disputes_total", None),
                 ("disputes_resolved", "disputes_resolved", None),
                 ("resolution_rate", "resolution_rate", None),

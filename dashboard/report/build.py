@@ -16,7 +16,7 @@ from dashboard import fmt, metrics, periods
 from dashboard.db import schema as S
 from dashboard.i18n import t
 from dashboard.periods import Period
-from dashboard.queries import overview, summary
+from dashboard.queries import disputes, overview, summary
 from dashboard.report.briefing import briefing_from
 from dashboard.report.deck import Chart, Deck, Kpi, MapImage, Series, Slide, Table
 
@@ -174,6 +174,18 @@ def _ranking_slide(conn, period: Period, ids, lang: str, target: float, villages
                  table=Table(cols, rows, [True, False] + [True] * (len(cols) - 2), low, raw))
 
 
+def disputes_chart(conn, period: Period, ids, lang: str, sl: list[Period] | None = None,
+                   cats: list[str] | None = None) -> Chart:
+    """The disputes trend: the disputes page's monthly frame (queries.disputes.monthly), its
+    received and 本期办结 columns, each series named by its registry figure."""
+    sl = slices(period) if sl is None else sl
+    cats = [slice_label(p, period, lang) for p in sl] if cats is None else cats
+    df = disputes.monthly(conn, period, ids, sl)
+    series = [Series(_m(key, lang), [int(v) for v in df[col]], key)
+              for col, key in (("received", "disputes_total"), ("resolved", "disputes_resolved_in_period"))]
+    return Chart("column", t("meeting.chart_disputes_trend", lang), cats, series)
+
+
 def _village_filter_text(conn, village_ids, lang: str) -> str:
     if village_ids is None:
         return t("filter.all_villages", lang)
@@ -246,9 +258,7 @@ def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target:
           overdue=fmt.num(tw["overdue_open"]), days=metrics.OVERDUE_DAYS,
           median=fmt.num(tw["median_days_to_resolve"], 1)),
     ], charts=[
-        Chart("column", t("meeting.chart_disputes_trend", lang), cats,
-              [Series(_m("disputes_total", lang), trend("disputes_total"), "disputes_total"),
-               Series(_m("disputes_resolved", lang), trend("disputes_resolved"), "disputes_resolved")]),
+        disputes_chart(conn, period, ids, lang, sl, cats),
         Chart("pie", t("meeting.chart_levels", lang),
               [t("enum.level.grid", lang), t("enum.level.village", lang), t("meeting.level_above", lang)],
               [Series(_m("disputes_resolved", lang), [lv_grid, lv_village, lv_up], "disputes_resolved")]),
