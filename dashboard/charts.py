@@ -134,7 +134,7 @@ def metric_by_village(df, key: str, township_value=None, lang: str = "zh", targe
     colors = []
     for v in values:
         if target is not None and v is not None:
-            ok = v >= target if m.direction != "lower" else v <= target
+            ok = metrics.meets_target(key, v, target)
             colors.append(COLORS["good"] if ok else COLORS["bad"])
         else:
             colors.append(COLORS["third"])

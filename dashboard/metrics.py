@@ -199,6 +199,46 @@ def get(key: str) -> Metric:
     return METRICS[key]
 
 
+def target(key: str) -> float | None:
+    """The figure's target from the settings (the resolution rate's: DASHBOARD_TARGET_RATE)."""
+    from dashboard import settings
+    return float(settings.get("DASHBOARD_TARGET_RATE")) if key == "resolution_rate" else None
+
+
+def meets_target(key: str, value, goal=None) -> bool | None:
+    """Whether a value reaches the target (``goal``, else ``target(key)``) in the figure's better
+    direction (a "lower" figure meets it at or below); None when either is undefined. The one
+    "below target" rule of charts, deck, alerts and briefing."""
+    goal = target(key) if goal is None else goal
+    if value is None or goal is None or value != value:
+        return None
+    return value <= goal if METRICS[key].direction == "lower" else value >= goal
+
+
+def small(key: str, values: Mapping) -> bool:
+    """A rate over fewer than SMALL_N cases (its denominator): shown marked, ranked after the
+    others (a village with 1 case at 100 % is not a model)."""
+    m = METRICS[key]
+    if m.kind != "rate" or not m.denominator:
+        return False
+    d = values.get(m.denominator)
+    return d is not None and d < SMALL_N
+
+
+def rank_order(rows: Mapping, key: str) -> list:
+    """Ids of ``rows`` ({id: {metric: value}}) best first by ``key`` in its better direction: the
+    registry's ranking rule. Undefined values last; rates over fewer than SMALL_N cases after the
+    others (``small``); ties by the larger denominator, then id."""
+    m = METRICS[key]
+    sign = 1 if m.direction == "lower" else -1
+
+    def sort_key(i):
+        v = rows[i].get(key)
+        den = rows[i].get(m.denominator) if m.denominator else None
+        return (v is None, small(key, rows[i]), 0 if v is None else sign * v, -(den or 0), i)
+    return sorted(rows, key=sort_key)
+
+
 # ---------------------------------------------------------------- computation
 
 STATIC_KEYS = ("households", "population", "grid_workers", "grids")

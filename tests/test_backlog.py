@@ -147,3 +147,17 @@ def test_deck_monthly_chart_is_the_pages(bx, period):
     assert chart.series[0].values == list(page[0]["y"]) and chart.series[1].values == list(page[1]["y"])
     assert sum(chart.series[1].values) == reg["disputes_resolved_in_period"]
     assert sum(chart.series[0].values) == reg["disputes_total"]
+
+
+def test_deck_supervision_slide(bx):
+    from dashboard.report.build import build_deck
+    engine, _ = bx
+    with engine.connect() as conn:
+        deck = build_deck(conn, Q1, with_map=False)
+    s = deck.slide("supervision")
+    assert [r[0] for r in s.table.rows] == ["d1", "d4", "a10", "a8"]
+    assert [r[-1] for r in s.table.rows] == ["303", "181", "70", "31"]
+    assert [r[4] for r in s.table.rows] == ["村级", "—", "—", "—"]
+    assert "共 4 件" in s.lines[0] and "2025-03-31" in s.lines[0]
+    assert "期末在办积案 8 件，其中超期（30天以上）未化解 4 件" in deck.slide("disputes").lines[0]
+    assert "本期办结 10 件" in deck.slide("disputes").lines[0]

@@ -67,8 +67,8 @@ def briefing_from(r: dict, period: Period, names: dict, lang: str = "zh") -> str
             more = t("meeting.brief_and_more", lang, n=len(low)) if len(low) > MAX_NAMED else ""
             s += t("meeting.brief_below_avg", lang, villages=shown, more=more,
                    avg=fmt.pct(tw["resolution_rate"]))
-        if tw["overdue_open"]:
-            s += t("meeting.brief_overdue", lang, n=fmt.num(tw["overdue_open"]), days=metrics.OVERDUE_DAYS)
+        if tw["backlog_overdue"]:
+            s += t("meeting.brief_overdue", lang, n=fmt.num(tw["backlog_overdue"]), days=metrics.OVERDUE_DAYS)
         paras.append(s + t("meeting.brief_end", lang))
     else:
         paras.append(t("meeting.brief_no_disputes", lang, this=this))
