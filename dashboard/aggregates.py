@@ -32,8 +32,8 @@ from typing import Iterable
 import sqlalchemy as sa
 
 from dashboard.db.schema import metadata
+from dashboard.settings import OVERDUE_DAYS
 
-OVERDUE_DAYS = 30   # the same rule as metrics.OVERDUE_DAYS (asserted by the tests)
 ROLLUP = -1         # agg_period.grid_id of a village's own row
 
 agg_dispute_month = sa.Table(
@@ -88,6 +88,10 @@ SUMS = ("disputes_total", "disputes_resolved", "resolved_at_grid", "resolved_in_
         "volunteer_points", "rep_visits", "voters_contacted", "suggestions_collected",
         "issues_resolved", "issues_referred")
 FLOAT_SUMS = ("volunteer_hours",)
+# Base figures of the dispute *stock* at a period's end (and what was resolved within it, whatever
+# the reported month): not stored per period (a case reported years ago counts in every period it
+# stays open), but summed from the month layer by ``stock``.
+STOCKS = ("disputes_resolved_in_period", "backlog_open", "backlog_overdue")
 PACK_COLUMNS = ("village_id", *SUMS, "median_days")   # median NaN: no resolved dispute
 
 agg_period = sa.Table(
@@ -123,8 +127,27 @@ agg_pack = sa.Table(
     sa.Column("town_median", sa.Float),
 )
 
+# The stock layer: per village (grid_id = -1) and grid (0: no grid) and month, the disputes resolved
+# up to that month's end (cumulative: a period's are two rows apart) and, at its end, still open and
+# open for more than OVERDUE_DAYS days (STOCKS). Rows run up to a horizon (a row village_id = 0,
+# grid_id = -2) HORIZON months after the ledger's last reported or resolved month, past which
+# nothing changes; rows whose figures are all 0 are left out. A period is two rows per village.
+agg_stock = sa.Table(
+    "agg_stock", metadata,
+    sa.Column("month", sa.Integer, primary_key=True),
+    sa.Column("grid_id", sa.Integer, primary_key=True),
+    sa.Column("village_id", sa.Integer, primary_key=True),
+    sa.Column("resolved", sa.BigInteger, nullable=False),
+    sa.Column("still_open", sa.BigInteger, nullable=False),
+    sa.Column("overdue", sa.BigInteger, nullable=False),
+    sa.Index("ix_agg_stock_village", "village_id", "month"),
+    sqlite_with_rowid=False,   # a period reads rows by primary key: no second lookup per row
+)
+HORIZON = 2     # months after the last event month: every open case is overdue from then on
+_MARK = -2      # agg_stock.grid_id of the horizon row
+
 TABLES = (agg_dispute_month, agg_dispute_days, agg_volunteer_month, agg_visit_month, agg_period,
-          agg_pack, agg_state)
+          agg_pack, agg_stock, agg_state)
 LEDGERS = ("dispute", "volunteer_activity", "rep_visit")
 
 
@@ -360,6 +383,7 @@ def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False) ->
         ex(sa.text(f"INSERT INTO agg_period ({cols}) SELECT :ps_, :pe_, u.* FROM ({sel}) u"),
            {**p, "ps_": ps, "pe_": pe})
     _build_packs(conn, periods, full=mons is None)
+    _refresh_stock(conn, vids)
     if not keep_dirty:
         _clean(conn)
     return dict(villages=len(vids) if vids is not None else None,
@@ -573,6 +597,137 @@ def _period_select(conn, ps: int, pe: int, by: str, village_ids) -> tuple[str, d
     return sql, p
 
 
+def _overdue_from(rep: int, tail: int) -> int:
+    """The first month at whose end a case reported in month ``rep`` (``tail`` as stored) and
+    still open is overdue: never its own month (a month is at most 31 days), the next one when
+    the boundary of that month's end falls after the reported day, else the one after."""
+    bm, bd = _overdue_bound(rep + 1)
+    return rep + 1 if rep < bm or (rep == bm and tail < bd) else rep + 2
+
+
+def _stock_rows(rows, horizon: int) -> list[tuple]:
+    """agg_stock rows ``(month, grid_id, village_id, resolved, still_open, overdue)`` (grids and
+    village rollups) from month-layer rows ``(rep_month, village_id, grid_id, res_month, tail,
+    n)``, months up to ``horizon``: each case adds to the months it is open (from its reported
+    month until its resolved month) and overdue (from ``_overdue_from``), by difference arrays;
+    resolved is cumulative."""
+    import numpy as np
+    if not len(rows):
+        return []
+    a = np.asarray(rows, dtype=np.int64).reshape(-1, 6)
+    rep, vid, gid, res, tail, n = (a[:, i] for i in range(6))
+    lo = int(rep.min())
+    width = horizon - lo + 1
+    span = int(gid.max()) + 3
+    keys = np.concatenate([vid * span + gid + 2, vid * span + ROLLUP + 2])
+    uk, inv = np.unique(keys, return_inverse=True)
+    reps = np.arange(lo, int(rep.max()) + 1)
+    bounds = np.array([_overdue_bound(int(r) + 1) for r in reps], dtype=np.int64).reshape(-1, 2)
+    bm, bd = bounds[rep - lo, 0], bounds[rep - lo, 1]
+    od = np.where((rep < bm) | ((rep == bm) & (tail < bd)), rep + 1, rep + 2)
+    end = np.where(res > 0, res, horizon + 1)                 # first month no longer open
+    od = np.minimum(od, end)
+    rep2, end2, od2, res2, n2 = (np.concatenate([x, x]) - (lo if i < 4 else 0)
+                                 for i, x in enumerate((rep, end, od, res, n)))
+    shape = (len(uk), width + 2)
+    still_open, overdue, resolved = np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+    np.add.at(still_open, (inv, rep2), n2)
+    np.add.at(still_open, (inv, end2), -n2)
+    np.add.at(overdue, (inv, od2), n2)
+    np.add.at(overdue, (inv, end2), -n2)
+    hit = res2 >= 0                                            # res_month > 0: resolved
+    np.add.at(resolved, (inv[hit], res2[hit]), n2[hit])
+    still_open, overdue = np.cumsum(still_open, 1)[:, :width], np.cumsum(overdue, 1)[:, :width]
+    resolved = np.cumsum(resolved, 1)[:, :width]
+    ki, mi = np.nonzero((still_open != 0) | (overdue != 0) | (resolved != 0))
+    out = np.stack([mi + lo, uk[ki] % span - 2, uk[ki] // span, resolved[ki, mi], still_open[ki, mi],
+                    overdue[ki, mi]], 1)
+    return [tuple(r) for r in out.tolist()]
+
+
+def horizon(conn) -> int | None:
+    """The stock layer's last month (None: no dispute)."""
+    return conn.execute(sa.text("SELECT MAX(month) FROM agg_stock")).scalar()  # the horizon row's
+
+
+def _refresh_stock(conn, vids) -> None:
+    """Rebuild the stock layer of these villages (None: all) from the month layer; the horizon
+    follows the whole ledger's last reported or resolved month."""
+    ex = conn.execute
+    old = horizon(conn)
+    vf, p = "", {}
+    if vids is not None:
+        inl, p = _ids("v", vids)
+        vf = f" WHERE village_id IN {inl}"
+    result = ex(sa.text(
+        f"SELECT rep_month, village_id, grid_id, res_month, tail, n FROM agg_dispute_month{vf}"), p)
+    rows = result.cursor.fetchall()   # plain tuples: a county is 700,000 rows
+    result.close()
+    ex(sa.text(f"DELETE FROM agg_stock{vf}" if vids is not None else "DELETE FROM agg_stock"), p)
+    ex(sa.text(f"DELETE FROM agg_stock WHERE grid_id = {_MARK}"))
+    last = ex(sa.text("SELECT MAX(rep_month), MAX(res_month) FROM agg_dispute_month")).one()
+    if last[0] is None:
+        return
+    new = max(last) + HORIZON
+    if vids is not None and old is not None and new > old:
+        # the other villages have nothing after old − HORIZON: their open cases stay as at old
+        for m in range(old + 1, new + 1):
+            ex(sa.text(f"INSERT INTO agg_stock (grid_id, month, village_id, resolved, still_open, overdue) "
+                       f"SELECT grid_id, :m, village_id, resolved, still_open, overdue FROM agg_stock "
+                       f"WHERE month = :old"), {"m": m, "old": old})
+    elif vids is not None and old is not None and new < old:
+        ex(sa.text("DELETE FROM agg_stock WHERE month > :new"), {"new": new})
+    out = _stock_rows(rows, new)
+    out.append((new, _MARK, 0, 0, 0, 0))
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"   # the driver's executemany: no
+    conn.exec_driver_sql(                                        # per-row parameter compiling
+        f"INSERT INTO agg_stock (month, grid_id, village_id, resolved, still_open, overdue) "
+        f"VALUES ({', '.join([mark] * 6)})", out)
+
+
+def stock_matrix(conn, ps: int, pe: int, village_ids, by: str):
+    """The stock layer's figures of the month-aligned period [ps, pe] per village (or grid; 0 =
+    no grid), as a float64 matrix ``(id, *STOCKS)`` sorted by id: resolved within the period
+    (any reported month), open at its end and, of those, open for more than OVERDUE_DAYS days.
+    Ids without any are left out."""
+    import numpy as np
+    h = horizon(conn)
+    if h is None:
+        return np.zeros((0, 1 + len(STOCKS)))
+    p = {"b": min(ps - 1, h), "e": min(pe, h)}
+    vf = ""
+    if village_ids is not None:
+        inl, pv = _ids("sv", village_ids)
+        vf = f" AND village_id IN {inl}"
+        p.update(pv)
+    k, g = ("village_id", f"grid_id = {ROLLUP}") if by == "village" else ("grid_id", "grid_id >= 0")
+    sql = f"""
+      SELECT {k},
+             CAST(SUM(CASE WHEN month = :e THEN resolved ELSE -resolved END) AS BIGINT),
+             CAST(SUM(CASE WHEN month = :e THEN still_open ELSE 0 END) AS BIGINT),
+             CAST(SUM(CASE WHEN month = :e THEN overdue ELSE 0 END) AS BIGINT)
+      FROM agg_stock WHERE {g} AND month IN (:b, :e){vf}
+      GROUP BY {k} ORDER BY {k}"""
+    result = conn.execute(sa.text(sql), p)
+    rows = result.cursor.fetchall()
+    result.close()
+    mat = np.array(rows, dtype=np.float64).reshape(len(rows), 1 + len(STOCKS))
+    if p["b"] == p["e"]:  # the whole period is past the horizon: nothing resolved in it
+        mat[:, 1] = 0
+    return mat
+
+
+def stock(conn, ps: int, pe: int, village_ids, by: str) -> dict:
+    """``stock_matrix`` as ``{village or grid id: {STOCKS name: count}}`` (grid id None: no grid)."""
+    out = {}
+    for r in stock_matrix(conn, ps, pe, village_ids, by).tolist():
+        key = int(r[0])
+        if key == 0 and by == "grid":
+            key = None
+        out[key] = {name: int(v) for name, v in zip(STOCKS, r[1:])}
+    return out
+
+
 def _parse_hist(text: str | None) -> dict[int, int]:
     """'[[days, …], [n, …]]' → {days: n}."""
     if not text:
@@ -627,6 +782,8 @@ def fetch(conn, start: date, end: date, village_ids, by: str):
             with_hist.append((k, r[-1]))
     if with_hist:
         hist = dict(zip((k for k, _ in with_hist), _parse_hists([t for _, t in with_hist])))
+    for k, vals in stock(conn, ps, pe, village_ids, by).items():
+        base.setdefault(k, {}).update(vals)
     return base, hist
 
 
@@ -653,6 +810,7 @@ def snapshot(conn) -> dict:
         per[key] = tuple(round(float(r[k]), 6) if k in FLOAT_SUMS else int(r[k]) for k in SUMS) + \
             (tuple(sorted(_parse_hist(r["hist"]).items())),)
     out["agg_period"] = per
+    out["agg_stock"] = _month_rows(conn, agg_stock)
     out["agg_pack"] = {(r["ps"], r["pe"]): (int(r["n"]), bytes(r["data"]), r["town_median"])
                        for r in conn.execute(sa.select(agg_pack)).mappings()}
     return out

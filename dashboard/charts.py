@@ -111,7 +111,7 @@ def disputes_monthly(df, lang: str = "zh", last_year=None) -> go.Figure:
     """Monthly received vs resolved (bars) and the month's own resolution rate (line); with
     last_year (monthly() of period.year_ago()), last year's received month by month (同比)."""
     fig = monthly_combo(df["month"], [(_name("disputes_total", lang), df["received"], ",d"),
-                                      (_name("disputes_resolved", lang), df["resolved"], ",d")],
+                                      (_name("disputes_resolved_in_period", lang), df["resolved"], ",d")],
                         (t("charts.month_rate", lang), df["rate"], ".1%"),
                         t("charts.disputes_monthly", lang))
     if last_year is not None and len(last_year) == len(df):
@@ -134,7 +134,7 @@ def metric_by_village(df, key: str, township_value=None, lang: str = "zh", targe
     colors = []
     for v in values:
         if target is not None and v is not None:
-            ok = v >= target if m.direction != "lower" else v <= target
+            ok = metrics.meets_target(key, v, target)
             colors.append(COLORS["good"] if ok else COLORS["bad"])
         else:
             colors.append(COLORS["third"])

@@ -23,8 +23,9 @@ import sqlalchemy as sa
 
 from dashboard.db import schema as S
 from dashboard.periods import Period
+from dashboard.settings import OVERDUE_DAYS, SMALL_N
 
-OVERDUE_DAYS = 30
+__all__ = ["OVERDUE_DAYS", "SMALL_N"]  # re-exported: callers name the rules through the registry
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Metric:
     numerator: str | None = None
     denominator: str | None = None
     levels: tuple[str, ...] = ("township", "village", "grid")
+    per: int = 1                       # a ratio's scale: 100 for "per 100 households"
+    minus: tuple[str, str] | None = None   # a difference of two figures (a − b)
 
     def name(self, lang: str = "zh") -> str:
         return self.zh if lang == "zh" else self.en
@@ -62,9 +65,21 @@ _M = [
     Metric("disputes_total", "受理纠纷", "Disputes received", "件", "cases", "count", "neutral",
            "disputes", "统计期内登记（受理）的矛盾纠纷件数。",
            "Disputes reported in the period."),
-    Metric("disputes_resolved", "化解纠纷", "Disputes resolved", "件", "cases", "count", "higher",
-           "disputes", "统计期内受理、且在期末当日或之前化解的纠纷件数。",
+    Metric("disputes_resolved", "本期受理已化解", "Received and resolved", "件", "cases", "count",
+           "higher", "disputes", "统计期内受理、且在期末当日或之前化解的纠纷件数。",
            "Of the disputes reported in the period, those resolved on or before the period's end."),
+    Metric("disputes_resolved_in_period", "本期办结", "Resolved in the period", "件", "cases", "count",
+           "higher", "disputes", "统计期内（起止两日在内）化解的纠纷件数，不论何时受理。",
+           "Disputes resolved within the period (both end days included), whatever their reported "
+           "date."),
+    Metric("backlog_open", "在办积案", "Open backlog", "件", "cases", "count", "lower", "disputes",
+           "期末当日或之前受理、到期末仍未化解（期末之后才化解或至今未化解）的纠纷件数，不论何时受理。",
+           "Disputes reported on or before the period's end and not resolved by it (resolved later, "
+           "or not at all), whatever their reported date."),
+    Metric("backlog_overdue", "超期未化解", "Overdue backlog", "件", "cases", "count", "lower",
+           "disputes", f"在办积案中，到期末已受理超过{OVERDUE_DAYS}天的件数（督办清单）。",
+           f"Of the open backlog, the disputes open for more than {OVERDUE_DAYS} days at the "
+           f"period's end (the supervision list)."),
     Metric("resolution_rate", "化解率", "Resolution rate", "%", "%", "rate", "higher", "disputes",
            "统计期内受理的纠纷中，期末前已化解的比例。",
            "Share of the period's disputes resolved by the period's end.",
@@ -89,7 +104,8 @@ _M = [
     Metric("resolved_in_village", "村内化解件数", "Resolved in the village", "件", "cases", "count",
            "higher", "disputes", "已化解纠纷中化解层级为网格或村级的件数。",
            "Resolved disputes resolved at grid or village level."),
-    Metric("overdue_open", "超期未化解", "Overdue open cases", "件", "cases", "count", "lower",
+    Metric("overdue_open", "本期受理超期未化解", "Overdue of the period's cases", "件", "cases",
+           "count", "lower",
            "disputes",
            f"统计期内受理、到期末仍未化解，且到期末已超过{OVERDUE_DAYS}天的纠纷件数。",
            f"Disputes reported in the period, not resolved by its end, and open for more than "
@@ -97,7 +113,7 @@ _M = [
     Metric("disputes_per_100_households", "每百户纠纷数", "Disputes per 100 households", "件/百户",
            "per 100 households", "ratio", "lower", "disputes",
            "统计期内受理纠纷件数 ÷ 户数 × 100。", "Disputes received ÷ households × 100.",
-           "disputes_total", "households"),
+           "disputes_total", "households", per=100),
     Metric("volunteer_activities", "志愿活动", "Volunteer activities", "场", "activities", "count",
            "higher", "volunteers", "统计期内开展的志愿服务活动场次。",
            "Volunteer activities held in the period."),
@@ -113,7 +129,7 @@ _M = [
     Metric("volunteer_hours_per_100_residents", "每百人志愿时长", "Volunteer hours per 100 residents",
            "小时/百人", "hours per 100 residents", "ratio", "higher", "volunteers",
            "志愿服务时长 ÷ 人口 × 100。", "Volunteer hours ÷ population × 100.",
-           "volunteer_hours", "population", ("township", "village")),
+           "volunteer_hours", "population", ("township", "village"), per=100),
     Metric("rep_visits", "走访记录", "Representative visits", "次", "visits", "count", "higher",
            "visits", "统计期内两代表一委员的走访、接待、座谈记录条数。",
            "Visit, reception and forum records of representatives in the period.",
@@ -147,10 +163,12 @@ _M = [
     Metric("grids", "网格数", "Grids", "个", "grids", "count", "neutral", "grid", "网格个数。",
            "Number of grids.", levels=("township", "village")),
     # Derived figures leaders also use (each from the sums above, never from averages).
-    Metric("disputes_open", "未化解纠纷", "Open disputes", "件", "cases", "count", "lower",
-           "disputes", "统计期内受理、到期末仍未化解的纠纷件数（受理纠纷 − 化解纠纷）。",
-           "Disputes reported in the period and not resolved by its end (received − resolved)."),
-    Metric("overdue_rate", "超期率", "Overdue share", "%", "%", "rate", "lower", "disputes",
+    Metric("disputes_open", "本期受理未化解", "Received, still open", "件", "cases", "count", "lower",
+           "disputes", "统计期内受理、到期末仍未化解的纠纷件数（受理纠纷 − 本期受理已化解）。",
+           "Disputes reported in the period and not resolved by its end (received − resolved).",
+           minus=("disputes_total", "disputes_resolved")),
+    Metric("overdue_rate", "本期受理超期率", "Overdue share of the period's cases", "%", "%", "rate",
+           "lower", "disputes",
            f"统计期内受理的纠纷中，到期末超过{OVERDUE_DAYS}天仍未化解的比例。",
            f"Share of the period's disputes still open more than {OVERDUE_DAYS} days at its end.",
            "overdue_open", "disputes_total"),
@@ -158,7 +176,7 @@ _M = [
            "Volunteer participants per 100 residents", "人次/百人", "per 100 residents", "ratio",
            "higher", "volunteers", "志愿参与人次 ÷ 人口 × 100。",
            "Volunteer participants (person-times) ÷ population × 100.",
-           "volunteer_participants", "population", ("township", "village")),
+           "volunteer_participants", "population", ("township", "village"), per=100),
     Metric("voters_per_visit", "每次走访联系选民", "Voters per visit", "人次/次", "per visit", "ratio",
            "higher", "visits", "联系选民人次 ÷ 走访记录条数。", "Voters contacted ÷ visit records.",
            "voters_contacted", "rep_visits", ("township", "village")),
@@ -181,12 +199,83 @@ def get(key: str) -> Metric:
     return METRICS[key]
 
 
+def target(key: str) -> float | None:
+    """The figure's target from the settings (the resolution rate's: DASHBOARD_TARGET_RATE)."""
+    from dashboard import settings
+    return float(settings.get("DASHBOARD_TARGET_RATE")) if key == "resolution_rate" else None
+
+
+def meets_target(key: str, value, goal=None) -> bool | None:
+    """Whether a value reaches the target (``goal``, else ``target(key)``) in the figure's better
+    direction (a "lower" figure meets it at or below); None when either is undefined. The one
+    "below target" rule of charts, deck, alerts and briefing."""
+    goal = target(key) if goal is None else goal
+    if value is None or goal is None or value != value:
+        return None
+    return value <= goal if METRICS[key].direction == "lower" else value >= goal
+
+
+def small(key: str, values: Mapping) -> bool:
+    """A rate over fewer than SMALL_N cases (its denominator): shown marked, ranked after the
+    others (a village with 1 case at 100 % is not a model)."""
+    m = METRICS[key]
+    if m.kind != "rate" or not m.denominator:
+        return False
+    d = values.get(m.denominator)
+    return d is not None and d < SMALL_N
+
+
+def rank_order(rows: Mapping, key: str) -> list:
+    """Ids of ``rows`` ({id: {metric: value}}) best first by ``key`` in its better direction: the
+    registry's ranking rule. Undefined values last; rates over fewer than SMALL_N cases after the
+    others (``small``); ties by the larger denominator, then id."""
+    m = METRICS[key]
+    sign = 1 if m.direction == "lower" else -1
+
+    def sort_key(i):
+        v = rows[i].get(key)
+        den = rows[i].get(m.denominator) if m.denominator else None
+        return (v is None, small(key, rows[i]), 0 if v is None else sign * v, -(den or 0), i)
+    return sorted(rows, key=sort_key)
+
+
 # ---------------------------------------------------------------- computation
 
-BASE_KEYS = ("disputes_total", "disputes_resolved", "resolved_at_grid", "resolved_in_village",
-             "overdue_open", "volunteer_activities", "volunteer_participants", "volunteer_hours",
-             "volunteer_points", "rep_visits", "voters_contacted", "suggestions_collected",
-             "issues_resolved", "issues_referred")
+STATIC_KEYS = ("households", "population", "grid_workers", "grids")
+# The figures summed in the database (every other one is derived from them by ``derive``): the
+# registry's plain figures, less the static facts and the median (from the days histogram).
+BASE_KEYS = tuple(k for k, m in METRICS.items()
+                  if not (m.numerator or m.minus) and k not in STATIC_KEYS
+                  and k != "median_days_to_resolve")
+
+
+# ---------------------------------------------------------------- the dispute rules
+# Each rule once, as SQL on the dispute ledger; the month layer (dashboard.aggregates) holds the
+# same rules on month numbers, and tests/test_aggregates.py keeps the two equal.
+
+def resolved_by(end, D=S.dispute):
+    """Resolved on or before ``end``."""
+    return sa.and_(D.c.resolved_on.is_not(None), D.c.resolved_on <= end)
+
+
+def resolved_within(start, end, D=S.dispute):
+    """Resolved within [start, end] (both days included), whatever the reported date."""
+    return D.c.resolved_on.between(start, end)
+
+
+def open_at(end, D=S.dispute):
+    """Reported on or before ``end`` and not resolved by it (resolved later, or not at all)."""
+    return sa.and_(D.c.reported_on <= end, sa.or_(D.c.resolved_on.is_(None), D.c.resolved_on > end))
+
+
+def overdue_before(end):
+    """The first reported date that is not overdue at ``end``: open longer than OVERDUE_DAYS."""
+    return end - timedelta(days=OVERDUE_DAYS)
+
+
+def overdue_at(end, D=S.dispute):
+    """Open at ``end`` for more than OVERDUE_DAYS days (the 督办 list)."""
+    return sa.and_(open_at(end, D), D.c.reported_on < overdue_before(end))
 
 
 def month_expr(conn, col):
@@ -212,6 +301,17 @@ def months_of(period: Period) -> list[str]:
     while (y, m) <= (period.end.year, period.end.month):
         out.append(f"{y:04d}-{m:02d}")
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def month_periods(period: Period) -> list[Period]:
+    """The calendar months the period touches, clipped at its ends (custom where clipped)."""
+    from dashboard import periods
+    out = []
+    for m in months_of(period):
+        p = periods.month(int(m[:4]), int(m[5:]))
+        s, e = max(p.start, period.start), min(p.end, period.end)
+        out.append(p if (s, e) == (p.start, p.end) else Period(s, e, "custom"))
     return out
 
 
@@ -244,8 +344,7 @@ def _fetch_base_raw(conn, period: Period, village_ids, by: str) -> tuple[dict, d
     """``_fetch_base`` from the raw ledger rows (any period)."""
     D, V, R = S.dispute, S.volunteer_activity, S.rep_visit
     start, end = period.start, period.end
-    overdue_before = end - timedelta(days=OVERDUE_DAYS)
-    resolved = sa.and_(D.c.resolved_on.is_not(None), D.c.resolved_on <= end)
+    resolved = resolved_by(end)
 
     def cnt(cond):
         return sa.func.sum(sa.case((cond, 1), else_=0))
@@ -260,12 +359,21 @@ def _fetch_base_raw(conn, period: Period, village_ids, by: str) -> tuple[dict, d
                    cnt(resolved).label("disputes_resolved"),
                    cnt(sa.and_(resolved, D.c.level == "grid")).label("resolved_at_grid"),
                    cnt(sa.and_(resolved, D.c.level.in_(("grid", "village")))).label("resolved_in_village"),
-                   cnt(sa.and_(sa.not_(resolved), D.c.reported_on < overdue_before)).label("overdue_open"))
+                   cnt(sa.and_(sa.not_(resolved), D.c.reported_on < overdue_before(end))).label("overdue_open"))
          .where(D.c.reported_on.between(start, end), _filter(D.c.village_id, village_ids))
          .group_by(dkey))
     for r in conn.execute(q).mappings():
         for name in ("disputes_total", "disputes_resolved", "resolved_at_grid",
                      "resolved_in_village", "overdue_open"):
+            add(r["k"], name, int(r[name] or 0))
+    # the stock at the period's end, and what was resolved within it, whatever the reported date
+    q = (sa.select(dkey.label("k"), cnt(resolved_within(start, end)).label("disputes_resolved_in_period"),
+                   cnt(open_at(end)).label("backlog_open"), cnt(overdue_at(end)).label("backlog_overdue"))
+         .where(D.c.reported_on <= end, sa.or_(D.c.resolved_on.is_(None), D.c.resolved_on >= start),
+                _filter(D.c.village_id, village_ids))
+         .group_by(dkey))
+    for r in conn.execute(q).mappings():
+        for name in ("disputes_resolved_in_period", "backlog_open", "backlog_overdue"):
             add(r["k"], name, int(r[name] or 0))
 
     days = _days_expr(conn, D.c.resolved_on, D.c.reported_on)
@@ -321,7 +429,6 @@ def median_from_hist(hist: dict[int, int]) -> float | None:
     return hist_median(list(hist), list(hist.values()))
 
 
-STATIC_KEYS = ("households", "population", "grid_workers", "grids")
 _COUNT_KEYS = frozenset(k for k, m in METRICS.items() if m.kind == "count")
 
 
@@ -358,25 +465,27 @@ def derive(base: dict[str, np.ndarray], median: np.ndarray) -> dict[str, np.ndar
     """Every registry metric, for many villages (or grids) at once, from column arrays of the
     base sums and static facts (float64; NaN = unknown) and of the median days.
 
-    The one implementation of the derived figures: the township's row goes through it too."""
-    m = {k: base[k] for k in BASE_KEYS}
+    The one implementation of the derived figures: the township's row goes through it too.
+    Generic over the registry: a ratio is its numerator / denominator × ``per``, a difference
+    ``minus``; a new ratio is one registry line."""
     nan = np.full(len(median), np.nan)
-    for k in STATIC_KEYS:
-        m[k] = base.get(k, nan)
-    m["resolution_rate"] = _ratios(m["disputes_resolved"], m["disputes_total"])
-    m["resolved_within_grid_rate"] = _ratios(m["resolved_at_grid"], m["disputes_resolved"])
-    m["resolved_within_village_rate"] = _ratios(m["resolved_in_village"], m["disputes_resolved"])
+    m = {k: base.get(k, nan) if k in STATIC_KEYS else base[k] for k in (*BASE_KEYS, *STATIC_KEYS)}
     m["median_days_to_resolve"] = median
-    m["disputes_per_100_households"] = _ratios(m["disputes_total"], m["households"], 100)
-    m["volunteer_hours_per_100_residents"] = _ratios(m["volunteer_hours"], m["population"], 100)
-    m["suggestion_resolution_rate"] = _ratios(m["issues_resolved"], m["suggestions_collected"])
-    m["households_per_grid_worker"] = _ratios(m["households"], m["grid_workers"])
-    m["disputes_open"] = m["disputes_total"] - m["disputes_resolved"]
-    m["overdue_rate"] = _ratios(m["overdue_open"], m["disputes_total"])
-    m["volunteer_participants_per_100_residents"] = _ratios(m["volunteer_participants"],
-                                                            m["population"], 100)
-    m["voters_per_visit"] = _ratios(m["voters_contacted"], m["rep_visits"])
-    m["suggestion_referral_rate"] = _ratios(m["issues_referred"], m["suggestions_collected"])
+    todo = [k for k in METRICS if k not in m]
+    while todo:  # a figure of figures waits for its parts (registry order otherwise)
+        left = []
+        for k in todo:
+            x = METRICS[k]
+            a, b = x.minus or (x.numerator, x.denominator)
+            if a not in m or b not in m:
+                left.append(k)
+            elif x.minus:
+                m[k] = m[a] - m[b]
+            else:
+                m[k] = _ratios(m[a], m[b], x.per)
+        if len(left) == len(todo):
+            raise ValueError(f"registry: figures without their parts: {left}")
+        todo = left
     return m
 
 
@@ -526,6 +635,17 @@ def _pack_columns(mat, ids: np.ndarray) -> tuple[dict, np.ndarray]:
     return cols, out[:, -1]
 
 
+def _aligned(mat, ids: np.ndarray, names) -> dict[str, np.ndarray]:
+    """Columns ``names`` of a matrix ``(id, *names)`` sorted by id, for these ids (0 where absent)."""
+    out = np.zeros((len(ids), len(names)))
+    if len(mat) and len(ids):
+        pid = mat[:, 0].astype(np.int64)
+        pos = np.minimum(np.searchsorted(pid, ids), len(pid) - 1)
+        hit = pid[pos] == ids
+        out[hit] = mat[pos[hit], 1:]
+    return {k: out[:, j] for j, k in enumerate(names)}
+
+
 def _subset_median(conn, ps: int, pe: int, ids) -> float | None:
     """Median days of several villages together, from their histograms in the period layer."""
     from dashboard import aggregates
@@ -551,6 +671,8 @@ def _village_base(conn, period: Period, ids) -> tuple[dict, dict, np.ndarray, fl
     if span is not None and aggregates.is_calendar(*span):
         mat, town = aggregates.read_pack(conn, *span)
         cols, median = _pack_columns(mat, vid)
+        stk = aggregates.stock_matrix(conn, *span, ids, "village")
+        cols.update(_aligned(stk, vid, aggregates.STOCKS))
         if ids is not None:
             town = _subset_median(conn, *span, vid.tolist()) if mat is not None else None
         return st, cols, median, town

@@ -13,6 +13,11 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
 
+# Business rules of the figures (constants, not environment settings: the pre-aggregated month
+# layer stores exactly what a 30-day rule needs, see dashboard.aggregates._overdue_bound).
+OVERDUE_DAYS = 30   # a dispute open for more than this many days at a date is overdue (超期)
+SMALL_N = 5         # a rate over fewer cases than this is marked and ranked after the others
+
 
 def _bool(v: str) -> bool:
     if v.strip().lower() in {"1", "true", "yes", "on"}:

@@ -1,7 +1,7 @@
 """矛盾纠纷 Disputes: monthly flow, resolution rate by village, levels, days to resolve, categories, overdue."""
 import streamlit as st
 
-from dashboard import charts, metrics
+from dashboard import charts
 from dashboard.queries import disputes as q
 from dashboard.ui import common as ui
 from dashboard.ui import widgets as w
@@ -49,12 +49,6 @@ with c2:
     if not w.no_data(cats):
         w.chart(charts.categories_bar(cats, lang), cats, q.CATEGORY_SPEC, "disputes_categories", f)
 
-st.subheader(ui.t("disputes.overdue", days=metrics.OVERDUE_DAYS))
-st.caption(ui.t("disputes.overdue_note"))
-over = ui.cached(q.overdue)(*args)
-if over.empty:
-    st.success(ui.t("disputes.no_overdue"))
-else:
-    w.table(over, q.OVERDUE_SPEC, "disputes_overdue", f, height=360)
+w.supervision(ui.cached(q.supervision)(*args), f, "disputes_overdue")
 
 w.definitions(q.KPIS)

@@ -49,3 +49,5 @@ with c2:
     st.subheader(ui.t("village.grids"))
     if not w.no_data(p["grids"]):
         w.table(p["grids"], q.GRID_SPEC, "village_grids", f, height=420)
+
+w.supervision(p["supervision"], f, "village_supervision")

@@ -17,15 +17,15 @@ def _data(fig):
 def test_disputes_monthly_series(fx):
     conn, _ = fx
     d = _data(charts.disputes_monthly(disputes.monthly(conn, Q1), "zh"))
-    assert [t["name"] for t in d] == ["受理纠纷", "化解纠纷", "当月化解率"]
+    assert [t["name"] for t in d] == ["受理纠纷", "本期办结", "当月化解率"]   # issue 12: names its figure
     assert list(d[0]["x"]) == ["2025-01", "2025-02", "2025-03"]
-    assert list(d[0]["y"]) == [3, 4, 5] and list(d[1]["y"]) == [2, 3, 2]
+    assert list(d[0]["y"]) == [3, 4, 5] and list(d[1]["y"]) == [3, 3, 2]
     for i, m in enumerate((1, 2, 3)):
         reg = metrics.compute(conn, month(2025, m))["township"]
         assert d[0]["y"][i] == reg["disputes_total"]
         assert d[2]["y"][i] == reg["resolution_rate"]
     t = metrics.compute(conn, Q1)["township"]
-    assert sum(d[0]["y"]) == t["disputes_total"] and sum(d[1]["y"]) == t["disputes_resolved"]
+    assert sum(d[0]["y"]) == t["disputes_total"] and sum(d[1]["y"]) == t["disputes_resolved_in_period"]
     assert d[2]["yaxis"] == "y2"
 
 

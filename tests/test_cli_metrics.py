@@ -41,6 +41,7 @@ def independent(url: str, start: date, end: date, names: list[str] | None = None
     for df, cols in ((dis, ["reported_on", "resolved_on"]), (act, ["held_on"]), (vis, ["visited_on"])):
         for col in cols:
             df[col] = pd.to_datetime(df[col])
+    every = dis.copy()   # the stock figures count cases whatever their reported date
     dis = dis[dis["reported_on"].between(s, e)].copy()
     dis["ok"] = dis["resolved_on"].notna() & (dis["resolved_on"] <= e)
     dis["days"] = (dis["resolved_on"] - dis["reported_on"]).dt.days
@@ -49,6 +50,8 @@ def independent(url: str, start: date, end: date, names: list[str] | None = None
 
     def figures(ids) -> dict:
         d = dis[dis["village_id"].isin(ids)]
+        x = every[every["village_id"].isin(ids)]
+        still = (x["reported_on"] <= e) & (x["resolved_on"].isna() | (x["resolved_on"] > e))
         ok = d[d["ok"]]
         a = act[act["village_id"].isin(ids)]
         v = vis[vis["village_id"].isin(ids)]
@@ -84,6 +87,9 @@ def independent(url: str, start: date, end: date, names: list[str] | None = None
             volunteer_participants_per_100_residents=_r(_ratio(part, pop, 100), 2),
             voters_per_visit=_r(_ratio(voters, len(v)), 2),
             suggestion_referral_rate=_r(_ratio(referred, sugg), 4),
+            disputes_resolved_in_period=int(x["resolved_on"].between(s, e).sum()),
+            backlog_open=int(still.sum()),
+            backlog_overdue=int((still & ((e - x["reported_on"]).dt.days > 30)).sum()),
         )
         return out
 

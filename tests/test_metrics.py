@@ -106,6 +106,7 @@ EXPECTED_A = dict(
     resolved_at_grid=1, resolved_in_village=2, resolved_within_grid_rate=0.25,
     resolved_within_village_rate=0.5, overdue_open=2, disputes_open=4, overdue_rate=0.25,
     disputes_per_100_households=4.0,
+    disputes_resolved_in_period=5, backlog_open=4, backlog_overdue=2,   # a1 a2 a3 a5 a7; a4 a8 a9 a10
     volunteer_activities=2, volunteer_participants=15, volunteer_hours=27.5, volunteer_points=28,
     volunteer_hours_per_100_residents=4.58, volunteer_participants_per_100_residents=2.5,
     rep_visits=2, voters_contacted=30, suggestions_collected=10, issues_resolved=5,
@@ -118,6 +119,7 @@ EXPECTED_B = dict(
     resolved_at_grid=2, resolved_in_village=3, resolved_within_grid_rate=0.6667,
     resolved_within_village_rate=1.0, overdue_open=0, disputes_open=1, overdue_rate=0.0,
     disputes_per_100_households=4.0,
+    disputes_resolved_in_period=3, backlog_open=1, backlog_overdue=0,   # b1 b2 b3; b4 (16 days)
     volunteer_activities=1, volunteer_participants=4, volunteer_hours=10.0, volunteer_points=10,
     volunteer_hours_per_100_residents=3.33, volunteer_participants_per_100_residents=1.33,
     rep_visits=1, voters_contacted=30, suggestions_collected=0, issues_resolved=0,
@@ -130,6 +132,7 @@ EXPECTED_C = dict(
     resolved_at_grid=0, resolved_in_village=0, resolved_within_grid_rate=None,
     resolved_within_village_rate=None, overdue_open=0, disputes_open=0, overdue_rate=None,
     disputes_per_100_households=None,
+    disputes_resolved_in_period=0, backlog_open=0, backlog_overdue=0,
     volunteer_activities=0, volunteer_participants=0, volunteer_hours=0.0, volunteer_points=0,
     volunteer_hours_per_100_residents=None, volunteer_participants_per_100_residents=None,
     rep_visits=0, voters_contacted=0, suggestions_collected=0, issues_resolved=0,
@@ -144,6 +147,7 @@ EXPECTED_TOWN = dict(
     resolved_at_grid=3, resolved_in_village=5, resolved_within_grid_rate=0.4286,  # 3/7
     resolved_within_village_rate=0.7143, overdue_open=2, disputes_open=5,         # 5/7
     overdue_rate=0.1667, disputes_per_100_households=4.0,             # 2/12, 12/300*100
+    disputes_resolved_in_period=8, backlog_open=5, backlog_overdue=2,
     volunteer_activities=3, volunteer_participants=19, volunteer_hours=37.5, volunteer_points=38,
     volunteer_hours_per_100_residents=4.17, volunteer_participants_per_100_residents=2.11,
     rep_visits=3, voters_contacted=60, suggestions_collected=10, issues_resolved=5,
@@ -291,8 +295,8 @@ def test_change_rules():
 def test_rounded_and_formula(fx):
     conn, _ = fx
     t = metrics.compute(conn, Q1)["township"]
-    assert metrics.formula("resolution_rate", t) == "化解纠纷 / 受理纠纷 = 7 / 12"
-    assert metrics.formula("resolution_rate", t, "en") == "Disputes resolved / Disputes received = 7 / 12"
+    assert metrics.formula("resolution_rate", t) == "本期受理已化解 / 受理纠纷 = 7 / 12"   # issue 12: the label says cohort
+    assert metrics.formula("resolution_rate", t, "en") == "Received and resolved / Disputes received = 7 / 12"
     assert metrics.formula("disputes_total", t) == ""
     assert metrics.parts("volunteer_hours_per_100_residents", t) == (37.5, 900)
     assert metrics.rounded({"resolution_rate": 2 / 3, "volunteer_hours": 1 / 3, "grids": 3.0}) == \

@@ -21,11 +21,13 @@ def test_disputes_monthly(fx):
     df = disputes.monthly(conn, Q1)
     assert list(df["month"]) == ["2025-01", "2025-02", "2025-03"]
     assert list(df["received"]) == [3, 4, 5]          # a1 a7 a10 | a3 a8 b1 b2 | a2 a4 a9 b3 b4
-    assert list(df["resolved"]) == [2, 3, 2]          # by month of resolution, on or before 03-31
+    # issue 12: resolved = 本期办结 of the month, whatever the reported date (a5: 2024-12-31 -> 01-02)
+    assert list(df["resolved"]) == [3, 3, 2]          # a1 a5 a7 | a3 b1 b2 | a2 b3
     assert list(df["resolved_same_month"]) == [2, 3, 2]
     assert list(df["rate"]) == [2 / 3, 3 / 4, 2 / 5]
     t = metrics.compute(conn, Q1)["township"]
-    assert df["received"].sum() == t["disputes_total"] and df["resolved"].sum() == t["disputes_resolved"]
+    assert df["received"].sum() == t["disputes_total"]
+    assert df["resolved"].sum() == t["disputes_resolved_in_period"]
     for i, m in enumerate((1, 2, 3)):     # each month's rate is the registry's for that month
         assert df["rate"][i] == metrics.compute(conn, month(2025, m))["township"]["resolution_rate"]
 
@@ -80,14 +82,14 @@ def test_categories(fx):
 
 def test_overdue_list_has_case_numbers_and_no_names(fx):
     conn, ids = fx
-    df = disputes.overdue(conn, Q1)
+    df = disputes.supervision(conn, Q1)   # issue 12: the 督办 list replaces the cohort list
     assert list(df["case_no"]) == ["a10", "a8"]      # oldest first; a9 is exactly 30 days
     assert list(df["days_open"]) == [70, 31]
     assert list(df["status"]) == ["in_progress", "received"]  # a10 resolved only in May
     assert list(df["village"]) == ["A村", "A村"] and list(df["grid"]) == ["第2网格", "第1网格"]
     assert "mediator" not in df.columns and "parties" not in df.columns and "note" not in df.columns
-    assert len(df) == metrics.compute(conn, Q1)["township"]["overdue_open"]
-    assert disputes.overdue(conn, Q1, [ids["B"]]).empty
+    assert len(df) == metrics.compute(conn, Q1)["township"]["backlog_overdue"]
+    assert disputes.supervision(conn, Q1, [ids["B"]]).empty
 
 
 def test_volunteers(fx):
@@ -204,7 +206,7 @@ def test_queries_on_an_empty_database(engine):
     with engine.connect() as conn:
         p = quarter(2025, 1)
         assert disputes.monthly(conn, p)["received"].tolist() == [0, 0, 0]
-        assert disputes.levels(conn, p).empty and disputes.overdue(conn, p).empty
+        assert disputes.levels(conn, p).empty and disputes.supervision(conn, p).empty
         assert disputes.days_distribution(conn, p)["median"] is None
         assert volunteers.teams(conn, p).empty and visits.by_rep(conn, p).empty
         assert ranking.index(conn, p).empty

@@ -12,7 +12,8 @@ from dashboard.report.briefing import below_average
 from dashboard.report.build import slices
 
 Q = periods.quarter(2025, 3)
-KINDS = ["title", "kpis", "disputes", "volunteers", "visits", "map", "ranking", "alerts", "briefing"]
+KINDS = ["title", "kpis", "disputes", "volunteers", "visits", "map", "ranking", "supervision", "alerts",
+         "briefing"]
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,8 @@ def test_trend_charts_are_the_registry_month_by_month(conn, deck):
     d = deck.slide("disputes").charts[0]
     assert d.categories == ["7月", "8月", "9月"]
     assert d.series[0].values == [p["disputes_total"] for p in per]
-    assert d.series[1].values == [p["disputes_resolved"] for p in per]
+    assert d.series[1].values == [p["disputes_resolved_in_period"] for p in per]   # issue 12: 本期办结
+    assert [s.metric for s in d.series] == ["disputes_total", "disputes_resolved_in_period"]
     v = deck.slide("visits").charts[0]
     assert v.series[0].values == [p["rep_visits"] for p in per]
     assert deck.slide("volunteers").charts[0].series[0].values == [p["volunteer_hours"] for p in per]

@@ -54,7 +54,8 @@ def test_native_charts_hold_the_registry_values(built):
     disputes = charts[0].plots[0]
     assert list(disputes.categories) == ["7月", "8月", "9月"]
     assert list(disputes.series[0].values) == [m["disputes_total"] for m in months]
-    assert list(disputes.series[1].values) == [m["disputes_resolved"] for m in months]
+    assert list(disputes.series[1].values) == [m["disputes_resolved_in_period"] for m in months]  # 本期办结
+    assert disputes.series[1].name == metrics.METRICS["disputes_resolved_in_period"].zh
     assert disputes.series[0].name == metrics.METRICS["disputes_total"].zh
     tw = deck.values["township"]
     assert list(charts[1].plots[0].series[0].values) == [
@@ -75,11 +76,14 @@ def test_charts_are_editable_with_embedded_workbooks(built):
 
 def test_ranking_is_a_table_with_every_village(built):
     deck, prs, _ = built
-    tables = [sh.table for s in prs.slides for sh in s.shapes if sh.has_table]
-    assert tables
+    every = [sh.table for s in prs.slides for sh in s.shapes if sh.has_table]
+    assert every and every[0].cell(0, 0).text == "排名"
+    tables = [t for t in every if t.cell(0, 0).text == "排名"]    # the 督办 table follows them
     names = [r.cells[1].text for t in tables for r in list(t.rows)[1:]]
     assert names == [r[1] for r in deck.slide("ranking").table.rows]
-    assert tables[0].cell(0, 0).text == "排名"
+    sup = [t for t in every if t.cell(0, 0).text == "案件编号"]
+    assert len(sup) == 1
+    assert [[c.text for c in r.cells] for r in list(sup[0].rows)[1:]] == deck.slide("supervision").table.rows
 
 
 def test_kpis_and_briefing_text_are_on_the_slides(built):

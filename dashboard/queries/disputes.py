@@ -36,29 +36,23 @@ def _cnt(cond):
     return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
 
 
-def monthly(conn, period: Period, village_ids=None) -> pd.DataFrame:
-    """One row per month of the period: received, resolved, resolved_same_month, rate.
+MONTHLY_FIGURES = {"received": "disputes_total", "resolved": "disputes_resolved_in_period",
+                   "resolved_same_month": "disputes_resolved", "rate": "resolution_rate"}
 
-    received: disputes reported that month. resolved: the period's disputes resolved that
-    month (on or before the period's end), so the columns add up to the registry's
-    disputes_total and disputes_resolved. rate: the registry's resolution_rate of the month
-    taken as its own period (resolved within the same month / received), None when 0 received.
-    """
-    rep_m = metrics.month_expr(conn, D.c.reported_on)
-    res_m = metrics.month_expr(conn, D.c.resolved_on)
-    q1 = (sa.select(rep_m.label("m"), sa.func.count().label("n"),
-                    _cnt(sa.and_(_resolved(period), res_m == rep_m)).label("same"))
-          .where(_in_period(period, village_ids)).group_by(rep_m))
-    q2 = (sa.select(res_m.label("m"), sa.func.count().label("n"))
-          .where(_in_period(period, village_ids), _resolved(period)).group_by(res_m))
-    rec = {m: (int(n), int(s)) for m, n, s in conn.execute(q1)}
-    res = {m: int(n) for m, n in conn.execute(q2)}
+
+def monthly(conn, period: Period, village_ids=None, parts: list[Period] | None = None) -> pd.DataFrame:
+    """One row per month of the period (``parts``: other slices, e.g. the deck's quarters of a long
+    period), each the registry's figures of that month taken as its own period (clipped at the
+    period's ends): received (disputes_total), resolved (disputes_resolved_in_period, 本期办结),
+    resolved_same_month (disputes_resolved) and rate (resolution_rate). The months add up to the
+    period's disputes_total and disputes_resolved_in_period. The disputes page and the meeting
+    deck draw this one frame."""
+    parts = metrics.month_periods(period) if parts is None else parts
     rows = []
-    for m in metrics.months_of(period):
-        n, s = rec.get(m, (0, 0))
-        rows.append(dict(month=m, received=n, resolved=res.get(m, 0), resolved_same_month=s,
-                         rate=s / n if n else None))
-    return pd.DataFrame(rows, columns=["month", "received", "resolved", "resolved_same_month", "rate"])
+    for p in parts:
+        tw = metrics.compute(conn, p, village_ids)["township"]
+        rows.append({"month": f"{p.start:%Y-%m}", **{c: tw[k] for c, k in MONTHLY_FIGURES.items()}})
+    return pd.DataFrame(rows, columns=["month", *MONTHLY_FIGURES])
 
 
 def by_village(conn, period: Period, village_ids=None) -> dict:
@@ -135,29 +129,33 @@ def categories(conn, period: Period, village_ids=None) -> pd.DataFrame:
     return df.sort_values(["received", "category"], ascending=[False, True]).reset_index(drop=True)
 
 
-def overdue(conn, period: Period, village_ids=None, limit: int = 1000) -> pd.DataFrame:
-    """The registry's overdue_open cases, oldest first: case numbers only, never parties' names.
+SUPERVISION_COLUMNS = ["case_no", "village", "grid", "category", "level", "reported_on", "days_open",
+                       "status"]
 
-    Columns: case_no, village, grid, category, reported_on, days_open (at the period's end), status.
+
+def supervision(conn, period: Period, village_ids=None, limit: int | None = None) -> pd.DataFrame:
+    """The 督办 list: the registry's backlog_overdue cases at the period's end (whatever their
+    reported date), oldest first, with their age in days at that date; case numbers only, never
+    the parties' names. ``level`` is the level reached by then: a case resolved after the
+    period's end has its final level recorded only, so it shows none; its status is in_progress.
     """
     G, V = S.grid, S.village
-    cutoff = period.end - timedelta(days=metrics.OVERDUE_DAYS)
+    end = period.end
     q = (sa.select(D.c.case_no, V.c.name.label("village"), G.c.name.label("grid"), D.c.category,
-                   D.c.reported_on, D.c.status)
+                   D.c.level, D.c.reported_on, D.c.status)
          .select_from(D.join(V, V.c.id == D.c.village_id).outerjoin(G, G.c.id == D.c.grid_id))
-         .where(_in_period(period, village_ids), sa.not_(_resolved(period)),
-                D.c.reported_on < cutoff)
-         .order_by(D.c.reported_on, V.c.name, D.c.case_no).limit(limit))
+         .where(metrics.overdue_at(end), metrics.in_villages(D.c.village_id, village_ids))
+         .order_by(D.c.reported_on, V.c.name, D.c.case_no))
+    if limit is not None:
+        q = q.limit(limit)
     rows = []
     for r in conn.execute(q).mappings():
         rep = summary._d(r["reported_on"])
-        # resolved after the period's end: it was still open at the end
-        status = r["status"] if r["status"] != "resolved" else "in_progress"
+        later = r["status"] == "resolved"   # resolved after the end: open at the end
         rows.append(dict(case_no=r["case_no"], village=r["village"], grid=r["grid"],
-                         category=r["category"], reported_on=rep,
-                         days_open=(period.end - rep).days, status=status))
-    return pd.DataFrame(rows, columns=["case_no", "village", "grid", "category", "reported_on",
-                                       "days_open", "status"])
+                         category=r["category"], level=None if later else r["level"], reported_on=rep,
+                         days_open=(end - rep).days, status="in_progress" if later else r["status"]))
+    return pd.DataFrame(rows, columns=SUPERVISION_COLUMNS)
 
 
 def bucket_label(lo: int, hi, lang: str = "zh") -> str:
@@ -179,11 +177,11 @@ def days_table(dist: dict, lang: str = "zh") -> pd.DataFrame:
 
 
 # Table / download columns: (column, metric key or catalogue key, kind; None = from the registry)
-KPIS = ("disputes_total", "disputes_resolved", "resolution_rate", "median_days_to_resolve",
-        "resolved_within_grid_rate", "resolved_within_village_rate", "overdue_open",
-        "disputes_open", "overdue_rate", "disputes_per_100_households")
+KPIS = ("disputes_total", "disputes_resolved", "disputes_resolved_in_period", "resolution_rate",
+        "median_days_to_resolve", "resolved_within_grid_rate", "resolved_within_village_rate",
+        "backlog_open", "backlog_overdue", "disputes_per_100_households")
 MONTHLY_SPEC = [("month", "col.month", "text"), ("received", "disputes_total", None),
-                ("resolved", "disputes_resolved", None), ("rate", "charts.month_rate", "rate")]
+                ("resolved", "disputes_resolved_in_period", None), ("rate", "charts.month_rate", "rate")]
 VILLAGE_SPEC = [("village", "col.village", "text"), ("disputes_total", "disputes_total", None),
                 ("disputes_resolved", "disputes_resolved", None),
                 ("resolution_rate", "resolution_rate", None),
@@ -199,7 +197,8 @@ LEVEL_SPEC = [("village", "col.village", "text"),
 DAYS_SPEC = [("bucket", "col.days_bucket", "text"), ("count", "disputes_resolved", None)]
 CATEGORY_SPEC = [("category", "col.category", "text"), ("received", "disputes_total", None),
                  ("resolved", "disputes_resolved", None), ("rate", "resolution_rate", None)]
-OVERDUE_SPEC = [("case_no", "col.case_no", "text"), ("village", "col.village", "text"),
-                ("grid", "col.grid", "text"), ("category", "col.category", "text"),
-                ("reported_on", "col.reported_on", "date"), ("days_open", "col.days_open", "count"),
-                ("status", "col.status", "status")]
+OVERDUE_SPEC = [  # the 督办 list (supervision())
+   ("case_no", "col.case_no", "text"), ("village", "col.village", "text"),
+                    ("grid", "col.grid", "text"), ("category", "col.category", "text"),
+                    ("level", "col.level_so_far", "level"), ("reported_on", "col.reported_on", "date"),
+                    ("days_open", "col.days_open", "count"), ("status", "col.status", "status")]

@@ -73,13 +73,13 @@ def alerts(conn, period: Period, village_ids=None, target: float = 0.9, lang: st
     sep = "、" if lang == "zh" else ", "
     out = []
     below = sorted(((m["resolution_rate"], names[vid]) for vid, m in r["villages"].items()
-                    if m["resolution_rate"] is not None and m["resolution_rate"] < target))
+                    if metrics.meets_target("resolution_rate", m["resolution_rate"], target) is False))
     if below:
         out.append(t("overview.alert_below_target", lang, n=len(below), target=fmt.pct(target),
                      villages=sep.join(f"{n}（{fmt.pct(v)}）" if lang == "zh" else f"{n} ({fmt.pct(v)})"
                                        for v, n in below)))
-    overdue = sorted(((m["overdue_open"], names[vid]) for vid, m in r["villages"].items()
-                      if m["overdue_open"]), reverse=True)
+    overdue = sorted(((m["backlog_overdue"], names[vid]) for vid, m in r["villages"].items()
+                      if m["backlog_overdue"]), reverse=True)
     if overdue:
         out.append(t("overview.alert_overdue", lang, total=sum(n for n, _ in overdue),
                      days=metrics.OVERDUE_DAYS,
@@ -89,7 +89,7 @@ def alerts(conn, period: Period, village_ids=None, target: float = 0.9, lang: st
         out.append(t("overview.alert_no_volunteering", lang, villages=sep.join(idle)))
     out.extend(more_alerts(conn, period, r, names, village_ids, lang))
     town = r["township"]
-    if town["resolution_rate"] is not None and town["resolution_rate"] >= target:
+    if metrics.meets_target("resolution_rate", town["resolution_rate"], target):
         out.append(t("overview.alert_on_target", lang, rate=fmt.pct(town["resolution_rate"]),
                      target=fmt.pct(target), scope=scope(village_ids, names, lang)))
     return out

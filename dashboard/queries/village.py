@@ -15,9 +15,9 @@ from dashboard.queries import disputes, ranking, summary, visits, volunteers
 
 # What the profile shows, topic by topic.
 PROFILE = {
-    "disputes": ("disputes_total", "disputes_resolved", "resolution_rate", "median_days_to_resolve",
-                 "resolved_within_grid_rate", "resolved_within_village_rate", "overdue_open",
-                 "disputes_per_100_households"),
+    "disputes": ("disputes_total", "disputes_resolved", "disputes_resolved_in_period", "resolution_rate",
+                 "median_days_to_resolve", "resolved_within_grid_rate", "resolved_within_village_rate",
+                 "backlog_open", "backlog_overdue", "disputes_per_100_households"),
     "volunteers": ("volunteer_activities", "volunteer_participants", "volunteer_hours",
                    "volunteer_points", "volunteer_hours_per_100_residents"),
     "visits": ("rep_visits", "voters_contacted", "suggestions_collected", "issues_resolved",
@@ -87,7 +87,8 @@ def profile(conn, village_id: int, period: Period, lang: str = "zh") -> dict:
                       "value": None if row.empty or pd.isna(row["index"].iloc[0]) else float(row["index"].iloc[0]),
                       "scores": {k: _plain(row[f"score_{k}"].iloc[0])
                                  for k in ranking.load_weights()["weights"]} if not row.empty else {}},
-            "grids": grids(conn, village_id, period), "trend": trend(conn, village_id, period)}
+            "grids": grids(conn, village_id, period), "trend": trend(conn, village_id, period),
+            "supervision": disputes.supervision(conn, period, [village_id])}
 
 
 def grids(conn, village_id: int, period: Period) -> pd.DataFrame:
@@ -96,9 +97,7 @@ def grids(conn, village_id: int, period: Period) -> pd.DataFrame:
     info = conn.execute(sa.select(G.c.id, G.c.code, G.c.name, G.c.leader)
                         .where(G.c.village_id == village_id).order_by(G.c.code)).mappings().all()
     g = metrics.compute_grids(conn, period, [village_id])
-    keys = ("households", "grid_workers", "households_per_grid_worker", "disputes_total",
-            "disputes_resolved", "resolution_rate", "overdue_open", "disputes_per_100_households",
-            "volunteer_activities", "volunteer_hours")
+    keys = GRID_KEYS
     rows = [{"grid_id": i["id"], "code": i["code"], "grid": i["name"],
              **{k: g.get(i["id"], {}).get(k) for k in keys}} for i in info]
     return pd.DataFrame(rows, columns=["grid_id", "code", "grid", *keys])
@@ -128,13 +127,13 @@ def _plain(v):
     return None if fmt.is_none(v) else float(v)
 
 
-KPIS = ("disputes_total", "resolution_rate", "median_days_to_resolve", "overdue_open",
+KPIS = ("disputes_total", "resolution_rate", "median_days_to_resolve", "backlog_overdue",
         "volunteer_hours_per_100_residents", "suggestion_resolution_rate")
+GRID_KEYS = ("households", "grid_workers", "households_per_grid_worker", "disputes_total",
+             "disputes_resolved", "resolution_rate", "disputes_resolved_in_period", "backlog_open",
+             "backlog_overdue", "disputes_per_100_households", "volunteer_activities", "volunteer_hours")
 GRID_SPEC = [("code", "col.grid_code", "text"), ("grid", "col.grid", "text"),
-             *[(k, k, None) for k in ("households", "grid_workers", "households_per_grid_worker",
-                                      "disputes_total", "disputes_resolved", "resolution_rate",
-                                      "overdue_open", "disputes_per_100_households",
-                                      "volunteer_activities", "volunteer_hours")]]
+             *[(k, k, None) for k in GRID_KEYS]]
 TREND_SPEC = [("month", "col.month", "text"), ("received", "disputes_total", None),
               ("resolved", "disputes_resolved", None), ("rate", "charts.month_rate", "rate"),
               ("activities", "volunteer_activities", None), ("hours", "volunteer_hours", None),

@@ -116,8 +116,8 @@ def briefing_from(r: dict, period: Period, names: dict, lang: str = "zh", target
             more = t("meeting.brief_and_more", lang, n=len(low)) if len(low) > MAX_NAMED else ""
             s += t("meeting.brief_below_avg", lang, villages=shown, more=more,
                    avg=fmt.pct(tw["resolution_rate"]), scope=where)
-        if tw["overdue_open"]:
-            s += t("meeting.brief_overdue", lang, n=fmt.num(tw["overdue_open"]), days=metrics.OVERDUE_DAYS)
+        if tw["backlog_overdue"]:
+            s += t("meeting.brief_overdue", lang, n=fmt.num(tw["backlog_overdue"]), days=metrics.OVERDUE_DAYS)
         paras.append(lead + s + t("meeting.brief_end", lang))
     else:
         paras.append(lead + t("meeting.brief_no_disputes", lang, this=this))
@@ -166,8 +166,8 @@ def briefing_from(r: dict, period: Period, names: dict, lang: str = "zh", target
     if below:
         steps.append(t("meeting.brief_step_below", lang, villages=_named([n for *_, n in below], lang),
                        target=fmt.pct(target)))
-    if tw["overdue_open"]:
-        steps.append(t("meeting.brief_step_overdue", lang, n=fmt.num(tw["overdue_open"]),
+    if tw["backlog_overdue"]:
+        steps.append(t("meeting.brief_step_overdue", lang, n=fmt.num(tw["backlog_overdue"]),
                        days=metrics.OVERDUE_DAYS))
     quiet = [names[v] for v, m in vs.items() if not m["rep_visits"] or not m["volunteer_activities"]]
     if quiet and len(vs) > 1:

@@ -16,7 +16,7 @@ from dashboard import fmt, metrics, periods
 from dashboard.db import schema as S
 from dashboard.i18n import t
 from dashboard.periods import Period
-from dashboard.queries import overview, summary
+from dashboard.queries import disputes, overview, summary
 from dashboard.report.briefing import briefing_from
 from dashboard.report.deck import Chart, Deck, Kpi, MapImage, Series, Slide, Table
 
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 TOP_N = 10
 RANKING_METRICS = ("disputes_total", "disputes_resolved", "resolution_rate",
-                   "resolved_within_village_rate", "overdue_open", "volunteer_hours",
+                   "resolved_within_village_rate", "backlog_overdue", "volunteer_hours",
                    "rep_visits", "suggestion_resolution_rate")
 MAP_METRIC = "resolution_rate"
 MAP_LEVEL = "village"   # village colours with grid outlines: a quarter has few disputes per grid
@@ -167,11 +167,42 @@ def _ranking_slide(conn, period: Period, ids, lang: str, target: float, villages
         nums += [_number(m[k], metrics.METRICS[k].kind) for k in RANKING_METRICS]
         rows.append(text)
         raw.append(nums)
-        if m["resolution_rate"] is not None and m["resolution_rate"] < target:
+        if metrics.meets_target("resolution_rate", m["resolution_rate"], target) is False:
             low.append(i)
     note = t("meeting.ranking_note", lang, metric=_m("resolution_rate", lang), target=fmt.pct(target))
     return Slide("ranking", t("meeting.slide_ranking", lang), label, lines=[note],
                  table=Table(cols, rows, [True, False] + [True] * (len(cols) - 2), low, raw))
+
+
+def disputes_chart(conn, period: Period, ids, lang: str, sl: list[Period] | None = None,
+                   cats: list[str] | None = None) -> Chart:
+    """The disputes trend: the disputes page's monthly frame (queries.disputes.monthly), its
+    received and 本期办结 columns, each series named by its registry figure."""
+    sl = slices(period) if sl is None else sl
+    cats = [slice_label(p, period, lang) for p in sl] if cats is None else cats
+    df = disputes.monthly(conn, period, ids, sl)
+    series = [Series(_m(key, lang), [int(v) for v in df[col]], key)
+              for col, key in (("received", "disputes_total"), ("resolved", "disputes_resolved_in_period"))]
+    return Chart("column", t("meeting.chart_disputes_trend", lang), cats, series)
+
+
+def _supervision_slide(conn, period: Period, ids, lang: str, label: str, count: int) -> Slide:
+    """The oldest TOP_N cases of the 督办 list (queries.disputes.supervision) and their count."""
+    df = disputes.supervision(conn, period, ids, limit=TOP_N)
+    spec = [c for c in disputes.OVERDUE_SPEC if c[0] != "status"]
+    cols = [t(label_key, lang) for _, label_key, _ in spec]
+    rows, raw = [], []
+    for r in df.itertuples(index=False):
+        rec = r._asdict()
+        rows.append([fmt.NONE if fmt.is_none(rec[c]) else
+                     (t(f"enum.level.{rec[c]}", lang) if kind == "level" else
+                      fmt.num(rec[c]) if kind == "count" else str(rec[c])) for c, _, kind in spec])
+        raw.append([None if fmt.is_none(rec[c]) else (int(rec[c]) if kind == "count" else str(rec[c]))
+                    for c, _, kind in spec])
+    line = t("meeting.supervision_line", lang, end=period.end.isoformat(), days=metrics.OVERDUE_DAYS,
+             n=fmt.num(count), k=len(df))
+    return Slide("supervision", t("meeting.slide_supervision", lang), label, lines=[line],
+                 table=Table(cols, rows, [kind == "count" for _, _, kind in spec], [], raw))
 
 
 SCOPE_LISTED = 6   # up to this many villages are named on the cover; more are counted
@@ -252,12 +283,11 @@ def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target:
         t("meeting.disputes_line", lang, total=fmt.num(tw["disputes_total"]),
           resolved=fmt.num(tw["disputes_resolved"]), rate=fmt.pct(tw["resolution_rate"]),
           village_rate=fmt.pct(tw["resolved_within_village_rate"]),
-          overdue=fmt.num(tw["overdue_open"]), days=metrics.OVERDUE_DAYS,
+          closed=fmt.num(tw["disputes_resolved_in_period"]), backlog=fmt.num(tw["backlog_open"]),
+          overdue=fmt.num(tw["backlog_overdue"]), days=metrics.OVERDUE_DAYS,
           median=fmt.num(tw["median_days_to_resolve"], 1)),
     ], charts=[
-        Chart("column", t("meeting.chart_disputes_trend", lang), cats,
-              [Series(_m("disputes_total", lang), trend("disputes_total"), "disputes_total"),
-               Series(_m("disputes_resolved", lang), trend("disputes_resolved"), "disputes_resolved")]),
+        disputes_chart(conn, period, ids, lang, sl, cats),
         Chart("pie", t("meeting.chart_levels", lang),
               [t("enum.level.grid", lang), t("enum.level.village", lang), t("meeting.level_above", lang)],
               [Series(_m("disputes_resolved", lang), [lv_grid, lv_village, lv_up], "disputes_resolved")]),
@@ -306,6 +336,9 @@ def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target:
 
     # 7 village ranking: the governance index (queries.ranking), figures from the registry
     deck.slides.append(_ranking_slide(conn, period, ids, lang, target, r["villages"], names, label))
+
+    # 7b the 督办 list at the period's end: the oldest cases and the count
+    deck.slides.append(_supervision_slide(conn, period, ids, lang, label, tw["backlog_overdue"]))
 
     # 8 alerts
     al = overview.alerts(conn, period, ids, target, lang)

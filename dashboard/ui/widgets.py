@@ -165,6 +165,17 @@ def table(df, spec, name: str, f=None, height: int | None = None) -> None:
     download(csv_data(df, spec, lang), name, f)
 
 
+def supervision(df, f, name: str) -> None:
+    """The 督办 list (queries.disputes.supervision) under its heading, with its count and download."""
+    from dashboard.queries import disputes
+    st.subheader(ui.t("disputes.overdue", days=metrics.OVERDUE_DAYS, end=f.period.end.isoformat(), n=len(df)))
+    st.caption(ui.t("disputes.overdue_note", days=metrics.OVERDUE_DAYS))
+    if df.empty:
+        st.success(ui.t("disputes.no_overdue"))
+    else:
+        table(df, disputes.OVERDUE_SPEC, name, f, height=360)
+
+
 def definitions(keys) -> None:
     """An expander listing the definition of each metric on the page (口径说明)."""
     lang = ui.lang()
