@@ -78,6 +78,7 @@ def _present(page, url, width, height, shots=None) -> list[str]:
             _settled(page, n)
         title = page.locator(".st-key-mt_stage h1, .st-key-mt_stage .mt-band h2").first.inner_text()
         titles.append(title)
+        print(f"{width}x{height} slide {n}/{total} {title}", flush=True)
         got = page.evaluate(MEASURE, min_font)
         if shots is not None:
             page.screenshot(path=str(shots / f"{width}x{height}_{n:02d}.png"))
@@ -109,6 +110,7 @@ def test_demo_township_fits_both_screens(demo_copy_url, streamlit_server, browse
     assert browser_page.external_requests == []
 
 
+@pytest.mark.timeout(1800)   # the county's deck and map picture take minutes on a shared 2-core machine
 def test_county_of_500_villages_fits_both_screens(county_url, streamlit_server, browser_page, tmp_path):
     server = streamlit_server(county_url, {"DASHBOARD_AUTH": "off"})
     for w, h in SIZES:
