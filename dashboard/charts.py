@@ -42,6 +42,17 @@ def _labels(items) -> list[str]:
     return [html.escape(str(x), quote=False) for x in items]
 
 
+HORIZONTAL_ABOVE = 12      # a sorted village chart with more bars than this is drawn horizontally
+REFERENCE_MARGIN = 110     # px right of the plot for "全镇 10.5" / "目标 90%" beside their lines
+RADAR_LINE = 6             # characters per line of a radar label
+
+
+def _wrap(name: str, width: int = RADAR_LINE) -> str:
+    """A label broken into lines of ``width`` characters (plotly's <br>); the text escaped."""
+    name = html.escape(str(name), quote=False)
+    return "<br>".join(name[i:i + width] for i in range(0, len(name), width))
+
+
 def _vals(series) -> list:
     """Plain Python values, None for undefined (NaN) so the JSON says null, never 0."""
     return [None if fmt.is_none(v) else (v.item() if hasattr(v, "item") else v) for v in series]
@@ -98,9 +109,11 @@ def monthly_combo(months, bar_series: list[tuple], line: tuple | None = None,
                                  yaxis="y2", line=dict(color=COLORS["neutral"], width=2),
                                  connectgaps=False,
                                  hovertemplate=f"{name}: %{{y:{fmt_}}}<extra></extra>"))
-        fig.update_layout(yaxis2=dict(overlaying="y", side="right", showgrid=False,
-                                      tickformat=".0%" if "%" in fmt_ else None,
-                                      rangemode="tozero"))
+        # a rate on round ticks 0 %, 20 % … 100 % (never 11 % / 23 % / 34 %); counts from zero
+        rate = dict(range=[0, 1.05], tick0=0, dtick=0.2, tickformat=".0%") if "%" in fmt_ else \
+            dict(rangemode="tozero", nticks=6)
+        fig.update_layout(yaxis2=dict(overlaying="y", side="right", showgrid=False, **rate))
+    fig.update_yaxes(rangemode="tozero", selector=dict(overlaying=None))
     fig.update_xaxes(type="category")
     return fig
 
@@ -138,22 +151,41 @@ def metric_by_village(df, key: str, township_value=None, lang: str = "zh", targe
             colors.append(COLORS["good"] if ok else COLORS["bad"])
         else:
             colors.append(COLORS["third"])
-    fig = go.Figure(go.Bar(x=_labels(df["village"]), y=values, name=m.name(lang), marker_color=colors,
-                           text=[fmt.value(v, m.kind) for v in values], textposition="outside",
-                           hovertemplate="%{x}: %{y:" + _num(key) + "}<extra></extra>"))
-    _layout(fig, title or m.name(lang), 420, hovermode="closest", showlegend=False)
+    text = [fmt.value(v, m.kind) for v in values]
+    hv = "%{x}: %{y:" + _num(key) + "}<extra></extra>"
+    # a ranking of many villages (sort=True) as horizontal bars: every name level and readable
+    across = sort and len(values) > HORIZONTAL_ABOVE
+    if across:
+        bar = go.Bar(y=_labels(df["village"]), x=values, orientation="h", hovertemplate=hv.replace("%{x}: %{y:", "%{y}: %{x:"),
+                     name=m.name(lang), marker_color=colors, text=text, textposition="outside", cliponaxis=False)
+    else:
+        bar = go.Bar(x=_labels(df["village"]), y=values, name=m.name(lang), marker_color=colors,
+                     text=text, textposition="outside", cliponaxis=False, hovertemplate=hv)
+    fig = go.Figure(bar)
+    _layout(fig, title or m.name(lang), max(420, 24 * len(values) + 120) if across else 420,
+            hovermode="closest", showlegend=False)
+    # the reference lines' labels in the right margin, beside the line, never on the bars
+    line = fig.add_vline if across else fig.add_hline
+    where = dict(annotation_position="top", annotation_yanchor="bottom") if across else \
+        dict(annotation_position="right", annotation_xanchor="left")
     if township_value is not None:
-        fig.add_hline(y=township_value, line=dict(color=COLORS["neutral"], dash="dash"),
-                      annotation_text=t("charts.township_line", lang, value=fmt.value(township_value, m.kind),
-                                        scope=scope or t("scope.township", lang)),
-                      annotation_position="top left")
+        line(township_value, line=dict(color=COLORS["neutral"], dash="dash"),
+             annotation_text=t("charts.township_line", lang, value=fmt.value(township_value, m.kind),
+                               scope=scope or t("scope.township", lang)), **where)
     if target is not None:
-        fig.add_hline(y=target, line=dict(color=COLORS["bad"], dash="dot"),
-                      annotation_text=t("charts.target_line", lang, value=fmt.value(target, m.kind)),
-                      annotation_position="top right")
+        line(target, line=dict(color=COLORS["bad"], dash="dot"),
+             annotation_text=t("charts.target_line", lang, value=fmt.value(target, m.kind)), **where)
+    if not across and (township_value is not None or target is not None):
+        fig.update_layout(margin=dict(r=REFERENCE_MARGIN))
+    value_axis = fig.update_xaxes if across else fig.update_yaxes
     if m.kind == "rate":
-        fig.update_yaxes(tickformat=".0%", range=[0, 1.12])
-    fig.update_xaxes(type="category", tickangle=-45)
+        value_axis(tickformat=".0%", range=[0, 1.12])
+    else:
+        value_axis(rangemode="tozero")
+    if across:
+        fig.update_yaxes(type="category", autorange="reversed")
+    else:
+        fig.update_xaxes(type="category", tickangle=-45)
     return fig
 
 
@@ -328,14 +360,18 @@ def village_vs_township(values: dict, township: dict, lang: str = "zh",
 def index_radar(scores: dict, lang: str = "zh", title: str | None = None) -> go.Figure:
     """A village's 0–100 scores on each weighted metric of the governance index."""
     keys = [k for k in scores]
-    theta = [_name(k, lang) for k in keys]
+    theta = [_wrap(_name(k, lang)) for k in keys]
     r = [None if fmt.is_none(scores[k]) else float(scores[k]) for k in keys]
     fig = go.Figure(go.Scatterpolar(r=r + r[:1], theta=theta + theta[:1], fill="toself",
                                     line=dict(color=COLORS["primary"]),
                                     hovertemplate="%{theta}: %{r:.1f}<extra></extra>"))
     _layout(fig, title, 420, hovermode="closest", showlegend=False)
-    fig.update_layout(polar=dict(radialaxis=dict(range=[0, 100], showticklabels=True)),
-                      margin=dict(l=70, r=70, t=60 if title else 40, b=40))
+    # long metric names on two lines, and room around the circle: neighbours never overlap
+    fig.update_layout(polar=dict(radialaxis=dict(range=[0, 100], showticklabels=True, angle=90,
+                                                 tickfont=dict(size=10)),
+                                 angularaxis=dict(tickfont=dict(size=12), rotation=90, direction="clockwise"),
+                                 domain=dict(x=[0.12, 0.88], y=[0.08, 0.92])),
+                      margin=dict(l=40, r=40, t=60 if title else 40, b=40))
     return fig
 
 

@@ -506,7 +506,10 @@ class MapSetup(MacroElement):
 (function(map) {
   map.setMaxZoom({{ this.max_zoom }});   // no tile layer sets it; clusters need it
   var b = {{ this.bounds_js }};
-  if (b) map.fitBounds(b, {animate: false});
+  // the shapes fitted into the part of the map the legend (bottom right, at most 260 px wide)
+  // leaves free, before any layer is drawn: no village under the legend, no second drawing
+  if (b) map.fitBounds(b, {animate: false, paddingTopLeft: [12, 12], paddingBottomRight: [290, 12]});
+  L.control.scale({metric: true, imperial: false}).addTo(map);   // a Chinese map: metres only
   var kb = map.keyboard;
   if (!kb || !kb._onMouseDown) return;
   L.DomEvent.off(map._container, 'mousedown', kb._onMouseDown, kb);
@@ -718,7 +721,7 @@ def build_map(layers_data: dict, metric_key: str | None = None, level: str = "vi
         lon0, lat0 = geo.wgs84_to_gcj02(lon0, lat0)
 
     m = folium.Map(location=[lat0, lon0], zoom_start=zoom_fit, tiles=None,
-                   attribution_control=bool(tiles_url), control_scale=True, zoom_snap=0.5,
+                   attribution_control=bool(tiles_url), control_scale=False, zoom_snap=0.5,
                    zoom_control=controls,
                    width="100%", height="100%")
     _localise(m, asset_base)
@@ -787,7 +790,7 @@ def build_map(layers_data: dict, metric_key: str | None = None, level: str = "vi
         if tile_crs == "gcj02":
             lon, lat = geo.wgs84_to_gcj02(lon, lat)
         Points(list(zip(np.atleast_1d(lat).tolist(), np.atleast_1d(lon).tolist())), points,
-               t("map.layer_points", lang), asset_base, show=points_shown).add_to(m)
+               t("map.layer_points", lang), asset_base, show=points_shown or points == "heat").add_to(m)
 
     Control(legend_html(metric_key, breaks, lang, has_nodata, colours=legend_colours), "gm-legend").add_to(m)
     if title:

@@ -81,3 +81,17 @@ def get(name: str):
 def database_url() -> str:
     # DATABASE_URL= (empty, as an env file leaves it) means the default, not the URL ""
     return get("DATABASE_URL").strip() or _BY_NAME["DATABASE_URL"].default
+
+
+# ---------------------------------------------------------------- slides (not environment settings)
+# The smallest text on a slide, in pixels of a 1080-pixel-high screen: readable from the back of a
+# meeting room. Everything on a slide scales with the screen's height, so on a 768-pixel laptop the
+# same text is 768/1080 of this; in PowerPoint (7.5 in = 540 pt high) it is half this in points.
+SLIDE_MIN_FONT_PX = 20
+SLIDE_HEIGHT_PX = 1080
+# Most table rows on one slide (at the smallest text size); a longer ranking is split evenly...
+SLIDE_TABLE_ROWS = 22
+# ...up to this many slides; beyond it (a county's 500 villages) the slides show the top and the
+# bottom SLIDE_SPLIT_ROWS villages, the bottom ones worst first.
+SLIDE_TABLE_PAGES = 2
+SLIDE_SPLIT_ROWS = 10

@@ -23,8 +23,11 @@ from pptx.opc.constants import RELATIONSHIP_TYPE as RT
 from pptx.oxml.ns import qn
 from pptx.util import Emu, Inches, Pt
 
+from dashboard import fmt, settings
 from dashboard.i18n import t
+from dashboard.report import paging
 from dashboard.report.deck import Chart, Deck, Slide
+from dashboard.report.figures import labelled_points
 
 FONT = "微软雅黑"
 PANOSE = "020B0503020204020204"
@@ -35,7 +38,7 @@ GREY = RGBColor(0x66, 0x66, 0x66)
 GOOD = RGBColor(0x1B, 0x7F, 0x3B)
 WHITE = RGBColor(0xFF, 0xFF, 0xFF)
 PALETTE = ["B22222", "1F4E79", "D98E04", "4F8A3C", "7B5EA7", "808080"]
-ROWS_PER_TABLE_SLIDE = 22     # most rows on one slide; longer tables are split evenly
+ROWS_PER_TABLE_SLIDE = settings.SLIDE_TABLE_ROWS   # most rows on one slide (paging splits longer ones)
 
 W, H = Inches(13.333), Inches(7.5)
 BAND = Inches(0.95)
@@ -157,11 +160,9 @@ def add_chart(slide, c: Chart, x, y, w, h):
     dl.font.size = Pt(11)
     set_ea(dl.font._rPr)  # noqa: SLF001
     if c.kind == "pie":
-        dl.number_format = c.number_format
-        dl.number_format_is_linked = False
-        dl.show_value = True
-        dl.show_percentage = True
-        dl.show_category_name = False
+        # each slice labelled in words, "网格 45（70.3%）": value and percentage share one number
+        # format in PowerPoint's own labels, which printed "45; 1"
+        dl.show_value = dl.show_percentage = dl.show_category_name = False
         dl.position = XL_LABEL_POSITION.OUTSIDE_END
         chart.has_legend = True
         chart.legend.position = XL_LEGEND_POSITION.BOTTOM
@@ -169,6 +170,11 @@ def add_chart(slide, c: Chart, x, y, w, h):
         for i, point in enumerate(plot.series[0].points):
             point.format.fill.solid()
             point.format.fill.fore_color.rgb = RGBColor.from_string(PALETTE[i % len(PALETTE)])
+            point.data_label.text_frame.text = pie_label(c, i)
+            point.data_label.position = XL_LABEL_POSITION.OUTSIDE_END
+            for p in point.data_label.text_frame.paragraphs:
+                for r in p.runs:
+                    style(r.font, 11, False, DARK)
     else:
         dl.number_format = c.number_format
         dl.number_format_is_linked = False
@@ -177,6 +183,7 @@ def add_chart(slide, c: Chart, x, y, w, h):
             chart.legend.position = XL_LEGEND_POSITION.BOTTOM
             chart.legend.include_in_layout = False
         va = chart.value_axis
+        va.minimum_scale = 0          # counts and hours from zero: a 13 % rise never looks fourfold
         va.has_major_gridlines = True
         va.tick_labels.number_format = c.number_format
         va.tick_labels.number_format_is_linked = False
@@ -188,12 +195,32 @@ def add_chart(slide, c: Chart, x, y, w, h):
                 se.format.line.color.rgb = color
                 se.format.line.width = Pt(2.5)
                 se.smooth = False
+                _sparse_labels(se, c.series[i].values)
             else:
                 se.format.fill.solid()
                 se.format.fill.fore_color.rgb = color
         if c.kind in ("column", "bar"):
             plot.gap_width = 60
     return chart
+
+
+def pie_label(c: Chart, i: int) -> str:
+    values = [v or 0 for v in c.series[0].values]
+    total = sum(values)
+    share = fmt.pct(values[i] / total) if total else fmt.NONE
+    return f"{c.categories[i]} {fmt.value(values[i], c.value_kind)}（{share}）"
+
+
+def _sparse_labels(se, values) -> None:
+    """Only figures.labelled_points keep a data label on a long line (a year's months)."""
+    keep = labelled_points(values)
+    for i in range(len(values)):
+        if i in keep:
+            continue
+        dLbl = se.points[i].data_label._get_or_add_dLbl()  # noqa: SLF001 - no API to hide one label
+        for child in list(dLbl)[1:]:
+            dLbl.remove(child)
+        etree.SubElement(dLbl, qn("c:delete")).set("val", "1")
 
 
 def add_table(slide, columns, rows, x, y, w, numeric=(), highlight=(), size=11):
@@ -302,22 +329,13 @@ def _map_slide(prs, deck, s, number, total):
           PP_ALIGN.CENTER)
 
 
-def _chunk_size(n: int) -> int:
-    parts = max(1, -(-n // ROWS_PER_TABLE_SLIDE))
-    return max(1, -(-n // parts))
-
-
 def _table_slides(prs, deck, s, number, total):
-    tb = s.table
-    size = _chunk_size(len(tb.rows))
-    chunks = [tb.rows[i:i + size] for i in range(0, len(tb.rows), size)] or [[]]
-    for ci, chunk in enumerate(chunks):
-        title = s.title if ci == 0 else f"{s.title}（{ci + 1}）"
-        slide = _frame(prs, deck, s, number + ci, total, title)
+    for ci, part in enumerate(paging.table_pages(s, deck.lang)):
+        tb = part.table
+        slide = _frame(prs, deck, part, number + ci, total)
         _text(slide, MARGIN, Inches(1.02), W - 2 * MARGIN, Inches(0.4), s.lines, 13, False, GREY)
-        off = ci * size
-        add_table(slide, tb.columns, chunk, MARGIN, Inches(1.45), W - 2 * MARGIN, tb.numeric,
-                  [h - off for h in tb.highlight if off <= h < off + len(chunk)], size=11)
+        add_table(slide, tb.columns, tb.rows, MARGIN, Inches(1.45), W - 2 * MARGIN, tb.numeric,
+                  tb.highlight, size=11)
 
 
 def _text_slide(prs, deck, s, number, total, size):
@@ -327,7 +345,7 @@ def _text_slide(prs, deck, s, number, total, size):
 
 
 def _slides_for(s: Slide) -> int:
-    return max(1, -(-len(s.table.rows) // ROWS_PER_TABLE_SLIDE)) if s.table is not None else 1
+    return len(paging.table_pages(s, "zh")) if s.table is not None else 1
 
 
 def slide_count(deck: Deck) -> int:

@@ -15,7 +15,7 @@ import html
 import streamlit as st
 
 from dashboard import export, fmt, report, settings
-from dashboard.report import html_out
+from dashboard.report import html_out, paging
 from dashboard.report.deck import Deck, Slide
 from dashboard.report.figures import FONT_FAMILY, figure
 from dashboard.ui import common as ui
@@ -25,6 +25,17 @@ PRESENT = "meeting_presenting"
 OPTS = "meeting_opts"
 NEXT, PREV = "meeting_next", "meeting_prev"
 
+# Every size on a slide is in units of U (1 % of the screen's height, or of a 16:9 box's height
+# on a narrower screen): a slide looks the same on a 768-pixel laptop and a 1080p projector,
+# only scaled, and the smallest text is settings.SLIDE_MIN_FONT_PX on a 1080p screen.
+U = "min(1vh, .5625vw)"
+MIN_FONT = f"calc({U} * {100 * settings.SLIDE_MIN_FONT_PX / settings.SLIDE_HEIGHT_PX:.4f})"
+CTRL = "3.2rem"                 # the control row above the slide while presenting
+# What one screen of text holds at the slide's text size (2.6 U, 1.6 line height) on a 16:9
+# screen: the alerts and the briefing are paged by it (dashboard.report.paging).
+TEXT_CHARS_PER_LINE, TEXT_ROWS_PER_PAGE = 62, 15
+CHART_FONT_PX = settings.SLIDE_MIN_FONT_PX + 2   # plotly sizes text in pixels, whatever the screen
+
 CSS = """
 .mt-slide{font-family:FONT;border:1px solid #e5ded5;border-radius:6px;overflow:hidden;background:#fff}
 .mt-band{background:#b22222;color:#fff;padding:.6rem 1.4rem;display:flex;justify-content:space-between;
@@ -33,10 +44,11 @@ CSS = """
 .mt-body{padding:1rem 1.4rem} .mt-body p{font-size:SIZE_P;line-height:1.65;margin:.35rem 0}
 .mt-title{text-align:center;padding:3rem 1rem} .mt-title h1{color:#b22222;font-size:SIZE_H1;margin:0}
 .mt-title h3{font-size:SIZE_H2;font-weight:normal;margin:.4rem 0 1.6rem}
-.mt-slide .kpis{display:grid;grid-template-columns:repeat(4,1fr);gap:1rem}
+.mt-slide .kpis{display:grid;grid-template-columns:repeat(4,minmax(0,1fr));gap:1rem}
 .mt-slide .kpi{background:#f7f3ee;border:1px solid #d8cfc4;border-radius:10px;padding:.8rem 1rem}
 .mt-slide .kpi .n{font-size:SIZE_P;font-weight:bold} .mt-slide .kpi .v{font-size:SIZE_KPI;color:#b22222;
-  font-weight:bold;line-height:1.2} .mt-slide .kpi .c{font-size:SIZE_SMALL;color:#666}
+  font-weight:bold;line-height:1.2} .mt-slide .kpi .v small{font-size:SIZE_SUB}
+.mt-slide .kpi .c{font-size:SIZE_SMALL;color:#666}
 .mt-slide .good{color:#1b7f3b!important} .mt-slide .bad{color:#b22222!important}
 .mt-slide table{border-collapse:collapse;width:100%;font-size:SIZE_TABLE}
 .mt-slide th{background:#b22222;color:#fff;padding:.3rem} .mt-slide td{border:1px solid #ddd;padding:.2rem .45rem}
@@ -47,14 +59,44 @@ CSS = """
 """
 SIZES = {False: dict(H1="2.2rem", H2="1.5rem", SUB="1rem", P="1.05rem", KPI="2rem", SMALL=".9rem",
                      TABLE=".85rem", BRIEF="1.15rem"),
-         True: dict(H1="3.4rem", H2="2.4rem", SUB="1.4rem", P="1.6rem", KPI="3.2rem", SMALL="1.2rem",
-                    TABLE="1.05rem", BRIEF="1.75rem")}
+         True: dict(H1=f"calc({U} * 6)", H2=f"calc({U} * 3.6)", SUB=f"calc({U} * 2.6)", P=f"calc({U} * 2.8)",
+                    KPI=f"calc({U} * 7)", SMALL=MIN_FONT, TABLE=f"calc({U} * 2.2)", BRIEF=f"calc({U} * 2.6)")}
 
-PRESENT_CSS = """
+# While presenting the slide is one screen high: the control row, then the slide filling the rest
+# (padding and gaps in U too, so nothing is pushed below the screen's edge).
+PRESENT_CSS = f"""
 section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 [data-testid="stExpandSidebarButton"], header[data-testid="stHeader"], [data-testid="stToolbar"],
-[data-testid="stDecoration"], [data-testid="stStatusWidget"] {display:none !important}
-.block-container, [data-testid="stMainBlockContainer"] {padding:.6rem 1.2rem 0 !important; max-width:100% !important}
+[data-testid="stDecoration"], [data-testid="stStatusWidget"] {{display:none !important}}
+.block-container, [data-testid="stMainBlockContainer"] {{padding:.4rem 1.2rem 0 !important;
+  max-width:100% !important}}
+[data-testid="stMain"] {{overflow:hidden}}
+[data-testid="stMainBlockContainer"] > [data-testid="stVerticalBlock"] {{gap:.4rem}}
+[data-testid="stMainBlockContainer"] > [data-testid="stVerticalBlock"] > [data-testid="stElementContainer"]:has(
+  .mt-presenting, script) {{display:none}}
+.st-key-mt_stage {{height:calc(100vh - {CTRL}) !important; flex:0 0 auto !important; overflow:hidden; gap:{U} !important;
+  flex-wrap:nowrap !important}}
+.st-key-mt_stage .mt-slide {{border:0}}
+.st-key-mt_stage .mt-band {{padding:calc({U} * 1) calc({U} * 2.4)}}
+.st-key-mt_stage .mt-body {{padding:calc({U} * 1.2) calc({U} * 2.4)}}
+.st-key-mt_stage .mt-body p {{margin:calc({U} * .4) 0}}
+.st-key-mt_stage .mt-title {{padding:calc({U} * 14) {U} 0}} .st-key-mt_stage .mt-title h3 {{margin-bottom:calc({U} * 5)}}
+.st-key-mt_stage .mt-title p {{font-size:calc({U} * 2.4); margin:calc({U} * .6) 0}}
+.st-key-mt_stage .kpis {{gap:calc({U} * 2.4); margin-top:calc({U} * 2)}}
+.st-key-mt_stage .kpi {{padding:calc({U} * 2) calc({U} * 2.4)}} .st-key-mt_stage .kpi .c {{font-size:calc({U} * 2.6)}}
+.st-key-mt_stage .kpi .n {{font-size:calc({U} * 3)}} .st-key-mt_stage .kpis + .note {{margin-top:calc({U} * 2)}}
+.st-key-mt_stage th {{font-size:{MIN_FONT}}}
+.st-key-mt_stage th, .st-key-mt_stage td {{padding:calc({U} * .25) calc({U} * .6); line-height:1.3}}
+.st-key-mt_stage .brief p, .st-key-mt_stage ul.alerts li {{line-height:1.6; margin:calc({U} * .8) 0}}
+.st-key-mt_stage > [data-testid="stLayoutWrapper"] {{flex:1 1 0; min-height:0}}
+.st-key-mt_stage > [data-testid="stLayoutWrapper"] :is([data-testid="stHorizontalBlock"], [data-testid="stColumn"],
+  [data-testid="stVerticalBlock"], [data-testid="stElementContainer"], [data-testid="stFullScreenFrame"],
+  [data-testid="stPlotlyChart"]) {{height:100% !important; min-height:0}}
+.st-key-mt_stage [data-testid="stImage"] img {{max-height:calc(100vh - {CTRL} - {U} * 24);
+  width:auto !important; max-width:100%; margin:0 auto; display:block}}
+.st-key-mt_stage [data-testid="stImage"] [data-testid="stCaptionContainer"],
+.st-key-mt_stage [data-testid="stImageCaption"] {{font-size:{MIN_FONT} !important}}
+[data-testid="stMainBlockContainer"] [data-testid="stButton"] button {{min-height:2.2rem; padding:.1rem .6rem}}
 """
 
 CLICKER_JS = """
@@ -86,8 +128,22 @@ def _move(step: int, n: int) -> None:
     st.session_state[SLIDE] = max(0, min(n - 1, st.session_state.get(SLIDE, 0) + step))
 
 
+def views(deck: Deck) -> list[Slide]:
+    """The deck's slides as screens: a long ranking in parts (or its top and bottom), long
+    alerts and briefings over several screens; the same ranking split as the PPTX."""
+    out = []
+    for s in deck.slides:
+        if s.table is not None:
+            out += paging.table_pages(s, deck.lang)
+        elif s.kind in ("alerts", "briefing"):
+            out += paging.text_slides(s, deck.lang, TEXT_CHARS_PER_LINE, TEXT_ROWS_PER_PAGE)
+        else:
+            out.append(s)
+    return out
+
+
 def index(deck: Deck) -> int:
-    i = max(0, min(len(deck.slides) - 1, int(st.session_state.get(SLIDE, 0))))
+    i = max(0, min(len(views(deck)) - 1, int(st.session_state.get(SLIDE, 0))))
     st.session_state[SLIDE] = i
     return i
 
@@ -156,7 +212,7 @@ def _css(big: bool) -> str:
 
 def controls(d: Deck) -> None:
     """Start/exit, previous/next (← → shortcuts) and the slide counter."""
-    n = len(d.slides)
+    n = len(views(d))
     i = index(d)
     c0, c1, c2, c3 = st.columns([1.4, 1.2, 1.2, 2.2], vertical_alignment="center")
     if presenting():
@@ -181,11 +237,16 @@ def _band(s: Slide) -> str:
 
 
 def render_slide(d: Deck, i: int, filters: ui.Filters | None = None, opts: dict | None = None) -> None:
-    s = d.slides[i]
-    if s.kind == "map" and s.map is None and filters is not None:
-        with st.spinner(ui.t("meeting.building")):
-            s = complete(d, filters, opts).slides[i]
+    s = views(d)[i]
     big = presenting()
+    with st.container(key="mt_stage" if big else None):   # the spinner inside: the slide never moves
+        if s.kind == "map" and s.map is None and filters is not None:
+            with st.spinner(ui.t("meeting.building")):
+                s = complete(d, filters, opts).slide("map")
+        _render(d, s, i, big)
+
+
+def _render(d: Deck, s: Slide, i: int, big: bool) -> None:
     style = f"<style>{_css(big)}</style>"
     if s.kind == "title":
         lines = "".join(f"<p>{html.escape(x)}</p>" for x in s.lines)
@@ -198,13 +259,15 @@ def render_slide(d: Deck, i: int, filters: ui.Filters | None = None, opts: dict 
         if s.charts:
             cols = st.columns(len(s.charts))
             for col, c in zip(cols, s.charts):
-                col.plotly_chart(figure(c, 20 if big else 14, 560 if big else 420), width="stretch",
-                                 theme=None, config={"displaylogo": False, "displayModeBar": not big},
+                # presenting: the chart fills the screen's height below the band (CSS above)
+                col.plotly_chart(figure(c, CHART_FONT_PX if big else 14, None if big else 420), width="stretch",
+                                 height="stretch" if big else "content", theme=None,
+                                 config={"displaylogo": False, "displayModeBar": not big, "responsive": True},
                                  key=f"meeting_chart_{i}_{c.title}")
         else:
             m = s.map
-            if m and m.png:  # presenting: narrower, so the whole map fits on the screen
-                (st.columns([1, 3, 1])[1] if big else st).image(m.png, caption=m.note, width="stretch")
+            if m and m.png:  # presenting: as high as the screen allows (CSS above), centred
+                st.image(m.png, caption=m.note, width="stretch")
             elif m and m.html:
                 st.iframe(m.html, height=640)
                 st.caption(fmt.md(m.note))
