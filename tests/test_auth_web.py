@@ -47,7 +47,7 @@ def browser_login(page, url, name, password=PW):
     page.context.set_default_timeout(90_000)     # two cores shared with other test runs
     page.goto(url)
     page.get_by_label("用户名").fill(name)
-    page.get_by_label("密码").fill(password)
+    page.get_by_label("密码", exact=True).fill(password)
     page.get_by_role("button", name="登录").click()
     page.wait_for_selector("text=退出登录", timeout=90_000)
 
@@ -86,7 +86,10 @@ async def ws_run(port, cookie="", session_id="", page="", during=None):
             if kind == "new_session":
                 sid = fm.new_session.initialize.session_id
             if kind == "delta":
-                texts.append(_text(fm))
+                # what the page says, not the table of Streamlit's own words in Chinese that every
+                # page carries (dashboard/ui/streamlit_zh.py: it holds 退出登录 and the like)
+                if "__zhUiCfg" not in fm.delta.new_element.html.body:
+                    texts.append(_text(fm))
                 el = fm.delta.new_element
                 if fm.delta.WhichOneof("type") == "new_element" and el.WhichOneof("type") == "download_button":
                     urls.append(el.download_button.url)

@@ -36,7 +36,7 @@ def states(engine) -> dict[int, str]:
 def open_upload(page, url):
     page.goto(url + "/", wait_until="domcontentloaded")
     page.get_by_label("用户名").fill("root")
-    page.get_by_label("密码").fill(PW)
+    page.get_by_label("密码", exact=True).fill(PW)
     page.get_by_role("button", name="登录").click()
     page.get_by_role("link", name="数据上传").click()
     try:

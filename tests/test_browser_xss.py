@@ -42,7 +42,7 @@ def _dialogs(page) -> list[str]:
 
 def _log_in(page):
     page.get_by_label("用户名").fill("boss")
-    page.get_by_label("密码").fill(PW)
+    page.get_by_label("密码", exact=True).fill(PW)
     page.get_by_role("button", name="登录").click()
     page.get_by_role("heading", name="总览").wait_for(timeout=60_000)
 
@@ -62,7 +62,7 @@ def test_login_gate_and_hostile_names_render_as_text(evil_db, streamlit_server, 
 
     # Wrong password: still the form.
     page.get_by_label("用户名").fill("boss")
-    page.get_by_label("密码").fill("wrong-password")
+    page.get_by_label("密码", exact=True).fill("wrong-password")
     page.get_by_role("button", name="登录").click()
     page.get_by_text("用户名或密码不正确").wait_for(timeout=30_000)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta
+from urllib.parse import quote, urlencode
 
 import pandas as pd
 import streamlit as st
@@ -188,10 +189,17 @@ def _cookie_script() -> None:
     if ticket:
         st.info(ui.t("auth.signing_in"))
         failed = json.dumps(ui.t("auth.sign_in_failed"))
+        # the reload starts a new session: a bookmarked page (ui.DEEPLINK, kept only in this
+        # session) is where it must land, not the page the login form happened to be on
+        go = "window.location.reload();"
+        if ui.DEEPLINK in st.session_state:
+            slug, params = st.session_state[ui.DEEPLINK]
+            target = "./" + quote(slug) + ("?" + urlencode(params, doseq=True) if params else "")
+            go = f"window.location.replace({json.dumps(target)});"
         st.html(f"""<script>
 fetch({json.dumps(web.CLAIM_PATH)}, {{method: "POST", body: {json.dumps(ticket)},
       credentials: "same-origin"}}).then(function (r) {{
-  if (r.status === 204) {{ window.location.reload(); }} else {{ alert({failed}); }}
+  if (r.status === 204) {{ {go} }} else {{ alert({failed}); }}
 }});
 </script>""", unsafe_allow_javascript=True)
     elif st.session_state.pop(CLEAR_COOKIE_KEY, False):
