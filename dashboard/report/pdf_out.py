@@ -234,6 +234,24 @@ def _header_block(deck: Deck, st: _Styles, width: float) -> Table:
     return tb
 
 
+def _ems(text: str) -> float:
+    """Width of a text in em: a CJK character one, anything else about half."""
+    return sum(1.0 if ord(ch) > 0x2E7F else 0.55 for ch in text)
+
+
+def _widths(columns, rows, width: float, font_size: float) -> list[float] | None:
+    """A narrow first column (a rank) and a wider second (a name) share the page with the rest;
+    a first column of codes (a case number, DS001-2024-0007) gets the width it needs, unbroken."""
+    n = len(columns)
+    if n <= 2:
+        return None
+    code = max([_ems(str(r[0])) for r in rows if r] or [0]) * font_size + 8
+    first = min(width * 0.25, max(width * 0.06, code))
+    second = width * 0.16
+    rest = (width - first - second) / (n - 2)
+    return [first, second] + [rest] * (n - 2)
+
+
 def _table(columns, rows, numeric, highlight, st: _Styles, width: float, big: bool = False) -> Table:
     head, left, right = (st.big_head, st.big, st.big_r) if big else (st.head, st.cell, st.cell_r)
     pad = 6 if big else 1.8
@@ -241,13 +259,7 @@ def _table(columns, rows, numeric, highlight, st: _Styles, width: float, big: bo
     for row in rows:
         data.append([Paragraph(_esc(v), right if (j < len(numeric) and numeric[j]) else left)
                      for j, v in enumerate(row)])
-    n = len(columns)
-    widths = None
-    if n > 2:
-        first, second = width * 0.06, width * 0.16
-        rest = (width - first - second) / (n - 2)
-        widths = [first, second] + [rest] * (n - 2)
-    tb = Table(data, colWidths=widths, repeatRows=1)
+    tb = Table(data, colWidths=_widths(columns, rows, width, left.fontSize), repeatRows=1)
     style = [("BACKGROUND", (0, 0), (-1, 0), RED),
              ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#BBBBBB")),
              ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
