@@ -45,6 +45,9 @@ _LIGHT_CSS = "".join(
     f'[class*="st-key-light-{k}-"] [data-testid="stMetric"]{{border-left:.45rem solid {c} !important}}'
     for k, c in targets.COLOURS.items())
 _boxes = itertools.count()
+# Streamlit cuts a long delta ("-2.5个百分点 环比" in a sixth of a 1366 screen) with an ellipsis; wrap it
+_CARD_CSS = ('[data-testid="stMetricDelta"],[data-testid="stMetricDelta"] *'
+             '{white-space:normal !important;overflow:visible !important;text-overflow:clip !important}')
 
 
 def lit(container, key: str, value, target: float | None = None):
@@ -83,6 +86,7 @@ def metric_card(container, key: str, values: dict, mom=None, yoy=None, previous=
 def kpi_row(keys, result: dict, per_row: int = 6) -> None:
     """Cards for keys from metrics.with_changes() output (township figures and changes)."""
     keys = list(keys)
+    st.html(f"<style>{_CARD_CSS}</style>")   # style only: takes no space
     for i in range(0, len(keys), per_row):
         cols = st.columns(per_row)
         for col, key in zip(cols, keys[i:i + per_row]):
