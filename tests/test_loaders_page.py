@@ -291,6 +291,7 @@ def test_a_workbook_of_several_sheets_offers_the_sheet_choice(site):
     ok(at)
     assert at.multiselect(key="up_sheets").value == ["二季度"]
     assert any("新增 2 行" in s.value for s in at.success)
+    assert [i.value for i in at.info] == ["读取了工作表：二季度。"]   # the caption follows the choice
     at.button(key="up_go").click()
     at = at.run()
     ok(at)
