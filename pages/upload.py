@@ -20,6 +20,8 @@ if f is not None:
     data = f.getvalue()
     mapping = up.mapping_for(data)
     res = up.check(user, data, f.name, kind, village, coord, mapping)
+    if (sheets := up.sheet_choice(res)) is not None:
+        res = up.check(user, data, f.name, kind, village, coord, mapping, sheets)
     if up.recall_mapping(res, village, mapping):
         st.rerun()
     st.subheader(ui.t("upload.preview"))
@@ -41,7 +43,7 @@ if f is not None:
         st.success(ui.t("upload.ready", rows=res.rows_read, inserted=res.inserted,
                         updated=res.updated, unchanged=res.unchanged))
         if st.button(ui.t("upload.import_button"), type="primary", key="up_go", disabled=not may):
-            up.do_import(user, data, f.name, res.kind, village, coord, mapping, remove, accept)
+            up.do_import(user, data, f.name, res.kind, village, coord, mapping, remove, accept, sheets)
             st.rerun()
     else:
         up.problems(res)

@@ -269,3 +269,34 @@ def test_the_preview_shows_the_bad_cells(site):
     assert bad.iloc[0][first["column"]] == (str(first["value"]) or "（空）")
     shown = [d.value for d in at.dataframe if list(d.value.columns) == list(bad.columns)]
     assert shown and shown[0].equals(bad)
+
+
+def test_a_workbook_of_several_sheets_offers_the_sheet_choice(site):
+    """Notes sheet + Q1 + Q2 (two cases each): by default both quarters are read and the notes
+    sheet is listed as skipped; choosing Q2 alone previews and imports its 2 rows only."""
+    from tests.test_loaders_workbooks import HEAD, NOTES, quarter_rows, xlsx_book
+    engine, _ = site
+    book = xlsx_book([("填写说明", NOTES), ("一季度", [HEAD, *quarter_rows(1)]),
+                      ("二季度", [HEAD, *quarter_rows(2)])])
+    at = upload(page(ADMIN), "quarters.xlsx", book)
+    ok(at)
+    box = at.multiselect(key="up_sheets")
+    assert box.options == ["填写说明（跳过：说明或选项表，不是数据）", "一季度", "二季度"]
+    assert box.value == ["一季度", "二季度"]
+    assert any("新增 4 行" in s.value for s in at.success)
+    assert any("一季度" in i.value and "二季度" in i.value for i in at.info)
+    assert any("填写说明" in i.value for i in at.info)   # skipped, with the reason
+    box.set_value(["二季度"])
+    at = at.run()
+    ok(at)
+    assert at.multiselect(key="up_sheets").value == ["二季度"]
+    assert any("新增 2 行" in s.value for s in at.success)
+    assert [i.value for i in at.info] == ["读取了工作表：二季度。"]   # the caption follows the choice
+    at.button(key="up_go").click()
+    at = at.run()
+    ok(at)
+    assert any("导入完成" in s.value for s in at.success)
+    with engine.connect() as c:
+        assert counts(c)["disputes"] == 2
+        assert sorted(c.execute(sa.select(S.dispute.c.case_no)).scalars()) == \
+            ["HQ-2024-21", "HQ-2024-22"]

@@ -75,6 +75,7 @@ def mapping_for(data: bytes) -> dict[str, str]:
         st.session_state["up_mapping"] = {}
         st.session_state["up_catmap"] = {}
         st.session_state.pop("up_mapping_recalled", None)
+        st.session_state.pop("up_sheets", None)   # another workbook, other sheets
     return dict(st.session_state["up_mapping"])
 
 
@@ -128,18 +129,39 @@ def _pick(label: str, options: dict, chosen: dict, name: str, key: str) -> None:
         chosen.pop(name, None)
 
 
-def check(user: dict, data: bytes, name: str, kind, village, coord, mapping) -> loaders.ImportResult:
+def check(user: dict, data: bytes, name: str, kind, village, coord, mapping,
+          sheets: list[str] | None = None) -> loaders.ImportResult:
     """The dry run for this file and these choices (kept in session state across reruns)."""
     key = hashlib.sha256(repr((hashlib.sha256(data).hexdigest(), name, kind, village, coord,
                                sorted(mapping.items()), sorted(category_map().items()), ui.lang(),
-                               ui.version())).encode()).hexdigest()
+                               ui.version(), sheets)).encode()).hexdigest()
     cache = st.session_state.setdefault("up_checks", {})
     if key not in cache:
-        cache.clear()
+        # two entries: the reader's own sheet choice (it fills the sheet box) and the clerk's
+        while len(cache) >= 2:
+            cache.pop(next(iter(cache)))
         cache[key] = uploads.run_import(ui.engine(), loaders.ImportContext(
             data, name, kind=kind, village=village, dry_run=True, lang=ui.lang(),
-            coord_system=coord, mapping=mapping or None, category_map=category_map() or None), user)
+            coord_system=coord, mapping=mapping or None, category_map=category_map() or None,
+            sheets=sheets or None), user)
     return cache[key]
+
+
+def sheet_choice(res: loaders.ImportResult) -> list[str] | None:
+    """For a workbook of several sheets: the sheets to read, chosen from all of them, by default
+    those the reader picked (the skipped ones labelled with the reason). None: the reader's
+    own choice stands. ``res`` is the check made without a choice, so the default never moves."""
+    if len(res.sheets) < 2:
+        return None
+    why = {s["sheet"]: s["message"] for s in res.sheets_skipped}
+    labels = {s: ui.t("upload.sheet_skipped", sheet=s, reason=why[s]) if s in why else s
+              for s in res.sheets}
+    chosen = st.multiselect(ui.t("upload.sheets"), list(res.sheets), default=list(res.sheets_read),
+                            key="up_sheets", format_func=labels.get, help=ui.t("upload.sheets_help"))
+    if not chosen:
+        st.warning(ui.t("upload.sheets_none"))
+        st.stop()
+    return None if chosen == list(res.sheets_read) else chosen
 
 
 def mapping_editor(res: loaders.ImportResult) -> dict[str, str]:
@@ -273,11 +295,12 @@ def imported_here(data: bytes) -> str | None:
 
 
 def do_import(user: dict, data: bytes, name: str, kind, village, coord, mapping,
-              remove_missing: bool = False, accept_reused: bool = False) -> None:
+              remove_missing: bool = False, accept_reused: bool = False,
+              sheets: list[str] | None = None) -> None:
     res = uploads.run_import(ui.engine(), loaders.ImportContext(
         data, name, kind=kind, village=village, lang=ui.lang(), coord_system=coord,
         mapping=mapping or None, remove_missing=remove_missing, accept_reused=accept_reused,
-        category_map=category_map() or None), user)
+        category_map=category_map() or None, sheets=sheets or None), user)
     st.session_state.pop("up_checks", None)
     if res.ok:
         key = "upload.imported" if res.inserted or res.updated or res.deleted else "upload.nothing_new"
