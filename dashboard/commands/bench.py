@@ -388,6 +388,20 @@ def _map(url, year, chromium, out, notes):
 
 # ---------------------------------------------------------------- server, sessions, memory
 
+
+def _start_streamlit(url: str, script: str, auth: str):
+    """`streamlit run SCRIPT` on a free loopback port against ``url``: (process, port)."""
+    import subprocess
+    import sys
+    from dashboard.settings import ROOT
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "DASHBOARD_AUTH": auth, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL), port
+
 def _free_port():
     import socket
     with socket.socket() as s:
@@ -400,20 +414,12 @@ def _server(url, n_sessions, out, notes):
     then every page once; the app process's resident memory sampled every 50 ms throughout."""
     import asyncio
     import subprocess
-    import sys
     import threading
     import time
-    import urllib.request
     import psutil
-    from dashboard.settings import ROOT
     from dashboard.ui import nav
     from dashboard.ui.bench import ws_session
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "DASHBOARD_AUTH": "off", "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, port = _start_streamlit(url, "app.py", auth="off")
     peak = {"rss": 0, "tree": 0}
     stop = threading.Event()
 
@@ -488,12 +494,9 @@ def _logins(url, n_sessions, repeats, out, notes):
     one login goes (argon2 verify) is timed on its own."""
     import asyncio
     import subprocess
-    import sys
     import time
-    import urllib.request
     from dashboard import auth
     from dashboard.db.engine import get_engine, write_txn
-    from dashboard.settings import ROOT
     from dashboard.ui.bench import ws_login_session
     password = "bench-password-1"
     names = [f"bench{i:02d}" for i in range(n_sessions)]
@@ -509,12 +512,7 @@ def _logins(url, n_sessions, repeats, out, notes):
         auth.verify_password(pw_hash, password)
     out["login_argon2_verify_ms"] = _r((time.perf_counter() - t0) / 5 * 1000, 1)
     out["login_argon2_params"] = pw_hash.split("$")[3]
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "DASHBOARD_AUTH": "on", "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, port = _start_streamlit(url, "serve.py", auth="on")
     try:
         if not _healthy(port):
             notes.append("logins: streamlit did not answer /_stcore/health")
