@@ -219,7 +219,7 @@ def _ingest(workdir, sizes, seed, out, notes):
 
 def _time_compute(url, period, repeat):
     import time
-    from dashboard import metrics
+    from dashboard import aggregates, metrics
     from dashboard.db.engine import get_engine
     eng = get_engine(url)
     with eng.connect() as conn:
@@ -232,7 +232,7 @@ def _time_compute(url, period, repeat):
         fetch = []
         for _ in range(repeat):
             t0 = time.perf_counter()
-            metrics._fetch_base(conn, period, None, "village")
+            aggregates.sums(conn, period, None, "village")
             fetch.append(time.perf_counter() - t0)
     return _median(times) * 1000, _median(fetch) * 1000, r
 
