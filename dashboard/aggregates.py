@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 from dashboard import rules
 from dashboard.db import schema as S
-from dashboard.db.dialect import concat, day as day_of, days as days_between, days_expr, float_zero, \
+from dashboard.db.dialect import big_cache, concat, day as day_of, days as days_between, days_expr, float_zero, \
     ids as _ids, in_villages, is_sqlite, mark, ym
 from dashboard.db.schema import metadata
 from dashboard.periods import Period, month_end, month_index, month_start
@@ -216,15 +216,9 @@ def refresh(conn, village_ids: Iterable[int] | None = None, months: Iterable | N
     # marked stale until a full rebuild: read the committed flag through another connection
     # (after the lock above, so no other writer can commit in between).
     keep_dirty = partial and _committed_dirty(conn)
-    big = is_sqlite(conn) and (vids is None or len(vids) > 20 or mons is None or len(mons) > 12)
-    if big:  # a county-wide rebuild sorts millions of rows: keep its pages in memory
-        old_cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-        conn.exec_driver_sql("PRAGMA cache_size = -262144")
-    try:
+    # a county-wide rebuild sorts millions of rows: keep its pages in memory
+    with big_cache(conn, vids is None or len(vids) > 20 or mons is None or len(mons) > 12):
         return _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty)
-    finally:
-        if big:
-            conn.exec_driver_sql(f"PRAGMA cache_size = {int(old_cache)}")
 
 
 def _committed_dirty(conn) -> bool:
