@@ -204,19 +204,23 @@ def get(key: str) -> Metric:
 
 
 def target(key: str) -> float | None:
-    """The figure's target from the settings (the resolution rate's: DASHBOARD_TARGET_RATE)."""
+    """The figure's target from the targets file (dashboard.settings.target_specs; the
+    resolution rate's defaults to DASHBOARD_TARGET_RATE); None without one."""
     from dashboard import settings
-    return float(settings.get("DASHBOARD_TARGET_RATE")) if key == "resolution_rate" else None
+    spec = settings.target_specs().get(key)
+    return None if not spec or spec.get("target") is None else float(spec["target"])
 
 
 def meets_target(key: str, value, goal=None) -> bool | None:
     """Whether a value reaches the target (``goal``, else ``target(key)``) in the figure's better
-    direction (a "lower" figure meets it at or below); None when either is undefined. The one
-    "below target" rule of charts, deck, alerts and briefing."""
+    direction (a "lower" figure meets it at or below; a float a hair short of it, 1e-12, meets
+    it); None when either is undefined. The one "below target" rule of charts, deck, alerts,
+    briefing and the traffic lights (dashboard.targets.light)."""
     goal = target(key) if goal is None else goal
     if value is None or goal is None or value != value:
         return None
-    return value <= goal if METRICS[key].direction == "lower" else value >= goal
+    sign = -1 if METRICS[key].direction == "lower" else 1
+    return sign * (value - goal) >= -1e-12
 
 
 def small(key: str, values: Mapping) -> bool:
