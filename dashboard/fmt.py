@@ -31,6 +31,19 @@ def _q(v, digits: int, scale: int = 1) -> Decimal:
     return abs(q) if q == 0 else q  # no "-0"
 
 
+def cell(v, kind: str, digits: int | None = None):
+    """A value as a spreadsheet number in its column's unit (rates in %, to 1 decimal; days,
+    ratios, hours and scores to 2), rounded half up exactly as the text shows it; counts as
+    ints; None for undefined. The one rounding of every CSV/XLSX/PPTX number."""
+    if is_none(v):
+        return None
+    if kind == "rate":
+        return float(_q(v, 1 if digits is None else digits, 100))
+    if kind in ("days", "ratio", "hours", "score"):
+        return float(_q(v, 2 if digits is None else digits))
+    return int(v)
+
+
 def pct(v, digits: int = 1) -> str:
     return NONE if is_none(v) else f"{_q(v, digits, 100):.{digits}f}%"
 
@@ -108,12 +121,7 @@ def frame(df, spec, lang: str = "zh", export: bool = False):
         elif kind == "date":
             cells = ["" if is_none(v) else str(v)[:10] for v in values]
         elif export:
-            if kind == "rate":
-                cells = [None if is_none(v) else round(v * 100, 1) for v in values]
-            elif kind in ("days", "ratio", "hours", "score"):
-                cells = [None if is_none(v) else round(float(v), 2) for v in values]
-            else:
-                cells = [None if is_none(v) else int(v) for v in values]
+            cells = [cell(v, kind) for v in values]
         else:
             cells = [num(v, 1) if kind == "score" else value(v, kind) for v in values]
         out[header] = cells

@@ -143,10 +143,9 @@ def changes_table(result: dict, keys, lang: str = "zh", export: bool = False) ->
         cur, prev, ago = result["township"].get(k), result["previous"].get(k), result["year_ago"].get(k)
         mom, yoy = result["mom"].get(k), result["yoy"].get(k)
         if export:
-            scale = 100 if m.kind == "rate" else 1
-            num = (lambda v: None if fmt.is_none(v) else round(v * scale, 2))
-            pc = (lambda v: None if fmt.is_none(v) else round(v * 100, 1))
-            vals = [num(cur), num(prev), pc(mom), num(ago), pc(yoy)]
+            kind = m.kind if m.kind in ("rate", "count") else "ratio"
+            vals = [fmt.cell(cur, kind, 2), fmt.cell(prev, kind, 2), fmt.cell(mom, "rate"),
+                    fmt.cell(ago, kind, 2), fmt.cell(yoy, "rate")]
         else:
             vals = [fmt.value(cur, m.kind), fmt.value(prev, m.kind), format_change(k, mom, lang),
                     fmt.value(ago, m.kind), format_change(k, yoy, lang)]

@@ -153,11 +153,9 @@ def table_for_display(table: pd.DataFrame, lang: str = "zh", export: bool = Fals
         m = metrics.METRICS[r.key]
         town = r.township if m.kind not in COUNT_KINDS else r.avg_per_village
         if export:
-            conv = (lambda v: None if fmt.is_none(v) else round(v * 100, 1)) if m.kind == "rate" \
-                else (lambda v: None if fmt.is_none(v) else round(float(v), 2))
-            val, tv = conv(r.value), conv(town)
-            mom = None if fmt.is_none(r.mom) else round(r.mom * 100, 1)
-            yoy = None if fmt.is_none(r.yoy) else round(r.yoy * 100, 1)
+            kind = "rate" if m.kind == "rate" else "ratio"
+            val, tv = fmt.cell(r.value, kind), fmt.cell(town, kind)
+            mom, yoy = fmt.cell(r.mom, "rate"), fmt.cell(r.yoy, "rate")
         else:
             val, tv = fmt.value(r.value, m.kind), fmt.value(town, m.kind)
             mom = format_change(r.key, None if fmt.is_none(r.mom) else r.mom, lang)

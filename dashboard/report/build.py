@@ -41,13 +41,7 @@ def _with_unit(key: str, lang: str) -> str:
 
 def _number(v, kind: str):
     """A value as a spreadsheet number in the unit its column header names (rates in %)."""
-    if fmt.is_none(v):
-        return None
-    if kind == "rate":
-        return round(v * 100, 1)
-    if kind in ("days", "ratio", "hours"):
-        return round(float(v), 1)
-    return int(v)
+    return fmt.cell(v, kind, 1)
 
 
 def slices(period: Period) -> list[Period]:
