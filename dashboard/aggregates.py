@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from dashboard import rules
 from dashboard.db import schema as S
 from dashboard.db.dialect import big_cache, concat, day as day_of, days as days_between, days_expr, float_zero, \
-    ids as _ids, in_villages, is_sqlite, mark, ym
+    ids as _ids, in_villages, is_sqlite, literal_list, mark, ym
 from dashboard.db.schema import metadata
 from dashboard.periods import Period, month_end, month_index, month_start
 from dashboard.settings import OVERDUE_DAYS
@@ -258,7 +258,7 @@ def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False) ->
           SELECT {rm} AS rm, village_id, COALESCE(grid_id, 0) AS gid,
                  CASE WHEN resolved_on IS NULL THEN 0 ELSE {ym(conn, 'resolved_on')} END AS resm,
                  CASE WHEN resolved_on IS NULL THEN '' ELSE COALESCE(level, '') END AS lvl,
-                 CASE WHEN {day} >= 29 THEN {day} ELSE 0 END AS tail
+                 CASE WHEN {day} >= {rules.TAIL_FROM} THEN {day} ELSE 0 END AS tail
           FROM dispute {raw_where('reported_on')}) s
         WHERE 1 = 1{month_cond('rm')}
         GROUP BY rm, village_id, gid, resm, lvl, tail"""), params)
@@ -478,17 +478,13 @@ RESOLVED_BY_END = "res_month > 0 AND res_month <= :e"
 OVERDUE_AT_END = "(res_month = 0 OR res_month > :e) AND (rep_month < :bm OR (rep_month = :bm AND tail < :bd))"
 
 
-def _levels(levels) -> str:
-    return "(" + ", ".join(f"'{lv}'" for lv in levels) + ")"
-
-
 MONTH_SUMS = {
     agg_dispute_month.name: {
         "disputes_total": "n",
         "disputes_resolved": f"CASE WHEN {RESOLVED_BY_END} THEN n ELSE 0 END",
-        "resolved_at_grid": f"CASE WHEN {RESOLVED_BY_END} AND level IN {_levels(rules.WITHIN_GRID)} "
+        "resolved_at_grid": f"CASE WHEN {RESOLVED_BY_END} AND level IN {literal_list(rules.WITHIN_GRID)} "
                             f"THEN n ELSE 0 END",
-        "resolved_in_village": f"CASE WHEN {RESOLVED_BY_END} AND level IN {_levels(rules.WITHIN_VILLAGE)} "
+        "resolved_in_village": f"CASE WHEN {RESOLVED_BY_END} AND level IN {literal_list(rules.WITHIN_VILLAGE)} "
                                f"THEN n ELSE 0 END",
         "overdue_open": f"CASE WHEN {OVERDUE_AT_END} THEN n ELSE 0 END"},
     agg_volunteer_month.name: {
@@ -803,7 +799,7 @@ def raw_sums(conn, period: Period, village_ids, by: str) -> tuple[dict, dict]:
                    cnt(resolved).label("disputes_resolved"),
                    cnt(sa.and_(resolved, D.c.level.in_(rules.WITHIN_GRID))).label("resolved_at_grid"),
                    cnt(sa.and_(resolved, D.c.level.in_(rules.WITHIN_VILLAGE))).label("resolved_in_village"),
-                   cnt(sa.and_(sa.not_(resolved), D.c.reported_on < rules.overdue_before(end))).label("overdue_open"))
+                   cnt(rules.overdue_at(end)).label("overdue_open"))   # of the period's cases
          .where(rules.reported_within(start, end), in_villages(D.c.village_id, village_ids))
          .group_by(dkey))
     for r in conn.execute(q).mappings():

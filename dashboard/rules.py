@@ -63,6 +63,9 @@ def days_open(end, reported) -> int:
 
 
 # ---------------------------------------------------------------- on month numbers
+# A month end minus OVERDUE_DAYS (30) falls on the 1st of the same month or the 29th–31st of the
+# one before, so the month layer keeps a reported day only from TAIL_FROM on (``tail``).
+TAIL_FROM = 29
 
 def overdue_bound(pe: int) -> tuple[int, int]:
     """(month, day) of the overdue boundary at the end of month ``pe``: reported before it and
@@ -76,13 +79,13 @@ def overdue_bound(pe: int) -> tuple[int, int]:
     b = overdue_before(month_end(pe))
     if b.day == 1:
         return month_index(b), -1
-    assert b.day >= 29, b
+    assert b.day >= TAIL_FROM, b
     return month_index(b), b.day
 
 
 def tail(day: int) -> int:
     """What the month layer keeps of a reported day: the day when it is the 29th–31st, else 0."""
-    return day if day >= 29 else 0
+    return day if day >= TAIL_FROM else 0
 
 
 # ---------------------------------------------------------------- the median

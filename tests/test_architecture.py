@@ -162,3 +162,64 @@ def test_a_new_ratio_is_one_registry_line(monkeypatch):
     got = metrics.derive(base, np.array([np.nan, np.nan]))
     assert got["x_per_10_grids"][0] == 5.0 and np.isnan(got["x_per_10_grids"][1])
     assert got["x_gap"].tolist() == [3.0, 0.0]
+
+
+# Each business rule's constant or predicate, as it would look if re-coded, and the files allowed to
+# hold it (docs/rules.md names each rule's home). The benchmark's pandas and DuckDB references
+# necessarily state the predicates in another engine's language; they take every constant and bound
+# from dashboard.rules. Migrations never import application code (each keeps its own copy).
+RULE_PATTERNS = {
+    "the overdue days": (r"\bOVERDUE_DAYS\s*=|timedelta\(\s*days\s*=\s*(30|[\w.]*OVERDUE_DAYS)\s*\)",
+                         {"dashboard/settings.py", "dashboard/rules.py"}),
+    "the small-number threshold": (r"\bSMALL_N\s*=(?!=)", {"dashboard/settings.py"}),
+    "resolved by the end / still open": (r"resolved_on\s*(<=|>(?!=))",
+                                         {"dashboard/rules.py", "dashboard/commands/bench.py"}),
+    "the overdue boundary": (r"reported_on\s*<(?!=)", {"dashboard/rules.py", "dashboard/commands/bench.py"}),
+    "the rules on month numbers": (r"res_month\s*(<=|>(?!=))|tail\s*<\s*:bd", {"dashboard/aggregates.py"}),
+    "the month layer's reported-day tail": (r">=\s*29\b", {"dashboard/rules.py"}),
+    "the resolution levels within grid / village": (
+        r"""\.c\.level\s*==|level\s+IN\s*\(\s*'grid'|\.level\.(in_|isin)\(\s*[\[(]\s*["']grid"""
+        r"""|\.get\(\s*["']grid["']\s*,\s*0\s*\)""", {"dashboard/rules.py"}),
+    "below target": (r"-1e-12", {"dashboard/metrics.py"}),
+    "rounding half up": (r"ROUND_HALF", {"dashboard/fmt.py"}),
+    "a percentage rounded for an export": (r"round\([^()]*\*\s*100\s*,", {"dashboard/ui/widgets.py"}),
+}
+# Not the rules above, though they look alike.
+RULE_EXCEPTIONS = {
+    ("the overdue days", "dashboard/ui/auth.py"),   # the audit log's default 30-day window
+}
+
+
+@pytest.mark.parametrize("rule", sorted(RULE_PATTERNS))
+def test_each_rule_lives_in_one_place(rule):
+    pattern, homes = RULE_PATTERNS[rule]
+    bad = []
+    for folder in ("dashboard", "loaders", "pages"):
+        for p in _py(folder):
+            rel = p.relative_to(ROOT).as_posix()
+            if rel in homes or "/migrations/" in rel or (rule, rel) in RULE_EXCEPTIONS:
+                continue
+            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+                code = line.split("#", 1)[0]
+                if re.search(pattern, code):
+                    bad.append(f"{rel}:{i}: {line.strip()}")
+    assert bad == [], f"{rule} re-coded outside {sorted(homes)} (docs/rules.md):\n" + "\n".join(bad)
+
+
+def test_dialect_checks_live_in_the_dialect_module():
+    """SQLite / PostgreSQL differences are asked of dashboard/db/dialect.py (migrations aside)."""
+    pat = re.compile(r"dialect\.name\s*[!=]=|paramstyle\s*==|PRAGMA cache_size\s*=")
+    bad = [f"{p.relative_to(ROOT)}:{i}" for folder in ("dashboard", "loaders") for p in _py(folder)
+           if "/migrations/" not in p.as_posix() and p.name != "dialect.py"
+           for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if pat.search(line)]
+    assert bad == []
+
+
+def test_docs_name_every_rule_home():
+    text = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+    for name in ("rules.py:resolved_by", "rules.py:resolved_within", "rules.py:open_at", "overdue_at",
+                 "settings.py", "metrics.py:small", "metrics.py:meets_target", "targets.py:light",
+                 "fmt.py:_q", "metrics.py:_ratios", "metrics.py:compute", "Period.previous",
+                 "Period.year_ago", "db/dialect.py"):
+        assert name in text, name
+    assert "docs/rules.md" in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -300,9 +300,7 @@ def _pandas_base(d, v, r, start, end):
 def _duck_sql():
     """The DuckDB references: (per-village SQL with the columns REFERENCE_KEYS, township median SQL)."""
     from dashboard import rules
-
-    def levels(lv):
-        return "(" + ", ".join(f"'{x}'" for x in lv) + ")"
+    from dashboard.db.dialect import literal_list as levels
     per_village = f"""
 WITH x AS (
   SELECT village_id, level, reported_on,

@@ -86,6 +86,12 @@ def big_cache(conn, on: bool = True):
         conn.exec_driver_sql(f"PRAGMA cache_size = {int(old)}")
 
 
+def literal_list(values) -> str:
+    """A list of fixed code values as SQL literals, ``('grid', 'village')`` (never user input)."""
+    assert all(str(v).isidentifier() for v in values), values
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
 def ids(name: str, values) -> tuple[str, dict]:
     """An IN list as named parameters ``(:name_0, …)`` (portable, fine for the sizes we pass);
     ``1 = 0`` for no values. Returns (SQL, parameters)."""
