@@ -10,7 +10,9 @@ from dashboard import i18n, settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _imports(path: Path) -> set[str]:
+def _imports(path: Path, names: bool = False) -> set[str]:
+    """The modules a file imports (``names``: also ``module.name`` of each ``from module import
+    name``, which may be a submodule)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     out = set()
     for node in ast.walk(tree):
@@ -18,6 +20,8 @@ def _imports(path: Path) -> set[str]:
             out |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
             out.add(node.module)
+            if names:
+                out |= {f"{node.module}.{a.name}" for a in node.names}
     return out
 
 
@@ -101,16 +105,7 @@ def test_telemetry_off():
 
 def _dashboard_imports(rel: str) -> set[str]:
     """Every dashboard module a file imports, at any depth (function-level imports too)."""
-    path = ROOT / rel
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    out = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            out.add(node.module)
-            out |= {f"{node.module}.{a.name}" for a in node.names}
-    return {m for m in out if m.startswith("dashboard")}
+    return {m for m in _imports(ROOT / rel, names=True) if m.startswith("dashboard")}
 
 
 # The layers of a figure, lowest first: each imports only from those before it.
