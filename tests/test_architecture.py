@@ -175,7 +175,7 @@ RULE_PATTERNS = {
     "the resolution levels within grid / village": (
         r"""\.c\.level\s*==|level\s+IN\s*\(\s*'grid'|\.level\.(in_|isin)\(\s*[\[(]\s*["']grid"""
         r"""|\.get\(\s*["']grid["']\s*,\s*0\s*\)""", {"dashboard/rules.py"}),
-    "below target": (r"-1e-12", {"dashboard/metrics.py"}),
+    "below target": (r"-1e-12|[\])]\s*(<|>)=?\s*(target|goal)\b", {"dashboard/metrics.py"}),
     "rounding half up": (r"ROUND_HALF", {"dashboard/fmt.py"}),
     "a percentage rounded for an export": (r"round\([^()]*\*\s*100\s*,", {"dashboard/ui/widgets.py"}),
 }

@@ -159,10 +159,11 @@ def briefing_from(r: dict, period: Period, names: dict, lang: str = "zh", target
                        per=fmt.num(tw["households_per_grid_worker"], 1)))
 
     steps = []
+    # most unresolved first, as below_average
     below = sorted((m["disputes_resolved"] - m["disputes_total"], m["resolution_rate"], names[v])
                    for v, m in vs.items()
-                   if target is not None and m["resolution_rate"] is not None and m["resolution_rate"] < target
-                   and m["disputes_total"] >= MIN_CASES)   # most unresolved first, as below_average
+                   if target is not None and m["disputes_total"] >= MIN_CASES
+                   and metrics.meets_target("resolution_rate", m["resolution_rate"], target) is False)
     if below:
         steps.append(t("meeting.brief_step_below", lang, villages=_named([n for *_, n in below], lang),
                        target=fmt.pct(target)))
