@@ -306,14 +306,33 @@ def derive(base: dict[str, np.ndarray], median: np.ndarray) -> dict[str, np.ndar
             a, b = x.minus or (x.numerator, x.denominator)
             if a not in m or b not in m:
                 left.append(k)
-            elif x.minus:
-                m[k] = m[a] - m[b]
             else:
-                m[k] = _ratios(m[a], m[b], x.per)
+                m[k] = _combine(x, m[a], m[b])
         if len(left) == len(todo):
             raise ValueError(f"registry: figures without their parts: {left}")
         todo = left
     return m
+
+
+def _combine(x: Metric, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A derived figure from its two parts: a − b for a difference, else a / b × per."""
+    return a - b if x.minus else _ratios(a, b, x.per)
+
+
+def of(key: str, parts: Mapping) -> float | None:
+    """One derived figure (a ratio or a difference of the registry) from its parts' values by
+    name, e.g. ``of("resolution_rate", {"disputes_resolved": 9, "disputes_total": 10})`` → 0.9;
+    None when a part is undefined or the denominator is 0. For breakdowns the registry's columns
+    do not hold (per category, per visit type): the same rule as ``derive``."""
+    x = METRICS[key]
+    a, b = x.minus or (x.numerator, x.denominator)
+    if a is None or b is None:
+        raise ValueError(f"{key} is not derived from parts")
+    va, vb = parts.get(a), parts.get(b)
+    if va is None or vb is None:
+        return None
+    v = float(_combine(x, np.array([float(va)]), np.array([float(vb)]))[0])
+    return None if v != v else v
 
 
 def _pylist(arr: np.ndarray, key: str) -> list:

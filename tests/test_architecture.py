@@ -157,6 +157,10 @@ def test_a_new_ratio_is_one_registry_line(monkeypatch):
     got = metrics.derive(base, np.array([np.nan, np.nan]))
     assert got["x_per_10_grids"][0] == 5.0 and np.isnan(got["x_per_10_grids"][1])
     assert got["x_gap"].tolist() == [3.0, 0.0]
+    # one row's figure from its parts by name: the same rule (zero denominator → None)
+    assert metrics.of("x_per_10_grids", {"disputes_total": 3, "grids": 6}) == 5.0
+    assert metrics.of("x_per_10_grids", {"disputes_total": 3, "grids": 0}) is None
+    assert metrics.of("x_gap", {"disputes_total": 3, "backlog_open": 1}) == 2.0
 
 
 # Each business rule's constant or predicate, as it would look if re-coded, and the files allowed to

@@ -89,9 +89,11 @@ def levels(conn, period: Period, village_ids=None) -> pd.DataFrame:
         row = {"village_id": v["id"], "village": v["name"],
                **{f"level_{lv}": c.get(lv, 0) for lv in LEVELS}}
         row["resolved"] = sum(c.get(lv, 0) for lv in LEVELS)
-        for col, within in (("within_grid", rules.WITHIN_GRID), ("within_village", rules.WITHIN_VILLAGE)):
-            n = sum(c.get(lv, 0) for lv in within)
-            row[col] = n / row["resolved"] if row["resolved"] else None
+        parts = {"disputes_resolved": row["resolved"],
+                 "resolved_at_grid": sum(c.get(lv, 0) for lv in rules.WITHIN_GRID),
+                 "resolved_in_village": sum(c.get(lv, 0) for lv in rules.WITHIN_VILLAGE)}
+        row["within_grid"] = metrics.of("resolved_within_grid_rate", parts)
+        row["within_village"] = metrics.of("resolved_within_village_rate", parts)
         rows.append(row)
     return pd.DataFrame(rows, columns=["village_id", "village", *LEVEL_COLS, "resolved",
                                        "within_grid", "within_village"])
@@ -123,7 +125,8 @@ def categories(conn, period: Period, village_ids=None) -> pd.DataFrame:
     """Disputes per category: received, resolved, rate; most frequent first."""
     q = (sa.select(D.c.category, sa.func.count().label("n"), _cnt(_resolved(period)).label("r"))
          .where(_in_period(period, village_ids)).group_by(D.c.category))
-    rows = [dict(category=c, received=int(n), resolved=int(r), rate=int(r) / int(n))
+    rows = [dict(category=c, received=int(n), resolved=int(r),
+                 rate=metrics.of("resolution_rate", {"disputes_resolved": r, "disputes_total": n}))
             for c, n, r in conn.execute(q)]
     df = pd.DataFrame(rows, columns=["category", "received", "resolved", "rate"])
     return df.sort_values(["received", "category"], ascending=[False, True]).reset_index(drop=True)

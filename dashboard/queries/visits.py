@@ -33,7 +33,8 @@ def _sums():
 
 def _row(r) -> dict:
     out = {k: int(r[k]) for k in SUMS}
-    out["rate"] = out["resolved"] / out["suggestions"] if out["suggestions"] else None
+    out["rate"] = metrics.of("suggestion_resolution_rate", {"issues_resolved": out["resolved"],
+                                                           "suggestions_collected": out["suggestions"]})
     return out
 
 
