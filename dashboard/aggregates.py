@@ -1,4 +1,9 @@
-"""Pre-aggregated figures per village, grid and month, kept equal to the raw ledgers.
+"""The base-sum layer: the pre-aggregated tables, and the one answer to "the base sums of these
+villages (or their grids) in this period" (``base``, ``sums``; ``raw_sums`` from the raw ledger),
+with named columns. The registry (dashboard.metrics) derives every figure from them and is never
+imported here; the rules come from dashboard.rules, the SQL dialect pieces from dashboard.db.dialect.
+
+Pre-aggregated figures per village, grid and month, kept equal to the raw ledgers.
 
 Two layers, both rebuilt from the raw rows for exactly the villages and months a
 write touched (``refresh``), inside the writer's transaction:
@@ -38,7 +43,7 @@ from dashboard.db.dialect import big_cache, concat, day as day_of, days as days_
     ids as _ids, in_villages, is_sqlite, literal_list, mark, ym
 from dashboard.db.schema import metadata
 from dashboard.periods import Period, month_end, month_index, month_start
-from dashboard.settings import OVERDUE_DAYS
+from dashboard.settings import OVERDUE_DAYS  # noqa: F401 - re-exported (tests compare the two)
 
 ROLLUP = -1         # agg_period.grid_id of a village's own row
 
