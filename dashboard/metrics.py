@@ -2,10 +2,12 @@
 
 Each metric has a key, Chinese and English names and units, a written
 definition (numerator and denominator for rates), a direction (is higher better
-or worse) and a kind that decides its formatting. ``compute`` aggregates the
-base figures in the database (GROUP BY village or grid, bound parameters) and
-derives every metric from those sums, so a township figure is always the
-ratio of sums, never an average of village ratios.
+or worse) and a kind that decides its formatting. ``compute`` takes the named base
+sums of the base-sum layer (dashboard.aggregates.base, summed in the database) and
+derives every metric from them with ``derive`` (generic over numerator /
+denominator / per / minus), so a township figure is always the ratio of sums,
+never an average of village ratios. The rules behind the sums are in
+dashboard.rules; docs/rules.md lists every rule and its one home.
 
 A rate whose denominator is zero is undefined: ``None`` (shown as —, JSON null).
 """
