@@ -291,7 +291,7 @@ def suggestions(visits: list[dict], quality: dict, seed: int) -> list[dict]:
                 ref = v["visited_on"] + timedelta(days=int(rng.integers(0, 6)))
                 d = depts[cat]
                 row.update(department=d[rng.integers(len(d))], referred_on=min(ref, END))
-                if rng.random() > 0.05 + 0.25 * (1 - q):
+                if rng.random() > 0.02 + 0.1 * (1 - q):
                     rep = row["referred_on"] + timedelta(days=int(3 + rng.gamma(2.0, 5 + 25 * (1 - q))))
                     if rep <= END:
                         u = rng.random()

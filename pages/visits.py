@@ -47,7 +47,7 @@ if not w.no_data(reps):
 
 st.header(ui.t("visits.referrals"))   # the suggestion ledger: referrals and replies
 st.caption(ui.t("visits.referrals_note", days=q.REPLY_DAYS))
-w.kpi_row(q.REFERRAL_KPIS, figures)
+w.kpi_row(q.REFERRAL_KPIS, figures, per_row=3)
 funnel = ui.cached(q.referral_funnel)(*args)
 st.caption(ui.t("visits.funnel_note"))
 if funnel["n"].iloc[0] or figures["township"]["suggestions_referred"]:
