@@ -2,8 +2,8 @@
 
 Kinds: ``villages`` (registry), ``grids`` (grid list or boundaries), ``disputes``,
 ``volunteers``, ``visits``, ``suggestions`` (one row per suggestion, to its reply).
-Formats: CSV (UTF-8, UTF-8 BOM, UTF-16, GBK/GB18030, detected), .xlsx (first sheet with data or a named sheet), GeoJSON and zipped
-Shapefiles for boundaries. Header aliases and rules: docs/UPLOAD_TEMPLATES.md.
+Formats: CSV (UTF-8, UTF-8 BOM, UTF-16, GBK/GB18030, detected), .xlsx (first sheet with data
+or a named sheet), GeoJSON and zipped Shapefiles for boundaries. Header aliases and rules: docs/UPLOAD_TEMPLATES.md.
 
 Public API (everything else is internal)::
 
