@@ -5,7 +5,9 @@ when its 答复日期 is on or before it; it is overdue at a date when it was re
 it, is not answered by it, and was referred more than REPLY_DAYS days before it. The ledger is
 small (a township collects hundreds of suggestions a year), so the figures are summed from its
 rows in the database, per village, without a pre-aggregated layer. The metric registry
-(``dashboard.metrics``) and the visits page's queries both read these rules.
+(``dashboard.metrics``, through the base-sum layer ``dashboard.aggregates.base``) and the
+visits page's queries both read these rules. It imports nothing of the metrics or the
+aggregates (it sits below both, like dashboard.rules).
 """
 from __future__ import annotations
 
@@ -14,16 +16,13 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from dashboard.db import schema as S
+from dashboard.db.dialect import days_expr, in_villages
 from dashboard.settings import REPLY_DAYS
 
 T = S.suggestion
 SATISFIED = ("satisfied", "basic")   # 满意 or 基本满意
 # the registry's base counts of the ledger (summed per village; the median comes from ``days``)
 BASE = ("suggestions_referred", "referrals_replied", "referrals_satisfied", "replies_overdue")
-
-
-def _in(col, village_ids):
-    return sa.true() if village_ids is None else col.in_(sorted(int(v) for v in village_ids))
 
 
 def referred_within(start: date, end: date, t=T):
@@ -52,13 +51,6 @@ def overdue_at(end: date, t=T):
     return sa.and_(unanswered_at(end, t), t.c.referred_on < overdue_before(end))
 
 
-def days(conn, later, earlier):
-    """Whole days between two date columns."""
-    if conn.dialect.name == "sqlite":
-        return sa.cast(sa.func.julianday(later) - sa.func.julianday(earlier), sa.Integer)
-    return later - earlier
-
-
 def _cnt(cond):
     return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
 
@@ -70,12 +62,12 @@ def base(conn, start: date, end: date, village_ids=None) -> tuple[dict, dict]:
     answered = sa.and_(period, replied_by(end))
     q = (sa.select(T.c.village_id, _cnt(period), _cnt(answered),
                    _cnt(sa.and_(answered, T.c.satisfaction.in_(SATISFIED))), _cnt(overdue_at(end)))
-         .where(T.c.referred_on.is_not(None), T.c.referred_on <= end, _in(T.c.village_id, village_ids))
+         .where(T.c.referred_on.is_not(None), T.c.referred_on <= end, in_villages(T.c.village_id, village_ids))
          .group_by(T.c.village_id))
     out = {int(r[0]): dict(zip(BASE, (int(x) for x in r[1:]))) for r in conn.execute(q)}
-    d = days(conn, T.c.replied_on, T.c.referred_on)
+    d = days_expr(conn, T.c.replied_on, T.c.referred_on)
     hq = (sa.select(T.c.village_id, d, sa.func.count())
-          .where(answered, _in(T.c.village_id, village_ids)).group_by(T.c.village_id, d))
+          .where(answered, in_villages(T.c.village_id, village_ids)).group_by(T.c.village_id, d))
     hist: dict = {}
     for v, n_days, n in conn.execute(hq):
         hist.setdefault(int(v), {})[int(n_days)] = int(n)

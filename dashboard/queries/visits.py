@@ -9,7 +9,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dashboard import metrics
+from dashboard import suggestions as sugg_rules
 from dashboard.db import schema as S
+from dashboard.db.dialect import in_villages, month_expr
 from dashboard.periods import Period
 from dashboard.queries import summary
 from dashboard.settings import REPLY_DAYS  # noqa: F401 - the page names the rule through here
@@ -20,7 +22,7 @@ SUMS = ("visits", "voters", "suggestions", "resolved", "referred")
 
 def _where(period: Period, village_ids):
     return sa.and_(R.c.visited_on.between(period.start, period.end),
-                   metrics.in_villages(R.c.village_id, village_ids))
+                   in_villages(R.c.village_id, village_ids))
 
 
 def _sums():
@@ -99,7 +101,7 @@ def by_rep(conn, period: Period, village_ids=None, limit: int | None = None) -> 
 
 def monthly(conn, period: Period, village_ids=None) -> pd.DataFrame:
     """One row per month of the period: visits, voters, suggestions, resolved, referred."""
-    m = metrics.month_expr(conn, R.c.visited_on)
+    m = month_expr(conn, R.c.visited_on)
     q = sa.select(m.label("month"), *_sums()).where(_where(period, village_ids)).group_by(m)
     got = {r["month"]: {k: int(r[k]) for k in SUMS} for r in conn.execute(q).mappings()}
     zero = dict.fromkeys(SUMS, 0)
@@ -135,17 +137,16 @@ def referral_funnel(conn, period: Period, village_ids=None) -> pd.DataFrame:
     """What became of the suggestions collected in the period (by 收集日期), at its end: solved
     on the spot, referred, of those answered by the end, of those found satisfactory. One row
     per stage (FUNNEL_STAGES), counts summed in SQL."""
-    from dashboard import suggestions as rules
     end = period.end
     referred = SG.c.handling == "referred"
-    answered = sa.and_(referred, rules.replied_by(end))
+    answered = sa.and_(referred, sugg_rules.replied_by(end))
 
     def cnt(cond):
         return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
     q = (sa.select(sa.func.count(), cnt(SG.c.handling == "on_the_spot"), cnt(referred),
-                   cnt(answered), cnt(sa.and_(answered, SG.c.satisfaction.in_(rules.SATISFIED))))
+                   cnt(answered), cnt(sa.and_(answered, SG.c.satisfaction.in_(sugg_rules.SATISFIED))))
          .where(SG.c.collected_on.between(period.start, end),
-                metrics.in_villages(SG.c.village_id, village_ids)))
+                in_villages(SG.c.village_id, village_ids)))
     got = [int(x) for x in conn.execute(q).one()]
     return pd.DataFrame({"stage": list(FUNNEL_STAGES), "n": got})
 
@@ -159,12 +160,11 @@ def overdue_replies(conn, period: Period, village_ids=None) -> pd.DataFrame:
     end (referred more than REPLY_DAYS days before it, unanswered by it, whatever the referral
     date), by department, oldest first within it, with the days waited at that date. Suggestion
     numbers and the representative's name only: no other person is named."""
-    from dashboard import suggestions as rules
     V, end = S.village, period.end
     q = (sa.select(SG.c.department, SG.c.sugg_no, V.c.name.label("village"), SG.c.rep_name,
                    SG.c.category, SG.c.collected_on, SG.c.referred_on)
          .select_from(SG.join(V, V.c.id == SG.c.village_id))
-         .where(rules.overdue_at(end), metrics.in_villages(SG.c.village_id, village_ids))
+         .where(sugg_rules.overdue_at(end), in_villages(SG.c.village_id, village_ids))
          .order_by(SG.c.referred_on, V.c.name, SG.c.sugg_no))
     rows = [dict(r) for r in conn.execute(q).mappings()]
     for r in rows:
@@ -198,20 +198,19 @@ def referrals_by_rep(conn, period: Period, village_ids=None) -> pd.DataFrame:
     """Per representative: suggestions collected and solved on the spot in the period, and the
     registry's referral figures (referred in the period, answered by its end, overdue at it,
     share satisfied), most referred first."""
-    from dashboard import suggestions as rules
     start, end = period.start, period.end
-    within = rules.referred_within(start, end)
-    answered = sa.and_(within, rules.replied_by(end))
+    within = sugg_rules.referred_within(start, end)
+    answered = sa.and_(within, sugg_rules.replied_by(end))
     collected = SG.c.collected_on.between(start, end)
 
     def cnt(cond):
         return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
     q = (sa.select(SG.c.rep_name, cnt(collected), cnt(sa.and_(collected, SG.c.handling == "on_the_spot")),
                    cnt(within), cnt(answered),
-                   cnt(sa.and_(answered, SG.c.satisfaction.in_(rules.SATISFIED))),
-                   cnt(sa.and_(SG.c.referred_on.is_not(None), rules.overdue_at(end))))
+                   cnt(sa.and_(answered, SG.c.satisfaction.in_(sugg_rules.SATISFIED))),
+                   cnt(sa.and_(SG.c.referred_on.is_not(None), sugg_rules.overdue_at(end))))
          .where(sa.or_(collected, sa.and_(SG.c.referred_on.is_not(None), SG.c.referred_on <= end)),
-                SG.c.collected_on <= end, metrics.in_villages(SG.c.village_id, village_ids))
+                SG.c.collected_on <= end, in_villages(SG.c.village_id, village_ids))
          .group_by(SG.c.rep_name))
     rows = []
     for name, c, spot, ref, rep, sat, od in conn.execute(q):
