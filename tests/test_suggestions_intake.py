@@ -154,3 +154,20 @@ def test_database_checks_the_same_rules(registry, bad):
     with pytest.raises(sa.exc.IntegrityError):
         with write_txn(registry) as c:
             c.execute(sa.insert(S.suggestion).values(**row))
+
+
+def test_command_line_import_and_undo(registry, db_url, tmp_path):
+    import json
+    import subprocess
+    import sys
+    f = tmp_path / "意见建议办理台账.csv"
+    f.write_text(GOOD, encoding="gbk")
+    run = [sys.executable, "-m", "loaders"]
+    out = subprocess.run(run + ["import", str(f), "--db", db_url, "--json"], capture_output=True,
+                         text=True, cwd=Path(__file__).resolve().parent.parent)
+    doc = json.loads(out.stdout)
+    assert (out.returncode, doc["kind"], doc["inserted"], doc["encoding"]) == (0, "suggestions", 4, "gbk")
+    out = subprocess.run(run + ["undo", str(doc["batch_id"]), "--db", db_url], capture_output=True,
+                         text=True, cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0, out.stderr
+    assert rows(registry) == []
