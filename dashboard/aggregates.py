@@ -38,6 +38,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from dashboard import rules
+from dashboard import suggestions as suggestion_rules
 from dashboard.db import schema as S
 from dashboard.db.dialect import big_cache, concat, day as day_of, days as days_between, days_expr, float_zero, \
     ids as _ids, in_villages, is_sqlite, literal_list, mark, ym
@@ -729,7 +730,11 @@ def fetch(conn, start: date, end: date, village_ids, by: str):
 # (any other period, or while the aggregates are stale), always the same figures. Named columns
 # throughout: the registry's derive() reads them by name.
 
-BASE_SUMS = (*SUMS, *STOCKS)          # every base sum this layer answers
+# ---- the suggestion ledger (意见建议转办答复): a small ledger, summed from its raw rows by the
+# rules of dashboard.suggestions for every period (no month layer); villages only
+SUGGESTION_SUMS = suggestion_rules.BASE
+# ---- end of the suggestion ledger's names
+BASE_SUMS = (*SUMS, *STOCKS, *SUGGESTION_SUMS)   # every base sum this layer answers
 STATIC_FACTS = ("households", "population", "grid_workers", "grids")   # of the village and grid tables
 GRID_STATIC = ("households", "grid_workers")
 
@@ -743,6 +748,9 @@ class Base:
     sums: dict[str, np.ndarray]    # BASE_SUMS and STATIC_FACTS (grids: GRID_STATIC)
     median: np.ndarray
     town_median: float | None = None
+    # the suggestion ledger's median days to reply of them all together (its per-village column
+    # is sums["median_days_to_reply"])
+    reply_town_median: float | None = None
 
 
 def base(conn, period: Period, village_ids=None, by: str = "village") -> Base:
@@ -770,7 +778,22 @@ def base(conn, period: Period, village_ids=None, by: str = "village") -> Base:
         shown = set(vid.tolist())
         town = rules.median_from_hist(_merge_hist(h for k, h in hist.items() if k in shown))
     cols.update({k: st[k] for k in STATIC_FACTS})
-    return Base(vid, cols, median, town)
+    reply_town = _suggestion_columns(conn, period, vid, ids, cols)
+    return Base(vid, cols, median, town, reply_town)
+
+
+# ---- the suggestion ledger (意见建议转办答复) ------------------------------------------------
+def _suggestion_columns(conn, period: Period, vid: np.ndarray, ids, cols: dict) -> float | None:
+    """Put the suggestion ledger's base sums and median days to reply of these villages into
+    ``cols`` (two GROUP BY queries over its raw rows: dashboard.suggestions); returns the median
+    days to reply of them all together."""
+    base, hist = suggestion_rules.base(conn, period.start, period.end, ids)
+    got, median = _columns_from_dicts(vid, base, hist, SUGGESTION_SUMS)
+    cols.update(got)
+    cols["median_days_to_reply"] = median
+    shown = set(vid.tolist())
+    return rules.median_from_hist(_merge_hist(h for k, h in hist.items() if k in shown))
+# ---- end of the suggestion ledger ----------------------------------------------------------
 
 
 def sums(conn, period: Period, village_ids, by: str) -> tuple[dict, dict]:

@@ -203,6 +203,21 @@ def level_funnel(totals: dict[str, int], lang: str = "zh") -> go.Figure:
     return _layout(fig, t("charts.level_funnel", lang), 340, hovermode="closest")
 
 
+SUGGESTION_STAGE_COLORS = {"collected": COLORS["third"], "on_the_spot": COLORS["good"],
+                           "referred": COLORS["second"], "replied": "#7cb342", "satisfied": "#2e7d32"}
+
+
+def referral_funnel(df, lang: str = "zh") -> go.Figure:
+    """Suggestions collected → solved on the spot / referred → answered → satisfied
+    (queries.visits.referral_funnel)."""
+    stages = list(df["stage"])
+    fig = go.Figure(go.Funnel(y=[t(f"visits.stage.{s}", lang) for s in stages],
+                              x=[int(n) for n in df["n"]], textinfo="value+percent initial",
+                              marker=dict(color=[SUGGESTION_STAGE_COLORS[s] for s in stages]),
+                              hovertemplate="%{y}: %{x:,d}<extra></extra>"))
+    return _layout(fig, t("charts.referral_funnel", lang), 340, hovermode="closest")
+
+
 def levels_by_village(df, lang: str = "zh") -> go.Figure:
     """Per village, the shares of its resolved disputes by level (100% stacked bars)."""
     shown = df[df["resolved"] > 0]

@@ -249,7 +249,57 @@ def build(seed: int = 20240101) -> dict[str, list[dict]]:
 
     return dict(township=[dict(code=TOWNSHIP_CODE, name=TOWNSHIP_NAME, geometry=town)],
                 villages=villages, grids=grids, disputes=disputes,
-                volunteer_activities=activities, representative_visits=visits)
+                volunteer_activities=activities, representative_visits=visits,
+                suggestions=suggestions(visits, quality, seed))
+
+
+# 意见建议: what representatives hear, and who answers a referral (承办单位) for each kind.
+SUGGESTION_CATEGORIES = [("道路交通", 0.2, ("镇交通管理站", "县交通运输局")),
+                         ("农田水利", 0.16, ("镇农业农村服务中心", "县水利局")),
+                         ("环境卫生", 0.15, ("镇生态环境办", "镇村镇建设办")),
+                         ("教育医疗", 0.1, ("镇卫生院", "镇中心学校")),
+                         ("社会保障", 0.12, ("镇社会事务办", "县医保局")),
+                         ("产业发展", 0.09, ("镇经济发展办",)),
+                         ("社会治理", 0.1, ("镇综治中心", "镇派出所")),
+                         ("文化体育", 0.05, ("镇综合文化站",)),
+                         ("其他", 0.03, ("镇党政办",))]
+
+
+def suggestions(visits: list[dict], quality: dict, seed: int) -> list[dict]:
+    """The suggestion ledger behind the visit records: each visit's suggestions one row each,
+    its resolved ones solved on the spot, its referred ones referred to a department (a reply
+    after about two weeks, slower in the weaker villages; a few never answered; none after the
+    demo's last day), the rest being handled. Its own random stream, so the other ledgers stay
+    as they were."""
+    rng = np.random.default_rng(seed + 16)
+    cats = [(c, p) for c, p, _ in SUGGESTION_CATEGORIES]
+    depts = {c: d for c, _, d in SUGGESTION_CATEGORIES}
+    out = []
+    k = 0
+    for v in visits:
+        q = quality[v["village"]]
+        how = (["on_the_spot"] * v["resolved"] + ["referred"] * v["referred"]
+               + ["in_progress"] * (v["suggestions"] - v["resolved"] - v["referred"]))
+        for h in how:
+            k += 1
+            cat = _pick(rng, cats)
+            row = dict(sugg_no=f"JY-{v['visited_on'].year}-{k:04d}", village=v["village"],
+                       rep_name=v["rep_name"], collected_on=v["visited_on"], category=cat,
+                       handling=h, department=None, referred_on=None, replied_on=None,
+                       satisfaction=None, note=None)
+            if h == "referred":
+                ref = v["visited_on"] + timedelta(days=int(rng.integers(0, 6)))
+                d = depts[cat]
+                row.update(department=d[rng.integers(len(d))], referred_on=min(ref, END))
+                if rng.random() > 0.02 + 0.1 * (1 - q):
+                    rep = row["referred_on"] + timedelta(days=int(3 + rng.gamma(2.0, 5 + 25 * (1 - q))))
+                    if rep <= END:
+                        u = rng.random()
+                        sat = "satisfied" if u < 0.45 + 0.3 * q else \
+                            "basic" if u < 0.85 + 0.1 * q else "dissatisfied"
+                        row.update(replied_on=rep, satisfaction=sat)
+            out.append(row)
+    return out
 
 
 def _bbox(g) -> dict:
@@ -265,8 +315,9 @@ def write(conn, data: dict, username: str = "demo") -> int:
     tid = conn.execute(sa.insert(S.township).values(
         code=t["code"], name=t["name"], is_demo=True,
         geometry=json.dumps(_round_geom(t["geometry"]))).returning(S.township.c.id)).scalar_one()
-    n_rows = sum(len(data[k]) for k in ("villages", "grids", "disputes", "volunteer_activities",
-                                        "representative_visits"))
+    n_rows = sum(len(data.get(k, ())) for k in ("villages", "grids", "disputes",
+                                                "volunteer_activities", "representative_visits",
+                                                "suggestions"))
     bid = conn.execute(sa.insert(S.import_batch).values(
         kind="demo", file_name="demo", sha256=digest, username=username,
         created_at=datetime.now(), rows_read=n_rows, inserted=n_rows).returning(S.import_batch.c.id)
@@ -295,6 +346,10 @@ def write(conn, data: dict, username: str = "demo") -> int:
     conn.execute(sa.insert(S.rep_visit), [
         {**{k: v for k, v in r.items() if k != "village"}, "village_id": vid[r["village"]],
          "batch_id": bid} for r in data["representative_visits"]])
+    if data.get("suggestions"):
+        conn.execute(sa.insert(S.suggestion), [
+            {**{k: v for k, v in r.items() if k != "village"}, "village_id": vid[r["village"]],
+             "batch_id": bid} for r in data["suggestions"]])
     from dashboard import aggregates
     from dashboard.demo_users import seed_demo_users
     aggregates.refresh(conn)

@@ -85,7 +85,7 @@ def wan(v, digits: int = 1) -> str:
 
 ENUM_KINDS = {"level": "enum.level", "status": "enum.status", "rep_type": "enum.rep_type",
               "form": "enum.form", "kind": "enum.kind", "direction": "analytics.direction",
-              "rep_level": "enum.rep_level"}
+              "rep_level": "enum.rep_level", "funnel_stage": "visits.stage"}
 
 
 def frame(df, spec, lang: str = "zh", export: bool = False):

@@ -25,11 +25,11 @@ from dashboard.db.dialect import days_expr, in_villages, month_expr
 from dashboard.periods import Period
 from dashboard.rules import hist_median, median_from_hist, open_at, overdue_at, overdue_before, \
     reported_within, resolved_by, resolved_within
-from dashboard.settings import OVERDUE_DAYS, SMALL_N
+from dashboard.settings import OVERDUE_DAYS, REPLY_DAYS, SMALL_N
 
 # Re-exported: callers name the rules and constants through the registry (each lives in
 # dashboard.rules, dashboard.settings or dashboard.db.dialect; docs/rules.md lists them).
-__all__ = ["OVERDUE_DAYS", "SMALL_N", "days_expr", "hist_median", "in_villages", "median_from_hist",
+__all__ = ["OVERDUE_DAYS", "REPLY_DAYS", "SMALL_N", "days_expr", "hist_median", "in_villages", "median_from_hist",
            "month_expr", "open_at", "overdue_at", "overdue_before", "reported_within", "resolved_by",
            "resolved_within"]
 
@@ -190,6 +190,40 @@ _M = [
            "neutral", "visits", "收集的意见建议中转交有关部门办理的比例。",
            "Issues referred as a share of suggestions collected.",
            "issues_referred", "suggestions_collected", ("township", "village")),
+    # ---- suggestions referred to departments, until answered (意见建议转办答复; the ledger
+    # ---- 意见建议办理台账, rules in dashboard.suggestions) -------------------------------------
+    Metric("suggestions_referred", "转办建议", "Suggestions referred", "条", "items", "count",
+           "neutral", "visits", "统计期内（按转办日期）转交承办单位办理的意见建议条数。",
+           "Suggestions referred to a department within the period (by referral date).",
+           levels=("township", "village")),
+    Metric("referrals_replied", "转办已答复", "Referrals answered", "条", "items", "count", "higher",
+           "visits", "统计期内转办的意见建议中，期末当日或之前已答复的条数。",
+           "Of the period's referrals, those answered on or before the period's end.",
+           levels=("township", "village")),
+    Metric("referral_reply_rate", "转办答复率", "Referral reply rate", "%", "%", "rate", "higher",
+           "visits", "统计期内转办的意见建议中，期末前已答复的比例。",
+           "Share of the period's referrals answered by the period's end.",
+           "referrals_replied", "suggestions_referred", ("township", "village")),
+    Metric("median_days_to_reply", "答复用时中位数", "Median days to reply", "天", "days", "days",
+           "lower", "visits",
+           "统计期内转办、期末前已答复的意见建议（答复日期 − 转办日期）天数的中位数；条数为偶数时取中间两数的平均。",
+           "Median of (replied − referred) days over the period's referrals answered by its end; "
+           "the mean of the two middle values when their number is even.",
+           levels=("township", "village")),
+    Metric("replies_overdue", "超期未答复", "Replies overdue", "条", "items", "count", "lower",
+           "visits", f"期末当日或之前转办、到期末仍未答复，且转办已超过{REPLY_DAYS}天的意见建议条数，不论何时转办（督办清单）。",
+           f"Referrals made on or before the period's end, not answered by it and referred more "
+           f"than {REPLY_DAYS} days before it, whatever the referral date (the supervision list).",
+           levels=("township", "village")),
+    Metric("referrals_satisfied", "答复满意", "Answers found satisfactory", "条", "items", "count",
+           "higher", "visits", "转办已答复的意见建议中，代表评价为“满意”或“基本满意”的条数。",
+           "Of the referrals answered, those the representative rated satisfied or basically "
+           "satisfied.", levels=("township", "village")),
+    Metric("satisfied_rate", "答复满意率", "Satisfaction with answers", "%", "%", "rate", "higher",
+           "visits", "转办已答复的意见建议中，代表评价为“满意”或“基本满意”的比例。",
+           "Share of the answered referrals rated satisfied or basically satisfied.",
+           "referrals_satisfied", "referrals_replied", ("township", "village")),
+    # ---- end of the suggestion figures ------------------------------------------------------
 ]
 
 METRICS: dict[str, Metric] = {m.key: m for m in _M}
@@ -252,12 +286,13 @@ def rank_order(rows: Mapping, key: str) -> list:
 # ---------------------------------------------------------------- computation
 
 STATIC_KEYS = aggregates.STATIC_FACTS    # households, population, grid workers, grids
+MEDIAN_KEYS = ("median_days_to_resolve", "median_days_to_reply")   # from days histograms
 # The figures summed in the database (every other one is derived from them by ``derive``): the
-# registry's plain figures, less the static facts and the median (from the days histogram). The
+# registry's plain figures, less the static facts and the medians (from the days histograms). The
 # base-sum layer (dashboard.aggregates.BASE_SUMS) answers exactly these, by name.
 BASE_KEYS = tuple(k for k, m in METRICS.items()
                   if not (m.numerator or m.minus) and k not in STATIC_KEYS
-                  and k != "median_days_to_resolve")
+                  and k not in MEDIAN_KEYS)
 
 
 def months_of(period: Period) -> list[str]:
@@ -300,6 +335,7 @@ def derive(base: dict[str, np.ndarray], median: np.ndarray) -> dict[str, np.ndar
     nan = np.full(len(median), np.nan)
     m = {k: base.get(k, nan) if k in STATIC_KEYS else base[k] for k in (*BASE_KEYS, *STATIC_KEYS)}
     m["median_days_to_resolve"] = median
+    m["median_days_to_reply"] = base.get("median_days_to_reply", nan)
     todo = [k for k in METRICS if k not in m]
     while todo:  # a figure of figures waits for its parts (registry order otherwise)
         left = []
@@ -417,8 +453,12 @@ def compute(conn, period: Period, village_ids: Iterable[int] | None = None) -> d
     villages = Figures(b.ids, derive(b.sums, b.median))
     total = {k: np.array([float(np.sum(v))]) for k, v in b.sums.items()}
     total["volunteer_hours"] = np.array([round(math.fsum(b.sums["volunteer_hours"].tolist()), 2)])
+    total["median_days_to_reply"] = np.array([np.nan if b.reply_town_median is None
+                                              else b.reply_town_median])
     town = np.array([np.nan if b.town_median is None else b.town_median])
     return {"township": _one(derive(total, town)), "villages": villages}
+
+
 
 
 GRID_KEYS = tuple(k for k, m in METRICS.items() if "grid" in m.levels)

@@ -1,9 +1,9 @@
 """Clerk file intake (数据上传): read → normalise → validate → ingest.
 
 Kinds: ``villages`` (registry), ``grids`` (grid list or boundaries), ``disputes``,
-``volunteers``, ``visits``. Formats: CSV (UTF-8, UTF-8 BOM, UTF-16, GBK/GB18030,
-detected), .xlsx (first sheet with data or a named sheet), GeoJSON and zipped
-Shapefiles for boundaries. Header aliases and rules: docs/UPLOAD_TEMPLATES.md.
+``volunteers``, ``visits``, ``suggestions`` (one row per suggestion, to its reply).
+Formats: CSV (UTF-8, UTF-8 BOM, UTF-16, GBK/GB18030, detected), .xlsx (first sheet with data
+or a named sheet), GeoJSON and zipped Shapefiles for boundaries. Header aliases and rules: docs/UPLOAD_TEMPLATES.md.
 
 Public API (everything else is internal)::
 
@@ -41,7 +41,8 @@ Public API (everything else is internal)::
         and the rules on a second sheet.
 
     fields_for(kind, lang) -> list[dict]   field names, labels and aliases (manual mapping)
-    KINDS                                   ("villages", "grids", "disputes", "volunteers", "visits")
+    KINDS                                   ("villages", "grids", "disputes", "volunteers", "visits",
+                                             "suggestions")
 
 Writes: one transaction per file (``run_write``: BEGIN IMMEDIATE on SQLite), bulk rows through
 the DBAPI (above ``loaders.ingest.BULK_ROWS`` rows, SQLite: rows sorted in unique-key order and

@@ -28,9 +28,10 @@ from loaders.problems import Problem, Refusal, ValidationFailed
 
 TABLE_OBJ = {"village": S.village, "grid": S.grid, "dispute": S.dispute,
              "volunteer_activity": S.volunteer_activity, "rep_visit": S.rep_visit,
-             "township": S.township}
+             "suggestion": S.suggestion, "township": S.township}
 # undo deletes in this order (children first)
-DELETE_ORDER = ("dispute", "volunteer_activity", "rep_visit", "grid", "village", "township")
+DELETE_ORDER = ("dispute", "volunteer_activity", "rep_visit", "suggestion", "grid", "village",
+                "township")
 
 
 # ---------------------------------------------------------------- value helpers
@@ -300,7 +301,7 @@ def ledger_diff(conn, prep, plan, kind: str) -> dict:
         lo, hi = prep.frame[dcol].min().date(), prep.frame[dcol].max().date()
         span = [lo.isoformat(), hi.isoformat()]
         mine = set(plan.get("matched_ids", ()))
-        label_col = {"disputes": "category", "volunteers": "team", "visits": "rep_name"}[kind]
+        label_col = spec.LABEL_FIELD[kind]
         q = (sa.select(table.c.id, table.c[key], table.c[dcol], table.c[label_col])
              .where(table.c.village_id == int(vids[0]), table.c[dcol] >= lo, table.c[dcol] <= hi)
              .order_by(table.c[dcol], table.c.id))
@@ -960,6 +961,7 @@ def _check_references(conn, batch_id: int):
         (S.dispute, S.dispute.c.village_id, "village"),
         (S.volunteer_activity, S.volunteer_activity.c.village_id, "village"),
         (S.rep_visit, S.rep_visit.c.village_id, "village"),
+        (S.suggestion, S.suggestion.c.village_id, "village"),
         (S.user_scope, S.user_scope.c.village_id, "village"),
         (S.dispute, S.dispute.c.grid_id, "grid"),
         (S.volunteer_activity, S.volunteer_activity.c.grid_id, "grid"),

@@ -9,8 +9,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-KINDS = ("villages", "grids", "disputes", "volunteers", "visits")
-LEDGER_KINDS = ("disputes", "volunteers", "visits")
+KINDS = ("villages", "grids", "disputes", "volunteers", "visits", "suggestions")
+LEDGER_KINDS = ("disputes", "volunteers", "visits", "suggestions")
 COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")   # of uploaded coordinates (loaders.geo converts)
 
 
@@ -120,23 +120,53 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("referred", "int", ("转办问题（个）", "转办", "转办问题", "referred"), default=0),
         Field("note", "text", NOTE_ALIASES, max_len=2000, generic=True),
     ),
+    # 意见建议办理台账: one row per suggestion, followed from collection to the department's reply
+    "suggestions": (
+        Field("sugg_no", "text", ("建议编号", "意见建议编号", "sugg_no", "suggestion no"), max_len=64),
+        Field("village", "village", VILLAGE_ALIASES, required=True, generic=True),
+        Field("village_code", "village_code", VILLAGE_CODE, generic=True),
+        Field("rep_name", "text", ("代表姓名", "提出代表", "代表", "rep_name", "representative"),
+              required=True, max_len=50),
+        Field("collected_on", "date", ("收集日期", "提出日期", "收集时间", "collected_on",
+                                       "date collected"), required=True),
+        Field("category", "text", ("建议类别", "建议类型", "意见建议类别", "问题类别", "类别",
+                                   "category"), required=True, max_len=50),
+        Field("handling", "enum", ("办理方式", "处理方式", "办理情况", "handling"), required=True,
+              enum="handling"),
+        Field("department", "text", ("承办单位", "承办部门", "转办单位", "交办单位", "department"),
+              max_len=100),
+        Field("referred_on", "date", ("转办日期", "交办日期", "转办时间", "referred_on",
+                                      "date referred")),
+        Field("replied_on", "date", ("答复日期", "办复日期", "回复日期", "答复时间", "replied_on",
+                                     "date replied")),
+        Field("satisfaction", "enum", ("满意度", "代表满意度", "满意程度", "测评意见", "satisfaction"),
+              enum="satisfaction"),
+        Field("note", "text", NOTE_ALIASES, max_len=2000, generic=True),
+    ),
 }
 
 # The record-number field of each ledger (its natural key within a village).
-RECORD_NO = {"disputes": "case_no", "volunteers": "activity_no", "visits": "record_no"}
+RECORD_NO = {"disputes": "case_no", "volunteers": "activity_no", "visits": "record_no",
+             "suggestions": "sugg_no"}
 TABLES = {"villages": "village", "grids": "grid", "disputes": "dispute",
-          "volunteers": "volunteer_activity", "visits": "rep_visit"}
-DATE_FIELD = {"disputes": "reported_on", "volunteers": "held_on", "visits": "visited_on"}
+          "volunteers": "volunteer_activity", "visits": "rep_visit", "suggestions": "suggestion"}
+DATE_FIELD = {"disputes": "reported_on", "volunteers": "held_on", "visits": "visited_on",
+              "suggestions": "collected_on"}
+# What the upload preview's "missing rows" list shows of a stored row besides its number and date.
+LABEL_FIELD = {"disputes": "category", "volunteers": "team", "visits": "rep_name",
+               "suggestions": "category"}
 # A ledger row without a record number is known by these fields within its village (plus a
 # sequence for same-day repeats): what a correction leaves alone, so a corrected copy of the
 # file updates the row instead of adding a second one (15 → 16 volunteers is one activity).
 NATURAL_KEY = {"volunteers": ("held_on", "team", "category"),
-               "visits": ("rep_name", "visited_on", "form")}
+               "visits": ("rep_name", "visited_on", "form"),
+               "suggestions": ("rep_name", "collected_on", "category")}
 NATURAL_PREFIX = "NK-"
 # An update of a record-numbered row that changes one of these is probably another case that
 # reuses the number (a Q2 file numbering from 1 again): it needs its own confirmation.
 REUSE_FIELDS = {"disputes": ("reported_on", "category"), "volunteers": ("held_on", "category"),
-                "visits": ("visited_on", "rep_name")}
+                "visits": ("visited_on", "rep_name"),
+                "suggestions": ("collected_on", "rep_name")}
 
 # Dispute categories: a controlled vocabulary (the 矛盾纠纷 types the township reports, as the
 # dashboard stores them) -> the spellings clerks write for each. A category that matches none
@@ -199,13 +229,28 @@ ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
         "county": ("县", "县级", "区", "县区", "旗", "县（市、区）"),
         "township": ("镇", "乡", "乡镇", "镇级", "乡级", "街道"),
     },
+    # how a suggestion was handled: solved on the spot, referred to a department, being handled
+    "handling": {
+        "on_the_spot": ("当场解决", "当场办结", "现场解决", "当场答复", "当场处理", "即时解决",
+                        "已解决", "直接解决", "就地解决"),
+        "referred": ("转办", "已转办", "交办", "转交", "转有关部门", "转部门办理", "转交办理",
+                     "转相关部门"),
+        "in_progress": ("正在办理", "办理中", "正在解决", "在办", "跟踪办理", "待办理", "处理中"),
+    },
+    # the representative's satisfaction with the answer
+    "satisfaction": {
+        "satisfied": ("满意", "非常满意", "很满意"),
+        "basic": ("基本满意", "比较满意", "较满意"),
+        "dissatisfied": ("不满意", "不太满意", "很不满意"),
+    },
     "kind": {
         "village": ("村", "行政村", "村委会", "村民委员会"),
         "community": ("社区", "居委会", "社区居委会", "居民委员会"),
     },
 }
 ENUM_FIELDS = {"status": "status", "level": "level", "rep_type": "rep_type", "form": "form",
-               "kind": "kind", "rep_level": "rep_level"}
+               "kind": "kind", "rep_level": "rep_level", "handling": "handling",
+               "satisfaction": "satisfaction"}
 # An enumeration whose values may carry another's as a prefix: 县人大代表 = 县 + 人大代表.
 LEVEL_PREFIXED = {"rep_type": "rep_level"}
 

@@ -22,6 +22,10 @@ EXAMPLES = {
     "visits": {"record_no": "ZF-2024-001", "village": "红旗村", "rep_name": "张秀英",
                "rep_type": "npc", "visited_on": date(2024, 3, 5), "form": "home", "voters": 8,
                "suggestions": 3, "resolved": 2, "referred": 1, "note": ""},
+    "suggestions": {"sugg_no": "JY-2024-001", "village": "红旗村", "rep_name": "张秀英",
+                    "collected_on": date(2024, 3, 5), "category": "道路交通", "handling": "referred",
+                    "department": "镇交通管理站", "referred_on": date(2024, 3, 7),
+                    "replied_on": date(2024, 3, 28), "satisfaction": "satisfied", "note": ""},
 }
 
 
@@ -144,7 +148,8 @@ def build(kind: str, lang: str = "zh") -> bytes:
         rules.write_string(i, 3, "、".join(f.aliases[1:]), wrap)
     r = len(flds) + 2
     for key in ("general",) + {"volunteers": ("hours_rule",), "disputes": ("resolved_rule",),
-                               "visits": ("outcomes_rule",)}.get(kind, ()):
+                               "visits": ("outcomes_rule",),
+                               "suggestions": ("referral_rule",)}.get(kind, ()):
         rules.merge_range(r, 0, r, 3, t(f"loader.template.{key}", lang), wrap)
         rules.set_row(r, 48)
         r += 1

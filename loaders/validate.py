@@ -600,6 +600,54 @@ def _check_visits(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, la
                     ["visited_on", "rep_name", "rep_type", "form", "note"])
 
 
+def _check_suggestions(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, lang, geoms,
+                       coord, label):
+    """A referral (转办) has a department and a referral date; nothing else has a referral or a
+    reply date; referral not before collection, reply not before referral; satisfaction is
+    the representative's verdict on an answer, so a referral without a reply has none."""
+    out = prep.frame
+    _resolve_village(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, lang, label)
+    _defaults(prep, "suggestions", ("department", "referred_on", "replied_on", "satisfaction"))
+    if not len(out) or "handling" not in out:
+        _record_numbers(prep, col, mapping, col_name, raw_vals, "suggestions", [])
+        return
+    n = len(out)
+
+    def has(f):
+        return out[f].notna().to_numpy(dtype=bool) if f in out else np.zeros(n, bool)
+
+    def bad_cell(f):  # a cell that is filled but did not parse (already reported)
+        return (~N.blank(raw_vals[f]) & ~has(f)) if f in raw_vals else np.zeros(n, bool)
+
+    def cname(f):
+        return col_name.get(f, label[f])
+    referred = (out["handling"] == "referred").to_numpy(dtype=bool)
+    known = out["handling"].notna().to_numpy(dtype=bool)
+    hcol = cname("handling")
+    for f in ("department", "referred_on"):
+        col.add(referred & ~has(f) & ~bad_cell(f), cname(f), None, "referral_needs", handling=hcol)
+    for f in ("referred_on", "replied_on"):
+        col.add(known & ~referred & has(f), cname(f), raw_vals.get(f), "date_but_not_referred",
+                handling=hcol)
+    collected = out["collected_on"] if "collected_on" in out else None
+    if collected is not None:
+        before = (out["referred_on"] < collected).to_numpy(dtype=bool)
+        col.add(before, cname("referred_on"), raw_vals.get("referred_on"), "referred_before_collected",
+                collected=cname("collected_on"))
+    early = (out["replied_on"] < out["referred_on"]).to_numpy(dtype=bool)
+    col.add(early, cname("replied_on"), raw_vals.get("replied_on"), "replied_before_referred",
+            referred=cname("referred_on"))
+    if collected is not None:
+        col.add((out["replied_on"] < collected).to_numpy(dtype=bool) & ~early & has("referred_on"),
+                cname("replied_on"), raw_vals.get("replied_on"), "replied_before_collected",
+                collected=cname("collected_on"))
+    col.add(referred & has("satisfaction") & ~has("replied_on") & ~bad_cell("replied_on"),
+            cname("satisfaction"), raw_vals.get("satisfaction"), "satisfaction_without_reply",
+            replied=cname("replied_on"))
+    _record_numbers(prep, col, mapping, col_name, raw_vals, "suggestions",
+                    ["collected_on", "rep_name", "category", "note"])
+
+
 def _geometry(prep, col, geoms, coord, label):
     if geoms is None:
         return
@@ -675,4 +723,5 @@ def _check_grids(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, lan
 
 
 _CHECKS = {"disputes": _check_disputes, "volunteers": _check_volunteers, "visits": _check_visits,
+           "suggestions": _check_suggestions,
            "villages": _check_villages, "grids": _check_grids}

@@ -12,7 +12,7 @@ lang = ui.lang()
 w.caption(f)
 args = (f.period, f.village_ids)
 
-w.kpi_block(q.KPIS, "visits_changes", f, per_row=4)
+figures = w.kpi_block(q.KPIS, "visits_changes", f, per_row=4)
 
 c1, c2 = st.columns([3, 2])
 with c1:
@@ -45,4 +45,27 @@ if not w.no_data(reps):
     w.chart(charts.visits_per_rep(reps, lang), reps, q.REP_SPEC, "visits_per_rep_chart", f)
     w.table(reps, q.REP_SPEC, "visits_per_rep", f, height=400)
 
-w.definitions(q.KPIS)
+st.header(ui.t("visits.referrals"))   # the suggestion ledger: referrals and replies
+st.caption(ui.t("visits.referrals_note", days=q.REPLY_DAYS))
+w.kpi_row(q.REFERRAL_KPIS, figures, per_row=3)
+funnel = ui.cached(q.referral_funnel)(*args)
+st.caption(ui.t("visits.funnel_note"))
+if funnel["n"].iloc[0] or figures["township"]["suggestions_referred"]:
+    w.chart(charts.referral_funnel(funnel, lang), funnel, q.FUNNEL_SPEC, "referral_funnel", f)
+else:
+    st.info(ui.t("visits.no_suggestions"))
+late = ui.cached(q.overdue_replies)(*args)
+st.subheader(ui.t("visits.overdue", end=f.period.end.isoformat(), n=len(late)))
+st.caption(ui.t("visits.overdue_note", days=q.REPLY_DAYS))
+if late.empty:
+    st.success(ui.t("visits.no_overdue"))
+else:
+    st.markdown(f"**{ui.t('visits.overdue_departments')}**")
+    w.table(q.overdue_by_department(late), q.DEPT_SPEC, "overdue_replies_by_department", f)
+    w.table(late, q.OVERDUE_REPLY_SPEC, "overdue_replies", f, height=360)
+st.subheader(ui.t("visits.per_rep_referrals"))
+by_rep = ui.cached(q.referrals_by_rep)(*args)
+if not w.no_data(by_rep):
+    w.table(by_rep, q.REP_REFERRAL_SPEC, "referrals_per_rep", f, height=400)
+
+w.definitions((*q.KPIS, *q.REFERRAL_KPIS))

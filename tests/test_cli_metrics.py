@@ -35,10 +35,13 @@ def independent(url: str, start: date, end: date, names: list[str] | None = None
                                   "FROM volunteer_activity"), c)
         vis = pd.read_sql(sa.text("SELECT village_id, visited_on, voters, suggestions, resolved, referred "
                                   "FROM rep_visit"), c)
+        sug = pd.read_sql(sa.text("SELECT village_id, referred_on, replied_on, satisfaction "
+                                  "FROM suggestion WHERE handling = 'referred'"), c)
     if names:
         vil = vil[vil["name"].isin(names)]
     s, e = pd.Timestamp(start), pd.Timestamp(end)
-    for df, cols in ((dis, ["reported_on", "resolved_on"]), (act, ["held_on"]), (vis, ["visited_on"])):
+    for df, cols in ((dis, ["reported_on", "resolved_on"]), (act, ["held_on"]), (vis, ["visited_on"]),
+                     (sug, ["referred_on", "replied_on"])):
         for col in cols:
             df[col] = pd.to_datetime(df[col])
     every = dis.copy()   # the stock figures count cases whatever their reported date
@@ -67,6 +70,12 @@ def independent(url: str, start: date, end: date, names: list[str] | None = None
         voters, sugg = int(v["voters"].sum()), int(v["suggestions"].sum())
         solved, referred = int(v["resolved"].sum()), int(v["referred"].sum())
         workers = int(g["workers"].sum())
+        sg = sug[sug["village_id"].isin(ids)]
+        within = sg[sg["referred_on"].between(s, e)]
+        answered = within[within["replied_on"].notna() & (within["replied_on"] <= e)]
+        pleased = int(answered["satisfaction"].isin(["satisfied", "basic"]).sum())
+        open_at_end = (sg["referred_on"] <= e) & (sg["replied_on"].isna() | (sg["replied_on"] > e))
+        reply_days = (answered["replied_on"] - answered["referred_on"]).dt.days
         out = dict(
             disputes_total=total, disputes_resolved=res,
             resolution_rate=_r(_ratio(res, total), 4),
@@ -90,6 +99,11 @@ def independent(url: str, start: date, end: date, names: list[str] | None = None
             disputes_resolved_in_period=int(x["resolved_on"].between(s, e).sum()),
             backlog_open=int(still.sum()),
             backlog_overdue=int((still & ((e - x["reported_on"]).dt.days > 30)).sum()),
+            suggestions_referred=len(within), referrals_replied=len(answered),
+            referral_reply_rate=_r(_ratio(len(answered), len(within)), 4),
+            median_days_to_reply=_r(float(reply_days.median()) if len(answered) else None, 2),
+            replies_overdue=int((open_at_end & ((e - sg["referred_on"]).dt.days > 30)).sum()),
+            referrals_satisfied=pleased, satisfied_rate=_r(_ratio(pleased, len(answered)), 4),
         )
         return out
 

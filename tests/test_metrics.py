@@ -112,6 +112,9 @@ EXPECTED_A = dict(
     rep_visits=2, voters_contacted=30, suggestions_collected=10, issues_resolved=5,
     issues_referred=4, suggestion_resolution_rate=0.5, suggestion_referral_rate=0.4,
     voters_per_visit=15.0,
+    # no suggestion ledger rows in this fixture: its figures are tests/test_suggestions_metrics.py's
+    suggestions_referred=0, referrals_replied=0, referral_reply_rate=None, median_days_to_reply=None,
+    replies_overdue=0, referrals_satisfied=0, satisfied_rate=None,
     households=200, population=600, grid_workers=3, grids=2, households_per_grid_worker=66.67,
 )
 EXPECTED_B = dict(
@@ -125,6 +128,9 @@ EXPECTED_B = dict(
     rep_visits=1, voters_contacted=30, suggestions_collected=0, issues_resolved=0,
     issues_referred=0, suggestion_resolution_rate=None, suggestion_referral_rate=None,
     voters_per_visit=30.0,
+    # no suggestion ledger rows in this fixture: its figures are tests/test_suggestions_metrics.py's
+    suggestions_referred=0, referrals_replied=0, referral_reply_rate=None, median_days_to_reply=None,
+    replies_overdue=0, referrals_satisfied=0, satisfied_rate=None,
     households=100, population=300, grid_workers=0, grids=1, households_per_grid_worker=None,
 )
 EXPECTED_C = dict(
@@ -138,6 +144,9 @@ EXPECTED_C = dict(
     rep_visits=0, voters_contacted=0, suggestions_collected=0, issues_resolved=0,
     issues_referred=0, suggestion_resolution_rate=None, suggestion_referral_rate=None,
     voters_per_visit=None,
+    # no suggestion ledger rows in this fixture: its figures are tests/test_suggestions_metrics.py's
+    suggestions_referred=0, referrals_replied=0, referral_reply_rate=None, median_days_to_reply=None,
+    replies_overdue=0, referrals_satisfied=0, satisfied_rate=None,
     households=0, population=0, grid_workers=0, grids=0, households_per_grid_worker=None,
 )
 # The township is the ratio of the sums, never an average of the villages' ratios.
@@ -153,6 +162,9 @@ EXPECTED_TOWN = dict(
     rep_visits=3, voters_contacted=60, suggestions_collected=10, issues_resolved=5,
     issues_referred=4, suggestion_resolution_rate=0.5, suggestion_referral_rate=0.4,
     voters_per_visit=20.0,
+    # no suggestion ledger rows in this fixture: its figures are tests/test_suggestions_metrics.py's
+    suggestions_referred=0, referrals_replied=0, referral_reply_rate=None, median_days_to_reply=None,
+    replies_overdue=0, referrals_satisfied=0, satisfied_rate=None,
     households=300, population=900, grid_workers=3, grids=3, households_per_grid_worker=100.0,
 )
 

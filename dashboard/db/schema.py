@@ -24,7 +24,9 @@ REP_TYPES = ("party", "npc", "cppcc")
 VISIT_FORMS = ("home", "station", "forum")
 REP_LEVELS = ("national", "province", "city", "county", "township")
 ROLES = ("leader", "clerk", "admin")
-BATCH_KINDS = ("villages", "grids", "disputes", "volunteers", "visits", "demo")
+HANDLINGS = ("on_the_spot", "referred", "in_progress")
+SATISFACTIONS = ("satisfied", "basic", "dissatisfied")
+BATCH_KINDS = ("villages", "grids", "disputes", "volunteers", "visits", "suggestions", "demo")
 
 
 def _in(col: str, values: tuple[str, ...]) -> str:
@@ -190,6 +192,38 @@ rep_visit = sa.Table(
                        name="counts"),
     sa.CheckConstraint("resolved + referred <= suggestions", name="outcomes"),
     sa.Index("ix_visit_village_date", "village_id", "visited_on"),
+)
+
+# 意见建议办理台账: one row per suggestion a representative collected, and what became of it
+# (solved on the spot, referred to a department that answers, or being handled).
+suggestion = sa.Table(
+    "suggestion", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sugg_no", sa.String(64), nullable=False),
+    sa.Column("village_id", sa.Integer, sa.ForeignKey("village.id"), nullable=False),
+    sa.Column("rep_name", sa.String(50), nullable=False),
+    sa.Column("collected_on", sa.Date, nullable=False),
+    sa.Column("category", sa.String(50), nullable=False),
+    sa.Column("handling", sa.String(12), nullable=False),
+    sa.Column("department", sa.String(100)),
+    sa.Column("referred_on", sa.Date),
+    sa.Column("replied_on", sa.Date),
+    sa.Column("satisfaction", sa.String(12)),
+    sa.Column("note", sa.Text),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("import_batch.id")),
+    sa.UniqueConstraint("village_id", "sugg_no", name="uq_suggestion_village_no"),
+    sa.CheckConstraint(_in("handling", HANDLINGS), name="handling"),
+    sa.CheckConstraint("satisfaction IS NULL OR " + _in("satisfaction", SATISFACTIONS),
+                       name="satisfaction"),
+    # a referral has a department and a date; nothing else has a referral or a reply date
+    sa.CheckConstraint(
+        "(handling = 'referred' AND department IS NOT NULL AND referred_on IS NOT NULL)"
+        " OR (handling <> 'referred' AND referred_on IS NULL AND replied_on IS NULL)",
+        name="referral"),
+    sa.CheckConstraint("referred_on IS NULL OR referred_on >= collected_on", name="referred_date"),
+    sa.CheckConstraint("replied_on IS NULL OR replied_on >= referred_on", name="replied_date"),
+    sa.Index("ix_suggestion_village_collected", "village_id", "collected_on"),
+    sa.Index("ix_suggestion_referred", "referred_on"),
 )
 
 app_user = sa.Table(

@@ -24,7 +24,8 @@ def counts(conn) -> dict[str, int]:
 def data_range(conn, village_ids=None, until=None) -> tuple[date | None, date | None]:
     """First and last day with any ledger row (of these villages, on or before ``until``)."""
     parts = []
-    for table, col in ((S.dispute, "reported_on"), (S.volunteer_activity, "held_on"), (S.rep_visit, "visited_on")):
+    for table, col in ((S.dispute, "reported_on"), (S.volunteer_activity, "held_on"), (S.rep_visit, "visited_on"),
+                       (S.suggestion, "collected_on")):
         c = table.c[col]
         q = sa.select(sa.func.min(c), sa.func.max(c))
         if village_ids is not None:

@@ -9,10 +9,12 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dashboard import metrics
+from dashboard import suggestions as sugg_rules
 from dashboard.db import schema as S
 from dashboard.db.dialect import in_villages, month_expr
 from dashboard.periods import Period
 from dashboard.queries import summary
+from dashboard.settings import REPLY_DAYS  # noqa: F401 - the page names the rule through here
 
 R = S.rep_visit
 SUMS = ("visits", "voters", "suggestions", "resolved", "referred")
@@ -123,3 +125,120 @@ VILLAGE_SPEC = [("village", "col.village", "text"),
 REP_SPEC = [("rank", "col.rank", "count"), ("rep_name", "col.rep_name", "text"),
             ("rep_type", "col.rep_type", "rep_type"), *_OUT, ("villages", "col.rep_villages", "count")]
 MONTHLY_SPEC = [("month", "col.month", "text"), *_OUT[:5]]
+
+
+# ---------------------------------------------------------------- 意见建议转办答复 (the suggestion ledger)
+# Rules in dashboard.suggestions; the registry's figures (suggestions_referred ...) in metrics.
+
+SG = S.suggestion
+FUNNEL_STAGES = ("collected", "on_the_spot", "referred", "replied", "satisfied")
+
+
+def referral_funnel(conn, period: Period, village_ids=None) -> pd.DataFrame:
+    """What became of the suggestions collected in the period (by 收集日期), at its end: solved
+    on the spot, referred, of those answered by the end, of those found satisfactory. One row
+    per stage (FUNNEL_STAGES), counts summed in SQL."""
+    end = period.end
+    referred = SG.c.handling == "referred"
+    answered = sa.and_(referred, sugg_rules.replied_by(end))
+
+    def cnt(cond):
+        return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
+    q = (sa.select(sa.func.count(), cnt(SG.c.handling == "on_the_spot"), cnt(referred),
+                   cnt(answered), cnt(sa.and_(answered, SG.c.satisfaction.in_(sugg_rules.SATISFIED))))
+         .where(SG.c.collected_on.between(period.start, end),
+                in_villages(SG.c.village_id, village_ids)))
+    got = [int(x) for x in conn.execute(q).one()]
+    return pd.DataFrame({"stage": list(FUNNEL_STAGES), "n": got})
+
+
+OVERDUE_REPLY_COLUMNS = ["department", "sugg_no", "village", "rep_name", "category", "collected_on",
+                         "referred_on", "days_waiting"]
+
+
+def overdue_replies(conn, period: Period, village_ids=None) -> pd.DataFrame:
+    """The 督办 list of referrals: those the registry counts as replies_overdue at the period's
+    end (referred more than REPLY_DAYS days before it, unanswered by it, whatever the referral
+    date), by department, oldest first within it, with the days waited at that date. Suggestion
+    numbers and the representative's name only: no other person is named."""
+    V, end = S.village, period.end
+    q = (sa.select(SG.c.department, SG.c.sugg_no, V.c.name.label("village"), SG.c.rep_name,
+                   SG.c.category, SG.c.collected_on, SG.c.referred_on)
+         .select_from(SG.join(V, V.c.id == SG.c.village_id))
+         .where(sugg_rules.overdue_at(end), in_villages(SG.c.village_id, village_ids))
+         .order_by(SG.c.referred_on, V.c.name, SG.c.sugg_no))
+    rows = [dict(r) for r in conn.execute(q).mappings()]
+    for r in rows:
+        r["collected_on"], r["referred_on"] = summary._d(r["collected_on"]), summary._d(r["referred_on"])
+        r["days_waiting"] = (end - r["referred_on"]).days
+    df = pd.DataFrame(rows, columns=OVERDUE_REPLY_COLUMNS)
+    if len(df):   # departments with the oldest referral first, oldest first within each
+        first = df.groupby("department")["referred_on"].transform("min")
+        df = df.assign(_first=first).sort_values(["_first", "department", "referred_on", "sugg_no"],
+                                                 kind="stable").drop(columns="_first")
+    return df.reset_index(drop=True)
+
+
+def overdue_by_department(df: pd.DataFrame) -> pd.DataFrame:
+    """The 督办 list summed per department: how many, the oldest referral and its days (the
+    list's own order: the department waiting longest first)."""
+    if not len(df):
+        return pd.DataFrame(columns=["department", "n", "oldest", "days_max"])
+    g = df.groupby("department", sort=False)
+    return pd.DataFrame({"department": list(g.groups), "n": g.size().to_numpy(),
+                         "oldest": g["referred_on"].min().to_numpy(),
+                         "days_max": g["days_waiting"].max().to_numpy()}).reset_index(drop=True)
+
+
+REP_REFERRAL_COLUMNS = ["rep_name", "collected", "on_the_spot", "suggestions_referred",
+                        "referrals_replied", "referral_reply_rate", "replies_overdue",
+                        "satisfied_rate"]
+
+
+def referrals_by_rep(conn, period: Period, village_ids=None) -> pd.DataFrame:
+    """Per representative: suggestions collected and solved on the spot in the period, and the
+    registry's referral figures (referred in the period, answered by its end, overdue at it,
+    share satisfied), most referred first."""
+    start, end = period.start, period.end
+    within = sugg_rules.referred_within(start, end)
+    answered = sa.and_(within, sugg_rules.replied_by(end))
+    collected = SG.c.collected_on.between(start, end)
+
+    def cnt(cond):
+        return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
+    q = (sa.select(SG.c.rep_name, cnt(collected), cnt(sa.and_(collected, SG.c.handling == "on_the_spot")),
+                   cnt(within), cnt(answered),
+                   cnt(sa.and_(answered, SG.c.satisfaction.in_(sugg_rules.SATISFIED))),
+                   cnt(sa.and_(SG.c.referred_on.is_not(None), sugg_rules.overdue_at(end))))
+         .where(sa.or_(collected, sa.and_(SG.c.referred_on.is_not(None), SG.c.referred_on <= end)),
+                SG.c.collected_on <= end, in_villages(SG.c.village_id, village_ids))
+         .group_by(SG.c.rep_name))
+    rows = []
+    for name, c, spot, ref, rep, sat, od in conn.execute(q):
+        if not (c or ref or od):
+            continue
+        rows.append(dict(rep_name=name, collected=int(c), on_the_spot=int(spot),
+                         suggestions_referred=int(ref), referrals_replied=int(rep),
+                         referral_reply_rate=rep / ref if ref else None, replies_overdue=int(od),
+                         satisfied_rate=sat / rep if rep else None))
+    df = pd.DataFrame(rows, columns=REP_REFERRAL_COLUMNS)
+    return df.sort_values(["suggestions_referred", "collected", "rep_name"],
+                          ascending=[False, False, True]).reset_index(drop=True)
+
+
+REFERRAL_KPIS = ("suggestions_referred", "referrals_replied", "referral_reply_rate",
+                 "median_days_to_reply", "replies_overdue", "satisfied_rate")
+FUNNEL_SPEC = [("stage", "col.funnel_stage", "funnel_stage"), ("n", "col.suggestions_n", "count")]
+OVERDUE_REPLY_SPEC = [("department", "col.department", "text"), ("sugg_no", "col.sugg_no", "text"),
+                      ("village", "col.village", "text"), ("rep_name", "col.rep_name", "text"),
+                      ("category", "col.sugg_category", "text"),
+                      ("collected_on", "col.collected_on", "date"),
+                      ("referred_on", "col.referred_on", "date"),
+                      ("days_waiting", "col.days_waiting", "count")]
+DEPT_SPEC = [("department", "col.department", "text"), ("n", "col.overdue_n", "count"),
+             ("oldest", "col.oldest_referral", "date"), ("days_max", "col.days_waiting_max", "count")]
+REP_REFERRAL_SPEC = [("rep_name", "col.rep_name", "text"), ("collected", "col.collected", "count"),
+                     ("on_the_spot", "col.on_the_spot", "count"),
+                     *[(k, k, None) for k in ("suggestions_referred", "referrals_replied",
+                                              "referral_reply_rate", "replies_overdue",
+                                              "satisfied_rate")]]
