@@ -165,6 +165,7 @@ class ImportContext:
     remove_missing: bool = False   # delete the village's rows in the file's span it no longer holds
     accept_reused: bool = False    # allow updates flagged "probably a reused number"
     category_map: dict[str, str] | None = None  # disputes: {category as written: vocabulary name}
+    withdraw_zero: bool = False    # rows for a zero-reported month: the zero report was wrong
 
     def __post_init__(self):
         if self.kind is not None and self.kind not in KINDS:
@@ -292,7 +293,8 @@ def _import(engine, ctx: ImportContext, res: ImportResult, holder: dict) -> None
             return ingest.apply(conn, prep, reg, kind=k, dry_run=dry_run, batch=dict(
                 file_name=file_name or "", sha256=holder["sha256"](), village_id=bvid,
                 username=username, rows_read=prep.rows_read),
-                remove_missing=ctx.remove_missing, accept_reused=ctx.accept_reused)
+                remove_missing=ctx.remove_missing, accept_reused=ctx.accept_reused,
+                withdraw_zero=ctx.withdraw_zero)
 
         if dry_run:
             with engine.connect() as conn:

@@ -192,6 +192,23 @@ rep_visit = sa.Table(
     sa.Index("ix_visit_village_date", "village_id", "visited_on"),
 )
 
+# A zero report (零报告): the village's clerk says a ledger of this kind has no rows for a month
+# ("本月无矛盾纠纷"). It is filed as a batch like any upload (who, when, undone by undo_batch);
+# ``month`` is "YYYY-MM"; ``kind`` a ledger kind of loaders.spec.LEDGER_KINDS (no CHECK: a new
+# ledger kind joins without a migration). Rows uploaded later for the month withdraw it (the
+# upload's batch_change keeps it, so undoing that upload brings it back).
+zero_report = sa.Table(
+    "zero_report", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("village_id", sa.Integer, sa.ForeignKey("village.id"), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("month", sa.String(7), nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("import_batch.id"), nullable=False),
+    sa.UniqueConstraint("village_id", "kind", "month", name="uq_zero_report_village_kind_month"),
+    sa.CheckConstraint("length(month) = 7", name="month"),
+    sa.Index("ix_zero_report_month", "month", "kind"),
+)
+
 app_user = sa.Table(
     "app_user", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
