@@ -6,8 +6,9 @@ zero report for it (zero, ``loaders.zero``); otherwise it is missing. The deadli
 day ``DASHBOARD_REPORT_DAY`` (default 5) of the next month. Timing of a covered cell: ``on_time``
 when the batch that first covered the month (the earliest applied batch that wrote one of its
 rows — the row's own batch or one in its ``batch_change`` — or the zero report's batch) was
-created on or before the deadline, else ``late``; ``None`` when that is unknown (rows of the
-demo seed or written outside any batch). A missing cell is ``pending`` until its deadline has
+created on or before the deadline, else ``late``; ``None`` when that is unknown (rows or zero
+reports of the demo seed, rows written outside any batch). A zero report withdrawn by a later
+upload no longer counts: the month is then covered by that upload's rows. A missing cell is ``pending`` until its deadline has
 passed, then ``overdue``.
 
 Ledger kinds come from ``loaders.spec.LEDGER_KINDS``; a new kind joins the board by being added
@@ -167,11 +168,12 @@ def board(conn, months: list[str], village_ids=None, now: datetime | None = None
     ids = None if village_ids is None else [v for v, _ in vill]
     lo, hi = month_bounds(months[0])[0], month_bounds(months[-1])[1]
     z, b = S.zero_report, S.import_batch
-    q = (sa.select(z.c.village_id, z.c.kind, z.c.month, z.c.batch_id, b.c.created_at)
+    q = (sa.select(z.c.village_id, z.c.kind, z.c.month, z.c.batch_id, b.c.created_at, b.c.kind)
          .select_from(z.join(b, b.c.id == z.c.batch_id)).where(z.c.month.in_(months)))
     if ids is not None:
         q = q.where(z.c.village_id.in_(ids))
-    zeros = {(int(v), k, m): (int(bid), _as_dt(at)) for v, k, m, bid, at in conn.execute(q)}
+    zeros = {(int(v), k, m): (int(bid), None if bk == "demo" else _as_dt(at))
+             for v, k, m, bid, at, bk in conn.execute(q)}
     for kind in ks:
         cover = _ledger_cover(conn, kind, lo, hi, ids)
         for vid, _ in vill:
@@ -183,8 +185,8 @@ def board(conn, months: list[str], village_ids=None, now: datetime | None = None
                     cells[(vid, kind, m)] = Cell("reported", timing, first, n)
                 elif (vid, kind, m) in zeros:
                     bid, first = zeros[(vid, kind, m)]
-                    cells[(vid, kind, m)] = Cell("zero", "on_time" if first < limit else "late", first,
-                                                 0, bid)
+                    timing = None if first is None else ("on_time" if first < limit else "late")
+                    cells[(vid, kind, m)] = Cell("zero", timing, first, 0, bid)
                 else:
                     cells[(vid, kind, m)] = Cell("missing", "overdue" if now >= limit else "pending", None)
     return Board(months, ks, vill, dl, cells)
