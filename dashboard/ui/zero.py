@@ -49,16 +49,18 @@ def box(user: dict) -> None:
         months = _months()
         mlab = {m: Z.month_label(m, ui.lang()) for m in months}
         c1, c2, c3 = st.columns(3)
-        kind = c1.selectbox(ui.t("zero.kind"), list(klab), format_func=klab.get, key="zero_kind")
-        vid = c2.selectbox(ui.t("zero.village"), list(vill), format_func=vill.get, key="zero_village")
-        month = c3.selectbox(ui.t("zero.month"), months, index=1, format_func=mlab.get, key="zero_month")
-        st.button(ui.t("zero.button"), key="zero_go", on_click=_file,
-                  args=(user, kind, vill.get(vid), month))
+        c1.selectbox(ui.t("zero.kind"), list(klab), format_func=klab.get, key="zero_kind")
+        c2.selectbox(ui.t("zero.village"), list(vill), format_func=vill.get, key="zero_village")
+        c3.selectbox(ui.t("zero.month"), months, index=1, format_func=mlab.get, key="zero_month")
+        st.button(ui.t("zero.button"), key="zero_go", on_click=_file, args=(user, vill))
         on_file(user, vill)
 
 
-def _file(user: dict, kind: str, village: str | None, month: str) -> None:
+def _file(user: dict, vill: dict[int, str]) -> None:
+    """The button's callback: the choices as they are now (not as they were drawn)."""
     lang = ui.lang()
+    ss = st.session_state
+    kind, village, month = ss.get("zero_kind"), vill.get(ss.get("zero_village")), ss.get("zero_month")
     try:
         out = uploads.file_zero_report(ui.engine(), kind, village or "", month, user)
         st.session_state["zero_msg"] = ("success", ui.t(

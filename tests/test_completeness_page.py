@@ -1,0 +1,110 @@
+"""The 报送情况 page, the overview's sentence, the deck's slide and the upload page's 零报告 box
+in AppTest on the demo township (its December 2025: 20 zero reports, 5 reports missing)."""
+import pytest
+import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
+
+from dashboard.db import schema as S
+from dashboard.db.engine import get_engine
+from dashboard.ui import nav
+
+ADMIN = {"username": "test-admin", "role": "admin", "village_ids": None, "display_name": "test"}
+MISSING = ["- 3 个村（社区）未报送 2025年12月矛盾纠纷台账：红旗村、建设村、胜利村。",
+           "- 1 个村（社区）未报送 2025年12月志愿服务台账：石桥村。",
+           "- 1 个村（社区）未报送 2025年12月代表走访台账：马鞍村。"]
+
+
+@pytest.fixture
+def demo_env(demo_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", demo_url)
+    monkeypatch.setenv("DASHBOARD_AUTH", "off")
+    return demo_url
+
+
+def page(path, user=ADMIN, lang="zh"):
+    at = AppTest.from_file(str(nav.ROOT / path), default_timeout=120)
+    at.session_state["user"] = user
+    at.session_state["lang"] = lang
+    return at.run()
+
+
+def bullets(at):
+    return [m.value for m in at.markdown if m.value.startswith("- ")]
+
+
+def test_the_board_opens_on_december_2025_with_the_missing_and_late_reports(demo_env):
+    at = page("pages/completeness.py")
+    assert not at.exception
+    assert at.selectbox(key="cp_month").value == "2025-12" and at.selectbox(key="cp_span").value == 6
+    assert at.markdown[0].value.startswith("2025年12月（截止 2026\\-01\\-05）：27 个村（社区）× 3 类台账，"
+                                           "已报送 56、零报告 20、未报送 5；迟报 ")
+    assert bullets(at)[:3] == MISSING
+    board = at.dataframe[0].value
+    assert board.shape == (27, 1 + 3 * 6)
+    red = board.set_index("村（社区）").loc["红旗村"]
+    assert red["矛盾纠纷台账 2025年12月"] == "✖" and red["志愿服务台账 2025年12月"] == "✔"
+    reminder = at.code[0].value.splitlines()
+    assert reminder[0] == "关于报送2025年12月台账的提醒（截止 2026-01-05）"
+    assert [r.split("：")[0] for r in reminder[2:7]] == ["红旗村", "建设村", "胜利村", "石桥村", "马鞍村"]
+    assert len(at.get("download_button")) == 2
+
+
+def test_another_month_and_span_and_english(demo_env):
+    at = page("pages/completeness.py")
+    at.selectbox(key="cp_month").set_value("2025-06")
+    at.selectbox(key="cp_span").set_value(1)
+    at.run()
+    assert not at.exception
+    assert at.dataframe[0].value.shape == (27, 4)
+    assert bullets(at) == ["- 2025年6月各村（社区）台账全部报送（其中零报告 29 个）。"]
+    en = page("pages/completeness.py", lang="en")
+    assert not en.exception and en.title[0].value == "Reporting"
+    assert bullets(en)[0] == ("- 3 villages have not reported their Dec 2025 dispute ledger\\: "
+                              "红旗村\\, 建设村\\, 胜利村\\.")   # Markdown-escaped
+
+
+def test_the_overview_says_who_has_not_reported(demo_env):
+    at = page("pages/overview.py")
+    assert not at.exception
+    assert bullets(at)[-3:] == MISSING
+
+
+def test_the_deck_has_a_reporting_slide(demo_url):
+    from dashboard import periods
+    from dashboard.report import build_deck
+    with get_engine(demo_url).connect() as c:
+        deck = build_deck(c, periods.quarter(2025, 4), None, "zh", 0.9, with_map=False)
+    s = deck.slide("completeness")
+    assert (s.title, s.subtitle) == ("台账报送情况", "2025年12月")
+    assert s.lines[0].startswith("2025年12月（截止 2026-01-05）：27 个村（社区）× 3 类台账，已报送 56、零报告 20、未报送 5")
+    assert s.table.columns == ["村（社区）", "矛盾纠纷台账", "志愿服务台账", "代表走访台账"]
+    rows = {r[0]: r[1:] for r in s.table.rows}
+    assert rows["红旗村"] == ["未报送", "已报送", "已报送"] and rows["马鞍村"][2] == "未报送"
+    assert [r[0] for r in s.table.rows] == ["东湖社区", "红旗村", "建设村", "胜利村", "石桥村", "杨家村",
+                                           "马鞍村", "双溪村"]   # a missing or a late ledger
+    assert [s.table.rows[i][0] for i in s.table.highlight] == ["红旗村", "建设村", "胜利村", "石桥村", "马鞍村"]
+    assert rows["东湖社区"] == ["已报送", "已报送", "零报告（迟报）"]
+
+
+def test_a_clerk_files_a_zero_report_on_the_upload_page(demo_copy_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", demo_copy_url)
+    monkeypatch.setenv("DASHBOARD_AUTH", "off")
+    eng = get_engine(demo_copy_url)
+    with eng.connect() as c:
+        red = c.execute(sa.select(S.village.c.id).where(S.village.c.name == "红旗村")).scalar_one()
+    clerk = {"username": "clerk", "role": "clerk", "village_ids": [red], "display_name": "文书"}
+    at = page("pages/upload.py", clerk)
+    assert not at.exception
+    assert at.selectbox(key="zero_village").options == ["红旗村"]   # their own village only
+    at.selectbox(key="zero_kind").set_value("disputes")
+    at.selectbox(key="zero_month").set_value("2025-12")
+    at.button(key="zero_go").click().run()
+    assert not at.exception
+    assert [s.value for s in at.success][-1].startswith("已报送 红旗村 2025年12月矛盾纠纷台账零报告（批次 ")
+    at.button(key="zero_go").click().run()       # the same again: refused with the reason
+    assert "已经报送过了" in at.error[-1].value
+    at.selectbox(key="zero_kind").set_value("volunteers")
+    at.button(key="zero_go").click().run()       # 红旗村 has volunteer rows in December 2025
+    assert "已有" in at.error[-1].value and "志愿服务台账记录" in at.error[-1].value
+    board = page("pages/completeness.py").dataframe[0].value.set_index("村（社区）")
+    assert board.loc["红旗村", "矛盾纠纷台账 2025年12月"] == "○（迟）"   # filed today, after 2026-01-05
