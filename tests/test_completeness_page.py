@@ -42,7 +42,7 @@ def test_the_board_opens_on_december_2025_with_the_missing_and_late_reports(demo
     board = at.dataframe[0].value
     assert board.shape == (27, 1 + 3 * 6)
     red = board.set_index("村（社区）").loc["红旗村"]
-    assert red["矛盾纠纷台账 2025年12月"] == "✖" and red["志愿服务台账 2025年12月"] == "✔"
+    assert red["矛盾纠纷 2025年12月"] == "✖" and red["志愿服务 2025年12月"] == "✔"
     reminder = at.code[0].value.splitlines()
     assert reminder[0] == "关于报送2025年12月台账的提醒（截止 2026-01-05）"
     assert [r.split("：")[0] for r in reminder[2:7]] == ["红旗村", "建设村", "胜利村", "石桥村", "马鞍村"]
@@ -107,4 +107,4 @@ def test_a_clerk_files_a_zero_report_on_the_upload_page(demo_copy_url, monkeypat
     at.button(key="zero_go").click().run()       # 红旗村 has volunteer rows in December 2025
     assert "已有" in at.error[-1].value and "志愿服务台账记录" in at.error[-1].value
     board = page("pages/completeness.py").dataframe[0].value.set_index("村（社区）")
-    assert board.loc["红旗村", "矛盾纠纷台账 2025年12月"] == "○（迟）"   # filed today, after 2026-01-05
+    assert board.loc["红旗村", "矛盾纠纷 2025年12月"] == "○（迟）"   # filed today, after 2026-01-05

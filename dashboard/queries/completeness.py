@@ -303,7 +303,9 @@ def frame(bd: Board, lang: str = "zh", words: bool = False) -> pd.DataFrame:
     cols = {}
     for k in bd.kinds:
         for m in bd.months:
-            head = f"{_kind_name(k, lang)} {month_label(m, lang)}" if len(bd.months) > 1 else _kind_name(k, lang)
+            head = _kind_name(k, lang)
+            if len(bd.months) > 1:  # 矛盾纠纷 2025年6月: the word 台账 once is enough
+                head = f"{head.removesuffix('台账').removesuffix(' ledger')} {month_label(m, lang)}"
             cols[head] = [text(bd.cell(vid, k, m)) for vid, _ in bd.villages]
     df = pd.DataFrame({t("completeness.col_village", lang): [n for _, n in bd.villages], **cols})
     df.index = range(1, len(df) + 1)
