@@ -127,6 +127,8 @@ class ImportResult:
                 "deleted": self.deleted,
                 "missing": (self.diff or {}).get("missing_total", 0),
                 "reused": (self.diff or {}).get("reused_total", 0),
+                "zero_reports": [{k: z[k] for k in ("village", "month", "rows")}
+                                 for z in (self.diff or {}).get("zero", [])],
                 "batch_id": self.batch_id, "dry_run": self.dry_run, "file_name": self.file_name,
                 "encoding": self.encoding, "sheet": self.sheet, "header_row": self.header_row,
                 "sheets_read": self.sheets_read,

@@ -56,5 +56,5 @@ def test_a_clerk_files_a_zero_report_and_the_board_changes(demo_copy_url, stream
     page.get_by_text("建设村：请尽快报送2025年12月矛盾纠纷台账").wait_for(timeout=90_000)
     page.screenshot(path=str(tmp_path / "board.png"), full_page=True)
     body = page.inner_text("body")
-    assert BEFORE not in body and "红旗村：请尽快报送" not in body
+    assert BEFORE not in body and "红旗村：请尽快报送2025年12月矛盾纠纷台账" not in body
     assert page.external_requests == []

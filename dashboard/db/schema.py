@@ -77,6 +77,8 @@ batch_change = sa.Table(
     sa.Column("table_name", sa.String(40), nullable=False),
     sa.Column("row_id", sa.Integer, nullable=False),
     sa.Column("before", sa.Text),
+    # the batches that wrote a row (the completeness board's first cover, undo's later-batch check)
+    sa.Index("ix_batch_change_row", "table_name", "row_id"),
 )
 
 village = sa.Table(

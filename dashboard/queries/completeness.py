@@ -103,7 +103,7 @@ class Board:
 
     def count(self, month: str, status: str | None = None, timing: str | None = None,
               kind: str | None = None) -> int:
-        return sum(1 for (v, k, m), c in self.cells.items() if m == month
+        return sum(1 for (v, k, m), c in self.cells.items() if m == month and k in self.kinds
                    and (kind is None or k == kind) and (status is None or c.status == status)
                    and (timing is None or c.timing == timing))
 

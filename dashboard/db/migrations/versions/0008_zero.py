@@ -6,7 +6,8 @@ Create Date: 2026-12-02
 
 ``zero_report`` (village, ledger kind, "YYYY-MM", batch): filed as an import batch of that
 ledger kind, so history, audit and undo treat it like an upload. The completeness board
-(dashboard.queries.completeness) reads it beside the ledger rows.
+(dashboard.queries.completeness) reads it beside the ledger rows; ``ix_batch_change_row`` finds
+the batches that wrote a row (the board's "first covered", undo's later-batch check).
 """
 from alembic import op
 import sqlalchemy as sa
@@ -33,8 +34,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_zero_report')),
     sa.UniqueConstraint('village_id', 'kind', 'month', name='uq_zero_report_village_kind_month'))
     op.create_index('ix_zero_report_month', 'zero_report', ['month', 'kind'])
+    op.create_index('ix_batch_change_row', 'batch_change', ['table_name', 'row_id'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_batch_change_row', table_name='batch_change')
     op.drop_index('ix_zero_report_month', table_name='zero_report')
     op.drop_table('zero_report')
