@@ -90,14 +90,14 @@ def test_the_deck_has_a_reporting_slide(demo_url):
     s = deck.slide("completeness")
     assert (s.title, s.subtitle) == ("台账报送情况", "2025年12月")
     assert s.lines[0].startswith(f"2025年12月（截止 2026-01-05）：27 个村（社区）× {K} 类台账，")
-    assert s.table.columns[:4] == ["村（社区）", "矛盾纠纷台账", "志愿服务台账", "代表走访台账"]
-    rows = {r[0]: r[1:4] for r in s.table.rows}
+    assert s.table.columns[:5] == ["序号", "村（社区）", "矛盾纠纷台账", "志愿服务台账", "代表走访台账"]
+    rows = {r[1]: r[2:5] for r in s.table.rows}
     assert rows["红旗村"] == ["未报送", "已报送", "已报送"] and rows["马鞍村"][2] == "未报送"
     assert rows["东湖社区"] == ["已报送", "已报送", "零报告（迟报）"]
     if K == 3:
-        assert [r[0] for r in s.table.rows] == ["东湖社区", "红旗村", "建设村", "胜利村", "石桥村", "杨家村",
+        assert [r[1] for r in s.table.rows] == ["东湖社区", "红旗村", "建设村", "胜利村", "石桥村", "杨家村",
                                                "马鞍村", "双溪村"]   # a missing or a late ledger
-        assert [s.table.rows[i][0] for i in s.table.highlight] == ["红旗村", "建设村", "胜利村", "石桥村", "马鞍村"]
+        assert [s.table.rows[i][1] for i in s.table.highlight] == ["红旗村", "建设村", "胜利村", "石桥村", "马鞍村"]
 
 
 def test_a_clerk_files_a_zero_report_on_the_upload_page(demo_copy_url, monkeypatch):

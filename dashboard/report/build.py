@@ -221,20 +221,22 @@ def _completeness_slide(conn, period: Period, ids, lang: str) -> Slide:
     if not rows_for:
         return Slide("completeness", title, sub, lines=lines + C.lines(bd, month, lang))
     shown = rows_for[:settings.SLIDE_TABLE_ROWS]
-    cols = [t("completeness.col_village", lang)] + [t(f"loader.kind.{k}", lang) for k in bd.kinds]
+    # a number first, the name second: the exporters' table layout (a narrow first column)
+    cols = [t("completeness.col_no", lang), t("completeness.col_village", lang)] + \
+        [t(f"loader.kind.{k}", lang) for k in bd.kinds]
     rows, raw, marked = [], [], []
     for i, (vid, name) in enumerate(shown):
         cells = [bd.cell(vid, k, month) for k in bd.kinds]
         words = [t(f"completeness.status_{c.status}", lang)
                  + (f"（{t('completeness.timing_' + c.timing, lang)}）" if c.timing == "late" else "")
                  for c in cells]
-        rows.append([name, *words])
-        raw.append([name, *words])
+        rows.append([str(i + 1), name, *words])
+        raw.append([i + 1, name, *words])
         if any(c.status == "missing" for c in cells):
             marked.append(i)
     lines.append(t("completeness.slide_table_note", lang, month=sub))
     return Slide("completeness", title, sub, lines=[" ".join(lines)],
-                 table=Table(cols, rows, [False] * len(cols), marked, raw))
+                 table=Table(cols, rows, [True] + [False] * (len(cols) - 1), marked, raw))
 
 
 SCOPE_LISTED = 6   # up to this many villages are named on the cover; more are counted
