@@ -122,3 +122,30 @@ def test_a_clerk_files_a_zero_report_on_the_upload_page(demo_copy_url, monkeypat
     assert "已有" in at.error[-1].value and "志愿服务台账记录" in at.error[-1].value
     board = page("pages/completeness.py").dataframe[0].value.set_index("村（社区）")
     assert board.loc["红旗村", "矛盾纠纷 2025年12月"] == "○（迟）"   # filed today, after 2026-01-05
+
+
+def test_upload_page_asks_before_rows_replace_a_zero_report(engine, monkeypatch):
+    import loaders
+    from dashboard import uploads
+    from loaders import zero as Z
+    villages = "村（社区）名称,区划代码,类型\n红旗村,360121105201,村\n"
+    assert loaders.import_file(engine, villages.encode(), "v.csv").ok
+    uploads.file_zero_report(engine, "disputes", "红旗村", "2025-06", username="wen")
+    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("DASHBOARD_AUTH", "off")
+    at = page("pages/upload.py")
+    data = "纠纷编号,村(社区),类别,排查日期,当事人数,状态\nHQ-9,红旗村,邻里纠纷,2025-06-12,2,已受理\n".encode()
+    at.file_uploader(key="up_file").set_value(("hq.csv", data, "text/csv"))
+    at.run()
+    assert not at.exception
+    assert at.warning[-1].value == ("这份文件有 1 行落在已报送零报告的月份：红旗村 2025年6月（1 行）。零报告是报错了吗？")
+    assert at.button(key="up_go").disabled
+    [box] = [c for c in at.checkbox if c.key.startswith("up_zero_ok_")]
+    box.check().run()
+    assert not at.button(key="up_go").disabled
+    at.button(key="up_go").click().run()
+    assert not at.exception and any("导入完成" in s.value for s in at.success)
+    with engine.connect() as c:
+        vid = c.execute(sa.select(S.village.c.id)).scalar_one()
+        assert Z.existing(c, "disputes", vid, "2025-06") is None
+        assert C.month_doc(c, "2025-06")["villages"]["红旗村"]["disputes"] == "reported"
