@@ -259,8 +259,9 @@ def build(seed: int = 20240101) -> dict[str, list[dict]]:
 # ones are part of the seed (their filing time unknown).
 DEMO_MISSING = {("红旗村", "disputes"), ("建设村", "disputes"), ("胜利村", "disputes"),
                 ("马鞍村", "visits"), ("石桥村", "volunteers")}
-_ZERO_SOURCES = (("disputes", "disputes", "reported_on"), ("volunteers", "volunteer_activities", "held_on"),
-                 ("visits", "representative_visits", "visited_on"))
+# where build() keeps each ledger kind's rows (a kind the demo has no rows of gets zero reports)
+DEMO_ROWS = {"disputes": "disputes", "volunteers": "volunteer_activities",
+             "visits": "representative_visits"}
 
 
 def zero_reports(data: dict, seed: int = 5) -> list[dict]:
@@ -270,9 +271,12 @@ def zero_reports(data: dict, seed: int = 5) -> list[dict]:
     last = f"{END.year:04d}-{END.month:02d}"
     months = [f"{y:04d}-{m:02d}" for y in range(START.year, END.year + 1) for m in range(1, 13)
               if f"{START.year:04d}-{START.month:02d}" <= f"{y:04d}-{m:02d}" <= last]
+    from loaders import spec
     out = []
-    for kind, key, col in _ZERO_SOURCES:
-        have = {(r["village"], r[col].strftime("%Y-%m")) for r in data[key]}
+    for kind in spec.LEDGER_KINDS:   # every ledger kind of the registry, in its order
+        col = spec.DATE_FIELD[kind]
+        have = {(r["village"], f"{r[col]:%Y-%m}") for r in data.get(DEMO_ROWS.get(kind, kind), ())
+                if r.get(col) is not None}
         for v in data["villages"]:
             for m in months:
                 if (v["name"], m) in have or (m == last and (v["name"], kind) in DEMO_MISSING):

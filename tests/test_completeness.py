@@ -310,3 +310,17 @@ def test_deadline_and_the_month_a_board_opens_on():
     assert C.last_due_month(date(2026, 12, 2)) == "2026-10"
     assert C.last_due_month(date(2026, 12, 5)) == "2026-11"
     assert C.months_to("2026-02", 3) == ["2025-12", "2026-01", "2026-02"]
+
+
+def test_the_demo_files_zero_reports_only_for_empty_months_and_leaves_five_missing():
+    from dashboard import demo
+    data = demo.build()
+    z = demo.zero_reports(data)
+    assert (len(z), sum(1 for r in z if r["filed_at"])) == (638, 20)
+    rows = {("disputes", r["village"], f"{r['reported_on']:%Y-%m}") for r in data["disputes"]}
+    assert not [r for r in z if (r["kind"], r["village"], r["month"]) in rows]
+    dec = {(r["village"], r["kind"]) for r in z if r["month"] == "2025-12"}
+    assert not dec & demo.DEMO_MISSING
+    late = sorted((r["filed_at"].day, r["village"], r["kind"]) for r in z if r["filed_at"] and r["filed_at"].day > 5)
+    assert late == [(6, "双溪村", "visits"), (6, "杨家村", "disputes"), (7, "胜利村", "visits"),
+                    (9, "东湖社区", "visits")]   # after the 5th of January: late
