@@ -22,6 +22,7 @@ import json
 import re
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -113,27 +114,32 @@ def file(conn, kind: str, village_id: int, month: str, username: str = "system",
 
 def conflicts(conn, kind: str, frame: pd.DataFrame) -> list[dict]:
     """Zero reports of ``kind`` for a (village, month) the prepared rows fall into:
-    [{id, village_id, month, rows, first_row}] in month order."""
+    [{id, village_id, month, rows, first_row}] in month order. One small query first: a
+    file whose villages have no zero report of the kind costs nothing more (a bulk load)."""
     dcol = spec.DATE_FIELD.get(kind)
     if kind not in spec.LEDGER_KINDS or not len(frame) or dcol not in frame or "village_id" not in frame:
         return []
-    ok = frame["village_id"].notna() & frame[dcol].notna()
-    if not ok.any():
-        return []
-    f = frame.loc[ok, ["village_id", dcol] + (["_row"] if "_row" in frame else [])]
-    months = pd.to_datetime(f[dcol]).dt.strftime("%Y-%m")
-    vids = f["village_id"].astype(int)
     z = S.zero_report
+    vids_all = sorted({int(v) for v in pd.unique(frame["village_id"].dropna())})
     got = conn.execute(sa.select(z.c.id, z.c.village_id, z.c.month).where(
-        z.c.kind == kind, z.c.village_id.in_(sorted(set(vids.tolist()))),
-        z.c.month.in_(sorted(set(months.tolist()))))).all()
+        z.c.kind == kind, z.c.village_id.in_(vids_all))).all() if vids_all else []
+    if not got:
+        return []
+    ok = frame["village_id"].notna() & frame[dcol].notna()
+    d = pd.to_datetime(frame.loc[ok, dcol])
+    ym = (d.dt.year * 12 + d.dt.month - 1).to_numpy(dtype=np.int64)
+    vids = frame.loc[ok, "village_id"].astype(np.int64).to_numpy()
+    rows_no = frame.loc[ok, "_row"].to_numpy() if "_row" in frame else None
+    present = set(np.unique(vids * 100_000 + ym).tolist())   # (village, month) pairs of the file
     out = []
     for zid, vid, month in got:
-        hit = (vids == int(vid)).to_numpy() & (months == month).to_numpy()
+        m = int(month[:4]) * 12 + int(month[5:7]) - 1
+        if int(vid) * 100_000 + m not in present:
+            continue
+        hit = (vids == int(vid)) & (ym == m)
         if hit.any():
-            rows = f["_row"][hit] if "_row" in f else pd.Series([], dtype=int)
             out.append({"id": int(zid), "village_id": int(vid), "month": month, "rows": int(hit.sum()),
-                        "first_row": int(rows.min()) if len(rows) else None})
+                        "first_row": int(rows_no[hit].min()) if rows_no is not None else None})
     return sorted(out, key=lambda c: (c["month"], c["village_id"]))
 
 
