@@ -56,8 +56,13 @@ Role checks, the audit log and the rebuild of stale aggregates after a write are
 service's (``dashboard.uploads``), which the page and the command line call.
 
 Command line: ``python -m loaders import FILE [--kind] [--village] [--db] [--dry-run] [--json]``
-(exit 0 written or clean dry run, 1 refused, 2 usage error), plus ``template``, ``undo``
-and ``batches``.
+(exit 0 written or clean dry run, 1 refused, 2 usage error), plus ``template``, ``undo``,
+``batches`` and ``zero`` (a zero report, ``loaders.zero``).
+
+Zero reports (零报告): a ledger file with rows in a month its village filed a zero report for is
+refused (``zero_contradicted``, the first row of that month named) unless
+``ImportContext.withdraw_zero``; the preview's ``diff["zero"]`` lists them for the page's
+confirmation.
 """
 from __future__ import annotations
 
