@@ -93,5 +93,12 @@ def table_to_xlsx(df: pd.DataFrame, sheet_name: str = "Sheet1", index: bool | No
     return buf.getvalue()
 
 
+def text_to_txt(text: str) -> bytes:
+    """A plain-text download (a reminder to paste into a message): UTF-8 with BOM and CRLF line
+    ends, so Notepad on Chinese Windows opens it as written."""
+    return ("\r\n".join(str(text).splitlines()) + "\r\n").encode("utf-8-sig")
+
+
+TXT_MIME = "text/plain"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIME = "text/csv"

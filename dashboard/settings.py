@@ -34,6 +34,13 @@ def _float(v: str) -> float:
     return float(v)
 
 
+def _day_of_month(v: str) -> int:
+    n = int(v)
+    if not 1 <= n <= 28:
+        raise ValueError(f"a day of the month from 1 to 28: {v!r}")
+    return n
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -70,6 +77,10 @@ SETTINGS: tuple[Setting, ...] = (
             "TOML file with the targets of registry figures and their amber bands (traffic lights)."),
     Setting("DASHBOARD_WEIGHTS", str(ROOT / "dashboard" / "index_weights.toml"),
             "TOML file with the weights of the village governance index."),
+    Setting("DASHBOARD_REPORT_DAY", "5",
+            "Monthly reporting deadline (报送截止日): a month's ledgers or zero reports are due by "
+            "this day (1-28) of the next month; the batch that first covers a month after it is late.",
+            _day_of_month),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

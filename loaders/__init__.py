@@ -57,8 +57,13 @@ Role checks, the audit log and the rebuild of stale aggregates after a write are
 service's (``dashboard.uploads``), which the page and the command line call.
 
 Command line: ``python -m loaders import FILE [--kind] [--village] [--db] [--dry-run] [--json]``
-(exit 0 written or clean dry run, 1 refused, 2 usage error), plus ``template``, ``undo``
-and ``batches``.
+(exit 0 written or clean dry run, 1 refused, 2 usage error), plus ``template``, ``undo``,
+``batches`` and ``zero`` (a zero report, ``loaders.zero``).
+
+Zero reports (零报告): a ledger file with rows in a month its village filed a zero report for is
+refused (``zero_contradicted``, the first row of that month named) unless
+``ImportContext.withdraw_zero``; the preview's ``diff["zero"]`` lists them for the page's
+confirmation.
 """
 from __future__ import annotations
 
@@ -128,6 +133,8 @@ class ImportResult:
                 "deleted": self.deleted,
                 "missing": (self.diff or {}).get("missing_total", 0),
                 "reused": (self.diff or {}).get("reused_total", 0),
+                "zero_reports": [{k: z[k] for k in ("village", "month", "rows")}
+                                 for z in (self.diff or {}).get("zero", [])],
                 "batch_id": self.batch_id, "dry_run": self.dry_run, "file_name": self.file_name,
                 "encoding": self.encoding, "sheet": self.sheet, "header_row": self.header_row,
                 "sheets_read": self.sheets_read,
@@ -166,6 +173,7 @@ class ImportContext:
     remove_missing: bool = False   # delete the village's rows in the file's span it no longer holds
     accept_reused: bool = False    # allow updates flagged "probably a reused number"
     category_map: dict[str, str] | None = None  # disputes: {category as written: vocabulary name}
+    withdraw_zero: bool = False    # rows for a zero-reported month: the zero report was wrong
 
     def __post_init__(self):
         if self.kind is not None and self.kind not in KINDS:
@@ -293,7 +301,8 @@ def _import(engine, ctx: ImportContext, res: ImportResult, holder: dict) -> None
             return ingest.apply(conn, prep, reg, kind=k, dry_run=dry_run, batch=dict(
                 file_name=file_name or "", sha256=holder["sha256"](), village_id=bvid,
                 username=username, rows_read=prep.rows_read),
-                remove_missing=ctx.remove_missing, accept_reused=ctx.accept_reused)
+                remove_missing=ctx.remove_missing, accept_reused=ctx.accept_reused,
+                withdraw_zero=ctx.withdraw_zero)
 
         if dry_run:
             with engine.connect() as conn:

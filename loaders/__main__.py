@@ -4,9 +4,14 @@
     python -m loaders template KIND [-o FILE] [--lang zh|en]
     python -m loaders batches [--db URL] [--json]
     python -m loaders undo BATCH_ID [--db URL] [--user NAME] [--json]
+    python -m loaders zero --kind KIND --village NAME --month YYYY-MM [--db URL] [--user NAME] [--json]
     python -m loaders docs          (regenerates docs/UPLOAD_TEMPLATES.md's tables from spec.py)
 
-Exit status: 0 written (or a clean dry run), 1 the file (or the undo) was refused,
+A file with rows in a month the village filed a zero report for is refused (exit 1) with the
+reason; ``import --withdraw-zero`` says the zero report was wrong and withdraws it in the same
+batch (undoing the batch brings it back).
+
+Exit status: 0 written (or a clean dry run), 1 the file (or the undo, or the zero report) was refused,
 2 a usage error (bad arguments, missing file, unknown --village, unreachable database).
 """
 from __future__ import annotations
@@ -16,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-from loaders.spec import KINDS
+from loaders.spec import KINDS, LEDGER_KINDS
 
 USAGE, REFUSED, OK = 2, 1, 0
 
@@ -56,6 +61,9 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--accept-reused", action="store_true",
                    help="allow updates that change a record's date or category (otherwise refused "
                         "as probably a reused number)")
+    i.add_argument("--withdraw-zero", action="store_true",
+                   help="rows for a month the village filed a zero report for: the zero report was "
+                        "wrong, withdraw it (otherwise the file is refused)")
     i.add_argument("--user", default=None,
                    help="user name recorded with the batch and the audit log (default: cli:<login>)")
     i.add_argument("--lang", choices=("zh", "en"), default=None, help="message language")
@@ -77,6 +85,14 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--user", default=None, help="recorded in the audit log (default: cli:<login>)")
     u.add_argument("--json", action="store_true")
     u.add_argument("--lang", choices=("zh", "en"), default=None)
+    z = sub.add_parser("zero", help="file a zero report (零报告: nothing new this month)")
+    z.add_argument("--kind", choices=LEDGER_KINDS, required=True)
+    z.add_argument("--village", metavar="NAME", required=True, help="village name or 12-digit code")
+    z.add_argument("--month", metavar="YYYY-MM", required=True)
+    z.add_argument("--db", metavar="URL")
+    z.add_argument("--user", default=None, help="recorded with the batch (default: cli:<login>)")
+    z.add_argument("--json", action="store_true")
+    z.add_argument("--lang", choices=("zh", "en"), default=None)
     return p
 
 
@@ -102,7 +118,8 @@ def cmd_import(a) -> int:
     ctx = loaders.ImportContext(path.read_bytes(), path.name, kind=a.kind, village=a.village,
                                 username=a.user or uploads.os_user(), dry_run=a.dry_run, lang=lang,
                                 sheets=a.sheet, coord_system=a.crs,
-                                remove_missing=a.remove_missing, accept_reused=a.accept_reused)
+                                remove_missing=a.remove_missing, accept_reused=a.accept_reused,
+                                withdraw_zero=a.withdraw_zero)
     res = uploads.run_import(engine, ctx, refresh=False)
     if res.refused == "unknown_village_param":
         msg = res.errors[0]["message"] if res.errors else ""
@@ -224,10 +241,42 @@ def cmd_undo(a) -> int:
     return OK
 
 
+def cmd_zero(a) -> int:
+    import loaders
+    from dashboard.i18n import t
+    from loaders.zero import month_label
+    lang = a.lang or _lang()
+    try:
+        engine = _engine(a.db)
+    except Exception as e:
+        print(f"python -m loaders: error: database: {type(e).__name__}: {e}", file=sys.stderr)
+        return USAGE
+    from dashboard import uploads
+    try:
+        out = uploads.file_zero_report(engine, a.kind, a.village, a.month,
+                                       username=a.user or uploads.os_user())
+    except loaders.Refusal as e:
+        msg = e.problems[0].message(lang)
+        if a.json:
+            print(json.dumps({"ok": False, "refused": e.code, "message": msg}, ensure_ascii=False))
+        if e.code in ("unknown_village_param", "zero_bad_month"):
+            print(f"python -m loaders: error: {msg}", file=sys.stderr)
+            return USAGE
+        if not a.json:
+            print(msg)
+        return REFUSED
+    if a.json:
+        print(json.dumps({"ok": True, **out}, ensure_ascii=False))
+    else:
+        print(t("zero.done", lang, village=out["village"], month=month_label(out["month"], lang),
+                kind=t(f"loader.kind.{out['kind']}", lang), batch=out["batch_id"]))
+    return OK
+
+
 def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     return {"import": cmd_import, "template": cmd_template, "batches": cmd_batches,
-            "undo": cmd_undo, "docs": cmd_docs}[a.command](a)
+            "undo": cmd_undo, "docs": cmd_docs, "zero": cmd_zero}[a.command](a)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from dashboard import charts, export, fmt, metrics, settings
-from dashboard.queries import overview, ranking
+from dashboard.queries import completeness, overview, ranking
 from dashboard.ui import common as ui
 from dashboard.ui import widgets as w
 
@@ -29,6 +29,8 @@ for col, (key, v) in zip(cols, items):
 st.subheader(ui.t("overview.alerts"))
 lines = ui.cached(overview.alerts)(f.period, f.village_ids, settings.get("DASHBOARD_TARGET_RATE"), lang)
 for line in lines or [ui.t("overview.no_alerts")]:
+    st.markdown(f"- {fmt.md(line)}")
+for line in ui.cached(completeness.overview_lines)(f.period.end, f.village_ids, lang):  # 报送情况
     st.markdown(f"- {fmt.md(line)}")
 
 st.subheader(ui.t("overview.village_table"))

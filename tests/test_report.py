@@ -12,8 +12,8 @@ from dashboard.report.briefing import below_average
 from dashboard.report.build import slices
 
 Q = periods.quarter(2025, 3)
-KINDS = ["title", "kpis", "disputes", "volunteers", "visits", "map", "ranking", "supervision", "alerts",
-         "briefing"]
+KINDS = ["title", "kpis", "disputes", "volunteers", "visits", "map", "ranking", "supervision",
+         "completeness", "alerts", "briefing"]
 
 
 @pytest.fixture(scope="module")

@@ -199,6 +199,40 @@ def _supervision_slide(conn, period: Period, ids, lang: str, label: str, count: 
                  table=Table(cols, rows, [kind == "count" for _, _, kind in spec], [], raw))
 
 
+def _completeness_slide(conn, period: Period, ids, lang: str) -> Slide:
+    """报送情况 of the month the period ends in (or the latest month already due): one line of
+    counts and the missing ones, and a table of the villages with a missing or late ledger
+    (at most a slide's rows; the rest are counted in the line)."""
+    from dashboard import settings
+    from dashboard.queries import completeness as C
+    from loaders.zero import month_label
+    month = min(C.month_of(period.end), C.last_due_month())
+    bd = C.board(conn, [month], ids)
+    lines = [C.summary_line(bd, month, lang)]
+    rows_for = C.attention(bd, month)
+    title = t("completeness.slide", lang)
+    sub = month_label(month, lang)
+    if not rows_for:
+        return Slide("completeness", title, sub, lines=lines + C.lines(bd, month, lang))
+    shown = rows_for[:settings.SLIDE_TABLE_ROWS]
+    # a number first, the name second: the exporters' table layout (a narrow first column)
+    cols = [t("completeness.col_no", lang), t("completeness.col_village", lang)] + \
+        [t(f"loader.kind.{k}", lang) for k in bd.kinds]
+    rows, raw, marked = [], [], []
+    for i, (vid, name) in enumerate(shown):
+        cells = [bd.cell(vid, k, month) for k in bd.kinds]
+        words = [t(f"completeness.status_{c.status}", lang)
+                 + (f"（{t('completeness.timing_' + c.timing, lang)}）" if c.timing == "late" else "")
+                 for c in cells]
+        rows.append([str(i + 1), name, *words])
+        raw.append([i + 1, name, *words])
+        if any(c.status == "missing" for c in cells):
+            marked.append(i)
+    lines.append(t("completeness.slide_table_note", lang, month=sub))
+    return Slide("completeness", title, sub, lines=[" ".join(lines)],
+                 table=Table(cols, rows, [True] + [False] * (len(cols) - 1), marked, raw))
+
+
 SCOPE_LISTED = 6   # up to this many villages are named on the cover; more are counted
 
 
@@ -333,6 +367,9 @@ def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target:
 
     # 7b the 督办 list at the period's end: the oldest cases and the count
     deck.slides.append(_supervision_slide(conn, period, ids, lang, label, tw["backlog_overdue"]))
+
+    # 7c 报送情况: who has not reported the period's last month, who reported it late
+    deck.slides.append(_completeness_slide(conn, period, ids, lang))
 
     # 8 alerts
     al = overview.alerts(conn, period, ids, target, lang)

@@ -13,8 +13,8 @@ from datetime import datetime
 
 from dashboard.periods import Period
 
-SLIDE_KINDS = ("title", "kpis", "disputes", "volunteers", "visits", "map", "ranking", "alerts",
-               "briefing")
+SLIDE_KINDS = ("title", "kpis", "disputes", "volunteers", "visits", "map", "ranking", "supervision",
+               "completeness", "alerts", "briefing")
 
 
 @dataclass

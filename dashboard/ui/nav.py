@@ -16,6 +16,7 @@ PAGES = [
     ("volunteers", "pages/volunteers.py", "nav.volunteers", ":material/volunteer_activism:", "nav.section_dashboard", None),
     ("visits", "pages/visits.py", "nav.visits", ":material/record_voice_over:", "nav.section_dashboard", None),
     ("village", "pages/village.py", "nav.village", ":material/holiday_village:", "nav.section_dashboard", None),
+    ("completeness", "pages/completeness.py", "nav.completeness", ":material/fact_check:", "nav.section_dashboard", None),
     ("meeting", "pages/meeting.py", "nav.meeting", ":material/slideshow:", "nav.section_dashboard", None),
     ("upload", "pages/upload.py", "nav.upload", ":material/upload_file:", "nav.section_data", ("clerk", "admin")),
     ("admin", "pages/admin.py", "nav.admin", ":material/admin_panel_settings:", "nav.section_admin", ("admin",)),

@@ -296,10 +296,11 @@ def imported_here(data: bytes) -> str | None:
 
 def do_import(user: dict, data: bytes, name: str, kind, village, coord, mapping,
               remove_missing: bool = False, accept_reused: bool = False,
-              sheets: list[str] | None = None) -> None:
+              sheets: list[str] | None = None, withdraw_zero: bool = False) -> None:
     res = uploads.run_import(ui.engine(), loaders.ImportContext(
         data, name, kind=kind, village=village, lang=ui.lang(), coord_system=coord,
         mapping=mapping or None, remove_missing=remove_missing, accept_reused=accept_reused,
+        withdraw_zero=withdraw_zero,
         category_map=category_map() or None, sheets=sheets or None), user)
     st.session_state.pop("up_checks", None)
     if res.ok:
