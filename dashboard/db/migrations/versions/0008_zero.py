@@ -1,7 +1,7 @@
 """zero reports (零报告): a village's clerk reports that a ledger has no rows for a month
 
 Revision ID: 0008_zero
-Revises: 0007_agg_stock
+Revises: 0008_sugg
 Create Date: 2026-12-02
 
 ``zero_report`` (village, ledger kind, "YYYY-MM", batch): filed as an import batch of that
