@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
 
 # Business rules of the figures (constants, not environment settings: the pre-aggregated month
-# layer stores exactly what a 30-day rule needs, see dashboard.aggregates._overdue_bound).
+# layer stores exactly what a 30-day rule needs, see dashboard.rules.overdue_bound).
 OVERDUE_DAYS = 30   # a dispute open for more than this many days at a date is overdue (超期)
 REPLY_DAYS = 30     # a referred suggestion unanswered this many days after its referral is overdue
 SMALL_N = 5         # a rate over fewer cases than this is marked and ranked after the others

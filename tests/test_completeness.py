@@ -128,7 +128,9 @@ def test_completeness_json_is_exact_for_reported_zero_missing_and_late(town):
 def test_before_the_deadline_a_missing_report_is_pending(town):
     with town.connect() as c:
         doc = C.month_doc(c, "2025-06", now=datetime(2025, 7, 5, 18))
-    assert doc["timing"]["建设村"] == {"disputes": "late", "volunteers": "pending", "visits": "pending"}
+    assert {k: v for k, v in doc["timing"]["建设村"].items() if k in THREE} == \
+        {"disputes": "late", "volunteers": "pending", "visits": "pending"}
+    assert all(v == "pending" for k, v in doc["timing"]["建设村"].items() if k not in THREE)
     assert doc["counts"]["visits"]["pending"] == 2 and doc["counts"]["visits"]["overdue"] == 0
 
 
@@ -316,11 +318,18 @@ def test_the_demo_files_zero_reports_only_for_empty_months_and_leaves_five_missi
     from dashboard import demo
     data = demo.build()
     z = demo.zero_reports(data)
-    assert (len(z), sum(1 for r in z if r["filed_at"])) == (638, 20)
+    three = [r for r in z if r["kind"] in THREE]
+    assert (len(three), sum(1 for r in three if r["filed_at"])) == (638, 20)
     rows = {("disputes", r["village"], f"{r['reported_on']:%Y-%m}") for r in data["disputes"]}
+    # the suggestion ledger (a kind added later) is zero-reported exactly where it has no rows
+    rows |= {("suggestions", r["village"], f"{r['collected_on']:%Y-%m}") for r in data["suggestions"]}
     assert not [r for r in z if (r["kind"], r["village"], r["month"]) in rows]
+    months = len({r["month"] for r in z})
+    assert len([r for r in z if r["kind"] == "suggestions"]) == \
+        len(data["villages"]) * months - len({k for k in rows if k[0] == "suggestions"})
     dec = {(r["village"], r["kind"]) for r in z if r["month"] == "2025-12"}
     assert not dec & demo.DEMO_MISSING
-    late = sorted((r["filed_at"].day, r["village"], r["kind"]) for r in z if r["filed_at"] and r["filed_at"].day > 5)
+    late = sorted((r["filed_at"].day, r["village"], r["kind"]) for r in three
+                  if r["filed_at"] and r["filed_at"].day > 5)
     assert late == [(6, "双溪村", "visits"), (6, "杨家村", "disputes"), (7, "胜利村", "visits"),
                     (9, "东湖社区", "visits")]   # after the 5th of January: late

@@ -24,7 +24,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dashboard import settings
-from dashboard.aggregates import _ym, month_index
+from dashboard.db.dialect import ym as _ym
+from dashboard.periods import month_index
 from dashboard.db import schema as S
 from dashboard.i18n import t
 from dashboard.queries import summary
