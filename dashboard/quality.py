@@ -570,3 +570,9 @@ def behind_frame(f: Flag, lang: str = "zh") -> pd.DataFrame:
              for k in keys] for r in f.rows]
     label = {"no": t(f"quality.no.{f.kind}" if f.rule != "grid_no_dispute" else "quality.no.grid", lang)}
     return pd.DataFrame(data, columns=[label.get(k) or t(f"quality.col.{k}", lang) for k in keys])
+
+
+def sees_township_panel(user: dict | None) -> bool:
+    """The overview's flags panel is for leaders and admins (a clerk sees their village's flags
+    on its profile)."""
+    return bool(user) and not user.get("disabled") and user.get("role") in ("leader", "admin")

@@ -4,6 +4,7 @@ import streamlit as st
 from dashboard import charts, export, fmt, metrics, settings
 from dashboard.queries import overview, ranking
 from dashboard.ui import common as ui
+from dashboard.ui import quality as quality_ui
 from dashboard.ui import widgets as w
 
 ui.page_header("overview.title")
@@ -30,6 +31,7 @@ st.subheader(ui.t("overview.alerts"))
 lines = ui.cached(overview.alerts)(f.period, f.village_ids, settings.get("DASHBOARD_TARGET_RATE"), lang)
 for line in lines or [ui.t("overview.no_alerts")]:
     st.markdown(f"- {fmt.md(line)}")
+quality_ui.overview_panel(f)
 
 st.subheader(ui.t("overview.village_table"))
 sort_key = st.selectbox(ui.t("overview.sort_by"), overview.TABLE_METRICS,
