@@ -19,8 +19,8 @@ class Town:
 
     def __init__(self, conn):
         self.c = conn
-        self.tid = conn.execute(sa.insert(S.township).values(code="000000000000", name="测试镇")
-                                .returning(S.township.c.id)).scalar_one()
+        self.tid = conn.execute(sa.select(S.township.c.id)).scalar() or conn.execute(
+            sa.insert(S.township).values(code="000000000000", name="测试镇").returning(S.township.c.id)).scalar_one()
         self.n = 0
 
     def village(self, name: str) -> int:
@@ -370,3 +370,34 @@ def test_demo_township_is_quiet(demo_url):
                 assert quality.flags(c, periods.quarter(y, q)) == [], (y, q)
             for m in range(1, 13):
                 assert quality.flags(c, periods.month(y, m)) == [], (y, m)
+
+
+def _refreshed(engine):
+    from dashboard import aggregates
+    with write_txn(engine) as c:
+        aggregates.refresh(c)
+        assert aggregates.is_fresh(c)
+
+
+def test_month_layer_gives_the_same_flags(spike_fx):
+    """Fresh aggregates are read instead of the raw rows: the same flags either way."""
+    engine, a, d = spike_fx
+    with write_txn(engine) as c:   # a grid rule and a silence too
+        tw = Town(c)
+        tw.n = 5000
+        v = tw.village("戊村")
+        g1, g2, g3 = (tw.grid(v, f"E{k}") for k in (1, 2, 3))
+        tw.disputes(v, [(D(2024, 6, 2), None)] * 13, grid=g1)
+        tw.disputes(v, [(D(2024, 6, 2), None)] * 12, grid=g2)
+        for y, m in months(2024, 1, 12):
+            tw.activities(v, [D(y, m, 5), D(y, m, 12), D(y, m, 19)])
+    with engine.connect() as c:
+        raw = [keyed(quality.flags(c, p)) for p in (periods.month(2025, 1), periods.month(2025, 2),
+                                                    periods.year(2025))]
+    _refreshed(engine)
+    with engine.connect() as c:
+        agg = [keyed(quality.flags(c, p)) for p in (periods.month(2025, 1), periods.month(2025, 2),
+                                                    periods.year(2025))]
+    assert agg == raw
+    assert {f[0] for f in raw[0]} == {"spike", "grid_no_dispute"}
+    assert {f[0] for f in raw[1]} == {"spike", "silent", "grid_no_dispute"}   # 丁村 stays at 0

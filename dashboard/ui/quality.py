@@ -11,7 +11,9 @@ DETAILED = 40   # flags shown one by one in the panel; the table above and the d
 
 
 def _flags(f, village_ids) -> list:
-    return ui.cached(quality.flags)(f.period, village_ids)
+    """The period's flags and the ledger-logic ones (the same for every period: cached once)."""
+    return quality.ordered(ui.cached(quality.flags)(f.period, village_ids, quality.PERIOD_RULES)
+                           + ui.cached(quality.ledger_logic)(None, village_ids))
 
 
 def panel(fl: list, f, name: str, title: str) -> None:
