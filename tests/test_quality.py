@@ -401,3 +401,31 @@ def test_month_layer_gives_the_same_flags(spike_fx):
     assert agg == raw
     assert {f[0] for f in raw[0]} == {"spike", "grid_no_dispute"}
     assert {f[0] for f in raw[1]} == {"spike", "silent", "grid_no_dispute"}   # 丁村 stays at 0
+
+
+# ---------------------------------------------------------------- hostile and random inputs
+
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 60), min_size=1, max_size=40), st.integers(0, 200))
+def test_vectorised_z_matches_the_written_rule(hist, x):
+    """The spike rule's matrix form (every village at once) gives robust_z's value for each."""
+    import numpy as np
+    got_x, med, z, n = quality.robust_z_columns(np.array([hist], dtype=float), np.array([float(x)]))
+    assert n[0] == len(hist) and med[0] == pytest.approx(float(np.median(hist)))
+    want = quality.robust_z(x, hist)
+    assert (z[0] == want) if want in (float("inf"), float("-inf")) else z[0] == pytest.approx(want)
+
+
+def test_flag_csv_neutralises_formula_names(engine):
+    with write_txn(engine) as c:
+        tw = Town(c)
+        v = tw.village("=HYPERLINK(\"http://x\")村")
+        tw.activities(v, [D(2025, 6, 1)], hours=25.0)
+    with engine.connect() as c:
+        fl = quality.ledger_logic(c)
+    csv = export.table_to_csv(quality.rows_frame(fl)).decode("utf-8-sig")
+    assert "'=HYPERLINK" in csv and ",=HYPERLINK" not in csv
+    assert quality.summary_frame(fl).iloc[0, 1] == "=HYPERLINK(\"http://x\")村"   # shown as typed
