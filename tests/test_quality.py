@@ -429,3 +429,21 @@ def test_flag_csv_neutralises_formula_names(engine):
     csv = export.table_to_csv(quality.rows_frame(fl)).decode("utf-8-sig")
     assert "'=HYPERLINK" in csv and ",=HYPERLINK" not in csv
     assert quality.summary_frame(fl).iloc[0, 1] == "=HYPERLINK(\"http://x\")村"   # shown as typed
+
+
+def test_command_prints_the_flags_as_json(rest_fx, db_url):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    out = subprocess.run([sys.executable, "-m", "dashboard", "quality", "--from", "2025-01-01", "--to", "2025-12-31",
+                          "--db", db_url, "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["count"] == 1 and doc["period"] == ["2025-01-01", "2025-12-31"]
+    f = doc["flags"][0]
+    assert (f["rule"], f["village"], f["kind"], f["period"], f["n_rows"]) == \
+        ("rest_days", "甲村", "disputes", ["2025-01-01", "2025-12-31"], 13)
+    assert f["values"] == {"resolved": 20, "rest": 13, "share": 0.65, "weekends_only": []}
+    assert f["rows"][0]["resolved_on"] == "2025-10-01" and "超过 60.0%" in f["rule_text"]
