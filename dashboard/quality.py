@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from dashboard import aggregates, fmt, settings
 from dashboard.db import schema as S
-from dashboard.i18n import t
+from dashboard.i18n import has, t
 from dashboard.metrics import days_expr, in_villages, month_expr
 from dashboard.periods import Period
 from loaders import spec
@@ -74,8 +74,10 @@ def _ledger(kind: str):
 
 
 def _kinds() -> tuple[str, ...]:
+    """Every ledger kind of the registry with a table, a date and a record number (a kind added
+    there, such as suggestions, is judged by the spike and silent rules at once)."""
     return tuple(k for k in spec.LEDGER_KINDS if spec.TABLES.get(k) in S.metadata.tables
-                 and k in spec.DATE_FIELD)
+                 and k in spec.DATE_FIELD and k in spec.RECORD_NO)
 
 
 def _names(conn) -> dict[int, str]:
@@ -657,7 +659,8 @@ def behind_frame(f: Flag, lang: str = "zh") -> pd.DataFrame:
                                    if any(k in r for r in f.rows)]
     data = [[(t(f"quality.check.{r[k]}", lang, **_params(lang)) if k == "check" else r.get(k))
              for k in keys] for r in f.rows]
-    label = {"no": t(f"quality.no.{f.kind}" if f.rule != "grid_no_dispute" else "quality.no.grid", lang)}
+    no_key = "quality.no.grid" if f.rule == "grid_no_dispute" else f"quality.no.{f.kind}"
+    label = {"no": t(no_key if has(no_key) else "quality.col.no", lang)}
     return pd.DataFrame(data, columns=[label.get(k) or t(f"quality.col.{k}", lang) for k in keys])
 
 

@@ -211,22 +211,26 @@ def test_silent_by_hand(silent_fx):
 
 
 def test_zero_report_counts_as_not_silent(silent_fx):
-    """丁村 filed a zero report (零报告) for 2025-11: not silent. The table is read by reflection."""
+    """丁村 filed a zero report (零报告) for 2025-11: not silent, until its batch is undone. The table
+    is read by reflection (this test makes one shaped like the zero-report branch's when absent)."""
+    from datetime import datetime
     engine, d = silent_fx
     with write_txn(engine) as c:
         if not sa.inspect(c).has_table("zero_report"):
-            c.exec_driver_sql("CREATE TABLE zero_report (village_id INTEGER NOT NULL, "
-                              "kind VARCHAR(20) NOT NULL, month VARCHAR(7) NOT NULL)")
+            c.exec_driver_sql("CREATE TABLE zero_report (village_id INTEGER NOT NULL, kind VARCHAR(20) NOT NULL, "
+                              "month VARCHAR(7) NOT NULL, batch_id INTEGER)")
         z = sa.Table("zero_report", sa.MetaData(), autoload_with=c)
-        for col in z.columns:   # another branch's table may ask for more columns: give what they need
-            if not col.nullable and col.server_default is None and not col.primary_key \
-                    and col.name not in ("village_id", "kind", "month"):
-                pytest.skip(f"zero_report needs {col.name}: this test writes only village, kind and month")
-        month = "2025-11" if isinstance(z.c.month.type, sa.String) else D(2025, 11, 1)
-        c.execute(sa.insert(z).values(village_id=d, kind="volunteers", month=month))
+        bid = c.execute(sa.insert(S.import_batch).values(
+            kind="volunteers", file_name="零报告", sha256="0" * 64, username="clerk",
+            created_at=datetime(2025, 12, 3)).returning(S.import_batch.c.id)).scalar_one()
+        c.execute(sa.insert(z).values(village_id=d, kind="volunteers", month="2025-11", batch_id=bid))
     with engine.connect() as c:
         assert [f.village for f in quality.silent(c, periods.month(2025, 12))] == ["甲村"]
         assert quality.zero_reports(c, "disputes", [quality.aggregates.month_index("2025-11")]) == set()
+    with write_txn(engine) as c:
+        c.execute(sa.update(S.import_batch).where(S.import_batch.c.id == bid).values(state="undone"))
+    with engine.connect() as c:
+        assert [f.village for f in quality.silent(c, periods.month(2025, 12))] == ["甲村", "丁村"]
 
 
 def test_zero_report_months_in_any_spelling():
