@@ -24,14 +24,20 @@ resolved, ``grid_id = 0`` no grid, ``level = ''`` none.
 """
 from __future__ import annotations
 
-import calendar
 import json
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Iterable
 
+import numpy as np
 import sqlalchemy as sa
 
+from dashboard import rules
+from dashboard.db import schema as S
+from dashboard.db.dialect import big_cache, concat, day as day_of, days as days_between, days_expr, float_zero, \
+    ids as _ids, in_villages, is_sqlite, mark, ym
 from dashboard.db.schema import metadata
+from dashboard.periods import Period, month_end, month_index, month_start
 from dashboard.settings import OVERDUE_DAYS
 
 ROLLUP = -1         # agg_period.grid_id of a village's own row
@@ -153,27 +159,6 @@ LEDGERS = ("dispute", "volunteer_activity", "rep_visit")
 
 # ---------------------------------------------------------------- months and periods
 
-def month_index(d) -> int:
-    """2024-03-xx → 2024 * 12 + 2. Accepts dates, datetimes, (year, month), 'YYYY-MM[-DD]', ints."""
-    if isinstance(d, int):
-        return d
-    if isinstance(d, (date, datetime)):
-        return d.year * 12 + d.month - 1
-    if isinstance(d, tuple):
-        return int(d[0]) * 12 + int(d[1]) - 1
-    s = str(d)
-    return int(s[:4]) * 12 + int(s[5:7]) - 1
-
-
-def month_start(m: int) -> date:
-    return date(m // 12, m % 12 + 1, 1)
-
-
-def month_end(m: int) -> date:
-    y, mo = m // 12, m % 12 + 1
-    return date(y, mo, calendar.monthrange(y, mo)[1])
-
-
 def aligned(start: date, end: date) -> tuple[int, int] | None:
     """(first month, last month) when [start, end] is whole months, else None."""
     if start.day != 1 or end != month_end(month_index(end)):
@@ -192,60 +177,6 @@ def calendar_periods(months: Iterable[int]) -> set[tuple[int, int]]:
         q0, y0 = m - m % 3, m - m % 12
         out |= {(m, m), (q0, q0 + 2), (y0, y0 + 11)}
     return out
-
-
-def _overdue_bound(pe: int) -> tuple[int, int]:
-    """(month, day) of the overdue boundary: reported before it and open at the end → overdue.
-
-    The boundary is end − 30 days; for a month end that is the 1st of the same month or
-    the 29th–31st of the month before. Returned so that ``rep_month < bm OR (rep_month = bm
-    AND tail < bd)`` is exactly ``reported_on < boundary`` (tail = day when ≥ 29, else 0).
-    """
-    b = month_end(pe) - timedelta(days=OVERDUE_DAYS)
-    if b.day == 1:
-        return month_index(b), -1
-    assert b.day >= 29, b
-    return month_index(b), b.day
-
-
-# ---------------------------------------------------------------- dialect pieces
-
-def _sqlite(conn) -> bool:
-    return conn.dialect.name == "sqlite"
-
-
-def _ym(conn, col: str) -> str:
-    if _sqlite(conn):  # dates are ISO text in SQLite: substr is several times faster than strftime
-        return f"(CAST(substr({col}, 1, 4) AS INTEGER) * 12 + CAST(substr({col}, 6, 2) AS INTEGER) - 1)"
-    return f"(CAST(EXTRACT(YEAR FROM {col}) AS INTEGER) * 12 + CAST(EXTRACT(MONTH FROM {col}) AS INTEGER) - 1)"
-
-
-def _day(conn, col: str) -> str:
-    if _sqlite(conn):
-        return f"CAST(substr({col}, 9, 2) AS INTEGER)"
-    return f"CAST(EXTRACT(DAY FROM {col}) AS INTEGER)"
-
-
-def _days(conn, later: str, earlier: str) -> str:
-    if _sqlite(conn):
-        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
-    return f"({later} - {earlier})"
-
-
-def _concat(conn, expr: str) -> str:
-    # two of these in one aggregate see the rows in the same order (days and counts pair up)
-    if _sqlite(conn):
-        return f"group_concat({expr}, ',')"
-    return f"string_agg({expr}, ',')"
-
-
-def _ids(name: str, values) -> tuple[str, dict]:
-    """An IN list as named parameters (portable, and fine for the sizes we pass)."""
-    values = sorted(set(int(v) for v in values))
-    if not values:
-        return "1 = 0", {}
-    keys = {f"{name}_{i}": v for i, v in enumerate(values)}
-    return "(" + ", ".join(f":{k}" for k in keys) + ")", keys
 
 
 # ---------------------------------------------------------------- refresh
@@ -276,7 +207,7 @@ def refresh(conn, village_ids: Iterable[int] | None = None, months: Iterable | N
         mf_agg, p_m = _ids("m", mons)
         p_m.update(lo=month_start(mons[0]), hi=month_end(mons[-1]))
     params = {**p_v, **p_m}
-    if not _sqlite(conn):
+    if not is_sqlite(conn):
         # concurrent imports refresh one at a time (SQLite's writers already do): the same row
         # lock as the dirty triggers take, so two refreshes never interleave their DELETE/INSERT
         conn.execute(sa.text("SELECT dirty FROM agg_state WHERE id = 1 FOR UPDATE"))
@@ -285,15 +216,9 @@ def refresh(conn, village_ids: Iterable[int] | None = None, months: Iterable | N
     # marked stale until a full rebuild: read the committed flag through another connection
     # (after the lock above, so no other writer can commit in between).
     keep_dirty = partial and _committed_dirty(conn)
-    big = _sqlite(conn) and (vids is None or len(vids) > 20 or mons is None or len(mons) > 12)
-    if big:  # a county-wide rebuild sorts millions of rows: keep its pages in memory
-        old_cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-        conn.exec_driver_sql("PRAGMA cache_size = -262144")
-    try:
+    # a county-wide rebuild sorts millions of rows: keep its pages in memory
+    with big_cache(conn, vids is None or len(vids) > 20 or mons is None or len(mons) > 12):
         return _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty)
-    finally:
-        if big:
-            conn.exec_driver_sql(f"PRAGMA cache_size = {int(old_cache)}")
 
 
 def _committed_dirty(conn) -> bool:
@@ -326,12 +251,12 @@ def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False) ->
         else:
             ex(sa.text(f"DELETE FROM {t.name} WHERE 1 = 1{vf_raw}{month_cond(mcol)}"), params)
 
-    rm, day = _ym(conn, "reported_on"), _day(conn, "reported_on")
+    rm, day = ym(conn, "reported_on"), day_of(conn, "reported_on")
     ex(sa.text(f"""
         INSERT INTO agg_dispute_month (rep_month, village_id, grid_id, res_month, level, tail, n)
         SELECT rm, village_id, gid, resm, lvl, tail, COUNT(*) FROM (
           SELECT {rm} AS rm, village_id, COALESCE(grid_id, 0) AS gid,
-                 CASE WHEN resolved_on IS NULL THEN 0 ELSE {_ym(conn, 'resolved_on')} END AS resm,
+                 CASE WHEN resolved_on IS NULL THEN 0 ELSE {ym(conn, 'resolved_on')} END AS resm,
                  CASE WHEN resolved_on IS NULL THEN '' ELSE COALESCE(level, '') END AS lvl,
                  CASE WHEN {day} >= 29 THEN {day} ELSE 0 END AS tail
           FROM dispute {raw_where('reported_on')}) s
@@ -341,11 +266,11 @@ def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False) ->
         INSERT INTO agg_dispute_days (rep_month, village_id, grid_id, res_month, days, n)
         SELECT rm, village_id, gid, resm, days, COUNT(*) FROM (
           SELECT {rm} AS rm, village_id, COALESCE(grid_id, 0) AS gid,
-                 {_ym(conn, 'resolved_on')} AS resm, {_days(conn, 'resolved_on', 'reported_on')} AS days
+                 {ym(conn, 'resolved_on')} AS resm, {days_between(conn, 'resolved_on', 'reported_on')} AS days
           FROM dispute {raw_where('reported_on')} AND resolved_on IS NOT NULL) s
         WHERE 1 = 1{month_cond('rm')}
         GROUP BY rm, village_id, gid, resm, days"""), params)
-    hm = _ym(conn, "held_on")
+    hm = ym(conn, "held_on")
     ex(sa.text(f"""
         INSERT INTO agg_volunteer_month (month, village_id, grid_id, activities, participants, hours, points)
         SELECT mm, village_id, gid, COUNT(*), SUM(participants), SUM(participants * hours), SUM(points) FROM (
@@ -353,7 +278,7 @@ def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False) ->
           FROM volunteer_activity {raw_where('held_on')}) s
         WHERE 1 = 1{month_cond('mm')}
         GROUP BY mm, village_id, gid"""), params)
-    vm = _ym(conn, "visited_on")
+    vm = ym(conn, "visited_on")
     ex(sa.text(f"""
         INSERT INTO agg_visit_month (month, village_id, visits, voters, suggestions, resolved, referred)
         SELECT mm, village_id, COUNT(*), SUM(voters), SUM(suggestions), SUM(resolved), SUM(referred) FROM (
@@ -392,8 +317,6 @@ def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False) ->
 
 def _build_packs(conn, periods, full: bool) -> None:
     """Rebuild the pack rows of these calendar periods from agg_period (all villages)."""
-    import numpy as np
-    from dashboard.metrics import hist_median
     if full:
         conn.execute(sa.text("DELETE FROM agg_pack"))
     periods = sorted(periods)
@@ -428,10 +351,10 @@ def _build_packs(conn, periods, full: bool) -> None:
         if texts:
             parsed = json.loads("[" + ",".join(t for _, t in texts) + "]")
             for (i, _), (d, n) in zip(texts, parsed):
-                m = hist_median(d, n)
+                m = rules.hist_median(d, n)
                 if m is not None:
                     mat[i, -1] = m
-            town = hist_median([x for d, _ in parsed for x in d], [x for _, n in parsed for x in n])
+            town = rules.hist_median([x for d, _ in parsed for x in d], [x for _, n in parsed for x in n])
         out.append({"ps": ps, "pe": pe, "n": len(rows), "data": mat.tobytes(), "town_median": town})
     if out:
         conn.execute(agg_pack.insert(), out)
@@ -439,7 +362,6 @@ def _build_packs(conn, periods, full: bool) -> None:
 
 def read_pack(conn, ps: int, pe: int):
     """(matrix with PACK_COLUMNS, town median) of a calendar period; (None, None) without rows."""
-    import numpy as np
     r = conn.execute(sa.select(agg_pack.c.n, agg_pack.c.data, agg_pack.c.town_median)
                      .where(agg_pack.c.ps == ps, agg_pack.c.pe == pe)).first()
     if r is None:
@@ -468,7 +390,7 @@ def touched(conn, batch_id: int) -> tuple[set[int], set[int]]:
     months: set[int] = set()
     for tname, dcol in DATE_COLUMN.items():
         rows = conn.execute(sa.text(
-            f"SELECT DISTINCT t.village_id, {_ym(conn, 't.' + dcol)} FROM {tname} t "
+            f"SELECT DISTINCT t.village_id, {ym(conn, 't.' + dcol)} FROM {tname} t "
             f"JOIN batch_change bc ON bc.row_id = t.id AND bc.table_name = :t WHERE bc.batch_id = :b"),
             {"t": tname, "b": int(batch_id)}).all()
         for v, m in rows:
@@ -487,7 +409,7 @@ def touched(conn, batch_id: int) -> tuple[set[int], set[int]]:
         # row; its rows carry its batch id instead (a full scan: only for such batches)
         for tname, dcol in DATE_COLUMN.items():
             for v, m in conn.execute(sa.text(
-                    f"SELECT DISTINCT village_id, {_ym(conn, dcol)} FROM {tname} WHERE batch_id = :b"),
+                    f"SELECT DISTINCT village_id, {ym(conn, dcol)} FROM {tname} WHERE batch_id = :b"),
                     {"b": int(batch_id)}):
                 vids.add(int(v))
                 months.add(int(m))
@@ -548,11 +470,46 @@ def is_fresh(conn) -> bool:
 
 # ---------------------------------------------------------------- reading
 
+# Each base sum of the period layer as the SQL summed over the month table it comes from (rows of
+# the period's months; :e is its last month, :bm / :bd its overdue bound, rules.overdue_bound). The
+# dispute rules on month numbers (rules.resolved_by / overdue_at, kept equal to the raw ledger's by
+# tests/test_aggregates.py):
+RESOLVED_BY_END = "res_month > 0 AND res_month <= :e"
+OVERDUE_AT_END = "(res_month = 0 OR res_month > :e) AND (rep_month < :bm OR (rep_month = :bm AND tail < :bd))"
+
+
+def _levels(levels) -> str:
+    return "(" + ", ".join(f"'{lv}'" for lv in levels) + ")"
+
+
+MONTH_SUMS = {
+    agg_dispute_month.name: {
+        "disputes_total": "n",
+        "disputes_resolved": f"CASE WHEN {RESOLVED_BY_END} THEN n ELSE 0 END",
+        "resolved_at_grid": f"CASE WHEN {RESOLVED_BY_END} AND level IN {_levels(rules.WITHIN_GRID)} "
+                            f"THEN n ELSE 0 END",
+        "resolved_in_village": f"CASE WHEN {RESOLVED_BY_END} AND level IN {_levels(rules.WITHIN_VILLAGE)} "
+                               f"THEN n ELSE 0 END",
+        "overdue_open": f"CASE WHEN {OVERDUE_AT_END} THEN n ELSE 0 END"},
+    agg_volunteer_month.name: {
+        "volunteer_activities": "activities", "volunteer_participants": "participants",
+        "volunteer_hours": "hours", "volunteer_points": "points"},
+    agg_visit_month.name: {
+        "rep_visits": "visits", "voters_contacted": "voters", "suggestions_collected": "suggestions",
+        "issues_resolved": "resolved", "issues_referred": "referred"},
+}
+_MONTH_COLUMN = {agg_dispute_month.name: "rep_month", agg_volunteer_month.name: "month",
+                 agg_visit_month.name: "month"}
+assert tuple(k for t in MONTH_SUMS.values() for k in t) == SUMS
+# the base sums a grid has (the visit ledger has no grid)
+GRID_SUMS = tuple(k for t, sums in MONTH_SUMS.items() if "grid_id" in metadata.tables[t].c for k in sums)
+
+
 def _period_select(conn, ps: int, pe: int, by: str, village_ids) -> tuple[str, dict]:
-    """SQL giving ``(key, grid_id, *SUMS, hist)`` per village (by='village': key = village_id,
-    grid_id = -1) or per grid (key = grid_id, 0 for no grid) of the month-aligned period
-    [ps, pe], from the month layer; hist is '[[days, …], [n, …]]' (JSON)."""
-    bm, bd = _overdue_bound(pe)
+    """SQL giving ``(k, grid_id, *SUMS, hist)`` (columns so named) per village (by='village':
+    k = village_id, grid_id = -1) or per grid (k = grid_id, 0 for no grid) of the month-aligned
+    period [ps, pe], from the month layer (MONTH_SUMS); hist is '[[days, …], [n, …]]' (JSON)."""
+    bm, bd = rules.overdue_bound(pe)
     p = {"s": ps, "e": pe, "bm": bm, "bd": bd}
     vf = ""
     if village_ids is not None:
@@ -560,58 +517,38 @@ def _period_select(conn, ps: int, pe: int, by: str, village_ids) -> tuple[str, d
         vf = f" AND village_id IN {inl}"
         p.update(pv)
     k = "village_id" if by == "village" else "grid_id"
-    res = "res_month > 0 AND res_month <= :e"
-    hist = ("'[[' || " + _concat(conn, "CAST(days AS VARCHAR(12))") + " || '],[' || "
-            + _concat(conn, "CAST(n AS VARCHAR(12))") + " || ']]'")
-    z = "0"
-    zf = "CAST(0 AS FLOAT)" if _sqlite(conn) else "CAST(0 AS DOUBLE PRECISION)"
+    hist = ("'[[' || " + concat(conn, "CAST(days AS VARCHAR(12))") + " || '],[' || "
+            + concat(conn, "CAST(n AS VARCHAR(12))") + " || ']]'")
+    zero = {n: float_zero(conn) if n in FLOAT_SUMS else "0" for n in SUMS}
     nul = "CAST(NULL AS TEXT)"
+
+    def columns(sums: dict) -> str:
+        return ", ".join(f"SUM({sums[n]}) AS {n}" if n in sums else f"{zero[n]} AS {n}" for n in SUMS)
+
     parts = [f"""
-      SELECT {k} AS k, SUM(n) AS a1,
-             SUM(CASE WHEN {res} THEN n ELSE 0 END) AS a2,
-             SUM(CASE WHEN {res} AND level = 'grid' THEN n ELSE 0 END) AS a3,
-             SUM(CASE WHEN {res} AND level IN ('grid', 'village') THEN n ELSE 0 END) AS a4,
-             SUM(CASE WHEN (res_month = 0 OR res_month > :e)
-                       AND (rep_month < :bm OR (rep_month = :bm AND tail < :bd)) THEN n ELSE 0 END) AS a5,
-             {z} AS a6, {z} AS a7, {zf} AS a8, {z} AS a9, {z} AS a10, {z} AS a11, {z} AS a12, {z} AS a13,
-             {z} AS a14, {nul} AS h
-      FROM agg_dispute_month WHERE rep_month BETWEEN :s AND :e{vf} GROUP BY {k}""",
-             f"""
-      SELECT k, {z}, {z}, {z}, {z}, {z}, {z}, {z}, {zf}, {z}, {z}, {z}, {z}, {z}, {z}, {hist}
+      SELECT {k} AS k, {columns(sums)}, {nul} AS h
+      FROM {t} WHERE {_MONTH_COLUMN[t]} BETWEEN :s AND :e{vf} GROUP BY {k}"""
+             for t, sums in MONTH_SUMS.items() if by == "village" or "grid_id" in metadata.tables[t].c]
+    parts.append(f"""
+      SELECT k, {columns({})}, {hist} AS h
       FROM (SELECT {k} AS k, days, SUM(n) AS n FROM agg_dispute_days
             WHERE rep_month BETWEEN :s AND :e AND res_month <= :e{vf} GROUP BY {k}, days) h
-      GROUP BY k""",
-             f"""
-      SELECT {k} AS k, {z}, {z}, {z}, {z}, {z}, SUM(activities), SUM(participants),
-             SUM(hours), SUM(points), {z}, {z}, {z}, {z}, {z}, {nul}
-      FROM agg_volunteer_month WHERE month BETWEEN :s AND :e{vf} GROUP BY {k}"""]
-    if by == "village":
-        parts.append(f"""
-      SELECT village_id AS k, {z}, {z}, {z}, {z}, {z}, {z}, {z}, {zf}, {z}, SUM(visits), SUM(voters),
-             SUM(suggestions), SUM(resolved), SUM(referred), {nul}
-      FROM agg_visit_month WHERE month BETWEEN :s AND :e{vf} GROUP BY village_id""")
+      GROUP BY k""")
     # PostgreSQL's SUM of a bigint is numeric: cast back, so both dialects return ints
-    outer = ", ".join(f"SUM(a{i})" if i == 8 else f"CAST(SUM(a{i}) AS BIGINT)" for i in range(1, 15))
-    sql = (f"SELECT k, {ROLLUP if by == 'village' else 'k'} AS grid_id, {outer}, MAX(h) FROM ("
+    outer = ", ".join(f"SUM({n}) AS {n}" if n in FLOAT_SUMS else f"CAST(SUM({n}) AS BIGINT) AS {n}"
+                      for n in SUMS)
+    sql = (f"SELECT k, {ROLLUP if by == 'village' else 'k'} AS grid_id, {outer}, MAX(h) AS hist FROM ("
            + " UNION ALL ".join(parts) + ") x GROUP BY k")
     return sql, p
-
-
-def _overdue_from(rep: int, tail: int) -> int:
-    """The first month at whose end a case reported in month ``rep`` (``tail`` as stored) and
-    still open is overdue: never its own month (a month is at most 31 days), the next one when
-    the boundary of that month's end falls after the reported day, else the one after."""
-    bm, bd = _overdue_bound(rep + 1)
-    return rep + 1 if rep < bm or (rep == bm and tail < bd) else rep + 2
 
 
 def _stock_rows(rows, horizon: int) -> list[tuple]:
     """agg_stock rows ``(month, grid_id, village_id, resolved, still_open, overdue)`` (grids and
     village rollups) from month-layer rows ``(rep_month, village_id, grid_id, res_month, tail,
     n)``, months up to ``horizon``: each case adds to the months it is open (from its reported
-    month until its resolved month) and overdue (from ``_overdue_from``), by difference arrays;
+    month until its resolved month) and overdue (from the first month whose end is past
+    ``rules.overdue_bound``), by difference arrays;
     resolved is cumulative."""
-    import numpy as np
     if not len(rows):
         return []
     a = np.asarray(rows, dtype=np.int64).reshape(-1, 6)
@@ -622,7 +559,7 @@ def _stock_rows(rows, horizon: int) -> list[tuple]:
     keys = np.concatenate([vid * span + gid + 2, vid * span + ROLLUP + 2])
     uk, inv = np.unique(keys, return_inverse=True)
     reps = np.arange(lo, int(rep.max()) + 1)
-    bounds = np.array([_overdue_bound(int(r) + 1) for r in reps], dtype=np.int64).reshape(-1, 2)
+    bounds = np.array([rules.overdue_bound(int(r) + 1) for r in reps], dtype=np.int64).reshape(-1, 2)
     bm, bd = bounds[rep - lo, 0], bounds[rep - lo, 1]
     od = np.where((rep < bm) | ((rep == bm) & (tail < bd)), rep + 1, rep + 2)
     end = np.where(res > 0, res, horizon + 1)                 # first month no longer open
@@ -679,10 +616,9 @@ def _refresh_stock(conn, vids) -> None:
         ex(sa.text("DELETE FROM agg_stock WHERE month > :new"), {"new": new})
     out = _stock_rows(rows, new)
     out.append((new, _MARK, 0, 0, 0, 0))
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"   # the driver's executemany: no
-    conn.exec_driver_sql(                                        # per-row parameter compiling
+    conn.exec_driver_sql(   # the driver's executemany: no per-row parameter compiling
         f"INSERT INTO agg_stock (month, grid_id, village_id, resolved, still_open, overdue) "
-        f"VALUES ({', '.join([mark] * 6)})", out)
+        f"VALUES ({', '.join([mark(conn)] * 6)})", out)
 
 
 def stock_matrix(conn, ps: int, pe: int, village_ids, by: str):
@@ -690,7 +626,6 @@ def stock_matrix(conn, ps: int, pe: int, village_ids, by: str):
     no grid), as a float64 matrix ``(id, *STOCKS)`` sorted by id: resolved within the period
     (any reported month), open at its end and, of those, open for more than OVERDUE_DAYS days.
     Ids without any are left out."""
-    import numpy as np
     h = horizon(conn)
     if h is None:
         return np.zeros((0, 1 + len(STOCKS)))
@@ -703,9 +638,10 @@ def stock_matrix(conn, ps: int, pe: int, village_ids, by: str):
     k, g = ("village_id", f"grid_id = {ROLLUP}") if by == "village" else ("grid_id", "grid_id >= 0")
     sql = f"""
       SELECT {k},
-             CAST(SUM(CASE WHEN month = :e THEN resolved ELSE -resolved END) AS BIGINT),
-             CAST(SUM(CASE WHEN month = :e THEN still_open ELSE 0 END) AS BIGINT),
-             CAST(SUM(CASE WHEN month = :e THEN overdue ELSE 0 END) AS BIGINT)
+             CAST(SUM(CASE WHEN month = :e THEN resolved ELSE -resolved END) AS BIGINT)
+               AS disputes_resolved_in_period,
+             CAST(SUM(CASE WHEN month = :e THEN still_open ELSE 0 END) AS BIGINT) AS backlog_open,
+             CAST(SUM(CASE WHEN month = :e THEN overdue ELSE 0 END) AS BIGINT) AS backlog_overdue
       FROM agg_stock WHERE {g} AND month IN (:b, :e){vf}
       GROUP BY {k} ORDER BY {k}"""
     result = conn.execute(sa.text(sql), p)
@@ -713,7 +649,7 @@ def stock_matrix(conn, ps: int, pe: int, village_ids, by: str):
     result.close()
     mat = np.array(rows, dtype=np.float64).reshape(len(rows), 1 + len(STOCKS))
     if p["b"] == p["e"]:  # the whole period is past the horizon: nothing resolved in it
-        mat[:, 1] = 0
+        mat[:, 1 + STOCKS.index("disputes_resolved_in_period")] = 0
     return mat
 
 
@@ -744,47 +680,300 @@ def _parse_hists(texts: list[str]) -> list[dict[int, int]]:
 def fetch(conn, start: date, end: date, village_ids, by: str):
     """Base sums and days histograms of a month-aligned period from the aggregates.
 
-    Returns ``(base, hist)`` shaped like ``metrics._fetch_base``'s raw path, or None
-    when the period is not month-aligned or the aggregates are not fresh.
+    Returns ``(base, hist)`` shaped like ``raw_sums`` (``{id: {base sum: value}}``,
+    ``{id: {days: count}}``), or None when the period is not month-aligned or the aggregates
+    are not fresh.
     """
     span = aligned(start, end)
     if span is None or not is_fresh(conn):
         return None
     ps, pe = span
+    keys = SUMS if by == "village" else GRID_SUMS
     if is_calendar(ps, pe) and by == "village":
-        cond = "grid_id = -1"
         p = {"ps": ps, "pe": pe}
         vf = ""
         if village_ids is not None:
             inl, pv = _ids("pv", village_ids)
             vf = f" AND village_id IN {inl}"
             p.update(pv)
-        key = "village_id" if by == "village" else "grid_id"
-        sql = (f"SELECT {key}, {', '.join(SUMS)}, hist FROM agg_period "
-               f"WHERE ps = :ps AND pe = :pe AND {cond}{vf}")
-        rows = conn.execute(sa.text(sql), p).all()
+        sql = (f"SELECT village_id AS k, {', '.join(keys)}, hist FROM agg_period "
+               f"WHERE ps = :ps AND pe = :pe AND grid_id = {ROLLUP}{vf}")
     else:
         sql, p = _period_select(conn, ps, pe, by, village_ids)
-        rows = [(r[0], *r[2:]) for r in conn.execute(sa.text(sql), p).all()]
-    keys = SUMS if by == "village" else SUMS[:9]
+        sql = f"SELECT k, {', '.join(keys)}, hist FROM ({sql}) u"
+    rows = conn.execute(sa.text(sql), p).all()
     n = len(keys)
     base: dict = {}
     hist: dict = {}
     with_hist = []
-    for r in rows:  # 500 rows for a county year: keep this loop lean
+    for r in rows:  # 500 rows for a county year: keep this loop lean (columns: k, *keys, hist)
         k = r[0]
         if k == 0 and by == "grid":
             k = None
         vals = dict(zip(keys, r[1:n + 1]))   # integer sums come back as ints on both dialects
         vals["volunteer_hours"] = round(float(vals["volunteer_hours"] or 0), 2)
         base[k] = vals
-        if r[-1]:
-            with_hist.append((k, r[-1]))
+        if r[n + 1]:
+            with_hist.append((k, r[n + 1]))
     if with_hist:
         hist = dict(zip((k for k, _ in with_hist), _parse_hists([t for _, t in with_hist])))
     for k, vals in stock(conn, ps, pe, village_ids, by).items():
         base.setdefault(k, {}).update(vals)
     return base, hist
+
+
+# ---------------------------------------------------------------- base sums (what the registry derives from)
+# The one answer to "the base sums of these villages (or their grids) in this period": from the
+# packs (a calendar period), the month layer (any other month-aligned period) or the raw ledger
+# (any other period, or while the aggregates are stale), always the same figures. Named columns
+# throughout: the registry's derive() reads them by name.
+
+BASE_SUMS = (*SUMS, *STOCKS)          # every base sum this layer answers
+STATIC_FACTS = ("households", "population", "grid_workers", "grids")   # of the village and grid tables
+GRID_STATIC = ("households", "grid_workers")
+
+
+@dataclass(frozen=True)
+class Base:
+    """Base sums of many villages (or grids) in one period, as named float64 columns in ``ids``
+    order (0 for an id without rows); ``median`` the median days to resolve per id (NaN: none
+    resolved), ``town_median`` that of all of them together (None: none; grids: not computed)."""
+    ids: np.ndarray
+    sums: dict[str, np.ndarray]    # BASE_SUMS and STATIC_FACTS (grids: GRID_STATIC)
+    median: np.ndarray
+    town_median: float | None = None
+
+
+def base(conn, period: Period, village_ids=None, by: str = "village") -> Base:
+    """The base sums of these villages (None: all), or of their grids (by='grid'), in the period."""
+    ids = None if village_ids is None else sorted({int(v) for v in village_ids})
+    fresh, token = state(conn)
+    if by == "grid":
+        st = _select(_static_columns(conn, token, "grid"), ids, "village_id")
+        b, hist = _plain(*sums(conn, period, ids, "grid"))
+        cols, median = _columns_from_dicts(st["id"], b, hist, BASE_SUMS)   # 0 for the visit sums
+        cols.update({k: st[k] for k in GRID_STATIC})
+        return Base(st["id"], cols, median)
+    st = _select(_static_columns(conn, token, "village"), ids)
+    vid = st["id"]
+    span = aligned(period.start, period.end) if fresh else None
+    if span is not None and is_calendar(*span):
+        mat, town = read_pack(conn, *span)
+        cols, median = _pack_columns(mat, vid)
+        cols.update(_aligned(stock_matrix(conn, *span, ids, "village"), vid, STOCKS))
+        if ids is not None:
+            town = _subset_median(conn, *span, vid.tolist()) if mat is not None else None
+    else:
+        b, hist = _plain(*sums(conn, period, ids, "village"))
+        cols, median = _columns_from_dicts(vid, b, hist, BASE_SUMS)
+        shown = set(vid.tolist())
+        town = rules.median_from_hist(_merge_hist(h for k, h in hist.items() if k in shown))
+    cols.update({k: st[k] for k in STATIC_FACTS})
+    return Base(vid, cols, median, town)
+
+
+def sums(conn, period: Period, village_ids, by: str) -> tuple[dict, dict]:
+    """Base sums ``{village or grid id: {base sum: value}}`` (grid None: no grid) and days
+    histograms ``{id: {days: count}}``: from the aggregates for a month-aligned period while they
+    are fresh (``fetch``), else from the raw rows (``raw_sums``); both give the same figures
+    (tests/test_aggregates.py)."""
+    pre = fetch(conn, period.start, period.end, village_ids, by)
+    return pre if pre is not None else raw_sums(conn, period, village_ids, by)
+
+
+def raw_sums(conn, period: Period, village_ids, by: str) -> tuple[dict, dict]:
+    """``sums`` from the raw ledger rows (any period), with the rules of dashboard.rules."""
+    D, V, R = S.dispute, S.volunteer_activity, S.rep_visit
+    start, end = period.start, period.end
+    resolved = rules.resolved_by(end)
+
+    def cnt(cond):
+        return sa.func.sum(sa.case((cond, 1), else_=0))
+
+    out: dict = {}
+
+    def add(row):
+        vals = out.setdefault(row["k"], {})
+        for name, v in row.items():
+            if name != "k":
+                vals[name] = int(v or 0)
+
+    dkey = D.c.village_id if by == "village" else D.c.grid_id
+    q = (sa.select(dkey.label("k"), sa.func.count().label("disputes_total"),
+                   cnt(resolved).label("disputes_resolved"),
+                   cnt(sa.and_(resolved, D.c.level.in_(rules.WITHIN_GRID))).label("resolved_at_grid"),
+                   cnt(sa.and_(resolved, D.c.level.in_(rules.WITHIN_VILLAGE))).label("resolved_in_village"),
+                   cnt(sa.and_(sa.not_(resolved), D.c.reported_on < rules.overdue_before(end))).label("overdue_open"))
+         .where(rules.reported_within(start, end), in_villages(D.c.village_id, village_ids))
+         .group_by(dkey))
+    for r in conn.execute(q).mappings():
+        add(r)
+    # the stock at the period's end, and what was resolved within it, whatever the reported date
+    q = (sa.select(dkey.label("k"),
+                   cnt(rules.resolved_within(start, end)).label("disputes_resolved_in_period"),
+                   cnt(rules.open_at(end)).label("backlog_open"),
+                   cnt(rules.overdue_at(end)).label("backlog_overdue"))
+         .where(D.c.reported_on <= end, sa.or_(D.c.resolved_on.is_(None), D.c.resolved_on >= start),
+                in_villages(D.c.village_id, village_ids))
+         .group_by(dkey))
+    for r in conn.execute(q).mappings():
+        add(r)
+
+    days = days_expr(conn, D.c.resolved_on, D.c.reported_on)
+    hq = (sa.select(dkey.label("k"), days.label("d"), sa.func.count().label("n"))
+          .where(rules.reported_within(start, end), resolved, in_villages(D.c.village_id, village_ids))
+          .group_by(dkey, days))
+    hist: dict = {}
+    for k, d, n in conn.execute(hq):
+        hist.setdefault(k, {})[int(d)] = hist.get(k, {}).get(int(d), 0) + int(n)
+
+    vkey = V.c.village_id if by == "village" else V.c.grid_id
+    q = (sa.select(vkey.label("k"), sa.func.count().label("volunteer_activities"),
+                   sa.func.sum(V.c.participants).label("volunteer_participants"),
+                   sa.func.sum(V.c.participants * V.c.hours).label("volunteer_hours"),
+                   sa.func.sum(V.c.points).label("volunteer_points"))
+         .where(V.c.held_on.between(start, end), in_villages(V.c.village_id, village_ids))
+         .group_by(vkey))
+    for r in conn.execute(q).mappings():
+        hours = round(float(r["volunteer_hours"] or 0), 2)
+        add(r)
+        out[r["k"]]["volunteer_hours"] = hours
+
+    if by == "village":
+        q = (sa.select(R.c.village_id.label("k"), sa.func.count().label("rep_visits"),
+                       sa.func.sum(R.c.voters).label("voters_contacted"),
+                       sa.func.sum(R.c.suggestions).label("suggestions_collected"),
+                       sa.func.sum(R.c.resolved).label("issues_resolved"),
+                       sa.func.sum(R.c.referred).label("issues_referred"))
+             .where(R.c.visited_on.between(start, end), in_villages(R.c.village_id, village_ids))
+             .group_by(R.c.village_id))
+        for r in conn.execute(q).mappings():
+            add(r)
+    return out, hist
+
+
+def _num(key: str, v):
+    """A base sum as a plain Python number (drivers may return Decimal for SUMs)."""
+    if v is None:
+        return None
+    return round(float(v), 2) if key in FLOAT_SUMS else int(v)
+
+
+def _plain(base: dict, hist: dict) -> tuple[dict, dict]:
+    """Base sums and histograms with plain ints/floats, whatever the driver returned."""
+    base = {k: {m: _num(m, v) for m, v in vals.items()} for k, vals in base.items()}
+    hist = {k: {int(d): int(n) for d, n in h.items()} for k, h in hist.items()}
+    return base, hist
+
+
+def _merge_hist(hists: Iterable[dict]) -> dict:
+    out: dict[int, int] = {}
+    for h in hists:
+        for k, v in h.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+# The static facts of every village (or grid), kept per process for as long as the database's
+# static token (replaced by triggers on every write to village or grid) stays the same.
+_STATIC_CACHE: dict = {}
+
+
+def _static_columns(conn, token, by: str) -> dict[str, np.ndarray]:
+    key = (str(conn.engine.url), token, by)
+    hit = _STATIC_CACHE.get(key) if token else None
+    if hit is not None:
+        return hit
+    Vg, G = S.village, S.grid
+    if by == "village":
+        g = (sa.select(G.c.village_id.label("vid"), sa.func.count().label("n"),
+                       sa.func.sum(G.c.workers).label("w")).group_by(G.c.village_id).subquery())
+        q = (sa.select(Vg.c.id, Vg.c.households, Vg.c.population,
+                       sa.func.coalesce(g.c.w, 0).label("grid_workers"),
+                       sa.func.coalesce(g.c.n, 0).label("grids"))
+             .select_from(Vg.outerjoin(g, g.c.vid == Vg.c.id)).order_by(Vg.c.id))
+    else:
+        q = sa.select(G.c.id, G.c.village_id, G.c.households,
+                      G.c.workers.label("grid_workers")).order_by(G.c.id)
+    result = conn.execute(q)
+    names = tuple(result.keys())
+    rows = result.all()
+    arr = np.array([[float(x) for x in r] for r in rows], dtype=np.float64).reshape(len(rows), len(names))
+    out = {n: arr[:, i].copy() for i, n in enumerate(names)}
+    out["id"] = out["id"].astype(np.int64)
+    if by == "grid":
+        out["village_id"] = out["village_id"].astype(np.int64)
+    if token:
+        if len(_STATIC_CACHE) > 32:
+            _STATIC_CACHE.clear()
+        _STATIC_CACHE[key] = out
+    return out
+
+
+def _select(st: dict, ids, col: str = "id") -> dict:
+    if ids is None:
+        return st
+    keep = np.isin(st[col], np.asarray(ids, dtype=np.int64))
+    return {k: v[keep] for k, v in st.items()}
+
+
+def _columns_from_dicts(ids: np.ndarray, base: dict, hist: dict, keys) -> tuple[dict, np.ndarray]:
+    """Base sums and histograms keyed by id (the raw or month-layer path) as aligned columns."""
+    n = len(ids)
+    cols = {k: np.zeros(n) for k in keys}
+    median = np.full(n, np.nan)
+    for i, k in enumerate(ids.tolist()):
+        b = base.get(k)
+        if b:
+            for name in keys:
+                v = b.get(name)
+                if v:
+                    cols[name][i] = v
+        h = hist.get(k)
+        if h:
+            md = rules.median_from_hist(h)
+            if md is not None:
+                median[i] = md
+    return cols, median
+
+
+def _pack_columns(mat, ids: np.ndarray) -> tuple[dict, np.ndarray]:
+    """The pack's rows for these ids (zeros, median NaN, for ids without rows in the period)."""
+    out = np.zeros((len(ids), len(PACK_COLUMNS)))
+    med = PACK_COLUMNS.index("median_days")
+    out[:, med] = np.nan
+    if mat is not None and len(mat) and len(ids):
+        pid = mat[:, PACK_COLUMNS.index("village_id")].astype(np.int64)
+        pos = np.searchsorted(pid, ids)
+        pos[pos >= len(pid)] = 0
+        hit = pid[pos] == ids
+        out[hit] = mat[pos[hit]]
+    return {k: out[:, PACK_COLUMNS.index(k)] for k in SUMS}, out[:, med]
+
+
+def _aligned(mat, ids: np.ndarray, names) -> dict[str, np.ndarray]:
+    """Columns ``names`` of a matrix ``(id, *names)`` sorted by id, for these ids (0 where absent)."""
+    out = np.zeros((len(ids), len(names)))
+    if len(mat) and len(ids):
+        pid = mat[:, 0].astype(np.int64)
+        pos = np.minimum(np.searchsorted(pid, ids), len(pid) - 1)
+        hit = pid[pos] == ids
+        out[hit] = mat[pos[hit], 1:]
+    return {k: out[:, j] for j, k in enumerate(names)}
+
+
+def _subset_median(conn, ps: int, pe: int, ids) -> float | None:
+    """Median days of several villages together, from their histograms in the period layer."""
+    if not len(ids):
+        return None
+    inl, p = _ids("v", ids)
+    texts = [t for (t,) in conn.execute(sa.text(
+        f"SELECT hist FROM agg_period WHERE ps = :ps AND pe = :pe AND grid_id = {ROLLUP} "
+        f"AND village_id IN {inl} AND hist IS NOT NULL"), {**p, "ps": ps, "pe": pe})]
+    if not texts:
+        return None
+    parsed = json.loads("[" + ",".join(texts) + "]")
+    return rules.hist_median([x for d, _ in parsed for x in d], [x for _, c in parsed for x in c])
 
 
 # ---------------------------------------------------------------- checking

@@ -11,21 +11,25 @@ A rate whose denominator is zero is undefined: ``None`` (shown as —, JSON null
 """
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Iterable
 
 import numpy as np
-import sqlalchemy as sa
 
-from dashboard.db import schema as S
+from dashboard import aggregates
+from dashboard.db.dialect import days_expr, in_villages, month_expr
 from dashboard.periods import Period
+from dashboard.rules import hist_median, median_from_hist, open_at, overdue_at, overdue_before, \
+    reported_within, resolved_by, resolved_within
 from dashboard.settings import OVERDUE_DAYS, SMALL_N
 
-__all__ = ["OVERDUE_DAYS", "SMALL_N"]  # re-exported: callers name the rules through the registry
+# Re-exported: callers name the rules and constants through the registry (each lives in
+# dashboard.rules, dashboard.settings or dashboard.db.dialect; docs/rules.md lists them).
+__all__ = ["OVERDUE_DAYS", "SMALL_N", "days_expr", "hist_median", "in_villages", "median_from_hist",
+           "month_expr", "open_at", "overdue_at", "overdue_before", "reported_within", "resolved_by",
+           "resolved_within"]
 
 
 @dataclass(frozen=True)
@@ -200,19 +204,23 @@ def get(key: str) -> Metric:
 
 
 def target(key: str) -> float | None:
-    """The figure's target from the settings (the resolution rate's: DASHBOARD_TARGET_RATE)."""
+    """The figure's target from the targets file (dashboard.settings.target_specs; the
+    resolution rate's defaults to DASHBOARD_TARGET_RATE); None without one."""
     from dashboard import settings
-    return float(settings.get("DASHBOARD_TARGET_RATE")) if key == "resolution_rate" else None
+    spec = settings.target_specs().get(key)
+    return None if not spec or spec.get("target") is None else float(spec["target"])
 
 
 def meets_target(key: str, value, goal=None) -> bool | None:
     """Whether a value reaches the target (``goal``, else ``target(key)``) in the figure's better
-    direction (a "lower" figure meets it at or below); None when either is undefined. The one
-    "below target" rule of charts, deck, alerts and briefing."""
+    direction (a "lower" figure meets it at or below; a float a hair short of it, 1e-12, meets
+    it); None when either is undefined. The one "below target" rule of charts, deck, alerts,
+    briefing and the traffic lights (dashboard.targets.light)."""
     goal = target(key) if goal is None else goal
     if value is None or goal is None or value != value:
         return None
-    return value <= goal if METRICS[key].direction == "lower" else value >= goal
+    sign = -1 if METRICS[key].direction == "lower" else 1
+    return sign * (value - goal) >= -1e-12
 
 
 def small(key: str, values: Mapping) -> bool:
@@ -241,58 +249,13 @@ def rank_order(rows: Mapping, key: str) -> list:
 
 # ---------------------------------------------------------------- computation
 
-STATIC_KEYS = ("households", "population", "grid_workers", "grids")
+STATIC_KEYS = aggregates.STATIC_FACTS    # households, population, grid workers, grids
 # The figures summed in the database (every other one is derived from them by ``derive``): the
-# registry's plain figures, less the static facts and the median (from the days histogram).
+# registry's plain figures, less the static facts and the median (from the days histogram). The
+# base-sum layer (dashboard.aggregates.BASE_SUMS) answers exactly these, by name.
 BASE_KEYS = tuple(k for k, m in METRICS.items()
                   if not (m.numerator or m.minus) and k not in STATIC_KEYS
                   and k != "median_days_to_resolve")
-
-
-# ---------------------------------------------------------------- the dispute rules
-# Each rule once, as SQL on the dispute ledger; the month layer (dashboard.aggregates) holds the
-# same rules on month numbers, and tests/test_aggregates.py keeps the two equal.
-
-def resolved_by(end, D=S.dispute):
-    """Resolved on or before ``end``."""
-    return sa.and_(D.c.resolved_on.is_not(None), D.c.resolved_on <= end)
-
-
-def resolved_within(start, end, D=S.dispute):
-    """Resolved within [start, end] (both days included), whatever the reported date."""
-    return D.c.resolved_on.between(start, end)
-
-
-def open_at(end, D=S.dispute):
-    """Reported on or before ``end`` and not resolved by it (resolved later, or not at all)."""
-    return sa.and_(D.c.reported_on <= end, sa.or_(D.c.resolved_on.is_(None), D.c.resolved_on > end))
-
-
-def overdue_before(end):
-    """The first reported date that is not overdue at ``end``: open longer than OVERDUE_DAYS."""
-    return end - timedelta(days=OVERDUE_DAYS)
-
-
-def overdue_at(end, D=S.dispute):
-    """Open at ``end`` for more than OVERDUE_DAYS days (the 督办 list)."""
-    return sa.and_(open_at(end, D), D.c.reported_on < overdue_before(end))
-
-
-def month_expr(conn, col):
-    """The 'YYYY-MM' of a date column, in the connection's SQL dialect (for GROUP BY month)."""
-    if conn.dialect.name == "sqlite":
-        return sa.func.strftime("%Y-%m", col)
-    return sa.func.to_char(col, "YYYY-MM")
-
-
-def in_villages(col, village_ids):
-    """WHERE clause: col IN village_ids (bound parameters), or no condition for all villages."""
-    return _filter(col, village_ids)
-
-
-def days_expr(conn, later, earlier):
-    """Whole days between two date columns (later − earlier), dialect-aware."""
-    return _days_expr(conn, later, earlier)
 
 
 def months_of(period: Period) -> list[str]:
@@ -315,143 +278,7 @@ def month_periods(period: Period) -> list[Period]:
     return out
 
 
-def _days_expr(conn, later, earlier):
-    if conn.dialect.name == "sqlite":
-        return sa.cast(sa.func.julianday(later) - sa.func.julianday(earlier), sa.Integer)
-    return later - earlier  # PostgreSQL: date − date is an integer number of days
-
-
-def _filter(col, village_ids):
-    return sa.true() if village_ids is None else col.in_(list(village_ids))
-
-
-def _fetch_base(conn, period: Period, village_ids, by: str) -> tuple[dict, dict]:
-    """Base sums per village (by='village') or per grid (by='grid'), and the days histogram.
-
-    Month-aligned periods are read from the pre-aggregated tables (``dashboard.aggregates``:
-    a calendar month, quarter or year is one row per village); other periods, or a database
-    whose aggregates are not fresh, are summed from the raw rows below. Both give the same figures
-    (tests/test_aggregates.py).
-    """
-    from dashboard import aggregates
-    pre = aggregates.fetch(conn, period.start, period.end, village_ids, by)
-    if pre is not None:
-        return pre
-    return _fetch_base_raw(conn, period, village_ids, by)
-
-
-def _fetch_base_raw(conn, period: Period, village_ids, by: str) -> tuple[dict, dict]:
-    """``_fetch_base`` from the raw ledger rows (any period)."""
-    D, V, R = S.dispute, S.volunteer_activity, S.rep_visit
-    start, end = period.start, period.end
-    resolved = resolved_by(end)
-
-    def cnt(cond):
-        return sa.func.sum(sa.case((cond, 1), else_=0))
-
-    out: dict = {}
-
-    def add(key, name, value):
-        out.setdefault(key, {})[name] = value
-
-    dkey = D.c.village_id if by == "village" else D.c.grid_id
-    q = (sa.select(dkey.label("k"), sa.func.count().label("disputes_total"),
-                   cnt(resolved).label("disputes_resolved"),
-                   cnt(sa.and_(resolved, D.c.level == "grid")).label("resolved_at_grid"),
-                   cnt(sa.and_(resolved, D.c.level.in_(("grid", "village")))).label("resolved_in_village"),
-                   cnt(sa.and_(sa.not_(resolved), D.c.reported_on < overdue_before(end))).label("overdue_open"))
-         .where(D.c.reported_on.between(start, end), _filter(D.c.village_id, village_ids))
-         .group_by(dkey))
-    for r in conn.execute(q).mappings():
-        for name in ("disputes_total", "disputes_resolved", "resolved_at_grid",
-                     "resolved_in_village", "overdue_open"):
-            add(r["k"], name, int(r[name] or 0))
-    # the stock at the period's end, and what was resolved within it, whatever the reported date
-    q = (sa.select(dkey.label("k"), cnt(resolved_within(start, end)).label("disputes_resolved_in_period"),
-                   cnt(open_at(end)).label("backlog_open"), cnt(overdue_at(end)).label("backlog_overdue"))
-         .where(D.c.reported_on <= end, sa.or_(D.c.resolved_on.is_(None), D.c.resolved_on >= start),
-                _filter(D.c.village_id, village_ids))
-         .group_by(dkey))
-    for r in conn.execute(q).mappings():
-        for name in ("disputes_resolved_in_period", "backlog_open", "backlog_overdue"):
-            add(r["k"], name, int(r[name] or 0))
-
-    days = _days_expr(conn, D.c.resolved_on, D.c.reported_on)
-    hq = (sa.select(dkey.label("k"), days.label("d"), sa.func.count().label("n"))
-          .where(D.c.reported_on.between(start, end), resolved, _filter(D.c.village_id, village_ids))
-          .group_by(dkey, days))
-    hist: dict = {}
-    for k, d, n in conn.execute(hq):
-        hist.setdefault(k, {})[int(d)] = hist.get(k, {}).get(int(d), 0) + int(n)
-
-    vkey = V.c.village_id if by == "village" else V.c.grid_id
-    q = (sa.select(vkey.label("k"), sa.func.count().label("a"), sa.func.sum(V.c.participants).label("p"),
-                   sa.func.sum(V.c.participants * V.c.hours).label("h"), sa.func.sum(V.c.points).label("pt"))
-         .where(V.c.held_on.between(start, end), _filter(V.c.village_id, village_ids))
-         .group_by(vkey))
-    for k, a, p, h, pt in conn.execute(q):
-        add(k, "volunteer_activities", int(a))
-        add(k, "volunteer_participants", int(p or 0))
-        add(k, "volunteer_hours", round(float(h or 0), 2))
-        add(k, "volunteer_points", int(pt or 0))
-
-    if by == "village":
-        q = (sa.select(R.c.village_id, sa.func.count(), sa.func.sum(R.c.voters), sa.func.sum(R.c.suggestions),
-                       sa.func.sum(R.c.resolved), sa.func.sum(R.c.referred))
-             .where(R.c.visited_on.between(start, end), _filter(R.c.village_id, village_ids))
-             .group_by(R.c.village_id))
-        for k, n, vo, s, rs, rf in conn.execute(q):
-            add(k, "rep_visits", int(n))
-            add(k, "voters_contacted", int(vo or 0))
-            add(k, "suggestions_collected", int(s or 0))
-            add(k, "issues_resolved", int(rs or 0))
-            add(k, "issues_referred", int(rf or 0))
-    return out, hist
-
-
-def hist_median(days, counts) -> float | None:
-    """Exact median days of a histogram given as parallel sequences (days ≥ 0, counts ≥ 0; a day
-    may repeat, its counts add up); the mean of the middle two for an even count. The one
-    implementation of median_days_to_resolve, for villages, grids, packs and the township."""
-    if len(days) == 0:
-        return None
-    c = np.cumsum(np.bincount(np.asarray(days, dtype=np.int64), weights=np.asarray(counts, dtype=np.float64)))
-    n = int(c[-1])
-    if n == 0:
-        return None
-    lo = int(np.searchsorted(c, (n - 1) // 2, side="right"))
-    hi = int(np.searchsorted(c, n // 2, side="right"))
-    return (lo + hi) / 2
-
-
-def median_from_hist(hist: dict[int, int]) -> float | None:
-    """Exact median of a {value: count} histogram (``hist_median``)."""
-    return hist_median(list(hist), list(hist.values()))
-
-
 _COUNT_KEYS = frozenset(k for k, m in METRICS.items() if m.kind == "count")
-
-
-def _merge_hist(hists: Iterable[dict]) -> dict:
-    out: dict[int, int] = {}
-    for h in hists:
-        for k, v in h.items():
-            out[k] = out.get(k, 0) + v
-    return out
-
-
-def _num(key: str, v):
-    """A base figure as a plain Python number (drivers may return Decimal for SUMs)."""
-    if v is None:
-        return None
-    return round(float(v), 2) if key == "volunteer_hours" else int(v)
-
-
-def _plain(base: dict, hist: dict) -> tuple[dict, dict]:
-    """Base sums and histograms with plain ints/floats, whatever the driver returned."""
-    base = {k: {m: _num(m, v) for m, v in vals.items()} for k, vals in base.items()}
-    hist = {k: {int(d): int(n) for d, n in h.items()} for k, h in hist.items()}
-    return base, hist
 
 
 def _ratios(n: np.ndarray, d: np.ndarray, scale: float = 1.0) -> np.ndarray:
@@ -557,147 +384,20 @@ def _one(cols: dict[str, np.ndarray]) -> dict:
     return {k: _pylist(v[:1], k)[0] for k, v in cols.items()}
 
 
-# The static facts of every village (or grid), kept per process for as long as the database's
-# static token (replaced by triggers on every write to village or grid) stays the same.
-_STATIC_CACHE: dict = {}
-
-
-def _static_columns(conn, token, by: str) -> dict[str, np.ndarray]:
-    key = (str(conn.engine.url), token, by)
-    hit = _STATIC_CACHE.get(key) if token else None
-    if hit is not None:
-        return hit
-    Vg, G = S.village, S.grid
-    if by == "village":
-        g = (sa.select(G.c.village_id.label("vid"), sa.func.count().label("n"),
-                       sa.func.sum(G.c.workers).label("w")).group_by(G.c.village_id).subquery())
-        q = (sa.select(Vg.c.id, Vg.c.households, Vg.c.population, sa.func.coalesce(g.c.w, 0),
-                       sa.func.coalesce(g.c.n, 0))
-             .select_from(Vg.outerjoin(g, g.c.vid == Vg.c.id)).order_by(Vg.c.id))
-        names = ("id", "households", "population", "grid_workers", "grids")
-    else:
-        q = sa.select(G.c.id, G.c.village_id, G.c.households, G.c.workers).order_by(G.c.id)
-        names = ("id", "village_id", "households", "grid_workers")
-    rows = conn.execute(q).all()
-    arr = np.array([[float(x) for x in r] for r in rows], dtype=np.float64).reshape(len(rows), len(names))
-    out = {n: arr[:, i].copy() for i, n in enumerate(names)}
-    out["id"] = out["id"].astype(np.int64)
-    if by == "grid":
-        out["village_id"] = out["village_id"].astype(np.int64)
-    if token:
-        if len(_STATIC_CACHE) > 32:
-            _STATIC_CACHE.clear()
-        _STATIC_CACHE[key] = out
-    return out
-
-
-def _select(st: dict, ids, col: str = "id") -> dict:
-    if ids is None:
-        return st
-    keep = np.isin(st[col], np.asarray(ids, dtype=np.int64))
-    return {k: v[keep] for k, v in st.items()}
-
-
-def _columns_from_dicts(ids: np.ndarray, base: dict, hist: dict, keys) -> tuple[dict, np.ndarray]:
-    """Base sums and histograms keyed by id (the raw or month-layer path) as aligned columns."""
-    n = len(ids)
-    cols = {k: np.zeros(n) for k in keys}
-    median = np.full(n, np.nan)
-    for i, k in enumerate(ids.tolist()):
-        b = base.get(k)
-        if b:
-            for name in keys:
-                v = b.get(name)
-                if v:
-                    cols[name][i] = v
-        h = hist.get(k)
-        if h:
-            md = median_from_hist(h)
-            if md is not None:
-                median[i] = md
-    return cols, median
-
-
-def _pack_columns(mat, ids: np.ndarray) -> tuple[dict, np.ndarray]:
-    """The pack's rows for these ids (zeros, median NaN, for ids without rows in the period)."""
-    from dashboard.aggregates import PACK_COLUMNS
-    n = len(ids)
-    width = len(PACK_COLUMNS)
-    out = np.zeros((n, width))
-    out[:, -1] = np.nan
-    if mat is not None and len(mat) and n:
-        pid = mat[:, 0].astype(np.int64)
-        pos = np.searchsorted(pid, ids)
-        pos[pos >= len(pid)] = 0
-        hit = pid[pos] == ids
-        out[hit] = mat[pos[hit]]
-    cols = {k: out[:, j] for j, k in enumerate(PACK_COLUMNS[1:-1], start=1)}
-    return cols, out[:, -1]
-
-
-def _aligned(mat, ids: np.ndarray, names) -> dict[str, np.ndarray]:
-    """Columns ``names`` of a matrix ``(id, *names)`` sorted by id, for these ids (0 where absent)."""
-    out = np.zeros((len(ids), len(names)))
-    if len(mat) and len(ids):
-        pid = mat[:, 0].astype(np.int64)
-        pos = np.minimum(np.searchsorted(pid, ids), len(pid) - 1)
-        hit = pid[pos] == ids
-        out[hit] = mat[pos[hit], 1:]
-    return {k: out[:, j] for j, k in enumerate(names)}
-
-
-def _subset_median(conn, ps: int, pe: int, ids) -> float | None:
-    """Median days of several villages together, from their histograms in the period layer."""
-    from dashboard import aggregates
-    if not len(ids):
-        return None
-    inl, p = aggregates._ids("v", ids)
-    texts = [t for (t,) in conn.execute(sa.text(
-        f"SELECT hist FROM agg_period WHERE ps = :ps AND pe = :pe AND grid_id = {aggregates.ROLLUP} "
-        f"AND village_id IN {inl} AND hist IS NOT NULL"), {**p, "ps": ps, "pe": pe})]
-    if not texts:
-        return None
-    parsed = json.loads("[" + ",".join(texts) + "]")
-    return hist_median([x for d, _ in parsed for x in d], [x for _, c in parsed for x in c])
-
-
-def _village_base(conn, period: Period, ids) -> tuple[dict, dict, np.ndarray, float | None]:
-    """(static columns, base columns, median column, median of them all) for these villages."""
-    from dashboard import aggregates
-    fresh, token = aggregates.state(conn)
-    st = _select(_static_columns(conn, token, "village"), ids)
-    vid = st["id"]
-    span = aggregates.aligned(period.start, period.end) if fresh else None
-    if span is not None and aggregates.is_calendar(*span):
-        mat, town = aggregates.read_pack(conn, *span)
-        cols, median = _pack_columns(mat, vid)
-        stk = aggregates.stock_matrix(conn, *span, ids, "village")
-        cols.update(_aligned(stk, vid, aggregates.STOCKS))
-        if ids is not None:
-            town = _subset_median(conn, *span, vid.tolist()) if mat is not None else None
-        return st, cols, median, town
-    base, hist = _plain(*_fetch_base(conn, period, ids, "village"))
-    cols, median = _columns_from_dicts(vid, base, hist, BASE_KEYS)
-    shown = set(vid.tolist())
-    town = median_from_hist(_merge_hist(h for k, h in hist.items() if k in shown))
-    return st, cols, median, town
-
-
 def compute(conn, period: Period, village_ids: Iterable[int] | None = None) -> dict:
     """All metrics for the township (the selected villages together) and for each village.
 
     Returns ``{"township": {metric: value}, "villages": Figures}`` (``Figures`` reads like
     ``{village_id: {metric: value}}``, in village id order). Villages with no rows still
-    appear (counts 0, rates None).
+    appear (counts 0, rates None). The base sums come from dashboard.aggregates.base; the
+    township's are the villages' sums, so its ratios are ratios of sums.
     """
-    ids = None if village_ids is None else sorted({int(v) for v in village_ids})
-    st, cols, median, town = _village_base(conn, period, ids)
-    base = {**cols, **{k: st[k] for k in STATIC_KEYS}}
-    villages = Figures(st["id"], derive(base, median))
-    total = {k: np.array([float(np.sum(v))]) for k, v in base.items()}
-    total["volunteer_hours"] = np.array([round(math.fsum(cols["volunteer_hours"].tolist()), 2)])
-    township = _one(derive(total, np.array([np.nan if town is None else town])))
-    return {"township": township, "villages": villages}
+    b = aggregates.base(conn, period, village_ids, "village")
+    villages = Figures(b.ids, derive(b.sums, b.median))
+    total = {k: np.array([float(np.sum(v))]) for k, v in b.sums.items()}
+    total["volunteer_hours"] = np.array([round(math.fsum(b.sums["volunteer_hours"].tolist()), 2)])
+    town = np.array([np.nan if b.town_median is None else b.town_median])
+    return {"township": _one(derive(total, town)), "villages": villages}
 
 
 GRID_KEYS = tuple(k for k, m in METRICS.items() if "grid" in m.levels)
@@ -705,15 +405,9 @@ GRID_KEYS = tuple(k for k, m in METRICS.items() if "grid" in m.levels)
 
 def compute_grids(conn, period: Period, village_ids: Iterable[int] | None = None) -> Figures:
     """Grid-level metrics (those whose ``levels`` include "grid"): ``{grid_id: {metric: value}}``."""
-    from dashboard import aggregates
-    ids = None if village_ids is None else sorted({int(v) for v in village_ids})
-    _, token = aggregates.state(conn)
-    st = _select(_static_columns(conn, token, "grid"), ids, "village_id")
-    base, hist = _plain(*_fetch_base(conn, period, ids, "grid"))
-    cols, median = _columns_from_dicts(st["id"], base, hist, BASE_KEYS)
-    cols.update(households=st["households"], grid_workers=st["grid_workers"])
-    m = derive(cols, median)
-    return Figures(st["id"], m, [k for k in m if k in GRID_KEYS])
+    b = aggregates.base(conn, period, village_ids, "grid")
+    m = derive(b.sums, b.median)
+    return Figures(b.ids, m, [k for k in m if k in GRID_KEYS])
 
 
 def change(metric_key: str, current, previous) -> float | None:

@@ -71,6 +71,29 @@ class Period:
                  end=self.end.isoformat())
 
 
+# ---------------------------------------------------------------- month numbers
+# ``year * 12 + month - 1`` (2024-01 → 24288): how the pre-aggregated tables key months.
+
+def month_index(d) -> int:
+    """2024-03-xx → 2024 * 12 + 2. Accepts dates, datetimes, (year, month), 'YYYY-MM[-DD]', ints."""
+    if isinstance(d, int):
+        return d
+    if isinstance(d, date):   # a datetime is a date too
+        return d.year * 12 + d.month - 1
+    if isinstance(d, tuple):
+        return int(d[0]) * 12 + int(d[1]) - 1
+    s = str(d)
+    return int(s[:4]) * 12 + int(s[5:7]) - 1
+
+
+def month_start(m: int) -> date:
+    return date(m // 12, m % 12 + 1, 1)
+
+
+def month_end(m: int) -> date:
+    return _month_end(m // 12, m % 12 + 1)
+
+
 def _ym(d: date) -> tuple[int, int]:
     return d.year, d.month
 

@@ -25,6 +25,7 @@ from shapely import geometry as sg
 
 from dashboard import demo
 from dashboard.db import schema as S
+from dashboard.db.dialect import big_cache, is_sqlite
 
 COUNTY_CODE = "360122"          # six-digit county prefix of every code below
 CENTER = (116.05, 28.60)
@@ -269,19 +270,15 @@ def _geo(g) -> str:
 def _bulk(conn, table: sa.Table, columns: list[str], rows: list[tuple], chunk: int = 200_000) -> None:
     """Insert tuples as fast as the driver allows: sqlite3 executemany, psycopg COPY."""
     raw = conn.connection.driver_connection
-    if conn.dialect.name == "sqlite":
+    if is_sqlite(conn):
         sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        cur = raw.cursor()
-        # A bigger page cache for the load: index pages stay in memory instead of
-        # being re-read for every row (the default 2 MB makes this 5x slower).
-        old = cur.execute("PRAGMA cache_size").fetchone()[0]
-        cur.execute("PRAGMA cache_size=-262144")
-        try:
-            for i in range(0, len(rows), chunk):
-                cur.executemany(sql, rows[i:i + chunk])
-        finally:
-            cur.execute(f"PRAGMA cache_size={int(old)}")
-            cur.close()
+        with big_cache(conn):
+            cur = raw.cursor()
+            try:
+                for i in range(0, len(rows), chunk):
+                    cur.executemany(sql, rows[i:i + chunk])
+            finally:
+                cur.close()
     else:
         with raw.cursor() as cur:
             with cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as cp:

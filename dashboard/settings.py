@@ -6,7 +6,9 @@ checked against this list by a test, so a setting cannot go undocumented.
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -99,6 +101,22 @@ def get(name: str):
 def database_url() -> str:
     # DATABASE_URL= (empty, as an env file leaves it) means the default, not the URL ""
     return get("DATABASE_URL").strip() or _BY_NAME["DATABASE_URL"].default
+
+
+def target_specs() -> dict[str, dict]:
+    """The targets file's tables ``{figure key: {"target": …, "amber": …}}`` (DASHBOARD_TARGETS);
+    resolution_rate always has one, its target DASHBOARD_TARGET_RATE unless the file names one.
+    The one source of every target (dashboard.targets adds the registry's directions)."""
+    return _target_specs(str(get("DASHBOARD_TARGETS")), float(get("DASHBOARD_TARGET_RATE")))
+
+
+@lru_cache(maxsize=8)
+def _target_specs(path: str, rate: float) -> dict[str, dict]:
+    p = Path(path)
+    raw = tomllib.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
+    out = {k: dict(v) for k, v in raw.items()}
+    out.setdefault("resolution_rate", {}).setdefault("target", rate)
+    return out
 
 
 # ---------------------------------------------------------------- slides (not environment settings)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from shapely.geometry import shape
 
 from dashboard.db import schema as S
+from dashboard.db.dialect import is_postgres
 
 _TABLES = {"grid": S.grid, "village": S.village}
 _POSTGIS: dict = {}
@@ -22,7 +23,7 @@ _POSTGIS: dict = {}
 
 def has_postgis(conn) -> bool:
     """Whether this database has the PostGIS ``geom`` columns of migration 0004."""
-    if conn.dialect.name != "postgresql":
+    if not is_postgres(conn):
         return False
     key = str(conn.engine.url)
     if key not in _POSTGIS:

@@ -7,10 +7,8 @@ direction comes from the metric registry. Cards, tables, the ranking and the map
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 from dashboard import fmt, metrics, settings
 from dashboard.i18n import t
@@ -33,19 +31,14 @@ class Target:
 
 @lru_cache(maxsize=8)
 def _load(path: str, rate: float) -> dict[str, Target]:
-    p = Path(path)
-    raw = tomllib.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
     out = {}
-    for key, spec in raw.items():
+    for key, spec in settings._target_specs(path, rate).items():
         m = metrics.METRICS.get(key)
         if m is None or m.direction not in ("higher", "lower"):
             raise ValueError(f"{path}: {key} is not a registry figure with a better direction")
-        target = spec.get("target", rate if key == "resolution_rate" else None)
-        if target is None:
+        if spec.get("target") is None:
             raise ValueError(f"{path}: {key} has no target")
-        out[key] = Target(key, float(target), abs(float(spec.get("amber", 0.0))), m.direction)
-    if "resolution_rate" not in out:
-        out["resolution_rate"] = Target("resolution_rate", rate, 0.0, "higher")
+        out[key] = Target(key, float(spec["target"]), abs(float(spec.get("amber", 0.0))), m.direction)
     return out
 
 
@@ -66,11 +59,9 @@ def light(key: str, value, target: float | None = None) -> str | None:
     tg = get(key, target)
     if tg is None or fmt.is_none(value):
         return None
-    v = float(value)
-    sign = 1 if tg.direction == "higher" else -1
-    if sign * (v - tg.target) >= -1e-12:
+    if metrics.meets_target(key, float(value), tg.target):
         return "green"
-    if sign * (v - tg.amber_edge) >= -1e-12:
+    if metrics.meets_target(key, float(value), tg.amber_edge):
         return "amber"
     return "red"
 

@@ -20,6 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dashboard.db import schema as S
+from dashboard.db.dialect import big_cache, is_sqlite, json_text, mark
 from dashboard.db.engine import bump_version
 from loaders import normalise as N
 from loaders import spec
@@ -142,8 +143,8 @@ def _executemany(conn, sql_cols: list[str], table: str, rows: list[tuple], op: s
                  where: str = "id"):
     if not rows:
         return
-    sqlite = conn.dialect.name == "sqlite"
-    ph = "?" if sqlite else "%s"
+    sqlite = is_sqlite(conn)
+    ph = mark(conn)
     if op == "insert":
         sql = f"INSERT INTO {table} ({', '.join(sql_cols)}) VALUES ({', '.join([ph] * len(sql_cols))})"
     else:
@@ -343,16 +344,10 @@ def _refresh_aggregates(conn, batch_id: int, written: int) -> None:
 
 
 def _write(conn, plan: dict, bid: int, record_inserts: bool = True):
-    sqlite = conn.dialect.name == "sqlite"
-    big = sqlite and len(plan["insert"]) + len(plan["update"]) > BULK_ROWS
-    if big:  # index pages of a bulk load must stay in memory, or every row costs page I/O
-        old_cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-        conn.exec_driver_sql("PRAGMA cache_size = -262144")
-    try:
+    sqlite = is_sqlite(conn)
+    # index pages of a bulk load must stay in memory, or every row costs page I/O
+    with big_cache(conn, len(plan["insert"]) + len(plan["update"]) > BULK_ROWS):
         _write_rows(conn, plan, bid, sqlite, record_inserts)
-    finally:
-        if big:
-            conn.exec_driver_sql(f"PRAGMA cache_size = {int(old_cache)}")
 
 
 def _write_rows(conn, plan: dict, bid: int, sqlite: bool, record_inserts: bool = True):
@@ -388,7 +383,7 @@ def _write_rows(conn, plan: dict, bid: int, sqlite: bool, record_inserts: bool =
         lists.append([int(x) for x in upd["id"]])
         _executemany(conn, cols + ["batch_id"], tname, list(zip(*lists)), op="update")
         before = plan["before"]
-        ph = "?" if sqlite else "%s"
+        ph = mark(conn)
         cur = conn.connection.driver_connection.cursor()
         try:
             cur.executemany(f"INSERT INTO batch_change (batch_id, table_name, row_id, before) "
@@ -930,10 +925,7 @@ def _unrecorded_inserts(conn, batch_id: int, tname: str, inserted: int) -> bool:
 def _later_overwrote(conn, batch_id: int, tname: str) -> int | None:
     """The first later applied batch that updated a row this batch wrote (its ``before`` names
     this batch), or None."""
-    if conn.dialect.name == "sqlite":
-        was = "json_extract(bc.before, '$.batch_id') = :b"
-    else:
-        was = "(CAST(bc.before AS json) ->> 'batch_id') = CAST(:b AS text)"
+    was = f"{json_text(conn, 'bc.before', 'batch_id')} = CAST(:b AS text)"
     return conn.execute(sa.text(
         f"SELECT MIN(bc.batch_id) FROM batch_change bc JOIN import_batch ib ON ib.id = bc.batch_id "
         f"WHERE bc.batch_id > :b AND ib.state = 'applied' AND bc.table_name = :t "

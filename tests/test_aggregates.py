@@ -16,13 +16,13 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from dashboard import aggregates, demo, metrics, periods
+from dashboard import aggregates, demo, metrics, periods, rules
 from dashboard.db import schema as S
 from dashboard.db.engine import write_txn
 
 
 def _norm(fetched):
-    """_fetch_base output without zero entries (the raw path omits keys with no rows)."""
+    """aggregates.sums output without zero entries (the raw path omits keys with no rows)."""
     base, hist = fetched
     out = {}
     for k, vals in base.items():
@@ -34,7 +34,7 @@ def _norm(fetched):
 
 def _same(conn, period, village_ids=None, by="village"):
     pre = aggregates.fetch(conn, period.start, period.end, village_ids, by)
-    raw = metrics._fetch_base_raw(conn, period, village_ids, by)
+    raw = aggregates.raw_sums(conn, period, village_ids, by)
     if pre is None:  # not month-aligned or not fresh: the metrics use the raw rows anyway
         return True
     assert _norm(pre) == _norm(raw), (period, by, village_ids)
@@ -83,7 +83,7 @@ def test_overdue_boundary_every_month_end():
     for y in (2023, 2024):
         for m in range(1, 13):
             pe = aggregates.month_index(date(y, m, 1))
-            bm, bd = aggregates._overdue_bound(pe)
+            bm, bd = rules.overdue_bound(pe)
             b = date(y, m, calendar.monthrange(y, m)[1]) - timedelta(days=metrics.OVERDUE_DAYS)
             for day in (date(b.year, b.month, 1) + timedelta(days=i) for i in range(31)):
                 if day.month != b.month:

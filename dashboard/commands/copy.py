@@ -41,9 +41,10 @@ def _nonempty(conn, md) -> list[str]:
 
 
 def _insert_chunk(conn, table, cols: list[str], rows: list[tuple]) -> None:
+    from dashboard.db.dialect import is_postgres
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
+    if is_postgres(conn):
         raw = conn.connection.driver_connection
         with raw.cursor() as cur:
             with cur.copy(f'COPY "{table.name}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) FROM STDIN') as cp:
@@ -69,6 +70,7 @@ def _reset_sequences(conn, md) -> None:
 def copy(src_url: str, dst_url: str, log=print) -> dict:
     """Copy every row; returns {table: (source rows, target rows)}. Raises on a non-empty target."""
     import sqlalchemy as sa
+    from dashboard.db.dialect import is_postgres
     from dashboard.db.engine import migrate, write_txn
     src = migrate(src_url)
     dst = migrate(dst_url)
@@ -100,7 +102,7 @@ def copy(src_url: str, dst_url: str, log=print) -> dict:
             counts[dt.name] = (n, int(m))
             if n:
                 log(f"{dt.name:<24} {n:>10,}")
-        if dconn.dialect.name == "postgresql":
+        if is_postgres(dconn):
             _reset_sequences(dconn, dmd)
         # the ledger inserts fired the aggregates' dirty triggers: restore the source's state
         if "agg_state" in dmd.tables and "agg_state" in smd.tables:

@@ -1,18 +1,18 @@
 """矛盾纠纷 Disputes: monthly flow, by village, resolution levels, days to resolve, categories, overdue.
 
-Every figure follows the registry's definitions (dashboard.metrics): the period's disputes are
-those reported in it; "resolved" means resolved on or before the period's end. All aggregation
-happens in SQL with bound parameters; only the (small) grouped rows come back.
+Every figure follows the registry's definitions (dashboard.metrics) and the rules of
+dashboard.rules: the period's disputes are those reported in it; "resolved" means resolved on or
+before the period's end. All aggregation happens in SQL with bound parameters; only the (small)
+grouped rows come back.
 """
 from __future__ import annotations
-
-from datetime import timedelta
 
 import pandas as pd
 import sqlalchemy as sa
 
-from dashboard import metrics
+from dashboard import metrics, rules
 from dashboard.db import schema as S
+from dashboard.db.dialect import days_expr, in_villages
 from dashboard.periods import Period
 from dashboard.queries import summary
 
@@ -24,12 +24,12 @@ DAY_BUCKETS = ((0, 0), (1, 3), (4, 7), (8, 15), (16, 30), (31, 60), (61, None))
 
 
 def _in_period(period: Period, village_ids):
-    return sa.and_(D.c.reported_on.between(period.start, period.end),
-                   metrics.in_villages(D.c.village_id, village_ids))
+    return sa.and_(rules.reported_within(period.start, period.end),
+                   in_villages(D.c.village_id, village_ids))
 
 
 def _resolved(period: Period):
-    return sa.and_(D.c.resolved_on.is_not(None), D.c.resolved_on <= period.end)
+    return rules.resolved_by(period.end)
 
 
 def _cnt(cond):
@@ -89,9 +89,9 @@ def levels(conn, period: Period, village_ids=None) -> pd.DataFrame:
         row = {"village_id": v["id"], "village": v["name"],
                **{f"level_{lv}": c.get(lv, 0) for lv in LEVELS}}
         row["resolved"] = sum(c.get(lv, 0) for lv in LEVELS)
-        row["within_grid"] = c.get("grid", 0) / row["resolved"] if row["resolved"] else None
-        row["within_village"] = ((c.get("grid", 0) + c.get("village", 0)) / row["resolved"]
-                                 if row["resolved"] else None)
+        for col, within in (("within_grid", rules.WITHIN_GRID), ("within_village", rules.WITHIN_VILLAGE)):
+            n = sum(c.get(lv, 0) for lv in within)
+            row[col] = n / row["resolved"] if row["resolved"] else None
         rows.append(row)
     return pd.DataFrame(rows, columns=["village_id", "village", *LEVEL_COLS, "resolved",
                                        "within_grid", "within_village"])
@@ -104,7 +104,7 @@ def level_totals(df: pd.DataFrame) -> dict[str, int]:
 
 def days_distribution(conn, period: Period, village_ids=None) -> dict:
     """Resolved disputes per days-to-resolve bucket, and the exact median (registry's)."""
-    days = metrics.days_expr(conn, D.c.resolved_on, D.c.reported_on)
+    days = days_expr(conn, D.c.resolved_on, D.c.reported_on)
     q = (sa.select(days.label("d"), sa.func.count())
          .where(_in_period(period, village_ids), _resolved(period)).group_by(days))
     hist: dict[int, int] = {}
@@ -116,7 +116,7 @@ def days_distribution(conn, period: Period, village_ids=None) -> dict:
         rows.append(dict(lo=lo, hi=hi, count=n))
     buckets = pd.DataFrame(rows, columns=["lo", "hi", "count"]).astype({"hi": "Int64"})
     return {"buckets": buckets,
-            "median": metrics.median_from_hist(hist), "resolved": sum(hist.values())}
+            "median": rules.median_from_hist(hist), "resolved": sum(hist.values())}
 
 
 def categories(conn, period: Period, village_ids=None) -> pd.DataFrame:
@@ -144,7 +144,7 @@ def supervision(conn, period: Period, village_ids=None, limit: int | None = None
     q = (sa.select(D.c.case_no, V.c.name.label("village"), G.c.name.label("grid"), D.c.category,
                    D.c.level, D.c.reported_on, D.c.status)
          .select_from(D.join(V, V.c.id == D.c.village_id).outerjoin(G, G.c.id == D.c.grid_id))
-         .where(metrics.overdue_at(end), metrics.in_villages(D.c.village_id, village_ids))
+         .where(rules.overdue_at(end), in_villages(D.c.village_id, village_ids))
          .order_by(D.c.reported_on, V.c.name, D.c.case_no))
     if limit is not None:
         q = q.limit(limit)
@@ -154,7 +154,7 @@ def supervision(conn, period: Period, village_ids=None, limit: int | None = None
         later = r["status"] == "resolved"   # resolved after the end: open at the end
         rows.append(dict(case_no=r["case_no"], village=r["village"], grid=r["grid"],
                          category=r["category"], level=None if later else r["level"], reported_on=rep,
-                         days_open=(end - rep).days, status="in_progress" if later else r["status"]))
+                         days_open=rules.days_open(end, rep), status="in_progress" if later else r["status"]))
     return pd.DataFrame(rows, columns=SUPERVISION_COLUMNS)
 
 

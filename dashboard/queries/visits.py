@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from dashboard import metrics
 from dashboard.db import schema as S
+from dashboard.db.dialect import in_villages, month_expr
 from dashboard.periods import Period
 from dashboard.queries import summary
 
@@ -19,7 +20,7 @@ SUMS = ("visits", "voters", "suggestions", "resolved", "referred")
 
 def _where(period: Period, village_ids):
     return sa.and_(R.c.visited_on.between(period.start, period.end),
-                   metrics.in_villages(R.c.village_id, village_ids))
+                   in_villages(R.c.village_id, village_ids))
 
 
 def _sums():
@@ -98,7 +99,7 @@ def by_rep(conn, period: Period, village_ids=None, limit: int | None = None) -> 
 
 def monthly(conn, period: Period, village_ids=None) -> pd.DataFrame:
     """One row per month of the period: visits, voters, suggestions, resolved, referred."""
-    m = metrics.month_expr(conn, R.c.visited_on)
+    m = month_expr(conn, R.c.visited_on)
     q = sa.select(m.label("month"), *_sums()).where(_where(period, village_ids)).group_by(m)
     got = {r["month"]: {k: int(r[k]) for k in SUMS} for r in conn.execute(q).mappings()}
     zero = dict.fromkeys(SUMS, 0)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from dashboard import metrics
 from dashboard.db import schema as S
+from dashboard.db.dialect import in_villages, month_expr
 from dashboard.periods import Period
 from dashboard.queries import summary
 
@@ -18,7 +19,7 @@ SUMS = ("activities", "participants", "hours", "points")
 
 def _where(period: Period, village_ids):
     return sa.and_(A.c.held_on.between(period.start, period.end),
-                   metrics.in_villages(A.c.village_id, village_ids))
+                   in_villages(A.c.village_id, village_ids))
 
 
 def _sums():
@@ -35,7 +36,7 @@ def _row(r) -> dict:
 
 def monthly(conn, period: Period, village_ids=None) -> pd.DataFrame:
     """One row per month of the period: activities, participants, hours, points (0 when none)."""
-    m = metrics.month_expr(conn, A.c.held_on)
+    m = month_expr(conn, A.c.held_on)
     q = sa.select(m.label("month"), *_sums()).where(_where(period, village_ids)).group_by(m)
     got = {r["month"]: _row(r) for r in conn.execute(q).mappings()}
     zero = dict.fromkeys(SUMS, 0)

@@ -1,0 +1,117 @@
+"""The SQL that differs between SQLite and PostgreSQL, in one place.
+
+Every piece of dashboard/ and loaders/ that needs a dialect-specific expression (a date's
+month number or day, a day difference, a string aggregate, a parameter mark) asks here, so
+the two dialects stay in step and a third would be added in one file. Text helpers return
+SQL fragments for hand-written statements; ``month_expr`` / ``days_expr`` are SQLAlchemy
+expressions. Dates are ISO text in SQLite and ``date`` in PostgreSQL.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+
+def is_sqlite(conn) -> bool:
+    """A connection (or engine) to SQLite."""
+    return conn.dialect.name == "sqlite"
+
+
+def is_postgres(conn) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+# ---------------------------------------------------------------- text fragments
+
+def ym(conn, col: str) -> str:
+    """The month number ``year * 12 + month - 1`` of a date column (2024-01 → 24288)."""
+    if is_sqlite(conn):  # ISO text: substr is several times faster than strftime
+        return f"(CAST(substr({col}, 1, 4) AS INTEGER) * 12 + CAST(substr({col}, 6, 2) AS INTEGER) - 1)"
+    return f"(CAST(EXTRACT(YEAR FROM {col}) AS INTEGER) * 12 + CAST(EXTRACT(MONTH FROM {col}) AS INTEGER) - 1)"
+
+
+def day(conn, col: str) -> str:
+    """The day of the month of a date column."""
+    if is_sqlite(conn):
+        return f"CAST(substr({col}, 9, 2) AS INTEGER)"
+    return f"CAST(EXTRACT(DAY FROM {col}) AS INTEGER)"
+
+
+def days(conn, later: str, earlier: str) -> str:
+    """Whole days from one date column to another (later − earlier)."""
+    if is_sqlite(conn):
+        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+    return f"({later} - {earlier})"
+
+
+def concat(conn, expr: str) -> str:
+    """A comma-separated string aggregate. Two of these in one aggregate see the rows in the
+    same order (days and counts pair up)."""
+    if is_sqlite(conn):
+        return f"group_concat({expr}, ',')"
+    return f"string_agg({expr}, ',')"
+
+
+def float_zero(conn) -> str:
+    """A floating-point 0 (so a UNION's column is a float on both dialects)."""
+    return "CAST(0 AS FLOAT)" if is_sqlite(conn) else "CAST(0 AS DOUBLE PRECISION)"
+
+
+def mark(conn) -> str:
+    """The DB-API parameter mark of the connection's driver (for ``exec_driver_sql``)."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def json_text(conn, col: str, key: str) -> str:
+    """A JSON text column's top-level ``key`` as text (``before`` of batch_change)."""
+    if is_sqlite(conn):
+        return f"CAST(json_extract({col}, '$.{key}') AS TEXT)"
+    return f"(CAST({col} AS json) ->> '{key}')"
+
+
+@contextmanager
+def big_cache(conn, on: bool = True):
+    """For a bulk write or rebuild on SQLite: a 256 MB page cache for the block, so index pages
+    stay in memory instead of being re-read for every row (the default 2 MB makes a bulk load
+    several times slower). Nothing on other dialects, or when ``on`` is false."""
+    if not (on and is_sqlite(conn)):
+        yield
+        return
+    old = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql("PRAGMA cache_size = -262144")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(old)}")
+
+
+def ids(name: str, values) -> tuple[str, dict]:
+    """An IN list as named parameters ``(:name_0, …)`` (portable, fine for the sizes we pass);
+    ``1 = 0`` for no values. Returns (SQL, parameters)."""
+    values = sorted(set(int(v) for v in values))
+    if not values:
+        return "1 = 0", {}
+    keys = {f"{name}_{i}": v for i, v in enumerate(values)}
+    return "(" + ", ".join(f":{k}" for k in keys) + ")", keys
+
+
+# ---------------------------------------------------------------- SQLAlchemy expressions
+
+def month_expr(conn, col):
+    """The 'YYYY-MM' of a date column (for GROUP BY month)."""
+    if is_sqlite(conn):
+        return sa.func.strftime("%Y-%m", col)
+    return sa.func.to_char(col, "YYYY-MM")
+
+
+def days_expr(conn, later, earlier):
+    """Whole days between two date columns (later − earlier)."""
+    if is_sqlite(conn):
+        return sa.cast(sa.func.julianday(later) - sa.func.julianday(earlier), sa.Integer)
+    return later - earlier  # PostgreSQL: date − date is an integer number of days
+
+
+def in_villages(col, village_ids):
+    """WHERE clause: col IN village_ids (bound parameters), or no condition for all villages."""
+    return sa.true() if village_ids is None else col.in_(list(village_ids))
