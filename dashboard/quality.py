@@ -31,8 +31,8 @@ import sqlalchemy as sa
 from dashboard import aggregates, fmt, settings
 from dashboard.db import schema as S
 from dashboard.i18n import has, t
-from dashboard.metrics import days_expr, in_villages, month_expr
-from dashboard.periods import Period
+from dashboard.db.dialect import in_villages, month_expr
+from dashboard.periods import Period, month_end, month_index, month_start
 from loaders import spec
 
 RULES = ("spike", "same_day", "rest_days", "silent", "grid_no_dispute", "ledger_logic")
@@ -140,9 +140,9 @@ def monthly_counts(conn, kind: str, first: int | None, last: int, village_ids=No
     else:
         table, dcol, _ = _ledger(kind)
         mo = month_expr(conn, dcol)
-        cond = [dcol <= aggregates.month_end(last), in_villages(table.c.village_id, village_ids)]
+        cond = [dcol <= month_end(last), in_villages(table.c.village_id, village_ids)]
         if first is not None:
-            cond.append(dcol >= aggregates.month_start(first))
+            cond.append(dcol >= month_start(first))
         v = _by(table.c.village_id)
         q = sa.select(v, mo, sa.func.count()).where(*cond).group_by(v, mo)
         rows = [(vv, _m(ym), n) for vv, ym, n in conn.execute(q)]
@@ -154,18 +154,18 @@ def monthly_counts(conn, kind: str, first: int | None, last: int, village_ids=No
 
 
 def _months(period: Period) -> list[int]:
-    """Month numbers (aggregates.month_index) of the full months in the period that are over."""
+    """Month numbers (month_index) of the full months in the period that are over."""
     today = date.today()
-    a, b = aggregates.month_index(period.start), aggregates.month_index(period.end)
+    a, b = month_index(period.start), month_index(period.end)
     out = []
     for m in range(a, b + 1):
-        if aggregates.month_start(m) >= period.start and aggregates.month_end(m) <= min(period.end, today):
+        if month_start(m) >= period.start and month_end(m) <= min(period.end, today):
             out.append(m)
     return out
 
 
 def _m(ym: str) -> int:
-    return aggregates.month_index(ym)
+    return month_index(ym)
 
 
 # ---------------------------------------------------------------- (a) spike
@@ -241,7 +241,7 @@ def spike(conn, period: Period, village_ids=None) -> list[Flag]:
                 & (np.abs(x - med) >= settings.QUALITY_MIN_JUMP)
             for i in np.flatnonzero(hit):
                 vid = vids[i]
-                s, e = aggregates.month_start(m), aggregates.month_end(m)
+                s, e = month_start(m), month_end(m)
                 rows, n = _rows(conn, kind, sa.and_(table.c.village_id == vid, dcol.between(s, e)))
                 zi = float(z[i])
                 out.append(Flag("spike", vid, names.get(vid, str(vid)), kind, s, e,
@@ -269,7 +269,7 @@ def same_day(conn, period: Period, village_ids=None) -> list[Flag]:
     names, out = _names(conn), []
     for vid, ym, n, day in conn.execute(q).all():
         m = _m(ym)
-        s, e = max(aggregates.month_start(m), period.start), min(aggregates.month_end(m), period.end)
+        s, e = max(month_start(m), period.start), min(month_end(m), period.end)
         rows, total = _rows(conn, "disputes", sa.and_(D.c.village_id == vid,
                                                       D.c.reported_on.between(s, e)))
         out.append(Flag("same_day", int(vid), names.get(vid, str(vid)), "disputes", s, e,
@@ -348,8 +348,8 @@ def rest_day_resolutions(conn, period: Period, village_ids=None) -> list[Flag]:
 def silent_months(period: Period) -> list[int]:
     """The last QUALITY_SILENT_MONTHS full months at the period's end (and over by today)."""
     end = min(period.end, date.today())
-    m = aggregates.month_index(end)
-    if end != aggregates.month_end(m):
+    m = month_index(end)
+    if end != month_end(m):
         m -= 1
     return list(range(m - settings.QUALITY_SILENT_MONTHS + 1, m + 1))
 
@@ -387,8 +387,8 @@ def _zero_month(v) -> int | None:
     """A zero report's month as a month number: a date, 'YYYY-MM', YYYYMM or a month number."""
     try:
         if isinstance(v, int):
-            return aggregates.month_index((v // 100, v % 100)) if 190001 <= v <= 999912 else v
-        return aggregates.month_index(v)
+            return month_index((v // 100, v % 100)) if 190001 <= v <= 999912 else v
+        return month_index(v)
     except (TypeError, ValueError):
         return None
 
@@ -398,7 +398,7 @@ def silent(conn, period: Period, village_ids=None) -> list[Flag]:
     full months at the period's end, after the 12 months before averaged at least
     QUALITY_SILENT_MIN_MONTHLY rows a month."""
     months = silent_months(period)
-    s, e = aggregates.month_start(months[0]), aggregates.month_end(months[-1])
+    s, e = month_start(months[0]), month_end(months[-1])
     ids, names, out = _ids(village_ids), _names(conn), []
     for kind in _kinds():
         table, dcol, _ = _ledger(kind)
@@ -429,8 +429,8 @@ def grid_no_dispute(conn, period: Period, village_ids=None) -> list[Flag]:
     """A grid with no dispute ever (reported on or before the period's end) while its village's
     disputes with a grid average at least QUALITY_GRID_MIN_AVG per grid."""
     D, G, ids = S.dispute, S.grid, _ids(village_ids)
-    last = aggregates.month_index(period.end)
-    if period.end == aggregates.month_end(last) and aggregates.is_fresh(conn):
+    last = month_index(period.end)
+    if period.end == month_end(last) and aggregates.is_fresh(conn):
         A = aggregates.agg_dispute_month
         per_grid = (sa.select(A.c.grid_id, sa.func.sum(A.c.n).label("n"))
                     .where(A.c.rep_month <= last, A.c.grid_id > 0, in_villages(A.c.village_id, ids))
@@ -592,7 +592,7 @@ def period_text(f: Flag, lang: str = "zh") -> str:
         return t("quality.all_rows", lang)
     if f.start is None:
         return t("quality.until", lang, end=f.end.isoformat())
-    if f.start.day == 1 and f.end == aggregates.month_end(aggregates.month_index(f.start)):
+    if f.start.day == 1 and f.end == month_end(month_index(f.start)):
         return t("quality.month", lang, year=f.start.year, month=f.start.month)
     return f"{f.start.isoformat()} – {f.end.isoformat()}"
 

@@ -226,7 +226,7 @@ def test_zero_report_counts_as_not_silent(silent_fx):
         c.execute(sa.insert(z).values(village_id=d, kind="volunteers", month="2025-11", batch_id=bid))
     with engine.connect() as c:
         assert [f.village for f in quality.silent(c, periods.month(2025, 12))] == ["甲村"]
-        assert quality.zero_reports(c, "disputes", [quality.aggregates.month_index("2025-11")]) == set()
+        assert quality.zero_reports(c, "disputes", [periods.month_index("2025-11")]) == set()
     with write_txn(engine) as c:
         c.execute(sa.update(S.import_batch).where(S.import_batch.c.id == bid).values(state="undone"))
     with engine.connect() as c:
@@ -234,7 +234,7 @@ def test_zero_report_counts_as_not_silent(silent_fx):
 
 
 def test_zero_report_months_in_any_spelling():
-    m = quality.aggregates.month_index("2025-11")
+    m = periods.month_index("2025-11")
     for v in ("2025-11", "2025-11-01", D(2025, 11, 1), 202511, m):
         assert quality._zero_month(v) == m
     assert quality._zero_month("11月") is None
