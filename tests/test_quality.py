@@ -451,3 +451,34 @@ def test_command_prints_the_flags_as_json(rest_fx, db_url):
         ("rest_days", "甲村", "disputes", ["2025-01-01", "2025-12-31"], 13)
     assert f["values"] == {"resolved": 20, "rest": 13, "share": 0.65, "weekends_only": []}
     assert f["rows"][0]["resolved_on"] == "2025-10-01" and "超过 60.0%" in f["rule_text"]
+
+
+SAMPLES = [
+    quality.Flag("spike", 1, "甲村", "disputes", D(2025, 1, 1), D(2025, 1, 31),
+                 {"count": 20, "median": 2.0, "z": None, "history": 12}, ({"id": 1, "no": "C1", "date": D(2025, 1, 5),
+                                                                          "resolved_on": None},), n_rows=20),
+    quality.Flag("same_day", 1, "甲村", "disputes", D(2025, 3, 1), D(2025, 3, 31), {"count": 5, "day": D(2025, 3, 20)}),
+    quality.Flag("rest_days", 1, "甲村", "disputes", D(2027, 1, 1), D(2027, 12, 31),
+                 {"resolved": 20, "rest": 13, "share": 0.65, "weekends_only": [2027]}),
+    quality.Flag("silent", 1, "甲村", "volunteers", D(2025, 11, 1), D(2025, 12, 31),
+                 {"before": 36, "last": D(2025, 10, 19), "months": 2}),
+    quality.Flag("grid_no_dispute", 1, "甲村", "disputes", None, D(2025, 12, 31),
+                 {"village_total": 24, "grids": 3, "average": 8.0, "households": 0},
+                 ({"id": 3, "no": "A3", "date": None},), grid_id=3, grid="第3网格"),
+    quality.Flag("ledger_logic", 1, "甲村", "visits", None, None, {"check": "old_date", "count": 1},
+                 ({"id": 9, "no": "R1", "date": D(1985, 1, 1), "check": "old_date", "suggestions": 1,
+                   "resolved": 0, "referred": 0},), n_rows=1),
+]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_rule_reads_in_both_languages(lang):
+    texts = [quality.rule_text(f.rule, lang) for f in SAMPLES] + [quality.detail(f, lang) for f in SAMPLES] \
+        + [quality.period_text(f, lang) for f in SAMPLES]
+    for frame in [quality.summary_frame(SAMPLES, lang), quality.rows_frame(SAMPLES, lang),
+                  *[quality.behind_frame(f, lang) for f in SAMPLES if f.rows]]:
+        texts += [str(c) for c in frame.columns] + [str(v) for v in frame.to_numpy().ravel()]
+    bad = [x for x in texts if "{" in x or "quality." in x or "loader." in x]
+    assert bad == []
+    assert quality.period_text(SAMPLES[0], lang) == ("2025 年 1 月" if lang == "zh" else "2025-01")
+    assert ("2027" in quality.detail(SAMPLES[2], lang)) and ("周" in quality.detail(SAMPLES[2], "zh"))
