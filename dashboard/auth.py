@@ -111,6 +111,16 @@ def allowed_village_ids(user: dict | None) -> set[int] | None:
     return set()
 
 
+def place_scope(user: dict | None) -> set[int] | None:
+    """The places whose own checks (data-quality flags) a user is shown: None = every village
+    (leader, admin), a clerk's own villages, nothing for a disabled or unknown user."""
+    if not user or user.get("disabled") or user.get("role") not in _ROLE_ACTIONS:
+        return set()
+    if user["role"] == "clerk":
+        return {int(v) for v in (user.get("village_ids") or ())}
+    return None
+
+
 def can(user: dict | None, action: str, village_id: int | None = None) -> bool:
     """May ``user`` do ``action`` (for ``village_id`` when given)?
 

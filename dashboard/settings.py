@@ -21,6 +21,24 @@ OVERDUE_DAYS = 30   # a dispute open for more than this many days at a date is o
 REPLY_DAYS = 30     # a referred suggestion unanswered this many days after its referral is overdue
 SMALL_N = 5         # a rate over fewer cases than this is marked and ranked after the others
 
+# What intake refuses in a ledger row (loaders.validate) and the data-quality flags look for in rows
+# stored before (dashboard.quality, rule ledger_logic).
+EARLIEST_DATE = "1990-01-01"   # a ledger date before this is a typing error
+MAX_HOURS_PER_PERSON = 24      # volunteer hours per participant in one activity
+CHINA_LON = (73, 136)          # coordinates outside these bounds are not in China
+CHINA_LAT = (3, 54)
+
+# Data-quality flags (数据质量, dashboard.quality): the thresholds every rule's text shows.
+QUALITY_Z = 3.5                # spike: |robust z| above this (Iglewicz & Hoaglin's outlier bound)
+QUALITY_MIN_HISTORY = 12       # spike: months of the village's own history before a month is judged
+QUALITY_MIN_JUMP = 10          # spike: and at least this many rows away from the history's median
+QUALITY_SAME_DAY_MIN = 5       # same_day: cases reported in a village-month, all resolved on one date
+QUALITY_REST_SHARE = 0.6       # rest_days: share of resolutions on weekends/statutory holidays above this
+QUALITY_REST_MIN = 20          # rest_days: over at least this many resolutions in the period
+QUALITY_SILENT_MONTHS = 2      # silent: full months without a row of a kind (nor a zero report)
+QUALITY_SILENT_MIN_MONTHLY = 3  # silent: after a year averaging at least this many rows a month
+QUALITY_GRID_MIN_AVG = 8       # grid_no_dispute: grid never had one while its village averages this many per grid
+
 
 def _bool(v: str) -> bool:
     if v.strip().lower() in {"1", "true", "yes", "on"}:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from dashboard import settings
 from dashboard.db import schema as S
 from dashboard.i18n import t
 from loaders import normalise as N
@@ -268,7 +269,7 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
             today = pd.Timestamp(N.today())
             col.add((v > today).to_numpy(dtype=bool), cname, s, "future_date",
                     today=N.today().isoformat())
-            col.add((v < pd.Timestamp("1990-01-01")).to_numpy(dtype=bool), cname, s, "old_date")
+            col.add((v < pd.Timestamp(settings.EARLIEST_DATE)).to_numpy(dtype=bool), cname, s, "old_date")
             out[f.name] = v
             if f.required:
                 col.add(isblank, cname, None, "required")
@@ -534,7 +535,7 @@ def _check_disputes(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, 
                     reported=col_name.get("reported_on", ""))
     for c in ("lon", "lat"):
         if c in mapping and len(out):
-            lim = (73, 136) if c == "lon" else (3, 54)
+            lim = settings.CHINA_LON if c == "lon" else settings.CHINA_LAT
             v = out[c]
             col.add(((v < lim[0]) | (v > lim[1])).to_numpy(dtype=bool, na_value=False),
                     col_name[c], raw_vals[c], "bad_coord")
@@ -580,7 +581,7 @@ def _check_volunteers(prep, col, mapping, col_name, raw_vals, reg, fill, allowed
         prep.notes.append("hours_from_total")
     _defaults(prep, "volunteers")
     if "hours" in mapping and len(out):
-        col.add((out["hours"] > 24).to_numpy(dtype=bool, na_value=False), col_name["hours"],
+        col.add((out["hours"] > settings.MAX_HOURS_PER_PERSON).to_numpy(dtype=bool, na_value=False), col_name["hours"],
                 raw_vals["hours"], "hours_per_person")
     _record_numbers(prep, col, mapping, col_name, raw_vals, "volunteers",
                     ["held_on", "team", "category", "participants", "hours", "note"])

@@ -4,6 +4,7 @@ import streamlit as st
 from dashboard import charts, export, fmt, metrics, settings
 from dashboard.queries import completeness, overview, ranking
 from dashboard.ui import common as ui
+from dashboard.ui import quality as quality_ui
 from dashboard.ui import widgets as w
 
 ui.page_header("overview.title")
@@ -32,6 +33,7 @@ for line in lines or [ui.t("overview.no_alerts")]:
     st.markdown(f"- {fmt.md(line)}")
 for line in ui.cached(completeness.overview_lines)(f.period.end, f.village_ids, lang):  # 报送情况
     st.markdown(f"- {fmt.md(line)}")
+quality_ui.overview_panel(f)
 
 st.subheader(ui.t("overview.village_table"))
 sort_key = st.selectbox(ui.t("overview.sort_by"), overview.TABLE_METRICS,

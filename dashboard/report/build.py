@@ -249,10 +249,20 @@ def _village_filter_text(conn, village_ids, lang: str) -> str:
     return t("meeting.scope_some", lang, names=sep.join(chosen[:3]), n=len(chosen), total=len(names))
 
 
+def quality_note(conn, period: Period, village_ids, lang: str) -> str:
+    """The speaker note counting the data-quality flags (dashboard.quality); figures unchanged."""
+    from dashboard import quality
+    n = 0 if village_ids is not None and not village_ids else quality.count(conn, period, village_ids)
+    return t("quality.deck_note", lang, n=n) if n else t("quality.deck_note_none", lang)
+
+
 def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target: float = 0.9, *,
                preparer: str = "", unit: str = "", with_map: bool = True, defer_map: bool = False,
-               now: datetime | None = None) -> Deck:
+               now: datetime | None = None, flag_villages="deck") -> Deck:
     """The meeting report for a period and a set of villages (None = all), in slide order.
+
+    flag_villages: the villages whose data-quality flags are counted in the title slide's speaker
+    notes ("deck": the deck's own villages; pass quality.visible_villages(user, ids) for a viewer).
 
     defer_map: leave the map slide's picture out (``map`` None) — drawing it takes seconds
     (a headless Chromium); ``with_map_image(deck, map_image(...))`` adds it when needed.
@@ -282,7 +292,8 @@ def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target:
         t("meeting.line_scope", lang, villages=deck.filters),
         t("meeting.line_unit", lang, unit=deck.unit),
         t("meeting.line_generated", lang, when=now.strftime("%Y-%m-%d %H:%M")),
-    ] + ([t("meeting.line_demo", lang)] if deck.demo else [])))
+    ] + ([t("meeting.line_demo", lang)] if deck.demo else []),
+        notes=[quality_note(conn, period, ids if flag_villages == "deck" else flag_villages, lang)]))
 
     # 2 KPIs with 环比 / 同比
     kp = []

@@ -75,6 +75,7 @@ class Slide:
     charts: list[Chart] = field(default_factory=list)
     table: Table | None = None
     map: MapImage | None = None
+    notes: list[str] = field(default_factory=list)      # speaker notes only, never on the slide
 
 
 @dataclass

@@ -164,8 +164,9 @@ def options() -> dict:
     return st.session_state[OPTS]
 
 
-def _build(conn, period, village_ids, lang, target, preparer):
-    return report.build_deck(conn, period, village_ids, lang, target, preparer=preparer, defer_map=True)
+def _build(conn, period, village_ids, lang, target, preparer, flag_villages="deck"):
+    return report.build_deck(conn, period, village_ids, lang, target, preparer=preparer, defer_map=True,
+                             flag_villages=flag_villages)
 
 
 def _map(conn, period, village_ids, lang, with_map):
@@ -184,8 +185,10 @@ def deck(filters: ui.Filters, opts: dict) -> Deck:
 
     The map slide fills in when it is shown (``render_slide``) or a file is downloaded."""
     with st.spinner(ui.t("meeting.building")):
+        from dashboard import quality   # the speaker notes count the flags of the viewer's places
         return _cached_build(filters.period, filters.village_ids, ui.lang(),
-                             float(settings.get("DASHBOARD_TARGET_RATE")), opts["preparer"])
+                             float(settings.get("DASHBOARD_TARGET_RATE")), opts["preparer"],
+                             quality.visible_villages(ui.current_user(), filters.village_ids))
 
 
 def map_image(filters: ui.Filters, opts: dict, lang: str | None = None):
