@@ -221,12 +221,14 @@ def spike(conn, period: Period, village_ids=None) -> list[Flag]:
     """A village-month of the period whose count of a kind is far outside the village's own
     history: every month from its first row of that kind up to the month before (months without
     rows count as 0), at least QUALITY_MIN_HISTORY of them; |robust z| > QUALITY_Z and at least
-    QUALITY_MIN_JUMP rows from the median."""
+    QUALITY_MIN_JUMP rows from the median. Kinds in QUALITY_SPIKE_EXCLUDE are not judged."""
     months = _months(period)
     if not months:
         return []
     ids, names, out = _ids(village_ids), _names(conn), []
     for kind in _kinds():
+        if kind in settings.QUALITY_SPIKE_EXCLUDE:
+            continue
         table, dcol, _ = _ledger(kind)
         counts = monthly_counts(conn, kind, None, months[-1], ids)
         if not counts:

@@ -31,6 +31,9 @@ CHINA_LAT = (3, 54)
 # Data-quality flags (数据质量, dashboard.quality): the thresholds every rule's text shows.
 QUALITY_Z = 3.5                # spike: |robust z| above this (Iglewicz & Hoaglin's outlier bound)
 QUALITY_MIN_HISTORY = 12       # spike: months of the village's own history before a month is judged
+# spike: not judged on suggestions: a visit collects them in batches (one forum brings a dozen),
+# so their monthly jumps are the visits', and the visits ledger is judged
+QUALITY_SPIKE_EXCLUDE = ("suggestions",)
 QUALITY_MIN_JUMP = 10          # spike: and at least this many rows away from the history's median
 QUALITY_SAME_DAY_MIN = 5       # same_day: cases reported in a village-month, all resolved on one date
 QUALITY_REST_SHARE = 0.6       # rest_days: share of resolutions on weekends/statutory holidays above this
