@@ -44,8 +44,12 @@ def test_disputes_by_village_sorted_with_undefined_last(fx):
     conn, ids = fx
     r = disputes.by_village(conn, Q1)
     df = r["villages"]
-    assert list(df["village"]) == ["B社区", "A村", "C村"]
-    assert list(df["resolution_rate"])[:2] == [0.75, 0.5]
+    # the registry's small-number rule: B社区's 75 % rests on 4 cases (< SMALL_N = 5), so it is
+    # marked and ranked after A村 (8 cases, 50 %); C村 has no case (undefined) and comes last
+    assert list(df["village"]) == ["A村", "B社区", "C村"]
+    assert list(df["resolution_rate"])[:2] == [0.5, 0.75]
+    assert list(df["small"]) == [False, True, True] and list(df["rank"])[:2] == [1, 2]
+    assert df["rank"].isna().tolist() == [False, False, True]
     assert r["township"]["resolution_rate"] == 7 / 12
 
 
@@ -162,14 +166,18 @@ def test_governance_index_by_hand(fx):
     # A: resolution 0, within-village 0, median 100, overdue 0, per-100-households 100 (tie),
     #    volunteer hours 100, suggestions 100 (only A defined) -> 0.10+0.10+0.15+0.15 = 50
     # B: 25 + 15 + 0 + 10 + 10 + 0 = 60 over weights 0.85 (no suggestions) -> 70.59
-    assert df["village"].tolist() == ["B社区", "A村", "C村"]
-    assert df["index"].iloc[0] == pytest.approx(60 / 0.85)
-    assert df["index"].iloc[1] == pytest.approx(50.0)
+    # B社区 has the higher index but only 4 disputes (< SMALL_N): marked and ranked after A村
+    assert df["village"].tolist() == ["A村", "B社区", "C村"]
+    assert df["small"].tolist() == [False, True, True]
+    assert df["index"].iloc[1] == pytest.approx(60 / 0.85)
+    assert df["index"].iloc[0] == pytest.approx(50.0)
     assert df["index"].iloc[2] is None or df["index"].isna().iloc[2]
     assert df["rank"].iloc[:2].tolist() == [1, 2]
     assert df.set_index("village").loc["A村", "score_median_days_to_resolve"] == 100
-    red, black = ranking.red_black(df, 5)
-    assert red["village"].tolist() == ["B社区"] and black["village"].tolist() == ["A村"]
+    red, black = ranking.red_black(df, 5)   # small villages are on neither list: one is left
+    assert red.empty and black.empty
+    red, black = ranking.red_black(df.assign(small=False), 5)
+    assert red["village"].tolist() == ["A村"] and black["village"].tolist() == ["B社区"]
 
 
 def test_index_scores_ties_and_directions():
