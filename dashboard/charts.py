@@ -153,8 +153,8 @@ def metric_by_village(df, key: str, township_value=None, lang: str = "zh", targe
     if m.kind == "rate" and m.denominator and m.denominator in df:   # the rate beside its count
         dens = list(df[m.denominator])
         small = [not fmt.is_none(d) and d < metrics.SMALL_N for d in dens]
-        text = [x if fmt.is_none(d) else f"{x}（{fmt.num(d)}）" if lang == "zh" else f"{x} ({fmt.num(d)})"
-                for x, d in zip(text, dens)]
+        text = [x if fmt.is_none(d) or fmt.is_none(v) else f"{x}（{fmt.num(d)}）" if lang == "zh"
+                else f"{x} ({fmt.num(d)})" for x, d, v in zip(text, dens, values)]
     hv = "%{x}: %{y:" + _num(key) + "}<extra></extra>"
     # a ranking of many villages (sort=True) as horizontal bars: every name level and readable
     across = sort and len(values) > HORIZONTAL_ABOVE

@@ -132,8 +132,8 @@ class Truth:
             return self.months[ym]
         key = (ym, self.scope_ids)
         if key not in self._extra:
-            p = periods.month(int(ym[:4]), int(ym[5:]))
-            if ym in self.months:
+            p = periods.month(int(ym[:4]), int(ym[5:]))     # the village's trend: calendar months
+            if ym in self.months and self.scope_ids is None:
                 p = next(q for q in metrics.month_periods(self.period) if q.start.strftime("%Y-%m") == ym)
             with self.engine.connect() as c:
                 self._extra[key] = metrics.compute(c, p, self.scope_ids or self.ids)["township"]
@@ -165,6 +165,12 @@ class Truth:
                 if not fmt.is_none(v):
                     out.update({fmt.pp(abs(v)).lstrip("+"), fmt.pct(abs(v)), fmt.pp(v).replace("−", "-"),
                                 fmt.pp(v), fmt.signed_pct(v).replace("−", "-"), fmt.signed_pct(v)})
+        prev = metrics.compute(conn, self.period.previous(), self.ids)["villages"]
+        for vid in self.villages:        # villages' own 环比 (the alerts' sharp drops)
+            for k in ("resolution_rate",):
+                c = metrics.change(k, self.villages[vid][k], prev[vid][k] if vid in prev else None)
+                if c is not None:
+                    out.update({fmt.pp(c), fmt.pp(c).replace("−", "-"), fmt.pp(abs(c)).lstrip("+")})
         # the village page's own 环比/同比 and the township's average per village
         for vid in self.villages:
             mine = self.villages[vid]
@@ -177,6 +183,7 @@ class Truth:
         out.update({fmt.pct(tg.target), fmt.pct(tg.amber_edge), str(metrics.OVERDUE_DAYS),
                     str(metrics.SMALL_N)})
         out.update(str(i) for i in range(0, len(self.name) + 1))   # counts of villages named
+        out.update({"100"})          # the index's scale in its method text (0–100 分)
         return out
 
 
@@ -325,8 +332,8 @@ class Check:
                             numeric and col != C["village.col_value"] and _close(df.iloc[i][col], v, M[key].kind)):
                         self.fail(f"{name}: {key} {col} shows {df.iloc[i][col]!r}, registry {v!r}")
             if C["village.col_township"] in df.columns:
-                town = self.truth.town.get(key)
-                n = len(self.truth.villages)
+                town = self.town_all.get(key)
+                n = self.n_all
                 v = (town / n if town is not None else None) if M[key].kind in ("count", "hours") else town
                 self.count += 1
                 if not shown_ok(df.iloc[i][C["village.col_township"]], key, v, numeric):
@@ -371,6 +378,7 @@ class Check:
 
     supervision_total = None
     village_prev = village_ago = None
+    town_all, n_all = None, 0          # the village page: the whole township it compares with
 
     # charts -----------------------------------------------------------
     def trace(self, name, cats, vals, chart: str):
@@ -380,10 +388,17 @@ class Check:
         if key is None:
             if name not in TRACES:
                 self.fail(f"chart {chart}: series {name!r} is no registry figure")
-            elif name in (C["village.col_value"], t("scope.township", L)):
-                ctx = self.whole if name == C["village.col_value"] else ("town", None)
+            elif name == C["village.col_value"]:
                 for c, v in zip(cats, vals):
-                    self._num(f"chart {chart} {name}", HEAD[c], ctx, v)
+                    self._num(f"chart {chart} {name}", HEAD[c], self.whole, v)
+            elif name == t("scope.township", L):    # the village page compares with the whole township
+                town = self.town_all or self.truth.town
+                for c, v in zip(cats, vals):
+                    self.count += 1
+                    want = town.get(HEAD[c])
+                    if not (fmt.is_none(want) and fmt.is_none(v)) and (
+                            fmt.is_none(want) or fmt.is_none(v) or abs(v - want) > 1e-9):
+                        self.fail(f"chart {chart} {name}: {c} = {v!r}, registry {want!r}")
             elif name == t("charts.index", L):
                 for c, v in zip(cats, vals):
                     self._index(v, self.truth.by_name[c], f"chart {chart}", True)
@@ -419,6 +434,7 @@ class Check:
                 self.fail(f"{where}: {num}{unit} is no registry value of this filter")
 
     def done(self, at_least: int = 1):
+        print(f"{self.where}: {self.count} figures checked")
         assert not self.errors, "\n".join(self.errors[:40])
         assert self.count >= at_least, f"{self.where}: only {self.count} figures checked"
 
@@ -544,6 +560,15 @@ def _pptx(chk: Check, data: bytes, name: str):
                 ch = sh.chart
                 cats = list(ch.plots[0].categories)
                 if ch.chart_type is not None and "PIE" in str(ch.chart_type):
+                    s = ch.series[0]
+                    vals = [v or 0 for v in s.values]
+                    key = HEAD.get(s.name)
+                    chk.count += 1
+                    if key is None or abs(sum(vals) - (chk.truth.town.get(key) or 0)) > 1e-6:
+                        chk.fail(f"{name} slide {n}: pie {s.name!r} adds up to {sum(vals)}")
+                    elif sum(vals):      # each slice's share of a checked total (pie labels)
+                        chk.truth.allowed.update(fmt.pct(v / sum(vals)) for v in vals)
+                        chk.truth.allowed.update(fmt.num(v) for v in vals)
                     continue
                 for s in ch.series:
                     chk.trace(s.name, cats, list(s.values), f"{name} slide {n}")
@@ -592,7 +617,7 @@ def _map(chk: Check, page: str, name: str, metric: str, level: str):
 
 def _html(chk: Check, page: str, name: str):
     body = re.sub(r"<script.*?</script>|<style.*?</style>", " ", page, flags=re.S)
-    for tb in pd.read_html(io.StringIO(body)) if "<table" in body else []:
+    for tb in pd.read_html(io.StringIO(body), thousands=None, keep_default_na=False) if "<table" in body else []:
         chk.table(tb.astype(str).replace({"nan": None}), f"{name} table", numeric=False)
     chk.text(re.sub(r"<[^>]+>", " ", body), name)
 
@@ -613,6 +638,8 @@ def test_every_figure_is_the_registrys(env, truths, downloads, filt, page):
             chk.village_prev = metrics.compute(c, truth.period.previous(), [village])["villages"][village]
             chk.village_ago = metrics.compute(c, truth.period.year_ago(), [village])["villages"][village]
             chk.supervision_total = metrics.compute(c, truth.period, [village])["township"]["backlog_overdue"]
+            everyone = metrics.compute(c, truth.period)
+            chk.town_all, chk.n_all = everyone["township"], len(everyone["villages"])
     else:
         chk.supervision_total = truth.town["backlog_overdue"]
     if page == "village":

@@ -137,7 +137,8 @@ def test_village_profile(fx):
     assert tab.loc["disputes_total", "value"] == 8
     assert tab.loc["disputes_total", "avg_per_village"] == 4.0          # 12 / 3 villages
     assert tab.loc["resolution_rate", "township"] == 7 / 12
-    assert (tab.loc["resolution_rate", "rank"], tab.loc["resolution_rate", "ranked"]) == (2, 2)
+    # A村's 50 % over 8 cases ranks before B社区's 75 % over 4 (fewer than SMALL_N: after the others)
+    assert (tab.loc["resolution_rate", "rank"], tab.loc["resolution_rate", "ranked"]) == (1, 2)
     assert (tab.loc["median_days_to_resolve", "rank"]) == 1               # 3.5 beats 5 (lower)
     assert tab.loc["resolution_rate", "mom"] == 0.5                       # Q4 2024: 0 of 1
     assert tab.loc["disputes_total", "mom"] == 7.0 and pd.isna(tab.loc["disputes_total", "yoy"])
@@ -149,9 +150,12 @@ def test_village_profile(fx):
     jan, dec = tr.set_index("month").loc["2025-01"], tr.set_index("month").loc["2024-12"]
     assert (jan["received"], jan["resolved"]) == (3, 3)       # a5 (reported in Dec) resolved 01-02
     assert (dec["received"], dec["resolved"]) == (1, 0)
-    assert p["index"]["rank"] == 2 and p["index"]["ranked"] == 2
+    assert p["index"]["rank"] == 1 and p["index"]["ranked"] == 2
     shown = village.table_for_display(p["table"], "zh")
-    assert "第2名 / 2" in shown["排名"].tolist()
+    assert "第1名 / 2" in shown["排名"].tolist()
+    b = village.profile(conn, ids["B"], Q1)
+    shown = village.table_for_display(b["table"], "zh").set_index("指标")
+    assert shown.loc["化解率（%）", "排名"] == "第2名 / 2（受理少于5件，排在其后）"
 
 
 def test_village_id_from_query_param(fx):
@@ -228,7 +232,7 @@ def test_overview_alert_sentences(fx):
     conn, ids = fx
     lines = overview.alerts(conn, Q1, target=0.9)
     # the basics first (owned by the overview), then ours
-    assert lines[0] == "有2个村（社区）纠纷化解率低于目标90.0%：A村（50.0%）、B社区（75.0%）。"
+    assert lines[0] == "有2个村（社区）纠纷化解率低于目标90.0%：A村（50.0%，8件）、B社区（75.0%，4件）。"
     assert lines[1] == "共有2件纠纷受理超过30天仍未化解：A村 2（件）。"
     assert "全镇纠纷化解率58.3%，环比上升58.3个百分点。" in lines        # Q4 2024: 0 of 1
     assert "本期有1个村（社区）没有代表走访记录：C村。" in lines
