@@ -191,6 +191,20 @@ def format_value(metric_key: str, value, lang: str = "zh", unit: bool = True) ->
     return text
 
 
+def tooltip_value(metric_key: str, value, den=None, lang: str = "zh") -> str:
+    """The tooltip's value: a rate beside its count (its denominator, e.g. 66.7%（6件）)."""
+    text = format_value(metric_key, value, lang)
+    m = metrics.METRICS[metric_key]
+    if m.kind != "rate" or fmt.is_none(value) or fmt.is_none(den) or not m.denominator:
+        return text
+    d = metrics.METRICS[m.denominator]
+    return f"{text}（{fmt.num(den)}{d.unit(lang)}）" if lang == "zh" else f"{text} ({fmt.num(den)} {d.unit(lang)})"
+
+
+def _den(df, i):
+    return df["den"].iloc[i] if "den" in df else None
+
+
 def _edge(metric_key: str, v: float, lang: str) -> str:
     m = metrics.METRICS[metric_key]
     if m.kind == "rate":
@@ -665,11 +679,11 @@ def _ranks_of(df, metric_key) -> list:
 def _props_village(df, metric_key, breaks, lang):
     rk = _ranks_of(df, metric_key)
     out = []
-    for (_, r), rank in zip(df.iterrows(), rk):
+    for j, ((_, r), rank) in enumerate(zip(df.iterrows(), rk)):
         out.append({"i": int(r["id"]), "c": class_of(r["value"], breaks), "v": esc(r["name"]),
                     "n": esc(fmt.num(r.get("grids"))) if not fmt.is_none(r.get("grids")) else "",
                     "h": esc(fmt.num(r["households"])),
-                    "x": esc(format_value(metric_key, r["value"], lang)),
+                    "x": esc(tooltip_value(metric_key, r["value"], _den(df, j), lang)),
                     "r": rank})
     return out
 
@@ -685,7 +699,7 @@ def _props_grid(df, metric_key, breaks, lang, vnames: dict):
                                                           vals, rk)):
         out.append({"i": int(gid[i]), "c": class_of(val, breaks) if has_value else -1,
                     "v": vnames[vid[i]], "g": esc(name), "l": esc(leader),
-                    "h": esc(fmt.num(hh)), "x": esc(format_value(metric_key, val, lang)),
+                    "h": esc(fmt.num(hh)), "x": esc(tooltip_value(metric_key, val, _den(df, i), lang)),
                     "r": rank})
     return out
 

@@ -608,7 +608,11 @@ def _map(chk: Check, page: str, name: str, metric: str, level: str):
             continue
         ctx = (level, int(p["i"]))
         chk.count += 1
+        m = M[metric]
+        den = row_values(chk.truth, ctx, m.denominator) if m.kind == "rate" else None
         want = maps.format_value(metric, row_values(chk.truth, ctx, metric), L)
+        if den is not None and not fmt.is_none(row_values(chk.truth, ctx, metric)):   # the rate beside its count
+            want += f"（{fmt.num(den)}{M[m.denominator].unit_zh}）"
         if p["x"] != maps.esc(want):
             chk.fail(f"{name}: tooltip of {ctx} shows {p['x']!r}, registry {want!r}")
         if p.get("r") != rk[int(p["i"])][0]:
