@@ -41,7 +41,7 @@ sort_key = st.selectbox(ui.t("overview.sort_by"), overview.TABLE_METRICS,
 table = ui.cached(overview.village_table)(f.period, f.village_ids, sort_key, lang)
 shown = overview.table_for_display(table, lang)
 st.dataframe(shown, width="stretch")
-st.download_button(ui.t("overview.download"), export.table_to_csv(shown),
+st.download_button(ui.t("overview.download"), export.table_to_csv(overview.table_for_display(table, lang, True)),
                    file_name=f"overview_{f.period.start}_{f.period.end}.csv", mime="text/csv")
 
 st.subheader(ui.t("ranking.title"))
@@ -51,12 +51,10 @@ red, black = ranking.red_black(idx, weights["red_black_size"])
 if red.empty:
     st.info(ui.t("ranking.none"))
 else:
-    spec = ranking.spec(weights)[:3]
-    c1, c2 = st.columns(2)
-    c1.markdown(f"**:red[{fmt.md(ui.t('ranking.red', n=len(red)))}]**")
-    c1.dataframe(fmt.frame(red, spec, lang), width="stretch")
-    c2.markdown(f"**{fmt.md(ui.t('ranking.black', n=len(black)))}**")
-    c2.dataframe(fmt.frame(black, spec, lang), width="stretch")
-    w.chart(charts.index_bar(idx, lang, ui.t("ranking.chart")), idx, ranking.spec(weights),
+    w.red_black(red, black, weights)
+    marked = ranking.with_marks(idx, lang)
+    w.chart(charts.index_bar(idx, lang, ui.t("ranking.chart")), marked, ranking.spec(weights),
             "governance_index", f)
+if idx["small"].any():
+    st.caption(ui.t("ranking.small_note", n=metrics.SMALL_N, k=int(idx["small"].sum())))
 w.weights_expander(weights)

@@ -36,7 +36,8 @@ def village_table(conn, period: Period, village_ids=None, sort_key: str = "resol
                   lang: str = "zh") -> pd.DataFrame:
     """One row per village with the table metrics as numbers (rates as fractions), sorted.
 
-    Sorting puts the better villages first by the metric's direction; undefined values last.
+    Sorting puts the better villages first by the metric's direction (``metrics.rank_order``:
+    undefined values last, rates over fewer than SMALL_N cases after the others).
     """
     r = metrics.compute(conn, period, village_ids)
     names = {v["id"]: v for v in summary.villages(conn)}
@@ -47,18 +48,25 @@ def village_table(conn, period: Period, village_ids=None, sort_key: str = "resol
                      "kind": t(f"enum.kind.{v['kind']}", lang),
                      **{k: m[k] for k in TABLE_METRICS}})
     df = pd.DataFrame(rows, columns=["village_id", "village", "kind", *TABLE_METRICS])
-    asc = metrics.METRICS[sort_key].direction == "lower"
-    return df.sort_values(sort_key, ascending=asc, na_position="last", kind="stable").reset_index(drop=True)
+    # the registry's ranking rule: better first, rates over fewer than SMALL_N cases after the others
+    pos = {vid: i for i, vid in enumerate(metrics.rank_order(r["villages"], sort_key))}
+    return df.sort_values("village_id", key=lambda s: s.map(pos), kind="stable").reset_index(drop=True)
 
 
-def table_for_display(df: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
-    """Formatted copy with translated headers (percent with one decimal, separators)."""
-    out = pd.DataFrame({t("overview.col_village", lang): df["village"],
-                        t("overview.col_kind", lang): df["kind"]})
-    for k in TABLE_METRICS:
+TABLE_SPEC = [("village", "overview.col_village", "text"), ("kind", "overview.col_kind", "text"),
+              *[(k, k, None) for k in TABLE_METRICS]]
+
+
+def table_for_display(df: pd.DataFrame, lang: str = "zh", export: bool = False) -> pd.DataFrame:
+    """Formatted copy with translated headers (percent with one decimal, separators), each
+    figure with a target followed by its light; export=True: numbers (fmt.frame's export), for
+    the CSV download, as every other table's."""
+    shown = fmt.frame(df, TABLE_SPEC, lang, export=export)
+    out = shown.iloc[:, :2].copy()
+    for (col, _, _), header in zip(TABLE_SPEC[2:], shown.columns[2:]):
+        k = col
         m = metrics.METRICS[k]
-        out[f"{m.name(lang)}（{m.unit(lang)}）" if lang == "zh" else f"{m.name(lang)} ({m.unit(lang)})"] = \
-            [fmt.value(v, m.kind) for v in df[k]]
+        out[header] = shown[header]
         if targets.get(k) is not None:      # the traffic light beside the figure it judges
             out[t("targets.column", lang, name=m.name(lang))] = [targets.symbol(targets.light(k, v), lang)
                                                                  for v in df[k]]
@@ -72,12 +80,19 @@ def alerts(conn, period: Period, village_ids=None, target: float = 0.9, lang: st
     names = {v["id"]: v["name"] for v in summary.villages(conn)}
     sep = "、" if lang == "zh" else ", "
     out = []
-    below = sorted(((m["resolution_rate"], names[vid]) for vid, m in r["villages"].items()
-                    if metrics.meets_target("resolution_rate", m["resolution_rate"], target) is False))
+    # worst first by the registry's rank rule (metrics.rank_order reversed within each group):
+    # rates over fewer than SMALL_N cases after the others; each rate beside its count
+    order = metrics.rank_order(r["villages"], "resolution_rate")
+    below = [vid for vid in order
+             if metrics.meets_target("resolution_rate", r["villages"][vid]["resolution_rate"], target) is False]
+    below = ([v for v in reversed(below) if not metrics.small("resolution_rate", r["villages"][v])] +
+             [v for v in reversed(below) if metrics.small("resolution_rate", r["villages"][v])])
     if below:
+        vs = r["villages"]
         out.append(t("overview.alert_below_target", lang, n=len(below), target=fmt.pct(target),
-                     villages=sep.join(f"{n}（{fmt.pct(v)}）" if lang == "zh" else f"{n} ({fmt.pct(v)})"
-                                       for v, n in below)))
+                     villages=sep.join(t("meeting.brief_village_rate", lang, name=names[v],
+                                         rate=fmt.pct(vs[v]["resolution_rate"]),
+                                         cases=fmt.num(vs[v]["disputes_total"])) for v in below)))
     overdue = sorted(((m["backlog_overdue"], names[vid]) for vid, m in r["villages"].items()
                       if m["backlog_overdue"]), reverse=True)
     if overdue:

@@ -140,32 +140,38 @@ def with_map_image(deck: Deck, image: MapImage) -> Deck:
 
 
 def _ranking_order(conn, period: Period, ids) -> list[tuple]:
-    """[(rank, village_id, index or None)] best first: the governance index's ranking (ties share a rank)."""
+    """[(rank, village_id, index or None, small)] best first: the governance index's ranking
+    (ties share a rank; fewer than SMALL_N cases marked small and ranked after the others)."""
     from dashboard.queries import ranking
     df = ranking.index(conn, period, ids)
-    return [(None if fmt.is_none(rk) or rk is None else int(rk), int(vid), None if fmt.is_none(ix) else ix)
-            for rk, vid, ix in zip(df["rank"].astype(object), df["village_id"], df["index"])]
+    return [(None if fmt.is_none(rk) or rk is None else int(rk), int(vid), None if fmt.is_none(ix) else ix,
+             bool(sm)) for rk, vid, ix, sm in zip(df["rank"].astype(object), df["village_id"], df["index"],
+                                                  df["small"])]
 
 
 def _ranking_slide(conn, period: Period, ids, lang: str, target: float, villages: dict, names: dict,
                    label: str) -> Slide:
     order = _ranking_order(conn, period, ids)
     cols = [t("meeting.col_rank", lang), t("overview.col_village", lang), t("meeting.col_index", lang)]
-    cols += [_with_unit(k, lang) for k in RANKING_METRICS]
+    cols += [_with_unit(k, lang) for k in RANKING_METRICS] + [t("ranking.note_col", lang)]
     rows, raw, low = [], [], []
-    for i, (rank, vid, idx) in enumerate(order):
+    mark = t("ranking.small_mark", lang, n=metrics.SMALL_N)
+    for i, (rank, vid, idx, small) in enumerate(order):
         m = villages[vid]
         text = [fmt.NONE if rank is None else str(rank), names[vid], fmt.num(idx, 1)]
         nums = [rank, names[vid], None if idx is None else round(idx, 1)]
-        text += [fmt.value(m[k], metrics.METRICS[k].kind) for k in RANKING_METRICS]
-        nums += [_number(m[k], metrics.METRICS[k].kind) for k in RANKING_METRICS]
+        text += [fmt.value(m[k], metrics.METRICS[k].kind) for k in RANKING_METRICS] + [mark if small else ""]
+        nums += [_number(m[k], metrics.METRICS[k].kind) for k in RANKING_METRICS] + [mark if small else None]
         rows.append(text)
         raw.append(nums)
         if metrics.meets_target("resolution_rate", m["resolution_rate"], target) is False:
             low.append(i)
     note = t("meeting.ranking_note", lang, metric=_m("resolution_rate", lang), target=fmt.pct(target))
-    return Slide("ranking", t("meeting.slide_ranking", lang), label, lines=[note],
-                 table=Table(cols, rows, [True, False] + [True] * (len(cols) - 2), low, raw))
+    lines = [note]
+    if any(o[3] for o in order):
+        lines.append(t("ranking.small_note", lang, n=metrics.SMALL_N, k=sum(1 for o in order if o[3])))
+    return Slide("ranking", t("meeting.slide_ranking", lang), label, lines=lines,
+                 table=Table(cols, rows, [True, False] + [True] * (len(cols) - 3) + [False], low, raw))
 
 
 def disputes_chart(conn, period: Period, ids, lang: str, sl: list[Period] | None = None,

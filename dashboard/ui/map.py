@@ -55,7 +55,7 @@ def controls() -> MapOptions:
     keys = list(metrics.MAPPABLE)
     c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
     metric = c1.selectbox(ui.t("map.metric"), keys, index=keys.index("resolution_rate"),
-                          format_func=lambda k: metrics.METRICS[k].name(lang), key="map_metric")
+                          format_func=lambda k: maps.metric_label(k, lang), key="map_metric")
     level = c2.radio(ui.t("map.level"), list(maps.LEVELS), horizontal=True, key="map_level",
                      format_func=lambda v: ui.t(f"map.level_{v}"))
     from dashboard import targets
@@ -149,7 +149,7 @@ def downloads(f: ui.Filters, opt: MapOptions) -> None:
     """Offline HTML and PNG of the map, generated only when asked for."""
     lang = ui.lang()
     kw = _kw(opt, lang)
-    title = f"{f.period.label(lang)} · {metrics.METRICS[opt.metric].name(lang)}"
+    title = f"{f.period.label(lang)} · {maps.metric_label(opt.metric, lang)}"
     stem = f"map_{opt.metric}_{f.period.start}_{f.period.end}"
 
     def page() -> str:
@@ -172,4 +172,4 @@ def downloads(f: ui.Filters, opt: MapOptions) -> None:
 def caption(f: ui.Filters, opt: MapOptions) -> str:
     lang = ui.lang()
     return ui.t("map.caption", period=f.period.label(lang),
-                metric=metrics.METRICS[opt.metric].name(lang), classes=ui.t(f"map.{opt.classes}"))
+                metric=maps.metric_label(opt.metric, lang), classes=ui.t(f"map.{opt.classes}"))

@@ -142,16 +142,6 @@ def village_from_query(names: dict[int, str], param: str = "village") -> int | N
     return vid if vid in names else None
 
 
-def target_rate() -> float:
-    """The target resolution rate: the DASHBOARD_TARGET_RATE setting, adjustable on the page."""
-    from dashboard import settings
-    default = float(settings.get("DASHBOARD_TARGET_RATE"))
-    pct = st.sidebar.number_input(ui.t("analytics.target"), min_value=0.0, max_value=100.0,
-                                  value=round(default * 100, 1), step=1.0, format="%.1f",
-                                  key="target_rate", help=ui.t("analytics.target_help"))
-    return pct / 100
-
-
 def chart(fig, df, spec, name: str, f=None) -> None:
     """The figure (offline plotly config) and a CSV download of the numbers behind it.
 
@@ -221,6 +211,31 @@ def village_picker(names: dict[int, str], key: str = "village_pick") -> int | No
     if st.query_params.get("village") != str(vid):
         st.query_params["village"] = str(vid)
     return vid
+
+
+def light_columns(df, spec, lang: str) -> dict:
+    """st.dataframe column_config giving each traffic-light column of ``spec`` the thresholds on
+    hover, as the cards do (dashboard.targets)."""
+    from dashboard.queries import ranking
+    out = {}
+    for col, label, kind in spec:
+        if col == "light":
+            out[ui.t(label)] = st.column_config.TextColumn(help=targets.rule(ranking.INDEX_CASES, lang))
+    return out
+
+
+def red_black(red, black, weights: dict) -> None:
+    """The 红榜 and 黑榜 side by side: rank, village, index, cases and resolution rate with its
+    light (thresholds on hover) and the small-number note."""
+    from dashboard.queries import ranking
+    lang = ui.lang()
+    spec = ranking.spec(weights)[:ranking.LIST_COLUMNS]
+    c1, c2 = st.columns(2)
+    for col, df, head in ((c1, red, f"**:red[{fmt.md(ui.t('ranking.red', n=len(red)))}]**"),
+                          (c2, black, f"**{fmt.md(ui.t('ranking.black', n=len(black)))}**")):
+        col.markdown(head)
+        col.dataframe(fmt.frame(ranking.with_marks(df, lang), spec, lang), width="stretch",
+                      column_config=light_columns(df, spec, lang))
 
 
 def weights_expander(weights: dict) -> None:
