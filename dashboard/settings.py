@@ -17,6 +17,7 @@ DATA_DIR = ROOT / "data"
 # layer stores exactly what a 30-day rule needs, see dashboard.aggregates._overdue_bound).
 OVERDUE_DAYS = 30   # a dispute open for more than this many days at a date is overdue (超期)
 SMALL_N = 5         # a rate over fewer cases than this is marked and ranked after the others
+ALERT_NAMES = 5     # an alert names at most this many villages; the full list is one click away
 
 
 def _bool(v: str) -> bool:
