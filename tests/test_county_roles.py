@@ -31,10 +31,9 @@ def county_url(tmp_path_factory, request):
 
     from dashboard.db import get_engine, migrate
     pg = os.environ.get("TEST_DATABASE_URL")
-    if pg:
-        url = request.getfixturevalue("_pg_worker_url").rsplit("/", 1)[0] + "/county_roles"
-        from conftest import _drop_pg, _reset_pg  # noqa: F401
-        _reset_pg(url)
+    if pg:   # a database of its own beside this process's test database
+        from conftest import _pg_sibling
+        url = _pg_sibling(request.getfixturevalue("_pg_worker_url"), "county")
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('county')}/county.db"
     migrate(url)
@@ -50,7 +49,10 @@ def county_url(tmp_path_factory, request):
         auth.create_user(c, "admin_b", PW, "admin", township_ids=[tid[B]])
         auth.create_user(c, "clerk_a", PW, "clerk", [hongqi_a])
     engine.dispose()
-    return url
+    yield url
+    if pg:
+        from conftest import _drop_pg
+        _drop_pg(url)
 
 
 @pytest.fixture

@@ -456,6 +456,11 @@ def scope(f: Filters) -> str:
     return i18n.scope(f.village_ids, village_names(), lang())
 
 
+def url_period(f: Filters) -> str:
+    """The period of a selection as the URL writes it (2025, 2025Q4, 2025-10, a..b)."""
+    return periods.compact(f.period)
+
+
 def now() -> datetime:
     return datetime.now()
 
