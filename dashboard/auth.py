@@ -68,6 +68,9 @@ USERNAME_RE = re.compile(r"^[\w.@-]{2,64}$")
 ACTIONS = ("view", "export", "upload", "undo", "manage_users", "manage_registry",
            "manage_grids", "read_audit", "upload_history")
 SCOPED = ("upload", "undo")
+# Actions only a county-scoped admin has (accounts and the audit log span the county; a
+# township admin's user management per township is not built yet).
+COUNTY_ONLY = ("manage_users", "read_audit")
 _ROLE_ACTIONS = {
     "leader": {"view", "export"},
     "clerk": {"view", "export", "upload", "undo"},
@@ -152,6 +155,8 @@ def can(user: dict | None, action: str, village_id: int | None = None) -> bool:
         return False
     if action not in _ROLE_ACTIONS[user["role"]]:
         return False
+    if action in COUNTY_ONLY and visible_township_ids(user) is not None:
+        return False          # a township administrator: their township's data, not accounts
     if action in SCOPED:
         allowed = allowed_village_ids(user)
         if allowed is None:
@@ -289,10 +294,12 @@ def user_count(conn) -> int:
 def list_users(conn) -> list[dict]:
     """Every user with role, state and the names of the villages in scope."""
     names = dict(conn.execute(sa.select(S.village.c.id, S.village.c.name)).all())
+    towns = dict(conn.execute(sa.select(S.township.c.id, S.township.c.name)).all())
     out = []
     for r in conn.execute(sa.select(S.app_user).order_by(S.app_user.c.username)).mappings():
         u = _user_dict(conn, r)
         u["villages"] = [names.get(v, str(v)) for v in (u["village_ids"] or ())]
+        u["townships"] = None if u["township_ids"] is None else [towns.get(x, str(x)) for x in u["township_ids"]]
         u["locked_until"] = r["locked_until"]
         u["failed_logins"] = r["failed_logins"]
         u["created_at"] = r["created_at"]
@@ -300,16 +307,22 @@ def list_users(conn) -> list[dict]:
     return out
 
 
-def resolve_villages(conn, names_or_codes) -> list[int]:
-    """Village ids for names or 12-digit codes; UserError naming the first unknown one."""
+def resolve_villages(conn, names_or_codes, township_ids=None) -> list[int]:
+    """Village ids for names or 12-digit codes (names looked up within ``township_ids`` when
+    given); UserError naming the first unknown one, or one a name leaves ambiguous (建设村 in
+    two townships: give the code or the township)."""
     ids = []
     for n in names_or_codes or ():
         n = str(n).strip()
-        vid = conn.execute(sa.select(S.village.c.id).where(
-            sa.or_(S.village.c.name == n, S.village.c.code == n))).scalar()
-        if vid is None:
+        q = sa.select(S.village.c.id).where(sa.or_(S.village.c.name == n, S.village.c.code == n))
+        if township_ids is not None:
+            q = q.where(S.village.c.township_id.in_([int(t) for t in township_ids]))
+        found = list(conn.execute(q.limit(2)).scalars())
+        if not found:
             raise UserError("auth.unknown_village", name=n)
-        ids.append(int(vid))
+        if len(found) > 1:
+            raise UserError("auth.ambiguous_village", name=n)
+        ids.append(int(found[0]))
     return sorted(set(ids))
 
 

@@ -177,3 +177,15 @@ def test_a_filter_session_state_for_the_other_township_is_ignored(county_env):
     at.run()
     _ok(at)
     assert "360121106" not in text(at)
+
+
+def test_township_admin_administers_their_township_only():
+    user = {"role": "admin", "township_ids": (2,), "township_codes": (B,),
+            "township_village_ids": (4, 5, 6), "village_ids": None}
+    assert auth.allowed_village_ids(user) == {4, 5, 6}
+    assert auth.can(user, "upload", 4) and not auth.can(user, "upload", 1)
+    assert auth.can(user, "manage_registry") and not auth.can(user, "manage_users")
+    assert auth.fixed_township(user) == B
+    county = {"role": "admin", "township_ids": None, "village_ids": None}
+    assert auth.allowed_village_ids(county) is None and auth.can(county, "manage_users")
+    assert auth.visible_township_ids({"role": "leader", "village_ids": None}) is None
