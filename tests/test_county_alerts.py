@@ -25,3 +25,22 @@ def test_listing_rule():
     assert overview.listing(names) == "最低的5个是村0、村1、村2、村3、村4等"
     assert overview.listing(names, "zh", "some") == "如村0、村1、村2、村3、村4等"
     assert overview.listing(names, "en", "most") == "the most 5: 村0, 村1, 村2, 村3, 村4 and others"
+
+
+def test_the_place_word_in_a_county(engine):
+    import sqlalchemy as sa
+
+    from dashboard.db import schema as S
+    from test_county_intake import load_a, load_b
+    load_a(engine)
+    with engine.connect() as c:
+        assert overview.place_word(c, None, {}) == "全镇"          # one township: as before
+    load_b(engine)
+    with engine.connect() as c:
+        b = list(c.execute(sa.select(S.village.c.id).join(S.township)
+                           .where(S.township.c.name == "白云镇")).scalars())
+        names = dict(c.execute(sa.select(S.village.c.id, S.village.c.name)).all())
+        assert overview.place_word(c, None, names) == "全县"
+        assert overview.place_word(c, b, names) == "白云镇"
+        assert overview.place_word(c, b[:1], names) == names[b[0]]
+        assert overview.place_word(c, b[:2], names) == "所选村（社区）"

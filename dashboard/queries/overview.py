@@ -66,6 +66,18 @@ def table_for_display(df: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     return out
 
 
+def place_word(conn, village_ids, names: dict, lang: str = "zh") -> str:
+    """i18n.scope in a county: 全县 for every village of several townships, the township's name
+    for all of one township's villages, else 全镇 / the village / 所选村（社区）."""
+    if village_ids is None:
+        return t("scope.county", lang) if len(summary.townships(conn)) > 1 else scope(None, names, lang)
+    if len(set(village_ids)) > 1 and summary.whole_townships(conn, village_ids):
+        tw = summary.township_of(conn, village_ids)
+        if tw is not None:
+            return tw["name"]
+    return scope(village_ids, names, lang)
+
+
 def listing(items: list[str], lang: str = "zh", order: str = "lowest") -> str:
     """The villages an alert names: all of them up to settings.ALERT_NAMES, else the first few
     ("最低的 5 个：…等"; ``order`` lowest / most / some) — the one place an alert is shortened."""
@@ -108,7 +120,7 @@ def alert_items(conn, period: Period, village_ids=None, target: float = 0.9,
     town = r["township"]
     if metrics.meets_target("resolution_rate", town["resolution_rate"], target):
         add(t("overview.alert_on_target", lang, rate=fmt.pct(town["resolution_rate"]),
-              target=fmt.pct(target), scope=scope(village_ids, names, lang)))
+              target=fmt.pct(target), scope=place_word(conn, village_ids, names, lang)))
     return out
 
 
@@ -147,7 +159,7 @@ def _more(conn, period: Period, r: dict, names: dict, village_ids=None,
     if c is not None and abs(c) >= 0.005:
         out.append((t("alerts.township_rate_up" if c > 0 else "alerts.township_rate_down", lang,
                       rate=fmt.pct(town["resolution_rate"]), pp=fmt.pp(abs(c)).lstrip("+"),
-                      scope=scope(village_ids, names, lang)), None))
+                      scope=place_word(conn, village_ids, names, lang)), None))
     silent = [names[vid] for vid, m in r["villages"].items() if m["rep_visits"] == 0]
     if silent:
         out.append((t("alerts.no_visits", lang, n=len(silent), villages=listing(silent, lang, "some")),
