@@ -189,3 +189,15 @@ def test_township_admin_administers_their_township_only():
     county = {"role": "admin", "township_ids": None, "village_ids": None}
     assert auth.allowed_village_ids(county) is None and auth.can(county, "manage_users")
     assert auth.visible_township_ids({"role": "leader", "village_ids": None}) is None
+
+
+def test_a_deep_link_to_the_other_townships_village_is_refused_and_audited(county_env):
+    with _engine(county_env).connect() as c:
+        b_village = c.execute(sa.select(S.village.c.id).where(
+            S.village.c.code == "360121106202")).scalar_one()
+    before = len(audits(county_env))
+    at = page(county_env, "village", "lead_a", {"period": "2024", "village": str(b_village)})
+    _ok(at)
+    assert at.selectbox(key="village_pick").value != b_village
+    assert [w.value for w in at.warning] == ["链接或筛选指向您权限以外的乡镇（街道）或村（社区），已忽略并记录。"]
+    assert len(audits(county_env)) == before + 1

@@ -225,7 +225,7 @@ def chosen_township_id() -> int | None:
     return tid if any(t["id"] == tid for t in tws) else None
 
 
-def _out_of_scope(denied: dict) -> None:
+def out_of_scope(denied: dict) -> None:
     """A link or filter naming places outside the user's scope: ignored, audited, said once."""
     from dashboard import auth
     from dashboard.db.engine import run_write
@@ -270,7 +270,7 @@ def _selection(f: dict, default: dict) -> dict:
                 denied[URL_VILLAGES] = incoming[URL_VILLAGES]
             sel["villages"] = ids
         if denied:
-            _out_of_scope(denied)
+            out_of_scope(denied)
     if incoming.get(URL_PERIOD) and incoming != st.session_state.get(_URL_SEEN):
         p = period_from_url(incoming[URL_PERIOD])
         first, last = f["range"]
