@@ -20,6 +20,7 @@ DATA_DIR = ROOT / "data"
 OVERDUE_DAYS = 30   # a dispute open for more than this many days at a date is overdue (超期)
 REPLY_DAYS = 30     # a referred suggestion unanswered this many days after its referral is overdue
 SMALL_N = 5         # a rate over fewer cases than this is marked and ranked after the others
+ALERT_NAMES = 5     # an alert names at most this many villages; the full list is one click away
 
 # What intake refuses in a ledger row (loaders.validate) and the data-quality flags look for in rows
 # stored before (dashboard.quality, rule ledger_logic).

@@ -68,6 +68,8 @@ def run_import(engine, ctx, user: dict | None = None, *, refresh: bool = True):
     action = "upload_check" if ctx.dry_run else "upload"
     base = {"file": str(ctx.file_name or "")[:255], "village": ctx.village,
             "dry_run": bool(ctx.dry_run)}
+    if ctx.township:
+        base["township"] = str(ctx.township)[:100]
     if not cli:
         if not auth.can(user, "upload") and not auth.can(user, "manage_registry"):
             return _refuse(engine, who, action, base, ctx)
@@ -77,6 +79,9 @@ def run_import(engine, ctx, user: dict | None = None, *, refresh: bool = True):
                                                 for k in GEO_KINDS):
             return _refuse(engine, who, action, base, replace(ctx, kind=ctx.kind or "grids"))
         ctx = replace(ctx, username=who, allowed_village_ids=auth.allowed_village_ids(user))
+        fixed = auth.fixed_township(user)
+        if fixed is not None:  # a township's own staff upload for their township only
+            ctx = replace(ctx, township=fixed)
     marker = None
     if not ctx.dry_run:  # committed before the work: a crash still leaves this row
         marker = run_write(engine, lambda c: _start_row(c, who, action, {**base, "kind": ctx.kind}))
@@ -112,6 +117,10 @@ def run_import(engine, ctx, user: dict | None = None, *, refresh: bool = True):
             run_write(engine, lambda c: _finish_row(c, marker, result.ok, detail))
         else:
             run_write(engine, lambda c: auth.record(c, who, action, result.ok, detail))
+    if result.written and result.township_created:
+        run_write(engine, lambda c: auth.record(c, who, "township_add", True, {
+            "township": result.township_created, "batch_id": result.batch_id,
+            "file": base["file"]}))
     return result
 
 

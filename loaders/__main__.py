@@ -1,6 +1,6 @@
 """Command line for county IT staff and scripts.
 
-    python -m loaders import FILE [--kind KIND] [--village NAME] [--db URL] [--dry-run] [--json]
+    python -m loaders import FILE [--kind KIND] [--village NAME] [--township NAME] [--db URL] [--dry-run] [--json]
     python -m loaders template KIND [-o FILE] [--lang zh|en]
     python -m loaders batches [--db URL] [--json]
     python -m loaders undo BATCH_ID [--db URL] [--user NAME] [--json]
@@ -48,6 +48,10 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("file", metavar="FILE")
     i.add_argument("--kind", choices=KINDS, help="detected from the headers when omitted")
     i.add_argument("--village", metavar="NAME", help="village (name or code) of a one-village ledger")
+    i.add_argument("--township", metavar="NAME",
+                   help="township (乡镇/街道, name or code) of a file without a 乡镇（街道） column; "
+                        "villages are matched within it. A villages registry for a new township "
+                        "creates it. May be left out while the database holds one township")
     i.add_argument("--db", metavar="URL", help="database URL (default: the app's database)")
     i.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
     i.add_argument("--json", action="store_true", help="print one JSON object")
@@ -119,13 +123,15 @@ def cmd_import(a) -> int:
                                 username=a.user or uploads.os_user(), dry_run=a.dry_run, lang=lang,
                                 sheets=a.sheet, coord_system=a.crs,
                                 remove_missing=a.remove_missing, accept_reused=a.accept_reused,
-                                withdraw_zero=a.withdraw_zero)
+                                withdraw_zero=a.withdraw_zero,
+                                township=a.township)
     res = uploads.run_import(engine, ctx, refresh=False)
-    if res.refused == "unknown_village_param":
+    if res.refused in ("unknown_village_param", "unknown_township"):
+        opt = "--township" if res.refused == "unknown_township" else "--village"
         msg = res.errors[0]["message"] if res.errors else ""
         if a.json:
             print(json.dumps(res.summary(), ensure_ascii=False, default=str))
-        print(f"python -m loaders: error: --village: {msg}", file=sys.stderr)
+        print(f"python -m loaders: error: {opt}: {msg}", file=sys.stderr)
         return USAGE
     rebuilt = None
     if res.written and not a.no_refresh:

@@ -778,6 +778,17 @@ def _plan_grids(conn, prep, reg, kind):
     return _split(prep, table, new, match, [], conn, cols)
 
 
+def _free_township_code(conn, want: str) -> str:
+    """``want`` (the villages' 9-digit prefix + 000), or the next unused code after it: two
+    townships imported without codes must not collide on 000000000000."""
+    taken = set(conn.execute(sa.select(S.township.c.code)).scalars())
+    code, k = want, 0
+    while code in taken:
+        k += 1
+        code = f"{want[:9]}{k:03d}" if k < 1000 else f"{int(want) + k:012d}"[-12:]
+    return code
+
+
 def _plan_villages(conn, prep, reg, kind):
     table = S.village
     new = prep.frame.copy()
@@ -785,12 +796,12 @@ def _plan_villages(conn, prep, reg, kind):
     pre = []
     tws = reg.townships
     # which township each row belongs to
-    if not tws:
+    if not tws or (len(tws) == 1 and tws[0].get("id") is None):  # a township to create
         codes = [c for c in new.get("code", pd.Series(dtype=object)).dropna().tolist()]
-        tcode = (codes[0][:9] + "000") if codes else "000000000000"
         names = [x for x in new["township"].dropna().tolist()] if "township" in new else []
         from dashboard.i18n import t
-        tname = names[0] if names else t("loader.default_township", "zh")
+        tname = tws[0]["name"] if tws else names[0] if names else t("loader.default_township", "zh")
+        tcode = _free_township_code(conn, (codes[0][:9] + "000") if codes else "000000000000")
         tid = conn.execute(sa.insert(S.township).values(code=tcode, name=tname[:100])
                            .returning(S.township.c.id)).scalar_one()
         pre.append(("township", tid))

@@ -42,6 +42,24 @@ class Registry:
                          columns=["id", "village_id", "name", "code"])
         return cls(tw, v, g)
 
+    def find_township(self, value: str) -> dict | None:
+        """The township written by name (乡镇（街道）) or by its 12-digit code, or None."""
+        x = N.hw(str(value or "")).strip()
+        for tw in self.townships:
+            if x and x in (str(tw["name"]), str(tw["code"])):
+                return tw
+        return None
+
+    def within(self, tw: dict) -> "Registry":
+        """The registry as seen from one township: its villages and their grids only, so that a
+        name (建设村) is matched inside that township. ``tw["id"]`` None: a township to be created
+        by this import (no villages yet)."""
+        v = self.villages[self.villages["township_id"] == tw["id"]] if tw.get("id") is not None \
+            else self.villages.iloc[0:0]
+        v = v.reset_index(drop=True)
+        g = self.grids[self.grids["village_id"].isin(v["id"].tolist())].reset_index(drop=True)
+        return Registry([tw], v, g)
+
     def village_names(self) -> dict[int, str]:
         return dict(zip(self.villages["id"].tolist(), self.villages["name"].tolist()))
 

@@ -269,6 +269,16 @@ user_scope = sa.Table(
               primary_key=True),
 )
 
+# A leader's or admin's township scope (a township leader / township administrator): a row per
+# township; a leader or admin without rows acts for the whole county. Clerks: user_scope.
+user_township = sa.Table(
+    "user_township", metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("township_id", sa.Integer, sa.ForeignKey("township.id", ondelete="CASCADE"),
+              primary_key=True),
+)
+
 audit_log = sa.Table(
     "audit_log", metadata,
     sa.Column("id", sa.Integer, primary_key=True),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard import fmt, metrics, targets
+from dashboard import fmt, metrics, settings, targets
 from dashboard.i18n import scope, t
 from dashboard.periods import Period
 from dashboard.queries import summary
@@ -74,12 +74,40 @@ def table_for_display(df: pd.DataFrame, lang: str = "zh", export: bool = False) 
     return out
 
 
-def alerts(conn, period: Period, village_ids=None, target: float = 0.9, lang: str = "zh") -> list[str]:
-    """Sentences naming what needs attention: villages below target, overdue cases, no activity."""
+def place_word(conn, village_ids, names: dict, lang: str = "zh") -> str:
+    """i18n.scope in a county: 全县 for every village of several townships, the township's name
+    for all of one township's villages, else 全镇 / the village / 所选村（社区）."""
+    if village_ids is None:
+        return t("scope.county", lang) if len(summary.townships(conn)) > 1 else scope(None, names, lang)
+    if len(set(village_ids)) > 1 and summary.whole_townships(conn, village_ids):
+        tw = summary.township_of(conn, village_ids)
+        if tw is not None:
+            return tw["name"]
+    return scope(village_ids, names, lang)
+
+
+def listing(items: list[str], lang: str = "zh", order: str = "lowest") -> str:
+    """The villages an alert names: all of them up to settings.ALERT_NAMES, else the first few
+    ("最低的 5 个：…等"; ``order`` lowest / most / some) — the one place an alert is shortened."""
+    sep = "、" if lang == "zh" else ", "
+    k = settings.ALERT_NAMES
+    if len(items) <= k:
+        return sep.join(items)
+    return t(f"alerts.first_{order}", lang, k=k, names=sep.join(items[:k]))
+
+
+def alert_items(conn, period: Period, village_ids=None, target: float = 0.9,
+                lang: str = "zh") -> list[dict]:
+    """What needs attention: ``{"text": sentence, "villages": [every village it is about, as
+    written in the sentence] or None}``. A sentence names at most ALERT_NAMES villages; the
+    page shows the whole list on request."""
     r = metrics.compute(conn, period, village_ids)
     names = {v["id"]: v["name"] for v in summary.villages(conn)}
-    sep = "、" if lang == "zh" else ", "
     out = []
+
+    def add(text, full=None):
+        out.append({"text": text, "villages": list(full) if full and len(full) > settings.ALERT_NAMES
+                    else None})
     # worst first by the registry's rank rule (metrics.rank_order reversed within each group):
     # rates over fewer than SMALL_N cases after the others; each rate beside its count
     order = metrics.rank_order(r["villages"], "resolution_rate")
@@ -89,25 +117,31 @@ def alerts(conn, period: Period, village_ids=None, target: float = 0.9, lang: st
              [v for v in reversed(below) if metrics.small("resolution_rate", r["villages"][v])])
     if below:
         vs = r["villages"]
-        out.append(t("overview.alert_below_target", lang, n=len(below), target=fmt.pct(target),
-                     villages=sep.join(t("meeting.brief_village_rate", lang, name=names[v],
-                                         rate=fmt.pct(vs[v]["resolution_rate"]),
-                                         cases=fmt.num(vs[v]["disputes_total"])) for v in below)))
+        items = [t("meeting.brief_village_rate", lang, name=names[v], rate=fmt.pct(vs[v]["resolution_rate"]),
+                   cases=fmt.num(vs[v]["disputes_total"])) for v in below]
+        add(t("overview.alert_below_target", lang, n=len(below), target=fmt.pct(target),
+              villages=listing(items, lang, "lowest")), items)
     overdue = sorted(((m["backlog_overdue"], names[vid]) for vid, m in r["villages"].items()
                       if m["backlog_overdue"]), reverse=True)
     if overdue:
-        out.append(t("overview.alert_overdue", lang, total=sum(n for n, _ in overdue),
-                     days=metrics.OVERDUE_DAYS,
-                     villages=sep.join(f"{name} {n}" for n, name in overdue)))
+        items = [f"{name} {n}" for n, name in overdue]
+        add(t("overview.alert_overdue", lang, total=sum(n for n, _ in overdue),
+              days=metrics.OVERDUE_DAYS, villages=listing(items, lang, "most")), items)
     idle = [names[vid] for vid, m in r["villages"].items() if m["volunteer_activities"] == 0]
     if idle:
-        out.append(t("overview.alert_no_volunteering", lang, villages=sep.join(idle)))
-    out.extend(more_alerts(conn, period, r, names, village_ids, lang))
+        add(t("overview.alert_no_volunteering", lang, villages=listing(idle, lang, "some")), idle)
+    for text, full in _more(conn, period, r, names, village_ids, lang):
+        add(text, full)
     town = r["township"]
     if metrics.meets_target("resolution_rate", town["resolution_rate"], target):
-        out.append(t("overview.alert_on_target", lang, rate=fmt.pct(town["resolution_rate"]),
-                     target=fmt.pct(target), scope=scope(village_ids, names, lang)))
+        add(t("overview.alert_on_target", lang, rate=fmt.pct(town["resolution_rate"]),
+              target=fmt.pct(target), scope=place_word(conn, village_ids, names, lang)))
     return out
+
+
+def alerts(conn, period: Period, village_ids=None, target: float = 0.9, lang: str = "zh") -> list[str]:
+    """Sentences naming what needs attention: villages below target, overdue cases, no activity."""
+    return [a["text"] for a in alert_items(conn, period, village_ids, target, lang)]
 
 
 DROP_PP = 0.10   # a village's resolution rate falling by more than 10 percentage points (环比)
@@ -117,6 +151,11 @@ def more_alerts(conn, period: Period, r: dict, names: dict, village_ids=None,
                 lang: str = "zh") -> list[str]:
     """Sentences beyond the basics: sharp drops against the previous period, villages without
     representative visits, the township's own 环比 change, the bottom of the 红黑榜."""
+    return [text for text, _ in _more(conn, period, r, names, village_ids, lang)]
+
+
+def _more(conn, period: Period, r: dict, names: dict, village_ids=None,
+          lang: str = "zh") -> list[tuple[str, list | None]]:
     from dashboard.queries import ranking
     sep = "、" if lang == "zh" else ", "
     out = []
@@ -126,26 +165,27 @@ def more_alerts(conn, period: Period, r: dict, names: dict, village_ids=None,
              for vid, m in r["villages"].items()]
     drops = sorted((c, n) for c, n in drops if c is not None and c < -DROP_PP)
     if drops:
-        out.append(t("alerts.rate_drop", lang, n=len(drops), pp=fmt.num(DROP_PP * 100),
-                     villages=sep.join(f"{n}（{format_change('resolution_rate', c, lang)}）"
-                                       if lang == "zh" else f"{n} ({format_change('resolution_rate', c, lang)})"
-                                       for c, n in drops)))
+        items = [f"{n}（{format_change('resolution_rate', c, lang)}）"
+                 if lang == "zh" else f"{n} ({format_change('resolution_rate', c, lang)})" for c, n in drops]
+        out.append((t("alerts.rate_drop", lang, n=len(drops), pp=fmt.num(DROP_PP * 100),
+                      villages=listing(items, lang, "most")), items))
     town, ptown = r["township"], prev["township"]
     c = metrics.change("resolution_rate", town["resolution_rate"], ptown["resolution_rate"])
     if c is not None and abs(c) >= 0.005:
-        out.append(t("alerts.township_rate_up" if c > 0 else "alerts.township_rate_down", lang,
-                     rate=fmt.pct(town["resolution_rate"]), pp=fmt.pp(abs(c)).lstrip("+"),
-                     scope=scope(village_ids, names, lang)))
+        out.append((t("alerts.township_rate_up" if c > 0 else "alerts.township_rate_down", lang,
+                      rate=fmt.pct(town["resolution_rate"]), pp=fmt.pp(abs(c)).lstrip("+"),
+                      scope=place_word(conn, village_ids, names, lang)), None))
     silent = [names[vid] for vid, m in r["villages"].items() if m["rep_visits"] == 0]
     if silent:
-        out.append(t("alerts.no_visits", lang, n=len(silent), villages=sep.join(silent)))
+        out.append((t("alerts.no_visits", lang, n=len(silent), villages=listing(silent, lang, "some")),
+                     silent))
     if len(r["villages"]) >= 4:
         w = ranking.load_weights()
         _, black = ranking.red_black(ranking.index(conn, period, village_ids, w), w["red_black_size"])
         if len(black):
-            out.append(t("alerts.black_list", lang, n=len(black), villages=sep.join(
+            out.append((t("alerts.black_list", lang, n=len(black), villages=sep.join(
                 f"{v}（{fmt.num(i, 1)}）" if lang == "zh" else f"{v} ({fmt.num(i, 1)})"
-                for v, i in zip(black["village"], black["index"]))))
+                for v, i in zip(black["village"], black["index"]))), None))
     return out
 
 

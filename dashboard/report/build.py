@@ -247,6 +247,8 @@ def _village_filter_text(conn, village_ids, lang: str) -> str:
     everyone = summary.villages(conn)
     if village_ids is None:
         return t("meeting.scope_all", lang, all=t("filter.all_villages", lang), n=len(everyone))
+    if summary.whole_townships(conn, village_ids):   # a township's deck: all of its villages
+        return t("meeting.scope_all", lang, all=t("filter.all_villages", lang), n=len(set(village_ids)))
     names = {v["id"]: v["name"] for v in everyone}
     chosen = [v["name"] for v in everyone if v["id"] in set(village_ids)]
     sep = "、" if lang == "zh" else ", "
@@ -274,7 +276,9 @@ def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target:
     (a headless Chromium); ``with_map_image(deck, map_image(...))`` adds it when needed.
     """
     ids = None if village_ids is None else tuple(sorted(set(village_ids)))
-    town = summary.township(conn) or {"name": ""}
+    town = summary.township_of(conn, ids) or (
+        {"name": t("scope.county", lang)} if len(summary.townships(conn)) > 1 else
+        summary.township(conn) or {"name": ""})
     r = metrics.with_changes(conn, period, ids)
     tw = r["township"]
     vill = {v["id"]: v for v in summary.villages(conn)}

@@ -277,8 +277,9 @@ def table(df: pd.DataFrame) -> None:
 
 
 def village_picker(key: str) -> list[int]:
-    """A multiselect of villages by name (names are unique in a township); returns their ids."""
-    ids = {name: vid for vid, name in ui.village_names().items()}
+    """A multiselect of villages by name (a name repeated across townships carries its
+    township's name); returns their ids."""
+    ids = ui.village_labels(ui.visible_villages(township_id=ui.chosen_township_id()))
     chosen = st.multiselect(ui.t("admin.villages"), list(ids), key=key)
     return sorted(ids[n] for n in chosen if n in ids)
 

@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # (slug, file, title key, icon, section key, roles allowed; None = everyone logged in)
 PAGES = [
     ("overview", "pages/overview.py", "nav.overview", ":material/dashboard:", "nav.section_dashboard", None),
+    ("county", "pages/county.py", "nav.county", ":material/account_tree:", "nav.section_dashboard", None),
     ("map", "pages/map.py", "nav.map", ":material/map:", "nav.section_dashboard", None),
     ("disputes", "pages/disputes.py", "nav.disputes", ":material/balance:", "nav.section_dashboard", None),
     ("volunteers", "pages/volunteers.py", "nav.volunteers", ":material/volunteer_activism:", "nav.section_dashboard", None),

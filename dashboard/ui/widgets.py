@@ -139,7 +139,13 @@ def village_from_query(names: dict[int, str], param: str = "village") -> int | N
         vid = int(str(raw).strip())
     except (TypeError, ValueError):
         return None
-    return vid if vid in names else None
+    if vid in names:
+        return vid
+    if any(v["id"] == vid for v in ui.facts()["villages"]) and \
+            st.session_state.get("_village_denied") != raw:     # another township's village
+        st.session_state["_village_denied"] = raw
+        ui.out_of_scope({param: raw})
+    return None
 
 
 def chart(fig, df, spec, name: str, f=None) -> None:
