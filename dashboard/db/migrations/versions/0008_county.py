@@ -1,7 +1,7 @@
 """a user's scope can be a township: user_township
 
 Revision ID: 0008_county
-Revises: 0007_agg_stock
+Revises: 0008_zero
 Create Date: 2026-12-02
 
 ``user_township``: one row per township a leader or admin acts for (a township leader or
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0008_county'
-down_revision = '0007_agg_stock'
+down_revision = '0008_zero'
 branch_labels = None
 depends_on = None
 
