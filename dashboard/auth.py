@@ -119,14 +119,15 @@ def allowed_village_ids(user: dict | None) -> set[int] | None:
     return set()
 
 
-def place_scope(user: dict | None) -> set[int] | None:
+def checks_scope(user: dict | None) -> set[int] | None:
     """The places whose own checks (data-quality flags) a user is shown: None = every village
-    (leader, admin), a clerk's own villages, nothing for a disabled or unknown user."""
+    of the county (a county leader or admin), a township's staff their township's villages, a
+    clerk's own villages, nothing for a disabled or unknown user."""
     if not user or user.get("disabled") or user.get("role") not in _ROLE_ACTIONS:
         return set()
     if user["role"] == "clerk":
         return {int(v) for v in (user.get("village_ids") or ())}
-    return None
+    return visible_village_ids(user)
 
 
 def visible_township_ids(user: dict | None) -> set[int] | None:

@@ -564,9 +564,9 @@ def count(conn, period: Period, village_ids=None) -> int:
 
 def visible_villages(user: dict | None, village_ids=None):
     """The villages whose flags ``user`` sees within the chosen ones (None = all): a leader's or
-    an admin's scope is the township; a clerk's, their own villages (dashboard.auth.place_scope)."""
+    an admin's scope is the township; a clerk's, their own villages (dashboard.auth.checks_scope)."""
     from dashboard import auth
-    mine = auth.place_scope(user)
+    mine = auth.checks_scope(user)
     if mine is None:
         return None if village_ids is None else tuple(sorted(village_ids))
     chosen = mine if village_ids is None else mine & set(village_ids)

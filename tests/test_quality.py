@@ -341,7 +341,7 @@ def test_who_sees_which_flags():
     assert quality.visible_villages(clerk) == (3, 5)
     assert quality.visible_villages(clerk, (2, 3)) == (3,)
     assert quality.visible_villages({**clerk, "disabled": True}) == ()
-    assert auth.place_scope(None) == set()
+    assert auth.checks_scope(None) == set()
     assert quality.sees_township_panel(leader) and not quality.sees_township_panel(clerk)
 
 
