@@ -35,10 +35,10 @@ st.subheader(ui.t("overview.village_table"))
 sort_key = st.selectbox(ui.t("overview.sort_by"), overview.TABLE_METRICS,
                         format_func=lambda key: metrics.METRICS[key].name(lang), index=2)
 table = ui.cached(overview.village_table)(f.period, f.village_ids, sort_key, lang)
-shown = overview.table_for_display(table, lang)
+# formatted once for every session viewing this filter and sort (not at each rerun)
+shown = ui.shared("overview.table", f.key, sort_key, lang)(lambda: overview.table_for_display(table, lang))
 st.dataframe(shown, width="stretch")
-st.download_button(ui.t("overview.download"), export.table_to_csv(shown),
-                   file_name=f"overview_{f.period.start}_{f.period.end}.csv", mime="text/csv")
+w.download(lambda: export.table_to_csv(shown), "overview", f, label_key="overview.download")
 
 st.subheader(ui.t("ranking.title"))
 weights = ranking.load_weights()
@@ -53,6 +53,7 @@ else:
     c1.dataframe(fmt.frame(red, spec, lang), width="stretch")
     c2.markdown(f"**{fmt.md(ui.t('ranking.black', n=len(black)))}**")
     c2.dataframe(fmt.frame(black, spec, lang), width="stretch")
-    w.chart(charts.index_bar(idx, lang, ui.t("ranking.chart")), idx, ranking.spec(weights),
-            "governance_index", f)
+    fig = ui.shared("overview.index_bar", f.key, weights, lang)(
+        lambda: charts.index_bar(idx, lang, ui.t("ranking.chart")))
+    w.chart(fig, idx, ranking.spec(weights), "governance_index", f)
 w.weights_expander(weights)

@@ -75,6 +75,12 @@ def _token() -> str | None:
     return st.session_state.get(TOKEN_KEY)
 
 
+def session_token() -> str | None:
+    """This session's login token (the cookie's in a browser), for checks made outside the
+    script run (a download made at its click: dashboard.ui.downloads)."""
+    return _token()
+
+
 def _source() -> str:
     """The client's address for the failed-login back-off (see web.client_source)."""
     if not _has_browser():
