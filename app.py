@@ -11,7 +11,7 @@ from dashboard.ui import common as ui
 from dashboard.ui import nav, server_guard, streamlit_zh
 
 server_guard.guard_cache_clearing()
-st.set_page_config(page_title=ui.t("app.title"), page_icon=str(nav.ROOT / "static" / "favicon.png"), layout="wide")
+st.set_page_config(page_title=ui.t("app.title"), page_icon=nav.favicon_url(), layout="wide")
 streamlit_zh.install(ui.lang())
 
 with st.sidebar:

@@ -354,3 +354,22 @@ def test_media_stop_after_logout(server, browser_page):
     browser_page.get_by_role("button", name="退出登录").click()
     browser_page.wait_for_selector("text=已退出登录", timeout=60_000)
     assert http_get(server.port, urls[0], leader)[0] == 403
+
+
+# ---------------------------------------------------------------- the page icon before login
+
+def test_the_login_pages_icon_is_a_static_file_anyone_may_fetch(server, browser_page):
+    """The icon was an image file given to st.set_page_config, served from /media, which is
+    closed to visitors without a login: the login page showed a broken icon (a 403, logged)."""
+    page = browser_page
+    answers = []
+    page.on("response", lambda r: answers.append((r.url, r.status)))
+    page.goto(server.url)
+    page.get_by_label("用户名").wait_for(timeout=90_000)
+    page.wait_for_function("document.querySelector('link[rel~=icon]')?.href.includes('favicon')",
+                           timeout=30_000)
+    href = page.evaluate("document.querySelector('link[rel~=icon]').href")
+    assert href == server.url + "/app/static/favicon.png"
+    status, body = http_get(server.port, "/app/static/favicon.png")
+    assert status == 200 and body.startswith(b"\x89PNG\r\n\x1a\n")
+    assert [a for a in answers if a[1] >= 400] == []
