@@ -38,6 +38,7 @@ if ui.DEEPLINK in st.session_state:
     if slug in by_slug:
         st.switch_page(by_slug[slug], query_params=params)
 try:
-    page.run()
+    with auth_ui.checked_this_run():    # the page's own guard need not ask the database again
+        page.run()
 except Exception as exc:  # noqa: BLE001 - see the module docstring
     ui.show_error(exc)

@@ -131,7 +131,13 @@ def _facts(conn):
                 township=summary.township(conn), demo=summary.is_demo(conn))
 
 
-facts = cached(_facts)
+def facts() -> dict:
+    """Data range, villages, township, demo flag: read at almost every step of a run, so one
+    object shared by every session per data version (st.cache_resource), never copied."""
+    def make():
+        with get_engine(db_url(), create=False).connect() as conn:
+            return _facts(conn)
+    return shared("facts")(make)
 
 
 def guard() -> None:
