@@ -43,16 +43,17 @@ w.download(lambda: export.table_to_csv(shown), "overview", f, label_key="overvie
 st.subheader(ui.t("ranking.title"))
 weights = ranking.load_weights()
 idx = ui.cached(ranking.index)(f.period, f.village_ids, weights)
-red, black = ranking.red_black(idx, weights["red_black_size"])
+# the 红榜 and 黑榜 formatted once per data version, filter and language, for every session
+red, black = ui.shared("overview.red_black", f.key, weights, lang)(
+    lambda: [fmt.frame(x, ranking.spec(weights)[:3], lang) for x in ranking.red_black(idx, weights["red_black_size"])])
 if red.empty:
     st.info(ui.t("ranking.none"))
 else:
-    spec = ranking.spec(weights)[:3]
     c1, c2 = st.columns(2)
     c1.markdown(f"**:red[{fmt.md(ui.t('ranking.red', n=len(red)))}]**")
-    c1.dataframe(fmt.frame(red, spec, lang), width="stretch")
+    c1.dataframe(red, width="stretch")
     c2.markdown(f"**{fmt.md(ui.t('ranking.black', n=len(black)))}**")
-    c2.dataframe(fmt.frame(black, spec, lang), width="stretch")
+    c2.dataframe(black, width="stretch")
     fig = ui.shared("overview.index_bar", f.key, weights, lang)(
         lambda: charts.index_bar(idx, lang, ui.t("ranking.chart")))
     w.chart(fig, idx, ranking.spec(weights), "governance_index", f)

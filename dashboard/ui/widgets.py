@@ -229,6 +229,6 @@ def weights_expander(weights: dict) -> None:
     lang = ui.lang()
     with st.expander(ui.t("ranking.weights")):
         st.markdown(ui.t("ranking.method"))
-        st.dataframe(fmt.frame(ranking.weights_table(weights, lang), ranking.WEIGHT_SPEC, lang),
-                     width="stretch")
+        st.dataframe(ui.shared("ranking.weights_table", weights, lang)(
+            lambda: fmt.frame(ranking.weights_table(weights, lang), ranking.WEIGHT_SPEC, lang)), width="stretch")
 
