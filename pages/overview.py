@@ -34,9 +34,9 @@ for line in lines or [ui.t("overview.no_alerts")]:
 st.subheader(ui.t("overview.village_table"))
 sort_key = st.selectbox(ui.t("overview.sort_by"), overview.TABLE_METRICS,
                         format_func=lambda key: metrics.METRICS[key].name(lang), index=2)
-table = ui.cached(overview.village_table)(f.period, f.village_ids, sort_key, lang)
 # formatted once for every session viewing this filter and sort (not at each rerun)
-shown = ui.shared("overview.table", f.key, sort_key, lang)(lambda: overview.table_for_display(table, lang))
+shown = ui.shared("overview.table", f.key, sort_key, lang)(lambda: overview.table_for_display(
+    ui.cached(overview.village_table)(f.period, f.village_ids, sort_key, lang), lang))
 st.dataframe(shown, width="stretch")
 w.download(lambda: export.table_to_csv(shown), "overview", f, label_key="overview.download")
 
@@ -45,7 +45,8 @@ weights = ranking.load_weights()
 idx = ui.cached(ranking.index)(f.period, f.village_ids, weights)
 # the 红榜 and 黑榜 formatted once per data version, filter and language, for every session
 red, black = ui.shared("overview.red_black", f.key, weights, lang)(
-    lambda: [fmt.frame(x, ranking.spec(weights)[:3], lang) for x in ranking.red_black(idx, weights["red_black_size"])])
+    lambda: [fmt.frame(x, ranking.spec(weights)[:3], lang) for x in ranking.red_black(
+        ui.cached(ranking.index)(f.period, f.village_ids, weights), weights["red_black_size"])])
 if red.empty:
     st.info(ui.t("ranking.none"))
 else:
@@ -55,6 +56,7 @@ else:
     c2.markdown(f"**{fmt.md(ui.t('ranking.black', n=len(black)))}**")
     c2.dataframe(black, width="stretch")
     fig = ui.shared("overview.index_bar", f.key, weights, lang)(
-        lambda: charts.index_bar(idx, lang, ui.t("ranking.chart")))
+        lambda: charts.index_bar(ui.cached(ranking.index)(f.period, f.village_ids, weights), lang,
+                                 ui.t("ranking.chart")))
     w.chart(fig, idx, ranking.spec(weights), "governance_index", f)
 w.weights_expander(weights)

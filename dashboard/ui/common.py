@@ -75,7 +75,9 @@ def shared(name: str, *key):
     (st.cache_resource). For what is costly to build *and* to copy: plotly figures, display
     frames. ``key`` must name everything the value depends on besides the data: the filter
     (period and villages: the scope of the figures), the language, the options. Callers never
-    mutate the value (st.plotly_chart and st.dataframe do not).
+    mutate the value (st.plotly_chart and st.dataframe do not). ``make`` reads the data it
+    needs itself (through ``cached`` calls): data read before the version was would be kept
+    under a newer version after a write in between.
     """
     def run(make):
         return _shared(db_url(), version(), name, key, make)
