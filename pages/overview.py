@@ -41,11 +41,14 @@ quality_ui.overview_panel(f)
 st.subheader(ui.t("overview.village_table"))
 sort_key = st.selectbox(ui.t("overview.sort_by"), overview.TABLE_METRICS,
                         format_func=lambda key: metrics.METRICS[key].name(lang), index=2)
-table = ui.cached(overview.village_table)(f.period, f.village_ids, sort_key, lang)
-shown = overview.table_for_display(table, lang)
+# formatted once for every session viewing this filter and sort (not at each rerun)
+shown = ui.shared("overview.table", f.key, sort_key, lang)(lambda: overview.table_for_display(
+    ui.cached(overview.village_table)(f.period, f.village_ids, sort_key, lang), lang))
 st.dataframe(shown, width="stretch")
-st.download_button(ui.t("overview.download"), export.table_to_csv(overview.table_for_display(table, lang, True)),
-                   file_name=f"overview_{f.period.start}_{f.period.end}.csv", mime="text/csv")
+# numbers, not the formatted text, in the file (made at the click)
+w.download(lambda: export.table_to_csv(overview.table_for_display(
+    ui.cached(overview.village_table)(f.period, f.village_ids, sort_key, lang), lang, True)),
+    "overview", f, label_key="overview.download")
 
 st.subheader(ui.t("ranking.title"))
 weights = ranking.load_weights()
@@ -55,9 +58,10 @@ if red.empty:
     st.info(ui.t("ranking.none"))
 else:
     w.red_black(red, black, weights)
-    marked = ranking.with_marks(idx, lang)
-    w.chart(charts.index_bar(idx, lang, ui.t("ranking.chart")), marked, ranking.spec(weights),
-            "governance_index", f)
+    fig = ui.shared("overview.index_bar", f.key, weights, lang)(
+        lambda: charts.index_bar(ui.cached(ranking.index)(f.period, f.village_ids, weights), lang,
+                                 ui.t("ranking.chart")))
+    w.chart(fig, ranking.with_marks(idx, lang), ranking.spec(weights), "governance_index", f)
 if idx["small"].any():
     st.caption(ui.t("ranking.small_note", n=metrics.SMALL_N, k=int(idx["small"].sum())))
 w.weights_expander(weights)

@@ -64,6 +64,26 @@ def cached(fn):
     return call
 
 
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _shared(url: str, ver: str, name: str, key: tuple, _make):
+    return _make()
+
+
+def shared(name: str, *key):
+    """``shared(name, *key)(make)``: what ``make()`` returns, built once for every session per
+    (database, data version, name, key) and handed out as the same object, never copied
+    (st.cache_resource). For what is costly to build *and* to copy: plotly figures, display
+    frames. ``key`` must name everything the value depends on besides the data: the filter
+    (period and villages: the scope of the figures), the language, the options. Callers never
+    mutate the value (st.plotly_chart and st.dataframe do not). ``make`` reads the data it
+    needs itself (through ``cached`` calls): data read before the version was would be kept
+    under a newer version after a write in between.
+    """
+    def run(make):
+        return _shared(db_url(), version(), name, key, make)
+    return run
+
+
 def current_user() -> dict:
     """The logged-in user: {username, role, village_ids (None = all)}.
 
@@ -119,7 +139,13 @@ def _facts(conn):
                 demo=summary.is_demo(conn))
 
 
-facts = cached(_facts)
+def facts() -> dict:
+    """Data range, villages, township, demo flag: read at almost every step of a run, so one
+    object shared by every session per data version (st.cache_resource), never copied."""
+    def make():
+        with get_engine(db_url(), create=False).connect() as conn:
+            return _facts(conn)
+    return shared("facts")(make)
 
 
 def guard() -> None:

@@ -22,6 +22,7 @@ from streamlit_folium import st_folium
 from dashboard import fmt, maps, metrics, settings
 from dashboard.queries import map as qmap
 from dashboard.ui import common as ui
+from dashboard.ui import downloads as dl
 from dashboard.ui import nav
 
 HEIGHT = 650
@@ -160,11 +161,11 @@ def downloads(f: ui.Filters, opt: MapOptions) -> None:
         return maps.map_png(layers(f.period, opt.metric, f.village_ids), title=title, **kw) or b""
 
     c1, c2 = st.columns(2)
-    c1.download_button(ui.t("map.download_html"), page, file_name=f"{stem}.html",
-                       mime="text/html", on_click="ignore", key="map_dl_html")
+    dl.button(c1, ui.t("map.download_html"), page, file_name=f"{stem}.html",
+                     mime="text/html", key="map_dl_html")
     if maps.browser_path():
-        c2.download_button(ui.t("map.download_png"), png, file_name=f"{stem}.png",
-                           mime="image/png", on_click="ignore", key="map_dl_png")
+        dl.button(c2, ui.t("map.download_png"), png, file_name=f"{stem}.png",
+                         mime="image/png", key="map_dl_png")
     else:
         c2.caption(ui.t("map.png_unavailable"))
 

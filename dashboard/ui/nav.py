@@ -24,6 +24,18 @@ PAGES = [
 ]
 
 
+FAVICON = "/app/static/favicon.png"     # static/favicon.png, served by Streamlit's static serving
+
+
+def favicon_url() -> str:
+    """The page icon as a static file URL (honours server.baseUrlPath). Given as a file path,
+    Streamlit would serve it from /media, which the login gate closes to visitors who are not
+    logged in: the login page showed a broken icon and the server logged a 403 for it."""
+    import streamlit as st
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}{FAVICON}" if base else FAVICON
+
+
 def home_page(target):
     """The app's root URL as a hidden page that opens ``target`` (the overview) with the query
     string it was given. The overview keeps its own path, /overview, so that bookmarked or sent

@@ -15,6 +15,7 @@ import loaders
 from dashboard import auth, export, fmt, uploads
 from dashboard.errors import UserError
 from dashboard.ui import common as ui
+from dashboard.ui import downloads as dl
 
 AUTO = "auto"
 NO_VILLAGE = 0
@@ -275,9 +276,8 @@ def problems(res: loaders.ImportResult) -> None:
                                      subset=list(bad.columns[1:])),
                      hide_index=True, width="stretch", key="up_bad_cells")
     st.dataframe(errors_frame(res, lang), hide_index=True, width="stretch")
-    st.download_button(ui.t("upload.errors_download"), errors_csv(res, lang), key="up_err_dl",
-                       file_name="upload_problems.csv", mime="text/csv", on_click="ignore",
-                       icon=":material/download:")
+    dl.button(st, ui.t("upload.errors_download"), lambda: errors_csv(res, lang), key="up_err_dl",
+                     file_name="upload_problems.csv", mime="text/csv", icon=":material/download:")
 
 
 def diff_view(res: loaders.ImportResult) -> tuple[bool, bool, bool]:
@@ -351,10 +351,10 @@ def templates(user: dict) -> None:
         st.caption(ui.t("upload.templates_help"))
         cols = st.columns(len(kinds(user)) or 1)
         for col, k in zip(cols, kinds(user)):
-            col.download_button(ui.t("upload.template_button", kind=ui.t(f"loader.kind.{k}")),
-                                loaders.template_xlsx(k, ui.lang()), file_name=f"template_{k}.xlsx",
-                                key=f"up_tpl_{k}", on_click="ignore", icon=":material/download:",
-                                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            dl.button(col, ui.t("upload.template_button", kind=ui.t(f"loader.kind.{k}")),
+                             lambda k=k, lang=ui.lang(): loaders.template_xlsx(k, lang),
+                             file_name=f"template_{k}.xlsx", key=f"up_tpl_{k}", icon=":material/download:",
+                             mime=export.XLSX_MIME)
 
 
 def history(user: dict) -> None:
@@ -392,9 +392,10 @@ def batch_detail(user: dict, rows: list[dict]) -> None:
         st.caption(ui.t("upload.batch_empty"))
         return
     st.dataframe(df.astype(str), hide_index=True, width="stretch", key="up_batch_rows")
-    st.download_button(ui.t("upload.batch_download", batch=bid), export.table_to_csv(df.astype(str), index=False),
-                       file_name=f"batch_{bid}.csv", mime="text/csv", key=f"up_batch_dl_{bid}",
-                       on_click="ignore", icon=":material/download:")
+    dl.button(st, ui.t("upload.batch_download", batch=bid),
+                     lambda: export.table_to_csv(df.astype(str), index=False),
+                     file_name=f"batch_{bid}.csv", mime="text/csv", key=f"up_batch_dl_{bid}",
+                     icon=":material/download:")
 
 
 def batch_words(r: dict) -> dict:

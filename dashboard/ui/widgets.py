@@ -15,6 +15,7 @@ import streamlit as st
 from dashboard import charts, export, fmt, metrics, targets
 from dashboard.queries import overview
 from dashboard.ui import common as ui
+from dashboard.ui import downloads as dl
 
 
 def _delta_color(key: str, change) -> str:
@@ -127,9 +128,8 @@ def download(df, name: str, f=None, label_key: str = "analytics.download") -> No
     button is pressed, not on every run of the page."""
     suffix = f"_{f.period.start}_{f.period.end}" if f is not None else ""
     data = df if callable(df) else csv_data(df)
-    st.download_button(ui.t(label_key), data, file_name=f"{name}{suffix}.csv",
-                       mime="text/csv", key=f"dl_{name}", icon=":material/download:",
-                       on_click="ignore")
+    dl.button(st, ui.t(label_key), data, file_name=f"{name}{suffix}.csv",
+                     mime="text/csv", key=f"dl_{name}", icon=":material/download:")
 
 
 def village_from_query(names: dict[int, str], param: str = "village") -> int | None:
@@ -250,6 +250,6 @@ def weights_expander(weights: dict) -> None:
     lang = ui.lang()
     with st.expander(ui.t("ranking.weights")):
         st.markdown(ui.t("ranking.method"))
-        st.dataframe(fmt.frame(ranking.weights_table(weights, lang), ranking.WEIGHT_SPEC, lang),
-                     width="stretch")
+        st.dataframe(ui.shared("ranking.weights_table", weights, lang)(
+            lambda: fmt.frame(ranking.weights_table(weights, lang), ranking.WEIGHT_SPEC, lang)), width="stretch")
 
