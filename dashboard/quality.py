@@ -483,7 +483,7 @@ def _logic_checks(conn) -> dict[str, list[tuple[str, object]]]:
             ("date_but_open", sa.and_(D.c.status != "resolved", D.c.resolved_on.is_not(None))),
             ("negative", D.c.parties < 0),
             ("bad_coord", sa.or_(D.c.lon < lon[0], D.c.lon > lon[1], D.c.lat < lat[0], D.c.lat > lat[1])),
-            *dates(D.c.reported_on), ("future_date", D.c.resolved_on > today)],
+            *dates(D.c.reported_on), *dates(D.c.resolved_on)],
         "volunteers": [
             ("hours_per_person", V.c.hours > settings.MAX_HOURS_PER_PERSON),
             ("negative", sa.or_(V.c.participants < 0, V.c.hours < 0, V.c.points < 0,

@@ -31,9 +31,9 @@ st.subheader(ui.t("overview.alerts"))
 items = ui.cached(overview.alert_items)(f.period, f.village_ids, settings.get("DASHBOARD_TARGET_RATE"), lang)
 for a in items or [{"text": ui.t("overview.no_alerts"), "villages": None}]:
     st.markdown(f"- {fmt.md(a['text'])}")
-    if a["villages"]:          # the sentence names a few; the whole list is one click away
-        with st.expander(ui.t("alerts.full_list", n=len(a["villages"]))):
-            st.dataframe({ui.t("filter.villages"): a["villages"]}, width="stretch")
+    if a.get("table") is not None:   # the sentence names a few; the whole list is one click away
+        with st.expander(ui.t("alerts.full_list", n=len(a["table"]))):
+            st.dataframe(a["table"], width="stretch", hide_index=True)
 for line in ui.cached(completeness.overview_lines)(f.period.end, f.village_ids, lang):  # 报送情况
     st.markdown(f"- {fmt.md(line)}")
 quality_ui.overview_panel(f)

@@ -183,6 +183,13 @@ class Truth:
         out.update({fmt.pct(tg.target), fmt.pct(tg.amber_edge), str(metrics.OVERDUE_DAYS),
                     str(metrics.SMALL_N)})
         out.update(str(i) for i in range(0, len(self.name) + 1))   # counts of villages named
+        # the 报送情况 sentence's counts: the reporting board's own definitions (a second registry,
+        # of reports rather than ledger figures), for the month the overview speaks of
+        from dashboard.queries import completeness
+        month = min(completeness.month_of(self.period.end), completeness.last_due_month())
+        bd = completeness.board(conn, [month], self.ids)
+        out.update(str(bd.count(month, st)) for st in ("reported", "zero", "missing"))
+        out.add(str(bd.count(month, timing="late")))
         out.update({"100"})          # the index's scale in its method text (0–100 分)
         return out
 

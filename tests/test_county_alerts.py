@@ -13,9 +13,15 @@ def test_a_long_list_is_summarised_with_the_full_list_beside_it(fx, monkeypatch)
     with engine.connect() as c:
         items = overview.alert_items(c, Q1, target=0.9)
         lines = overview.alerts(c, Q1, target=0.9)
-    assert items[0] == {"text": "有2个村（社区）纠纷化解率低于目标90.0%：最低的1个是村A（33.3%）等。",
-                        "villages": ["村A（33.3%）", "村B（50.0%）"]}
-    assert items[1] == {"text": "共有1件纠纷受理超过30天仍未化解：村A 1（件）。", "villages": None}
+    # each rate beside its count (the ranking's small-number rule: both villages under SMALL_N)
+    assert items[0]["text"] == "有2个村（社区）纠纷化解率低于目标90.0%：最低的1个是村A（33.3%，3件）等。"
+    assert items[0]["villages"] == ["村A", "村B"]
+    # the whole list: registry figures by their registry names
+    assert items[0]["table"].to_dict("records") == [
+        {"村（社区）": "村A", "化解率（%）": "33.3%", "受理纠纷（件）": "3"},
+        {"村（社区）": "村B", "化解率（%）": "50.0%", "受理纠纷（件）": "2"}]
+    assert items[1] == {"text": "共有1件纠纷受理超过30天仍未化解：村A 1（件）。", "villages": None,
+                        "table": None}
     assert lines == [a["text"] for a in items]
 
 

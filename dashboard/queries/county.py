@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard import metrics
+from dashboard import fmt, metrics
 from dashboard.periods import Period
 from dashboard.queries import summary
 
@@ -30,7 +30,7 @@ def townships(conn, period: Period, township_ids=None, rank_by: str = RANK_BY) -
         row.update({k: r["township"][k] for k in KEYS})
         # changes of a rate in percentage points (of a count: in percent), one decimal
         row[f"{rank_by}_mom"], row[f"{rank_by}_yoy"] = (
-            None if r[k][rank_by] is None else round(r[k][rank_by] * 100, 1) for k in ("mom", "yoy"))
+            fmt.cell(r[k][rank_by], "rate") for k in ("mom", "yoy"))
         rows.append(row)
     df = pd.DataFrame(rows, columns=["township_id", "code", "township", "villages", *KEYS,
                                      f"{rank_by}_mom", f"{rank_by}_yoy"])

@@ -105,9 +105,11 @@ def alert_items(conn, period: Period, village_ids=None, target: float = 0.9,
     names = {v["id"]: v["name"] for v in summary.villages(conn)}
     out = []
 
-    def add(text, full=None):
-        out.append({"text": text, "villages": list(full) if full and len(full) > settings.ALERT_NAMES
-                    else None})
+    def add(text, vids=None, keys=()):
+        # the sentence names a few; the whole list beside it, as a table of registry figures
+        full = vids if vids and len(vids) > settings.ALERT_NAMES else None
+        out.append({"text": text, "villages": [names[v] for v in full] if full else None,
+                    "table": alert_table(r, full, keys, names, lang) if full else None})
     # worst first by the registry's rank rule (metrics.rank_order reversed within each group):
     # rates over fewer than SMALL_N cases after the others; each rate beside its count
     order = metrics.rank_order(r["villages"], "resolution_rate")
@@ -120,23 +122,32 @@ def alert_items(conn, period: Period, village_ids=None, target: float = 0.9,
         items = [t("meeting.brief_village_rate", lang, name=names[v], rate=fmt.pct(vs[v]["resolution_rate"]),
                    cases=fmt.num(vs[v]["disputes_total"])) for v in below]
         add(t("overview.alert_below_target", lang, n=len(below), target=fmt.pct(target),
-              villages=listing(items, lang, "lowest")), items)
-    overdue = sorted(((m["backlog_overdue"], names[vid]) for vid, m in r["villages"].items()
-                      if m["backlog_overdue"]), reverse=True)
+              villages=listing(items, lang, "lowest")), below, ("resolution_rate", "disputes_total"))
+    overdue = sorted(((m["backlog_overdue"], names[vid], vid) for vid, m in r["villages"].items()
+                      if m["backlog_overdue"]), key=lambda x: (-x[0], x[1]))
     if overdue:
-        items = [f"{name} {n}" for n, name in overdue]
-        add(t("overview.alert_overdue", lang, total=sum(n for n, _ in overdue),
-              days=metrics.OVERDUE_DAYS, villages=listing(items, lang, "most")), items)
-    idle = [names[vid] for vid, m in r["villages"].items() if m["volunteer_activities"] == 0]
+        items = [f"{name} {n}" for n, name, _ in overdue]
+        add(t("overview.alert_overdue", lang, total=sum(n for n, *_ in overdue),
+              days=metrics.OVERDUE_DAYS, villages=listing(items, lang, "most")),
+            [v for *_, v in overdue], ("backlog_overdue",))
+    idle = [vid for vid, m in r["villages"].items() if m["volunteer_activities"] == 0]
     if idle:
-        add(t("overview.alert_no_volunteering", lang, villages=listing(idle, lang, "some")), idle)
-    for text, full in _more(conn, period, r, names, village_ids, lang):
-        add(text, full)
+        add(t("overview.alert_no_volunteering", lang, villages=listing([names[v] for v in idle], lang, "some")),
+            idle, ("volunteer_activities",))
+    for text, vids, keys in _more(conn, period, r, names, village_ids, lang):
+        add(text, vids, keys)
     town = r["township"]
     if metrics.meets_target("resolution_rate", town["resolution_rate"], target):
         add(t("overview.alert_on_target", lang, rate=fmt.pct(town["resolution_rate"]),
               target=fmt.pct(target), scope=place_word(conn, village_ids, names, lang)))
     return out
+
+
+def alert_table(r: dict, vids, keys, names: dict, lang: str = "zh") -> pd.DataFrame:
+    """The villages an alert is about, in its order, with the registry figures it speaks of."""
+    rows = [{"village": names[v], **{k: r["villages"][v][k] for k in keys}} for v in vids]
+    spec = [("village", "col.village", "text")] + [(k, k, None) for k in keys]
+    return fmt.frame(pd.DataFrame(rows, columns=["village", *keys]), spec, lang)
 
 
 def alerts(conn, period: Period, village_ids=None, target: float = 0.9, lang: str = "zh") -> list[str]:
@@ -151,41 +162,41 @@ def more_alerts(conn, period: Period, r: dict, names: dict, village_ids=None,
                 lang: str = "zh") -> list[str]:
     """Sentences beyond the basics: sharp drops against the previous period, villages without
     representative visits, the township's own 环比 change, the bottom of the 红黑榜."""
-    return [text for text, _ in _more(conn, period, r, names, village_ids, lang)]
+    return [text for text, *_ in _more(conn, period, r, names, village_ids, lang)]
 
 
 def _more(conn, period: Period, r: dict, names: dict, village_ids=None,
-          lang: str = "zh") -> list[tuple[str, list | None]]:
+          lang: str = "zh") -> list[tuple[str, list | None, tuple]]:
     from dashboard.queries import ranking
     sep = "、" if lang == "zh" else ", "
     out = []
     prev = metrics.compute(conn, period.previous(), village_ids)
     drops = [(metrics.change("resolution_rate", m["resolution_rate"],
-                             prev["villages"].get(vid, {}).get("resolution_rate")), names[vid])
+                             prev["villages"].get(vid, {}).get("resolution_rate")), names[vid], vid)
              for vid, m in r["villages"].items()]
-    drops = sorted((c, n) for c, n in drops if c is not None and c < -DROP_PP)
+    drops = sorted((c, n, v) for c, n, v in drops if c is not None and c < -DROP_PP)
     if drops:
         items = [f"{n}（{format_change('resolution_rate', c, lang)}）"
-                 if lang == "zh" else f"{n} ({format_change('resolution_rate', c, lang)})" for c, n in drops]
+                 if lang == "zh" else f"{n} ({format_change('resolution_rate', c, lang)})" for c, n, _ in drops]
         out.append((t("alerts.rate_drop", lang, n=len(drops), pp=fmt.num(DROP_PP * 100),
-                      villages=listing(items, lang, "most")), items))
+                      villages=listing(items, lang, "most")), [v for *_, v in drops], ("resolution_rate",)))
     town, ptown = r["township"], prev["township"]
     c = metrics.change("resolution_rate", town["resolution_rate"], ptown["resolution_rate"])
     if c is not None and abs(c) >= 0.005:
         out.append((t("alerts.township_rate_up" if c > 0 else "alerts.township_rate_down", lang,
                       rate=fmt.pct(town["resolution_rate"]), pp=fmt.pp(abs(c)).lstrip("+"),
-                      scope=place_word(conn, village_ids, names, lang)), None))
-    silent = [names[vid] for vid, m in r["villages"].items() if m["rep_visits"] == 0]
+                      scope=place_word(conn, village_ids, names, lang)), None, ()))
+    silent = [vid for vid, m in r["villages"].items() if m["rep_visits"] == 0]
     if silent:
-        out.append((t("alerts.no_visits", lang, n=len(silent), villages=listing(silent, lang, "some")),
-                     silent))
+        out.append((t("alerts.no_visits", lang, n=len(silent),
+                      villages=listing([names[v] for v in silent], lang, "some")), silent, ("rep_visits",)))
     if len(r["villages"]) >= 4:
         w = ranking.load_weights()
         _, black = ranking.red_black(ranking.index(conn, period, village_ids, w), w["red_black_size"])
         if len(black):
             out.append((t("alerts.black_list", lang, n=len(black), villages=sep.join(
                 f"{v}（{fmt.num(i, 1)}）" if lang == "zh" else f"{v} ({fmt.num(i, 1)})"
-                for v, i in zip(black["village"], black["index"]))), None))
+                for v, i in zip(black["village"], black["index"]))), None, ()))
     return out
 
 

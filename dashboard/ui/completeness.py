@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import export, fmt, settings
 from dashboard.queries import completeness as C
 from dashboard.ui import common as ui
+from dashboard.ui import downloads as dl
 from loaders.zero import month_label
 
 SPANS = (1, 3, 6, 12)
@@ -48,9 +49,10 @@ def board(month: str, n: int) -> C.Board:
     st.caption(ui.t("completeness.legend"))
     st.dataframe(df.style.map(_colour, subset=list(df.columns[1:])), width="stretch", key="cp_board",
                  height=min(38 + 35 * len(df), 980))
-    st.download_button(ui.t("completeness.board_download"), export.table_to_csv(C.frame(bd, lang, words=True)),
-                       file_name=f"completeness_{bd.months[0]}_{bd.months[-1]}.csv", mime=export.CSV_MIME,
-                       key="cp_csv", on_click="ignore", icon=":material/download:")
+    dl.button(st, ui.t("completeness.board_download"),
+              lambda: export.table_to_csv(C.frame(bd, lang, words=True)),
+              file_name=f"completeness_{bd.months[0]}_{bd.months[-1]}.csv", mime=export.CSV_MIME,
+              key="cp_csv", icon=":material/download:")
     return bd
 
 
@@ -62,6 +64,6 @@ def reminder(bd: C.Board, month: str) -> None:
     st.subheader(ui.t("completeness.reminder_title"))
     st.caption(ui.t("completeness.reminder_copy"))
     st.code(text, language=None, wrap_lines=True)
-    st.download_button(ui.t("completeness.reminder_download"), export.text_to_txt(text),
-                       file_name=f"reminder_{month}.txt", mime=export.TXT_MIME, key="cp_txt",
-                       on_click="ignore", icon=":material/download:")
+    dl.button(st, ui.t("completeness.reminder_download"), lambda: export.text_to_txt(text),
+              file_name=f"reminder_{month}.txt", mime=export.TXT_MIME, key="cp_txt",
+              icon=":material/download:")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import export, fmt, quality
 from dashboard.ui import common as ui
+from dashboard.ui import downloads as dl
 
 DETAILED = 40   # flags shown one by one in the panel; the table above and the download hold all
 
@@ -24,9 +25,9 @@ def panel(fl: list, f, name: str, title: str) -> None:
             st.success(ui.t("quality.none"))
             return
         st.dataframe(quality.summary_frame(fl, lang), width="stretch")
-        st.download_button(ui.t("quality.download"), lambda: export.table_to_csv(quality.rows_frame(fl, lang)),
-                           file_name=f"{name}_{f.period.start}_{f.period.end}.csv", mime="text/csv",
-                           key=f"dl_{name}", icon=":material/download:", on_click="ignore")
+        dl.button(st, ui.t("quality.download"), lambda: export.table_to_csv(quality.rows_frame(fl, lang)),
+                  file_name=f"{name}_{f.period.start}_{f.period.end}.csv", mime=export.CSV_MIME,
+                  key=f"dl_{name}", icon=":material/download:")
         for i, fg in enumerate(fl[:DETAILED], start=1):
             st.markdown(f"**{i}. {fmt.md(ui.t('quality.name.' + fg.rule))}** · "
                         f"{fmt.md(quality.place_text(fg, lang))} · {fmt.md(quality.period_text(fg, lang))}")
