@@ -216,7 +216,7 @@ def referral_funnel(df, lang: str = "zh") -> go.Figure:
     """Suggestions collected → solved on the spot / referred → answered → satisfied
     (queries.visits.referral_funnel)."""
     stages = list(df["stage"])
-    fig = go.Figure(go.Funnel(y=[t(f"visits.stage.{s}", lang) for s in stages],
+    fig = go.Figure(go.Funnel(y=list(df["metric"]),   # each stage a registry figure, by its name
                               x=[int(n) for n in df["n"]], textinfo="value+percent initial",
                               marker=dict(color=[SUGGESTION_STAGE_COLORS[s] for s in stages]),
                               hovertemplate="%{y}: %{x:,d}<extra></extra>"))

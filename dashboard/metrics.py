@@ -192,6 +192,14 @@ _M = [
            "issues_referred", "suggestions_collected", ("township", "village")),
     # ---- suggestions referred to departments, until answered (意见建议转办答复; the ledger
     # ---- 意见建议办理台账, rules in dashboard.suggestions) -------------------------------------
+    Metric("suggestions_logged", "登记意见建议", "Suggestions logged", "条", "items", "count",
+           "neutral", "visits", "意见建议办理台账中，统计期内（按收集日期）登记的意见建议条数。",
+           "Suggestions in the suggestion ledger collected within the period (by collection date).",
+           levels=("township", "village")),
+    Metric("suggestions_on_the_spot", "当场解决建议", "Solved on the spot", "条", "items", "count",
+           "higher", "visits", "统计期内登记的意见建议中，办理方式为“当场解决”的条数。",
+           "Of the suggestions logged in the period, those solved on the spot.",
+           levels=("township", "village")),
     Metric("suggestions_referred", "转办建议", "Suggestions referred", "条", "items", "count",
            "neutral", "visits", "统计期内（按转办日期）转交承办单位办理的意见建议条数。",
            "Suggestions referred to a department within the period (by referral date).",

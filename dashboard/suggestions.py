@@ -22,7 +22,13 @@ from dashboard.settings import REPLY_DAYS
 T = S.suggestion
 SATISFIED = ("satisfied", "basic")   # 满意 or 基本满意
 # the registry's base counts of the ledger (summed per village; the median comes from ``days``)
-BASE = ("suggestions_referred", "referrals_replied", "referrals_satisfied", "replies_overdue")
+BASE = ("suggestions_logged", "suggestions_on_the_spot", "suggestions_referred", "referrals_replied",
+        "referrals_satisfied", "replies_overdue")
+
+
+def collected_within(start: date, end: date, t=T):
+    """Collected (收集日期) within [start, end], both days included."""
+    return t.c.collected_on.between(start, end)
 
 
 def referred_within(start: date, end: date, t=T):
@@ -60,9 +66,12 @@ def base(conn, start: date, end: date, village_ids=None) -> tuple[dict, dict]:
     two GROUP BY queries over the referrals made on or before ``end``."""
     period = referred_within(start, end)
     answered = sa.and_(period, replied_by(end))
-    q = (sa.select(T.c.village_id, _cnt(period), _cnt(answered),
+    logged = collected_within(start, end)
+    q = (sa.select(T.c.village_id, _cnt(logged), _cnt(sa.and_(logged, T.c.handling == "on_the_spot")),
+                   _cnt(period), _cnt(answered),
                    _cnt(sa.and_(answered, T.c.satisfaction.in_(SATISFIED))), _cnt(overdue_at(end)))
-         .where(T.c.referred_on.is_not(None), T.c.referred_on <= end, in_villages(T.c.village_id, village_ids))
+         .where(sa.or_(logged, sa.and_(T.c.referred_on.is_not(None), T.c.referred_on <= end)),
+                in_villages(T.c.village_id, village_ids))
          .group_by(T.c.village_id))
     out = {int(r[0]): dict(zip(BASE, (int(x) for x in r[1:]))) for r in conn.execute(q)}
     d = days_expr(conn, T.c.replied_on, T.c.referred_on)

@@ -48,7 +48,7 @@ if not w.no_data(reps):
 st.header(ui.t("visits.referrals"))   # the suggestion ledger: referrals and replies
 st.caption(ui.t("visits.referrals_note", days=q.REPLY_DAYS))
 w.kpi_row(q.REFERRAL_KPIS, figures, per_row=3)
-funnel = ui.cached(q.referral_funnel)(*args)
+funnel = q.referral_funnel(figures["township"], lang)
 st.caption(ui.t("visits.funnel_note"))
 if funnel["n"].iloc[0] or figures["township"]["suggestions_referred"]:
     w.chart(charts.referral_funnel(funnel, lang), funnel, q.FUNNEL_SPEC, "referral_funnel", f)

@@ -35,13 +35,13 @@ def independent(url: str, start: date, end: date, names: list[str] | None = None
                                   "FROM volunteer_activity"), c)
         vis = pd.read_sql(sa.text("SELECT village_id, visited_on, voters, suggestions, resolved, referred "
                                   "FROM rep_visit"), c)
-        sug = pd.read_sql(sa.text("SELECT village_id, referred_on, replied_on, satisfaction "
-                                  "FROM suggestion WHERE handling = 'referred'"), c)
+        sug = pd.read_sql(sa.text("SELECT village_id, collected_on, handling, referred_on, replied_on, "
+                                  "satisfaction FROM suggestion"), c)
     if names:
         vil = vil[vil["name"].isin(names)]
     s, e = pd.Timestamp(start), pd.Timestamp(end)
     for df, cols in ((dis, ["reported_on", "resolved_on"]), (act, ["held_on"]), (vis, ["visited_on"]),
-                     (sug, ["referred_on", "replied_on"])):
+                     (sug, ["collected_on", "referred_on", "replied_on"])):
         for col in cols:
             df[col] = pd.to_datetime(df[col])
     every = dis.copy()   # the stock figures count cases whatever their reported date
@@ -72,6 +72,7 @@ def independent(url: str, start: date, end: date, names: list[str] | None = None
         workers = int(g["workers"].sum())
         sg = sug[sug["village_id"].isin(ids)]
         within = sg[sg["referred_on"].between(s, e)]
+        logged = sg["collected_on"].between(s, e)
         answered = within[within["replied_on"].notna() & (within["replied_on"] <= e)]
         pleased = int(answered["satisfaction"].isin(["satisfied", "basic"]).sum())
         open_at_end = (sg["referred_on"] <= e) & (sg["replied_on"].isna() | (sg["replied_on"] > e))
@@ -99,6 +100,8 @@ def independent(url: str, start: date, end: date, names: list[str] | None = None
             disputes_resolved_in_period=int(x["resolved_on"].between(s, e).sum()),
             backlog_open=int(still.sum()),
             backlog_overdue=int((still & ((e - x["reported_on"]).dt.days > 30)).sum()),
+            suggestions_logged=int(logged.sum()),
+            suggestions_on_the_spot=int((logged & (sg["handling"] == "on_the_spot")).sum()),
             suggestions_referred=len(within), referrals_replied=len(answered),
             referral_reply_rate=_r(_ratio(len(answered), len(within)), 4),
             median_days_to_reply=_r(float(reply_days.median()) if len(answered) else None, 2),

@@ -69,7 +69,8 @@ C = {k: t(k, L) for k in ("col.village", "col.month", "col.grid", "col.grid_code
                            "village.col_township", "changes.current", "changes.previous",
                            "overview.mom", "changes.year_ago", "overview.yoy", "col.weight")}
 SLICES = {t(k, L) for k in ("col.category", "col.team", "col.rep_type", "col.form", "col.rep_level",
-                            "col.rep_name", "col.days_bucket", "col.activity_type", "col.case_no")}
+                            "col.rep_name", "col.days_bucket", "col.activity_type", "col.case_no",
+                            "col.department", "col.sugg_no")}
 LEVEL_HEADS = {t(f"enum.level.{lv}", L): lv for lv in ("grid", "village", "township", "county")}
 # Columns that carry no registry figure (text, dates, ranks, lights, notes) or one checked apart.
 NON_FIGURES = {C["col.village"], C["col.month"], C["col.grid"], C["col.grid_code"], C["col.metric"],
@@ -81,6 +82,9 @@ NON_FIGURES = {C["col.village"], C["col.month"], C["col.grid"], C["col.grid_code
                C["village.col_value"], C["village.col_township"], C["changes.current"],
                C["changes.previous"], C["overview.mom"], C["changes.year_ago"], C["overview.yoy"],
                C["overview.mom"] + "（%）", C["overview.yoy"] + "（%）", *SLICES, *LEVEL_HEADS,
+               # the suggestion 督办 list's dates and days waited (as the disputes' days open)
+               *(t(k, L) for k in ("col.sugg_category", "col.collected_on", "col.referred_on",
+                                    "col.days_waiting", "col.oldest_referral", "col.days_waiting_max")),
                "Unnamed: 0", "index", ""}
 # Trace names that are not registry figures, and why they may be.
 TRACES = {t("charts.received_year_ago", L): "last year's received, month by month (year_ago)",

@@ -113,6 +113,7 @@ EXPECTED_A = dict(
     issues_referred=4, suggestion_resolution_rate=0.5, suggestion_referral_rate=0.4,
     voters_per_visit=15.0,
     # no suggestion ledger rows in this fixture: its figures are tests/test_suggestions_metrics.py's
+    suggestions_logged=0, suggestions_on_the_spot=0,
     suggestions_referred=0, referrals_replied=0, referral_reply_rate=None, median_days_to_reply=None,
     replies_overdue=0, referrals_satisfied=0, satisfied_rate=None,
     households=200, population=600, grid_workers=3, grids=2, households_per_grid_worker=66.67,
@@ -129,6 +130,7 @@ EXPECTED_B = dict(
     issues_referred=0, suggestion_resolution_rate=None, suggestion_referral_rate=None,
     voters_per_visit=30.0,
     # no suggestion ledger rows in this fixture: its figures are tests/test_suggestions_metrics.py's
+    suggestions_logged=0, suggestions_on_the_spot=0,
     suggestions_referred=0, referrals_replied=0, referral_reply_rate=None, median_days_to_reply=None,
     replies_overdue=0, referrals_satisfied=0, satisfied_rate=None,
     households=100, population=300, grid_workers=0, grids=1, households_per_grid_worker=None,
@@ -145,6 +147,7 @@ EXPECTED_C = dict(
     issues_referred=0, suggestion_resolution_rate=None, suggestion_referral_rate=None,
     voters_per_visit=None,
     # no suggestion ledger rows in this fixture: its figures are tests/test_suggestions_metrics.py's
+    suggestions_logged=0, suggestions_on_the_spot=0,
     suggestions_referred=0, referrals_replied=0, referral_reply_rate=None, median_days_to_reply=None,
     replies_overdue=0, referrals_satisfied=0, satisfied_rate=None,
     households=0, population=0, grid_workers=0, grids=0, households_per_grid_worker=None,
@@ -163,6 +166,7 @@ EXPECTED_TOWN = dict(
     issues_referred=4, suggestion_resolution_rate=0.5, suggestion_referral_rate=0.4,
     voters_per_visit=20.0,
     # no suggestion ledger rows in this fixture: its figures are tests/test_suggestions_metrics.py's
+    suggestions_logged=0, suggestions_on_the_spot=0,
     suggestions_referred=0, referrals_replied=0, referral_reply_rate=None, median_days_to_reply=None,
     replies_overdue=0, referrals_satisfied=0, satisfied_rate=None,
     households=300, population=900, grid_workers=3, grids=3, households_per_grid_worker=100.0,

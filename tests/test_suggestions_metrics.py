@@ -105,3 +105,18 @@ def test_registry_lines():
     m = metrics.METRICS["satisfied_rate"]
     assert (m.numerator, m.denominator) == ("referrals_satisfied", "referrals_replied")
     assert "30天" in metrics.METRICS["replies_overdue"].definition("zh")
+
+
+def test_logged_and_solved_on_the_spot_by_collection_date(ledger):
+    """Collected the day before each referral (ROWS), plus 红旗村's spot row of 3-2: in March
+    红旗村 logged rows 4, 5, 6, 10 (collected 3-9, 3-4, 3-19, 3-31) and the spot row; rows 3 and
+    8 were collected on 2-28. 建设村: row 11 (3-14). 3-10..3-20: 红旗村 row 6, 建设村 row 11."""
+    engine, ids = ledger
+    keys = ("suggestions_logged", "suggestions_on_the_spot")
+    with engine.connect() as c:
+        r = metrics.compute(c, Period(D(2025, 3, 1), D(2025, 3, 31), "month"))
+        q = metrics.compute(c, Period(D(2025, 3, 10), D(2025, 3, 20), "custom"))
+    assert [tuple(r["villages"][ids[v]][k] for k in keys) for v in ("红旗村", "建设村", "东湖社区")] == \
+        [(5, 1), (1, 0), (0, 0)]
+    assert tuple(r["township"][k] for k in keys) == (6, 1)
+    assert [tuple(q["villages"][ids[v]][k] for k in keys) for v in ("红旗村", "建设村")] == [(1, 0), (1, 0)]

@@ -42,7 +42,7 @@ def test_section_agrees_with_registry_and_queries(demo_env, demo_engine):
     assert not at.exception, [e.value for e in at.exception]
     with demo_engine.connect() as c:
         tw = metrics.compute(c, Q4)["township"]
-        funnel = q.referral_funnel(c, Q4)
+        funnel = q.referral_funnel(tw)
         late = q.overdue_replies(c, Q4)
         reps = q.referrals_by_rep(c, Q4)
         phone_like = {r[0] for r in c.execute(sa.text("SELECT DISTINCT department FROM suggestion "
@@ -60,12 +60,15 @@ def test_section_agrees_with_registry_and_queries(demo_env, demo_engine):
     # the funnel: collected → on the spot / referred → answered → satisfied, as the query says
     fun = [json.loads(c.proto.spec) for c in at.get("plotly_chart")
            if json.loads(c.proto.spec)["data"][0]["type"] == "funnel"]
-    levels = [f for f in fun if f["data"][0]["y"][0] == "收集意见建议"]
+    levels = [f for f in fun if f["data"][0]["y"][0] == "登记意见建议"]
     assert len(levels) == 1
-    assert levels[0]["data"][0]["y"] == ["收集意见建议", "当场解决", "转办", "已答复", "答复满意"]
-    assert levels[0]["data"][0]["x"] == list(funnel["n"])
+    # each stage a registry figure under its registry name, with the registry's value
+    assert levels[0]["data"][0]["y"] == ["登记意见建议", "当场解决建议", "转办建议", "转办已答复", "答复满意"]
+    assert levels[0]["data"][0]["x"] == [tw[k] for k in ("suggestions_logged", "suggestions_on_the_spot",
+                                                          "suggestions_referred", "referrals_replied",
+                                                          "referrals_satisfied")]
     n = list(funnel["n"])
-    assert n[0] >= n[1] + n[2] and n[2] >= n[3] >= n[4]
+    assert n[0] >= n[1] and n[2] >= n[3] >= n[4]
 
     frames = {tuple(d.value.columns): d.value for d in at.dataframe}
     overdue = next(v for k, v in frames.items() if "建议编号" in k)
@@ -81,7 +84,7 @@ def test_section_agrees_with_registry_and_queries(demo_env, demo_engine):
     depts = next(v for k, v in frames.items() if "最早转办日期" in k)
     assert sum(int(x) for x in depts["超期未答复（条）"]) == len(late)
     assert set(depts["承办单位"]) <= phone_like
-    per_rep = next(v for k, v in frames.items() if "当场解决（条）" in k)
+    per_rep = next(v for k, v in frames.items() if "当场解决建议（条）" in k)
     assert list(per_rep["代表"]) == list(reps["rep_name"])
     buttons = " ".join(str(b.proto) for b in at.get("download_button"))
     for key in ("dl_overdue_replies", "dl_overdue_replies_by_department", "dl_referrals_per_rep",
@@ -132,7 +135,8 @@ def test_funnel_counts_on_a_small_ledger(engine):
         c.execute(sa.insert(S.suggestion), rows)
     p = periods.month(2025, 3)
     with engine.connect() as c:
-        assert list(q.referral_funnel(c, p)["n"]) == [4, 1, 2, 1, 1]
+        # logged 1–4 (by 收集日期), 1 on the spot; referred in March 3 and 4, 3 answered, basic
+        assert list(q.referral_funnel(metrics.compute(c, p)["township"])["n"]) == [4, 1, 2, 1, 1]
         late = q.overdue_replies(c, p)
         reps = q.referrals_by_rep(c, p)
     # 6 (1-4, 86 days) and 5 (2-4, 55 days): 镇政府's oldest first
@@ -142,5 +146,6 @@ def test_funnel_counts_on_a_small_ledger(engine):
         "department": ["镇政府", "县交通局"], "n": [1, 1],
         "oldest": [date(2025, 1, 4), date(2025, 2, 4)], "days_max": [86, 55]}
     assert reps.to_dict("records") == [dict(
-        rep_name="张秀英", collected=4, on_the_spot=1, suggestions_referred=2, referrals_replied=1,
-        referral_reply_rate=0.5, replies_overdue=2, satisfied_rate=1.0)]
+        rep_name="张秀英", suggestions_logged=4, suggestions_on_the_spot=1, suggestions_referred=2,
+        referrals_replied=1, referral_reply_rate=0.5, replies_overdue=2, referrals_satisfied=1,
+        satisfied_rate=1.0)]

@@ -131,25 +131,19 @@ MONTHLY_SPEC = [("month", "col.month", "text"), *_OUT[:5]]
 # Rules in dashboard.suggestions; the registry's figures (suggestions_referred ...) in metrics.
 
 SG = S.suggestion
-FUNNEL_STAGES = ("collected", "on_the_spot", "referred", "replied", "satisfied")
+# The funnel's stages are registry figures of the period, each shown under its registry name:
+# logged (by 收集日期) → solved on the spot / referred (by 转办日期) → answered → satisfied.
+FUNNEL_STAGES = {"suggestions_logged": "collected", "suggestions_on_the_spot": "on_the_spot",
+                 "suggestions_referred": "referred", "referrals_replied": "replied",
+                 "referrals_satisfied": "satisfied"}
 
 
-def referral_funnel(conn, period: Period, village_ids=None) -> pd.DataFrame:
-    """What became of the suggestions collected in the period (by 收集日期), at its end: solved
-    on the spot, referred, of those answered by the end, of those found satisfactory. One row
-    per stage (FUNNEL_STAGES), counts summed in SQL."""
-    end = period.end
-    referred = SG.c.handling == "referred"
-    answered = sa.and_(referred, sugg_rules.replied_by(end))
-
-    def cnt(cond):
-        return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
-    q = (sa.select(sa.func.count(), cnt(SG.c.handling == "on_the_spot"), cnt(referred),
-                   cnt(answered), cnt(sa.and_(answered, SG.c.satisfaction.in_(sugg_rules.SATISFIED))))
-         .where(SG.c.collected_on.between(period.start, end),
-                in_villages(SG.c.village_id, village_ids)))
-    got = [int(x) for x in conn.execute(q).one()]
-    return pd.DataFrame({"stage": list(FUNNEL_STAGES), "n": got})
+def referral_funnel(town: dict, lang: str = "zh") -> pd.DataFrame:
+    """One row per stage: the registry's figure (``town``: metrics.compute's township or a
+    village) under its registry name; ``stage`` keeps the colour."""
+    return pd.DataFrame({"stage": list(FUNNEL_STAGES.values()), "key": list(FUNNEL_STAGES),
+                         "metric": [metrics.METRICS[k].name(lang) for k in FUNNEL_STAGES],
+                         "n": [int(town.get(k) or 0) for k in FUNNEL_STAGES]})
 
 
 OVERDUE_REPLY_COLUMNS = ["department", "sugg_no", "village", "rep_name", "category", "collected_on",
@@ -190,9 +184,9 @@ def overdue_by_department(df: pd.DataFrame) -> pd.DataFrame:
                          "days_max": g["days_waiting"].max().to_numpy()}).reset_index(drop=True)
 
 
-REP_REFERRAL_COLUMNS = ["rep_name", "collected", "on_the_spot", "suggestions_referred",
-                        "referrals_replied", "referral_reply_rate", "replies_overdue",
-                        "satisfied_rate"]
+REP_REFERRAL_COLUMNS = ["rep_name", "suggestions_logged", "suggestions_on_the_spot",
+                        "suggestions_referred", "referrals_replied", "referral_reply_rate",
+                        "replies_overdue", "referrals_satisfied", "satisfied_rate"]
 
 
 def referrals_by_rep(conn, period: Period, village_ids=None) -> pd.DataFrame:
@@ -217,28 +211,26 @@ def referrals_by_rep(conn, period: Period, village_ids=None) -> pd.DataFrame:
     for name, c, spot, ref, rep, sat, od in conn.execute(q):
         if not (c or ref or od):
             continue
-        rows.append(dict(rep_name=name, collected=int(c), on_the_spot=int(spot),
-                         suggestions_referred=int(ref), referrals_replied=int(rep),
-                         referral_reply_rate=rep / ref if ref else None, replies_overdue=int(od),
-                         satisfied_rate=sat / rep if rep else None))
+        parts = dict(suggestions_logged=int(c), suggestions_on_the_spot=int(spot),
+                     suggestions_referred=int(ref), referrals_replied=int(rep), replies_overdue=int(od),
+                     referrals_satisfied=int(sat))
+        rows.append(dict(rep_name=name, **parts, referral_reply_rate=metrics.of("referral_reply_rate", parts),
+                         satisfied_rate=metrics.of("satisfied_rate", parts)))
     df = pd.DataFrame(rows, columns=REP_REFERRAL_COLUMNS)
-    return df.sort_values(["suggestions_referred", "collected", "rep_name"],
+    return df.sort_values(["suggestions_referred", "suggestions_logged", "rep_name"],
                           ascending=[False, False, True]).reset_index(drop=True)
 
 
 REFERRAL_KPIS = ("suggestions_referred", "referrals_replied", "referral_reply_rate",
                  "median_days_to_reply", "replies_overdue", "satisfied_rate")
-FUNNEL_SPEC = [("stage", "col.funnel_stage", "funnel_stage"), ("n", "col.suggestions_n", "count")]
+FUNNEL_SPEC = [("metric", "col.metric", "text"), ("n", "changes.current", "count")]
 OVERDUE_REPLY_SPEC = [("department", "col.department", "text"), ("sugg_no", "col.sugg_no", "text"),
                       ("village", "col.village", "text"), ("rep_name", "col.rep_name", "text"),
                       ("category", "col.sugg_category", "text"),
                       ("collected_on", "col.collected_on", "date"),
                       ("referred_on", "col.referred_on", "date"),
                       ("days_waiting", "col.days_waiting", "count")]
-DEPT_SPEC = [("department", "col.department", "text"), ("n", "col.overdue_n", "count"),
+DEPT_SPEC = [("department", "col.department", "text"), ("n", "replies_overdue", None),
              ("oldest", "col.oldest_referral", "date"), ("days_max", "col.days_waiting_max", "count")]
-REP_REFERRAL_SPEC = [("rep_name", "col.rep_name", "text"), ("collected", "col.collected", "count"),
-                     ("on_the_spot", "col.on_the_spot", "count"),
-                     *[(k, k, None) for k in ("suggestions_referred", "referrals_replied",
-                                              "referral_reply_rate", "replies_overdue",
-                                              "satisfied_rate")]]
+REP_REFERRAL_SPEC = [("rep_name", "col.rep_name", "text"),
+                     *[(k, k, None) for k in REP_REFERRAL_COLUMNS[1:]]]
