@@ -4,13 +4,18 @@ A benchmark is a script that prints figures, not a timed test. One run:
 
 * builds the demo township and a deterministic county (500 villages, 5,000 grids,
   1,000,000 disputes, 300,000 volunteer activities, 100,000 visits over five years)
-  into SQLite files under ``--workdir`` (``--reuse`` keeps them between runs);
+  into SQLite files under ``--workdir`` or PostgreSQL databases (``--db``; ``--reuse`` keeps
+  them between runs);
 * **ingest**: writes the county's disputes as one clerk CSV and imports it through the
   real intake (``loaders.import_file``: detect, parse, validate, write) into a database
-  holding only the county's villages and grids; compared with ``pyarrow.csv`` parsing
-  the same bytes;
-* **metrics**: ``metrics.compute`` for all villages over one year at both scales, and the
-  same base figures from the raw rows by DuckDB and by pandas (data already in memory);
+  holding only the county's villages and grids, then the aggregate rebuild its callers run
+  after a bulk load (``ingest_with_refresh_rows_per_s``); compared with the store's own floor,
+  the same rows inserted bare into the same schema + index build + commit, in the same run
+  (``ingest_vs_store_floor``), and with ``pyarrow.csv`` parsing the same bytes;
+* **metrics**: ``metrics.compute`` for all villages over one year at both scales, one
+  township's villages in the county over the same township alone in a database of its own
+  (``metrics_township_in_county_vs_alone``), and the same base figures from the raw rows by
+  DuckDB and by pandas (data already in memory);
 * **pages**: every page of ``dashboard/ui/nav.py`` through ``AppTest``, cold (caches
   cleared) and warm (second run), at both scales;
 * **map**: the county grid layer's payload and draw time in headless Chromium;
@@ -22,6 +27,10 @@ A benchmark is a script that prints figures, not a timed test. One run:
   through the form (ticket → HttpOnly cookie → new WebSocket) and see the overview, then
   view it 3 more times: p50/p95 of login + first page and of the repeat views; one argon2
   verify timed alone.
+
+``--db postgresql+psycopg://HOST/NAME`` runs the same steps on PostgreSQL: the databases are
+NAME_township, NAME_county, NAME_ingest, NAME_store, NAME_alone on that server (created through
+its ``postgres`` database, dropped after the run unless ``--reuse``); ``database`` says which.
 
 Figures that cannot be measured here (no Chromium, no intake) are printed as null with
 a note saying why. ``--scale township`` measures the township only; ``--scale tiny`` runs
