@@ -217,7 +217,8 @@ class _Store:
 
 def _settle(eng) -> None:
     """After a bulk write: planner statistics (and PostgreSQL's visibility map), WAL folded in."""
-    if eng.dialect.name == "sqlite":
+    from dashboard.db.dialect import is_sqlite
+    if is_sqlite(eng):
         with eng.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             conn.exec_driver_sql("ANALYZE")
@@ -355,6 +356,7 @@ def _store_floor(store, c) -> float:
     from dashboard import scale
     from dashboard.db import schema as S
     from dashboard.db.engine import migrate, write_txn
+    from dashboard.db.dialect import is_sqlite
     from loaders.ingest import _agg_triggers
     eng = migrate(store.fresh("store"))
     with write_txn(eng) as conn:
@@ -365,7 +367,7 @@ def _store_floor(store, c) -> float:
     indexes = [ix for ix in table.indexes if not ix.unique]
     t0 = time.perf_counter()
     with write_txn(eng) as conn:
-        triggers = _agg_triggers(conn, table.name) if eng.dialect.name == "sqlite" else []
+        triggers = _agg_triggers(conn, table.name) if is_sqlite(conn) else []
         for name, _ in triggers:
             conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
         for ix in indexes:
