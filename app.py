@@ -11,7 +11,7 @@ from dashboard.ui import common as ui
 from dashboard.ui import nav, server_guard, streamlit_zh
 
 server_guard.guard_cache_clearing()
-st.set_page_config(page_title=ui.t("app.title"), page_icon=str(nav.ROOT / "static" / "favicon.png"), layout="wide")
+st.set_page_config(page_title=ui.t("app.title"), page_icon=nav.favicon_url(), layout="wide")
 streamlit_zh.install(ui.lang())
 
 with st.sidebar:
@@ -38,6 +38,7 @@ if ui.DEEPLINK in st.session_state:
     if slug in by_slug:
         st.switch_page(by_slug[slug], query_params=params)
 try:
-    page.run()
+    with auth_ui.checked_this_run():    # the page's own guard need not ask the database again
+        page.run()
 except Exception as exc:  # noqa: BLE001 - see the module docstring
     ui.show_error(exc)

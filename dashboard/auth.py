@@ -9,13 +9,17 @@ Roles (``schema.ROLES``):
 - ``admin`` (管理员): manages users, the village registry, grid boundaries and any
   upload; reads the audit log.
 
-Scope follows the place hierarchy: ``user_scope`` holds one row per village a
-clerk may act for; a user without scope rows acts for the whole township. A county
-level can later be one more scope column without changing :func:`can`'s callers.
+Scope is a place in the hierarchy county → township → village: ``user_scope`` holds one
+row per village a clerk may act for (the clerk sees the township(s) of those villages);
+``user_township`` one row per township a leader or admin acts for (a township leader sees
+it, a township admin administers it); a leader or admin without rows has the whole county.
+:func:`visible_township_ids`/:func:`visible_village_ids` say what a user may see,
+:func:`allowed_village_ids` what they may change.
 
 A *user* is a plain dict: ``{id, username, display_name, role, village_ids,
-disabled}`` where ``village_ids`` is a sorted tuple for clerks and ``None``
-(the whole township) for leaders and admins. The Streamlit layer keeps it in
+disabled, township_ids, township_codes, township_village_ids}`` where ``village_ids`` is a
+sorted tuple for clerks and ``None`` for leaders and admins, and ``township_ids`` is None
+for the county. The Streamlit layer keeps it in
 ``st.session_state["user"]`` and re-reads it from the database on every rerun.
 
 Passwords are hashed with argon2id (argon2-cffi), never logged and never put in
@@ -64,6 +68,9 @@ USERNAME_RE = re.compile(r"^[\w.@-]{2,64}$")
 ACTIONS = ("view", "export", "upload", "undo", "manage_users", "manage_registry",
            "manage_grids", "read_audit", "upload_history")
 SCOPED = ("upload", "undo")
+# Actions only a county-scoped admin has (accounts and the audit log span the county; a
+# township admin's user management per township is not built yet).
+COUNTY_ONLY = ("manage_users", "read_audit")
 _ROLE_ACTIONS = {
     "leader": {"view", "export"},
     "clerk": {"view", "export", "upload", "undo"},
@@ -105,10 +112,46 @@ def allowed_village_ids(user: dict | None) -> set[int] | None:
         return set()
     role = user.get("role")
     if role == "admin":
-        return None
+        vis = visible_village_ids(user)
+        return None if vis is None else vis
     if role == "clerk":
         return {int(v) for v in (user.get("village_ids") or ())}
     return set()
+
+
+def checks_scope(user: dict | None) -> set[int] | None:
+    """The places whose own checks (data-quality flags) a user is shown: None = every village
+    of the county (a county leader or admin), a township's staff their township's villages, a
+    clerk's own villages, nothing for a disabled or unknown user."""
+    if not user or user.get("disabled") or user.get("role") not in _ROLE_ACTIONS:
+        return set()
+    if user["role"] == "clerk":
+        return {int(v) for v in (user.get("village_ids") or ())}
+    return visible_village_ids(user)
+
+
+def visible_township_ids(user: dict | None) -> set[int] | None:
+    """Townships whose data the user may *see*: None = the whole county (a user without a
+    township scope: county leader or admin, or the anonymous viewer without authentication).
+    A township leader/admin sees their township(s); a clerk the township(s) of their villages."""
+    if not user:
+        return set()
+    ids = user.get("township_ids")
+    return None if ids is None else {int(t) for t in ids}
+
+
+def visible_village_ids(user: dict | None) -> set[int] | None:
+    """Villages whose data the user may *see*: None = every village of the county."""
+    if visible_township_ids(user) is None:
+        return None
+    return {int(v) for v in (user.get("township_village_ids") or ())}
+
+
+def fixed_township(user: dict | None) -> str | None:
+    """The code of the one township a user's uploads belong to (a township's own staff), or
+    None when the user may choose (county scope, or several townships)."""
+    codes = (user or {}).get("township_codes")
+    return str(codes[0]) if codes and len(codes) == 1 else None
 
 
 def can(user: dict | None, action: str, village_id: int | None = None) -> bool:
@@ -123,6 +166,8 @@ def can(user: dict | None, action: str, village_id: int | None = None) -> bool:
         return False
     if action not in _ROLE_ACTIONS[user["role"]]:
         return False
+    if action in COUNTY_ONLY and visible_township_ids(user) is not None:
+        return False          # a township administrator: their township's data, not accounts
     if action in SCOPED:
         allowed = allowed_village_ids(user)
         if allowed is None:
@@ -216,8 +261,27 @@ def _user_dict(conn, row) -> dict:
     if row["role"] == "clerk":
         ids = tuple(sorted(conn.execute(sa.select(S.user_scope.c.village_id)
                                         .where(S.user_scope.c.user_id == row["id"])).scalars()))
-    return {"id": row["id"], "username": row["username"], "display_name": row["display_name"] or "",
-            "role": row["role"], "village_ids": ids, "disabled": bool(row["disabled"])}
+        tids = sorted(set(conn.execute(sa.select(S.village.c.township_id)
+                                       .where(S.village.c.id.in_(ids))).scalars())) if ids else []
+    else:
+        tids = sorted(conn.execute(sa.select(S.user_township.c.township_id)
+                                   .where(S.user_township.c.user_id == row["id"])).scalars())
+    out = {"id": row["id"], "username": row["username"], "display_name": row["display_name"] or "",
+           "role": row["role"], "village_ids": ids, "disabled": bool(row["disabled"])}
+    return {**out, **place_scope(conn, tids if (tids or row["role"] == "clerk") else None)}
+
+
+def place_scope(conn, township_ids) -> dict:
+    """The place part of a user dict: ``township_ids`` (None: the county), the townships' codes
+    and every village in them (what a township leader sees, a township admin administers)."""
+    if township_ids is None:
+        return {"township_ids": None, "township_codes": None, "township_village_ids": None}
+    tids = sorted({int(t) for t in township_ids})
+    codes = tuple(conn.execute(sa.select(S.township.c.code).where(S.township.c.id.in_(tids))
+                               .order_by(S.township.c.id)).scalars()) if tids else ()
+    vids = tuple(sorted(conn.execute(sa.select(S.village.c.id)
+                                     .where(S.village.c.township_id.in_(tids))).scalars())) if tids else ()
+    return {"township_ids": tuple(tids), "township_codes": codes, "township_village_ids": vids}
 
 
 def _row(conn, username: str):
@@ -241,10 +305,12 @@ def user_count(conn) -> int:
 def list_users(conn) -> list[dict]:
     """Every user with role, state and the names of the villages in scope."""
     names = dict(conn.execute(sa.select(S.village.c.id, S.village.c.name)).all())
+    towns = dict(conn.execute(sa.select(S.township.c.id, S.township.c.name)).all())
     out = []
     for r in conn.execute(sa.select(S.app_user).order_by(S.app_user.c.username)).mappings():
         u = _user_dict(conn, r)
         u["villages"] = [names.get(v, str(v)) for v in (u["village_ids"] or ())]
+        u["townships"] = None if u["township_ids"] is None else [towns.get(x, str(x)) for x in u["township_ids"]]
         u["locked_until"] = r["locked_until"]
         u["failed_logins"] = r["failed_logins"]
         u["created_at"] = r["created_at"]
@@ -252,20 +318,26 @@ def list_users(conn) -> list[dict]:
     return out
 
 
-def resolve_villages(conn, names_or_codes) -> list[int]:
-    """Village ids for names or 12-digit codes; UserError naming the first unknown one."""
+def resolve_villages(conn, names_or_codes, township_ids=None) -> list[int]:
+    """Village ids for names or 12-digit codes (names looked up within ``township_ids`` when
+    given); UserError naming the first unknown one, or one a name leaves ambiguous (建设村 in
+    two townships: give the code or the township)."""
     ids = []
     for n in names_or_codes or ():
         n = str(n).strip()
-        vid = conn.execute(sa.select(S.village.c.id).where(
-            sa.or_(S.village.c.name == n, S.village.c.code == n))).scalar()
-        if vid is None:
+        q = sa.select(S.village.c.id).where(sa.or_(S.village.c.name == n, S.village.c.code == n))
+        if township_ids is not None:
+            q = q.where(S.village.c.township_id.in_([int(t) for t in township_ids]))
+        found = list(conn.execute(q.limit(2)).scalars())
+        if not found:
             raise UserError("auth.unknown_village", name=n)
-        ids.append(int(vid))
+        if len(found) > 1:
+            raise UserError("auth.ambiguous_village", name=n)
+        ids.append(int(found[0]))
     return sorted(set(ids))
 
 
-def _check_role_scope(role: str, village_ids) -> list[int]:
+def _check_role_scope(role: str, village_ids, township_ids=()) -> list[int]:
     if role not in ROLES:
         raise UserError("auth.bad_role", role=role)
     ids = sorted({int(v) for v in (village_ids or ())})
@@ -273,7 +345,49 @@ def _check_role_scope(role: str, village_ids) -> list[int]:
         raise UserError("auth.clerk_needs_village")
     if role != "clerk" and ids:
         raise UserError("auth.scope_for_clerks_only")
+    if role == "clerk" and township_ids:
+        raise UserError("auth.township_not_for_clerks")
     return ids
+
+
+def resolve_townships(conn, names_or_codes) -> list[int]:
+    """Township ids for names or codes; UserError naming the first unknown one."""
+    ids = []
+    for n in names_or_codes or ():
+        n = str(n).strip()
+        tid = conn.execute(sa.select(S.township.c.id).where(
+            sa.or_(S.township.c.name == n, S.township.c.code == n))).scalar()
+        if tid is None:
+            raise UserError("auth.unknown_township", name=n)
+        ids.append(int(tid))
+    return sorted(set(ids))
+
+
+def _set_townships(conn, user_id: int, township_ids) -> list[int]:
+    t = S.user_township
+    conn.execute(sa.delete(t).where(t.c.user_id == user_id))
+    ids = sorted({int(x) for x in (township_ids or ())})
+    if ids:
+        known = set(conn.execute(sa.select(S.township.c.id).where(S.township.c.id.in_(ids))).scalars())
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raise UserError("auth.unknown_township", name=str(missing[0]))
+        conn.execute(sa.insert(t), [{"user_id": user_id, "township_id": x} for x in ids])
+    return ids
+
+
+def check_within(conn, actor: dict | None, role: str, village_ids=(), township_ids=()) -> None:
+    """A township administrator gives only scopes inside their township(s), never the county:
+    UserError("auth.forbidden") otherwise. County administrators (and the shell) give any."""
+    vis = visible_township_ids(actor) if actor is not None else None
+    if vis is None:
+        return
+    tids = {int(x) for x in (township_ids or ())}
+    if village_ids:
+        tids |= set(conn.execute(sa.select(S.village.c.township_id)
+                                 .where(S.village.c.id.in_([int(v) for v in village_ids]))).scalars())
+    if (role != "clerk" and not township_ids) or not tids or not tids <= vis:
+        raise UserError("auth.forbidden")
 
 
 def _set_scope(conn, user_id: int, ids: list[int]) -> None:
@@ -287,12 +401,13 @@ def _set_scope(conn, user_id: int, ids: list[int]) -> None:
 
 
 def create_user(conn, username: str, password: str, role: str, village_ids=(),
-                display_name: str | None = None, actor: str = "system") -> dict:
-    """Add an account (in the caller's write transaction) and audit it."""
+                display_name: str | None = None, actor: str = "system", township_ids=()) -> dict:
+    """Add an account (in the caller's write transaction) and audit it. ``township_ids``: a
+    township leader's or admin's township(s); without them a leader or admin has the county."""
     username = (username or "").strip()
     if not USERNAME_RE.match(username):
         raise UserError("auth.bad_username")
-    ids = _check_role_scope(role, village_ids)
+    ids = _check_role_scope(role, village_ids, township_ids)
     if _row(conn, username) is not None:
         raise UserError("auth.user_exists", name=username)
     pw_hash = hash_password(password)
@@ -301,7 +416,9 @@ def create_user(conn, username: str, password: str, role: str, village_ids=(),
         password_hash=pw_hash, role=role, disabled=False, failed_logins=0,
         created_at=datetime.now()).returning(S.app_user.c.id)).scalar_one()
     _set_scope(conn, uid, ids)
-    record(conn, actor, "user_add", True, {"user": username, "role": role, "village_ids": ids})
+    tids = _set_townships(conn, uid, township_ids)
+    record(conn, actor, "user_add", True, {"user": username, "role": role, "village_ids": ids,
+                                           **({"township_ids": tids} if tids else {})})
     return get_user_by_id(conn, uid)
 
 
@@ -341,15 +458,19 @@ def set_password(conn, username: str, password: str, actor: str = "system") -> N
     record(conn, actor, "user_password", True, {"user": username})
 
 
-def set_role(conn, username: str, role: str, village_ids=(), actor: str = "system") -> dict:
-    """Change a user's role and village scope."""
+def set_role(conn, username: str, role: str, village_ids=(), actor: str = "system",
+             township_ids=()) -> dict:
+    """Change a user's role and place scope (villages for a clerk, townships or the county
+    for a leader or admin)."""
     r = _require_row(conn, username)
-    ids = _check_role_scope(role, village_ids)
+    ids = _check_role_scope(role, village_ids, township_ids)
     if r["role"] == "admin" and role != "admin" and not r["disabled"] and _enabled_admins(conn) <= 1:
         raise UserError("auth.last_admin")
     conn.execute(sa.update(S.app_user).where(S.app_user.c.id == r["id"]).values(role=role))
     _set_scope(conn, r["id"], ids)
-    record(conn, actor, "user_role", True, {"user": username, "role": role, "village_ids": ids})
+    tids = _set_townships(conn, r["id"], township_ids)
+    record(conn, actor, "user_role", True, {"user": username, "role": role, "village_ids": ids,
+                                            **({"township_ids": tids} if tids else {})})
     return get_user_by_id(conn, r["id"])
 
 

@@ -140,18 +140,21 @@ def metric_by_village(df, key: str, township_value=None, lang: str = "zh", targe
                       title: str | None = None, sort: bool = False, scope: str | None = None) -> go.Figure:
     """One registry metric per village (the frame's order, or best first with sort=True), with
     the township figure as a dashed line and an optional target line; bars missing it in red."""
+    from dashboard import targets
     m = metrics.METRICS[key]
     if sort:
         df = df.sort_values(key, ascending=m.direction == "lower", na_position="last", kind="stable")
     values = _vals(df[key])
-    colors = []
-    for v in values:
-        if target is not None and v is not None:
-            ok = metrics.meets_target(key, v, target)
-            colors.append(COLORS["good"] if ok else COLORS["bad"])
-        else:
-            colors.append(COLORS["third"])
+    # the traffic light of the figure's target (dashboard.targets: the cards' colours and bands)
+    lights = [targets.light(key, v, target) if target is not None else None for v in values]
+    colors = [targets.COLOURS[x] if x else COLORS["third"] for x in lights]
     text = [fmt.value(v, m.kind) for v in values]
+    small = [False] * len(values)
+    if m.kind == "rate" and m.denominator and m.denominator in df:   # the rate beside its count
+        dens = list(df[m.denominator])
+        small = [not fmt.is_none(d) and d < metrics.SMALL_N for d in dens]
+        text = [x if fmt.is_none(d) or fmt.is_none(v) else f"{x}（{fmt.num(d)}）" if lang == "zh"
+                else f"{x} ({fmt.num(d)})" for x, d, v in zip(text, dens, values)]
     hv = "%{x}: %{y:" + _num(key) + "}<extra></extra>"
     # a ranking of many villages (sort=True) as horizontal bars: every name level and readable
     across = sort and len(values) > HORIZONTAL_ABOVE
@@ -161,6 +164,8 @@ def metric_by_village(df, key: str, township_value=None, lang: str = "zh", targe
     else:
         bar = go.Bar(x=_labels(df["village"]), y=values, name=m.name(lang), marker_color=colors,
                      text=text, textposition="outside", cliponaxis=False, hovertemplate=hv)
+    if any(small):   # fewer than SMALL_N cases: hatched, ranked after the others
+        bar.marker.pattern = dict(shape=["/" if s else "" for s in small])
     fig = go.Figure(bar)
     _layout(fig, title or m.name(lang), max(420, 24 * len(values) + 120) if across else 420,
             hovermode="closest", showlegend=False)
@@ -349,7 +354,7 @@ def visits_by_level(df, lang: str = "zh") -> go.Figure:
 def village_trend(df, lang: str = "zh") -> go.Figure:
     """A village's last 12 months: disputes received and resolved, volunteer hours, visits."""
     fig = monthly_combo(df["month"], [(_name("disputes_total", lang), df["received"], ",d"),
-                                      (_name("disputes_resolved", lang), df["resolved"], ",d"),
+                                      (_name("disputes_resolved_in_period", lang), df["resolved"], ",d"),
                                       (_name("rep_visits", lang), df["visits"], ",d")],
                         (_name("volunteer_hours", lang), df["hours"], ",.1f"),
                         t("charts.village_trend", lang))
@@ -395,6 +400,8 @@ def index_bar(df, lang: str = "zh", title: str | None = None) -> go.Figure:
     d = df[df["index"].notna()]
     fig = bars(d["village"], [(t("charts.index", lang), d["index"], ".1f")], title,
                orientation="h", height=max(360, 22 * len(d) + 120), colors=[COLORS["primary"]])
+    if "small" in d:   # fewer than SMALL_N cases: ranked after the others, drawn pale
+        fig.data[0].marker.color = [COLORS["grey"] if s else COLORS["primary"] for s in d["small"]]
     fig.update_layout(showlegend=False)
     fig.update_xaxes(range=[0, 100])
     return fig

@@ -302,6 +302,60 @@ def suggestions(visits: list[dict], quality: dict, seed: int) -> list[dict]:
     return out
 
 
+# Zero reports (零报告): every village files one for each month a ledger of it has no rows,
+# except these reports of the last month, left missing so the 报送情况 board has something to
+# chase (红旗村's is the demo clerk's own). The last month's zero reports are batches of their
+# own, filed in the first days of the next month (a few after the deadline: late); the older
+# ones are part of the seed (their filing time unknown).
+DEMO_MISSING = {("红旗村", "disputes"), ("建设村", "disputes"), ("胜利村", "disputes"),
+                ("马鞍村", "visits"), ("石桥村", "volunteers")}
+# where build() keeps each ledger kind's rows (a kind the demo has no rows of gets zero reports)
+DEMO_ROWS = {"disputes": "disputes", "volunteers": "volunteer_activities",
+             "visits": "representative_visits"}
+
+
+def zero_reports(data: dict, seed: int = 5) -> list[dict]:
+    """The demo's zero reports: {village, kind, month, filed_at (None: part of the seed)}.
+    Its own generator: the ledger rows are the same with or without them."""
+    rng = np.random.default_rng(seed)
+    last = f"{END.year:04d}-{END.month:02d}"
+    months = [f"{y:04d}-{m:02d}" for y in range(START.year, END.year + 1) for m in range(1, 13)
+              if f"{START.year:04d}-{START.month:02d}" <= f"{y:04d}-{m:02d}" <= last]
+    from loaders import spec
+    out = []
+    for kind in spec.LEDGER_KINDS:   # every ledger kind of the registry, in its order
+        col = spec.DATE_FIELD[kind]
+        have = {(r["village"], f"{r[col]:%Y-%m}") for r in data.get(DEMO_ROWS.get(kind, kind), ())
+                if r.get(col) is not None}
+        for v in data["villages"]:
+            for m in months:
+                if (v["name"], m) in have or (m == last and (v["name"], kind) in DEMO_MISSING):
+                    continue
+                filed = None
+                if m == last:  # 1st-5th of the next month, one in four later (up to the 9th)
+                    day = int(rng.integers(6, 10)) if rng.random() < 0.25 else int(rng.integers(1, 6))
+                    filed = datetime(END.year + (END.month == 12), END.month % 12 + 1, day,
+                                     int(rng.integers(8, 18)), int(rng.integers(0, 60)))
+                out.append(dict(village=v["name"], kind=kind, month=m, filed_at=filed))
+    return out
+
+
+def _write_zero_reports(conn, data: dict, vid: dict, bid: int, username: str) -> None:
+    rows = zero_reports(data)
+    conn.execute(sa.insert(S.zero_report), [
+        dict(village_id=vid[z["village"]], kind=z["kind"], month=z["month"], batch_id=bid)
+        for z in rows if z["filed_at"] is None])
+    for z in sorted((z for z in rows if z["filed_at"] is not None), key=lambda z: z["filed_at"]):
+        zb = conn.execute(sa.insert(S.import_batch).values(
+            kind=z["kind"], file_name=f"零报告 {z['month']}", village_id=vid[z["village"]],
+            sha256=hashlib.sha256(f"zero|{z['kind']}|{vid[z['village']]}|{z['month']}".encode()).hexdigest(),
+            username=username, created_at=z["filed_at"]).returning(S.import_batch.c.id)).scalar_one()
+        zid = conn.execute(sa.insert(S.zero_report).values(
+            village_id=vid[z["village"]], kind=z["kind"], month=z["month"], batch_id=zb)
+            .returning(S.zero_report.c.id)).scalar_one()
+        conn.execute(sa.insert(S.batch_change).values(batch_id=zb, table_name="zero_report", row_id=zid))
+
+
 def _bbox(g) -> dict:
     minx, miny, maxx, maxy = g.bounds
     return dict(minx=minx, miny=miny, maxx=maxx, maxy=maxy)
@@ -350,6 +404,7 @@ def write(conn, data: dict, username: str = "demo") -> int:
         conn.execute(sa.insert(S.suggestion), [
             {**{k: v for k, v in r.items() if k != "village"}, "village_id": vid[r["village"]],
              "batch_id": bid} for r in data["suggestions"]])
+    _write_zero_reports(conn, data, vid, bid, username)
     from dashboard import aggregates
     from dashboard.demo_users import seed_demo_users
     aggregates.refresh(conn)

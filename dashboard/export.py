@@ -4,6 +4,11 @@ Pages, the meeting report and the upload problem list all call :func:`table_to_c
 :func:`table_to_xlsx`; nothing else in dashboard/, pages/ or loaders/ writes CSV or Excel
 (tests/test_export.py counts the writers).
 
+Every download button is handed :func:`at_click` (through ``dashboard.ui.downloads``): its
+file is made when the button is pressed, after a fresh check that the login that saw the page
+is still valid (not logged out, expired, disabled or its password changed); otherwise no byte
+is made.
+
 A cell whose text begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return is a formula to a spreadsheet (CSV/formula injection: a village name
 typed as ``=HYPERLINK(...)`` would run when a clerk opens the file). So are their
@@ -24,6 +29,22 @@ import numbers
 import pandas as pd
 
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+class DownloadRefused(Exception):
+    """The login behind a download button is no longer valid at the click: nothing is made."""
+
+
+def at_click(make, still_allowed):
+    """The callable a download button is given: when pressed, ``still_allowed()`` (a fresh
+    check of the login, e.g. against the database) and only then ``make()`` (the bytes).
+
+    ``make`` may also be the bytes or text themselves (small files made with the page)."""
+    def run():
+        if not still_allowed():
+            raise DownloadRefused("the login behind this download is no longer valid")
+        return make() if callable(make) else make
+    return run
 
 
 def neutralise(value):
@@ -93,5 +114,12 @@ def table_to_xlsx(df: pd.DataFrame, sheet_name: str = "Sheet1", index: bool | No
     return buf.getvalue()
 
 
+def text_to_txt(text: str) -> bytes:
+    """A plain-text download (a reminder to paste into a message): UTF-8 with BOM and CRLF line
+    ends, so Notepad on Chinese Windows opens it as written."""
+    return ("\r\n".join(str(text).splitlines()) + "\r\n").encode("utf-8-sig")
+
+
+TXT_MIME = "text/plain"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIME = "text/csv"

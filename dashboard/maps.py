@@ -160,6 +160,18 @@ def palette(metric_key: str, n: int) -> list[str]:
     return worst_first if direction == "higher" else worst_first[::-1]
 
 
+# The map's own names of registry figures, where a map reads better with a shorter word
+# (catalogue keys map.metric_name.<key>): the stock of overdue cases is "超期积案" on the map.
+MAP_NAMES = ("backlog_overdue",)
+
+
+def metric_label(metric_key: str, lang: str = "zh") -> str:
+    """The figure's name on the map: the registry's, or its map name (MAP_NAMES)."""
+    if metric_key in MAP_NAMES:
+        return t(f"map.metric_name.{metric_key}", lang)
+    return metrics.METRICS[metric_key].name(lang)
+
+
 def ranks(values: list, metric_key: str) -> list[int | None]:
     """1 = best (highest for 'higher', lowest for 'lower', largest for neutral); ties share a rank."""
     direction = metrics.METRICS[metric_key].direction
@@ -177,6 +189,20 @@ def format_value(metric_key: str, value, lang: str = "zh", unit: bool = True) ->
     if unit and m.kind != "rate":
         text = f"{text} {m.unit(lang)}"
     return text
+
+
+def tooltip_value(metric_key: str, value, den=None, lang: str = "zh") -> str:
+    """The tooltip's value: a rate beside its count (its denominator, e.g. 66.7%（6件）)."""
+    text = format_value(metric_key, value, lang)
+    m = metrics.METRICS[metric_key]
+    if m.kind != "rate" or fmt.is_none(value) or fmt.is_none(den) or not m.denominator:
+        return text
+    d = metrics.METRICS[m.denominator]
+    return f"{text}（{fmt.num(den)}{d.unit(lang)}）" if lang == "zh" else f"{text} ({fmt.num(den)} {d.unit(lang)})"
+
+
+def _den(df, i):
+    return df["den"].iloc[i] if "den" in df else None
 
 
 def _edge(metric_key: str, v: float, lang: str) -> str:
@@ -209,7 +235,7 @@ def legend_html(metric_key: str, breaks: list[float], lang: str = "zh", has_noda
     """The legend's HTML; every text escaped."""
     m = metrics.METRICS[metric_key]
     unit = m.unit(lang)
-    head = html.escape(title or m.name(lang)) + (f"（{html.escape(unit)}）" if lang == "zh" else
+    head = html.escape(title or metric_label(metric_key, lang)) + (f"（{html.escape(unit)}）" if lang == "zh" else
                                                  f" ({html.escape(unit)})")
     parts = [f'<div class="gm-legend-title">{head}</div>']
     for colour, label in legend_rows(metric_key, breaks, lang, has_nodata, colours):
@@ -642,21 +668,29 @@ def payload_bytes(m: folium.Map) -> int:
                if isinstance(el, (Choropleth, Outline, Labels, Points)))
 
 
+def _ranks_of(df, metric_key) -> list:
+    """The frame's ``rank`` column (queries.map.assemble: the registry's rank rule, small numbers
+    after the others), or ranks by value alone for a frame without it."""
+    if "rank" in df:
+        return [None if fmt.is_none(r) else int(r) for r in df["rank"]]
+    return ranks(list(df["value"]), metric_key)
+
+
 def _props_village(df, metric_key, breaks, lang):
-    rk = ranks(list(df["value"]), metric_key)
+    rk = _ranks_of(df, metric_key)
     out = []
-    for (_, r), rank in zip(df.iterrows(), rk):
+    for j, ((_, r), rank) in enumerate(zip(df.iterrows(), rk)):
         out.append({"i": int(r["id"]), "c": class_of(r["value"], breaks), "v": esc(r["name"]),
                     "n": esc(fmt.num(r.get("grids"))) if not fmt.is_none(r.get("grids")) else "",
                     "h": esc(fmt.num(r["households"])),
-                    "x": esc(format_value(metric_key, r["value"], lang)),
+                    "x": esc(tooltip_value(metric_key, r["value"], _den(df, j), lang)),
                     "r": rank})
     return out
 
 
 def _props_grid(df, metric_key, breaks, lang, vnames: dict):
     has_value = "value" in df and df["value"].notna().any()
-    rk = ranks(list(df["value"]), metric_key) if has_value else [None] * len(df)
+    rk = _ranks_of(df, metric_key) if has_value else [None] * len(df)
     out = []
     vid = df["village_id"].tolist()
     gid = df["id"].tolist()
@@ -665,7 +699,7 @@ def _props_grid(df, metric_key, breaks, lang, vnames: dict):
                                                           vals, rk)):
         out.append({"i": int(gid[i]), "c": class_of(val, breaks) if has_value else -1,
                     "v": vnames[vid[i]], "g": esc(name), "l": esc(leader),
-                    "h": esc(fmt.num(hh)), "x": esc(format_value(metric_key, val, lang)),
+                    "h": esc(fmt.num(hh)), "x": esc(tooltip_value(metric_key, val, _den(df, i), lang)),
                     "r": rank})
     return out
 
@@ -752,7 +786,7 @@ def build_map(layers_data: dict, metric_key: str | None = None, level: str = "vi
     n_shapes = len(coloured)
     canvas = n_shapes > CANVAS_ABOVE
 
-    val_label = m_def.name(lang)
+    val_label = metric_label(metric_key, lang)
     rank_tpl = t("map.rank_of", lang)      # filled in the browser: ranks travel as numbers
     if level == "village":
         props = _props_village(villages, metric_key, breaks, lang)

@@ -16,10 +16,32 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
 
 # Business rules of the figures (constants, not environment settings: the pre-aggregated month
-# layer stores exactly what a 30-day rule needs, see dashboard.aggregates._overdue_bound).
+# layer stores exactly what a 30-day rule needs, see dashboard.rules.overdue_bound).
 OVERDUE_DAYS = 30   # a dispute open for more than this many days at a date is overdue (超期)
 REPLY_DAYS = 30     # a referred suggestion unanswered this many days after its referral is overdue
 SMALL_N = 5         # a rate over fewer cases than this is marked and ranked after the others
+ALERT_NAMES = 5     # an alert names at most this many villages; the full list is one click away
+
+# What intake refuses in a ledger row (loaders.validate) and the data-quality flags look for in rows
+# stored before (dashboard.quality, rule ledger_logic).
+EARLIEST_DATE = "1990-01-01"   # a ledger date before this is a typing error
+MAX_HOURS_PER_PERSON = 24      # volunteer hours per participant in one activity
+CHINA_LON = (73, 136)          # coordinates outside these bounds are not in China
+CHINA_LAT = (3, 54)
+
+# Data-quality flags (数据质量, dashboard.quality): the thresholds every rule's text shows.
+QUALITY_Z = 3.5                # spike: |robust z| above this (Iglewicz & Hoaglin's outlier bound)
+QUALITY_MIN_HISTORY = 12       # spike: months of the village's own history before a month is judged
+# spike: not judged on suggestions: a visit collects them in batches (one forum brings a dozen),
+# so their monthly jumps are the visits', and the visits ledger is judged
+QUALITY_SPIKE_EXCLUDE = ("suggestions",)
+QUALITY_MIN_JUMP = 10          # spike: and at least this many rows away from the history's median
+QUALITY_SAME_DAY_MIN = 5       # same_day: cases reported in a village-month, all resolved on one date
+QUALITY_REST_SHARE = 0.6       # rest_days: share of resolutions on weekends/statutory holidays above this
+QUALITY_REST_MIN = 20          # rest_days: over at least this many resolutions in the period
+QUALITY_SILENT_MONTHS = 2      # silent: full months without a row of a kind (nor a zero report)
+QUALITY_SILENT_MIN_MONTHLY = 3  # silent: after a year averaging at least this many rows a month
+QUALITY_GRID_MIN_AVG = 8       # grid_no_dispute: grid never had one while its village averages this many per grid
 
 
 def _bool(v: str) -> bool:
@@ -32,6 +54,13 @@ def _bool(v: str) -> bool:
 
 def _float(v: str) -> float:
     return float(v)
+
+
+def _day_of_month(v: str) -> int:
+    n = int(v)
+    if not 1 <= n <= 28:
+        raise ValueError(f"a day of the month from 1 to 28: {v!r}")
+    return n
 
 
 @dataclass(frozen=True)
@@ -70,6 +99,10 @@ SETTINGS: tuple[Setting, ...] = (
             "TOML file with the targets of registry figures and their amber bands (traffic lights)."),
     Setting("DASHBOARD_WEIGHTS", str(ROOT / "dashboard" / "index_weights.toml"),
             "TOML file with the weights of the village governance index."),
+    Setting("DASHBOARD_REPORT_DAY", "5",
+            "Monthly reporting deadline (报送截止日): a month's ledgers or zero reports are due by "
+            "this day (1-28) of the next month; the batch that first covers a month after it is late.",
+            _day_of_month),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -68,6 +68,8 @@ def run_import(engine, ctx, user: dict | None = None, *, refresh: bool = True):
     action = "upload_check" if ctx.dry_run else "upload"
     base = {"file": str(ctx.file_name or "")[:255], "village": ctx.village,
             "dry_run": bool(ctx.dry_run)}
+    if ctx.township:
+        base["township"] = str(ctx.township)[:100]
     if not cli:
         if not auth.can(user, "upload") and not auth.can(user, "manage_registry"):
             return _refuse(engine, who, action, base, ctx)
@@ -77,6 +79,9 @@ def run_import(engine, ctx, user: dict | None = None, *, refresh: bool = True):
                                                 for k in GEO_KINDS):
             return _refuse(engine, who, action, base, replace(ctx, kind=ctx.kind or "grids"))
         ctx = replace(ctx, username=who, allowed_village_ids=auth.allowed_village_ids(user))
+        fixed = auth.fixed_township(user)
+        if fixed is not None:  # a township's own staff upload for their township only
+            ctx = replace(ctx, township=fixed)
     marker = None
     if not ctx.dry_run:  # committed before the work: a crash still leaves this row
         marker = run_write(engine, lambda c: _start_row(c, who, action, {**base, "kind": ctx.kind}))
@@ -112,6 +117,10 @@ def run_import(engine, ctx, user: dict | None = None, *, refresh: bool = True):
             run_write(engine, lambda c: _finish_row(c, marker, result.ok, detail))
         else:
             run_write(engine, lambda c: auth.record(c, who, action, result.ok, detail))
+    if result.written and result.township_created:
+        run_write(engine, lambda c: auth.record(c, who, "township_add", True, {
+            "township": result.township_created, "batch_id": result.batch_id,
+            "file": base["file"]}))
     return result
 
 
@@ -162,6 +171,49 @@ def undo(engine, batch_id: int, user: dict | None = None, lang: str = "zh",
         raise
     rebuild_stale(engine)
     return out
+
+
+def file_zero_report(engine, kind: str, village: str, month: str, user: dict | None = None,
+                     username: str | None = None, today=None) -> dict:
+    """File a zero report (零报告, ``loaders.zero.file``) for ``user`` (None: the command line
+    as ``username``, unrestricted). ``village`` is a name or a 12-digit code, ``month``
+    YYYY-MM. Returns {batch_id, kind, village_id, village, month}; raises ``loaders.Refusal``
+    (a UserError) for: no rights or another village (``not_allowed_village``), an unknown
+    village (``unknown_village_param``: the command line's usage error), rows already in the
+    month, a zero report already filed, a month not begun. Audited as ``zero_report``, refusals
+    included."""
+    from dashboard.db.engine import run_write
+    from loaders import Refusal
+    from loaders import zero as Z
+    from loaders.validate import Registry
+    who = (user or {}).get("username") or username or "anonymous"
+    detail = {"kind": kind, "village": str(village or "")[:100], "month": str(month or "")[:20]}
+
+    def body(conn):
+        if user is not None and not auth.can(user, "upload"):
+            raise Refusal("not_allowed_village", value=village)
+        try:
+            m = Z.parse_month(month)
+        except ValueError:
+            raise Refusal("zero_bad_month", value=month)
+        reg = Registry.load(conn)
+        vid, hint = reg.find_village(str(village or ""))
+        if vid is None:
+            raise Refusal("unknown_village_param", value=village, suggestion=hint)
+        allowed = auth.allowed_village_ids(user) if user is not None else None
+        if allowed is not None and vid not in allowed:
+            raise Refusal("not_allowed_village", value=village)
+        name = reg.village_names().get(vid, str(village))
+        out = Z.file(conn, kind, vid, m, who, village_name=name, today=today)
+        auth.record(conn, who, "zero_report", True, {**detail, "month": m, "village": name,
+                                                      "batch_id": out["batch_id"]})
+        return {**out, "village": name}
+    try:
+        return run_write(engine, body)
+    except Refusal as exc:
+        run_write(engine, lambda c: auth.record(c, who, "zero_report", False,
+                                                {**detail, "refused": exc.code}))
+        raise
 
 
 def rebuild_stale(engine) -> float | None:

@@ -11,7 +11,7 @@ Public API (everything else is internal)::
     import_file(engine, data: bytes, file_name: str, **fields) -> ImportResult
         ImportContext(data, file_name, kind=None, village=None, username="system",
                       dry_run=False, lang="zh", allowed_village_ids=None, sheet=None,
-                      mapping=None, coord_system="wgs84", preview_rows=20)
+                      mapping=None, coord_system="wgs84", preview_rows=20, township=None)
 
         One file, one transaction. Any problem (validation or refusal) writes nothing
         and comes back in ``result.errors`` as ``{row, column, value, message, code}``;
@@ -21,7 +21,11 @@ Public API (everything else is internal)::
         ``allowed_village_ids=None`` is unrestricted; otherwise a row naming any other
         village is refused. ``mapping`` maps a header as written to a field name ("" to
         ignore the column) and wins over the alias table. ``coord_system`` gcj02/bd09
-        converts boundary/point coordinates to WGS-84. Never raises for bad input;
+        converts boundary/point coordinates to WGS-84. ``township`` (name or code) places a
+        file without a 乡镇（街道） column: its villages are matched within that township (names
+        repeat across townships); a villages registry for a township not yet known creates it
+        (only without ``allowed_village_ids``), any other kind is refused (``unknown_township``,
+        the message lists the known ones). Never raises for bad input;
         raises only for programming errors (bad ``kind`` value raises ValueError).
 
     undo_batch(engine, batch_id: int, username: str = "system",
@@ -57,8 +61,13 @@ Role checks, the audit log and the rebuild of stale aggregates after a write are
 service's (``dashboard.uploads``), which the page and the command line call.
 
 Command line: ``python -m loaders import FILE [--kind] [--village] [--db] [--dry-run] [--json]``
-(exit 0 written or clean dry run, 1 refused, 2 usage error), plus ``template``, ``undo``
-and ``batches``.
+(exit 0 written or clean dry run, 1 refused, 2 usage error), plus ``template``, ``undo``,
+``batches`` and ``zero`` (a zero report, ``loaders.zero``).
+
+Zero reports (零报告): a ledger file with rows in a month its village filed a zero report for is
+refused (``zero_contradicted``, the first row of that month named) unless
+``ImportContext.withdraw_zero``; the preview's ``diff["zero"]`` lists them for the page's
+confirmation.
 """
 from __future__ import annotations
 
@@ -110,6 +119,7 @@ class ImportResult:
     deleted: int = 0                                   # missing rows removed (remove_missing)
     diff: dict | None = None                           # ledgers: ingest.ledger_diff, labelled
     categories: list[dict] = field(default_factory=list)  # disputes: {value, rows} outside the vocabulary
+    township_created: str | None = None                # a villages registry created this township
 
     @property
     def ok(self) -> bool:
@@ -128,6 +138,9 @@ class ImportResult:
                 "deleted": self.deleted,
                 "missing": (self.diff or {}).get("missing_total", 0),
                 "reused": (self.diff or {}).get("reused_total", 0),
+                "zero_reports": [{k: z[k] for k in ("village", "month", "rows")}
+                                 for z in (self.diff or {}).get("zero", [])],
+                "township_created": self.township_created,
                 "batch_id": self.batch_id, "dry_run": self.dry_run, "file_name": self.file_name,
                 "encoding": self.encoding, "sheet": self.sheet, "header_row": self.header_row,
                 "sheets_read": self.sheets_read,
@@ -166,6 +179,10 @@ class ImportContext:
     remove_missing: bool = False   # delete the village's rows in the file's span it no longer holds
     accept_reused: bool = False    # allow updates flagged "probably a reused number"
     category_map: dict[str, str] | None = None  # disputes: {category as written: vocabulary name}
+    withdraw_zero: bool = False    # rows for a zero-reported month: the zero report was wrong
+    # the township (name or code) a file without a 乡镇（街道） column belongs to: villages are
+    # matched within it; a villages registry for an unknown one creates it (unrestricted only)
+    township: str | None = None
 
     def __post_init__(self):
         if self.kind is not None and self.kind not in KINDS:
@@ -264,6 +281,10 @@ def _import(engine, ctx: ImportContext, res: ImportResult, holder: dict) -> None
 
         def work(conn):
             reg = Registry.load(conn)
+            tw = _chosen_township(reg, ctx.township, k, allowed)
+            if tw is not None:
+                reg = reg.within(tw)
+                holder["township"] = tw
             fill = None
             if village:
                 fill, hint = reg.find_village(village)
@@ -293,7 +314,8 @@ def _import(engine, ctx: ImportContext, res: ImportResult, holder: dict) -> None
             return ingest.apply(conn, prep, reg, kind=k, dry_run=dry_run, batch=dict(
                 file_name=file_name or "", sha256=holder["sha256"](), village_id=bvid,
                 username=username, rows_read=prep.rows_read),
-                remove_missing=ctx.remove_missing, accept_reused=ctx.accept_reused)
+                remove_missing=ctx.remove_missing, accept_reused=ctx.accept_reused,
+                withdraw_zero=ctx.withdraw_zero)
 
         if dry_run:
             with engine.connect() as conn:
@@ -339,6 +361,10 @@ def _import(engine, ctx: ImportContext, res: ImportResult, holder: dict) -> None
             log.exception("preview of %s failed", file_name)
             res.preview = []
         holder.setdefault("notes", []).extend(t(f"loader.note.{n}", lang) for n in prep.notes)
+    tw = holder.get("township")
+    if tw is not None and tw.get("id") is None and not res.errors:
+        res.township_created = tw["name"]
+        holder.setdefault("notes", []).append(t("loader.note.township_created", lang, name=tw["name"]))
     res.notes = holder.get("notes", [])
     res.village = holder.get("village")
     raw = holder.get("raw")
@@ -348,6 +374,25 @@ def _import(engine, ctx: ImportContext, res: ImportResult, holder: dict) -> None
         res.inserted = res.updated = res.unchanged = res.deleted = 0
         res.batch_id = None
         res.diff = None
+
+
+def _chosen_township(reg, value, kind, allowed) -> dict | None:
+    """The township the import was told to place its file in (None: not told; the file's own
+    乡镇（街道） column or code, or the one township, decides). An unknown township is refused
+    with the list of known ones, except for a villages registry imported without a village
+    restriction (the county's administrator or the command line), which creates it."""
+    if value is None or not str(value).strip():
+        return None
+    value = str(value).strip()
+    tw = reg.find_township(value)
+    if tw is not None:
+        return tw
+    known = "、".join(str(x["name"]) for x in reg.townships) or "—"
+    if kind != "villages":
+        raise Refusal("unknown_township", value=value, known=known)
+    if allowed is not None:
+        raise Refusal("township_admin_only", value=value, known=known)
+    return {"id": None, "code": None, "name": value[:100]}
 
 
 def _labelled_diff(diff: dict, kind: str, lang: str) -> dict:

@@ -1,12 +1,17 @@
 """Command line for county IT staff and scripts.
 
-    python -m loaders import FILE [--kind KIND] [--village NAME] [--db URL] [--dry-run] [--json]
+    python -m loaders import FILE [--kind KIND] [--village NAME] [--township NAME] [--db URL] [--dry-run] [--json]
     python -m loaders template KIND [-o FILE] [--lang zh|en]
     python -m loaders batches [--db URL] [--json]
     python -m loaders undo BATCH_ID [--db URL] [--user NAME] [--json]
+    python -m loaders zero --kind KIND --village NAME --month YYYY-MM [--db URL] [--user NAME] [--json]
     python -m loaders docs          (regenerates docs/UPLOAD_TEMPLATES.md's tables from spec.py)
 
-Exit status: 0 written (or a clean dry run), 1 the file (or the undo) was refused,
+A file with rows in a month the village filed a zero report for is refused (exit 1) with the
+reason; ``import --withdraw-zero`` says the zero report was wrong and withdraws it in the same
+batch (undoing the batch brings it back).
+
+Exit status: 0 written (or a clean dry run), 1 the file (or the undo, or the zero report) was refused,
 2 a usage error (bad arguments, missing file, unknown --village, unreachable database).
 """
 from __future__ import annotations
@@ -16,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-from loaders.spec import KINDS
+from loaders.spec import KINDS, LEDGER_KINDS
 
 USAGE, REFUSED, OK = 2, 1, 0
 
@@ -43,6 +48,10 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("file", metavar="FILE")
     i.add_argument("--kind", choices=KINDS, help="detected from the headers when omitted")
     i.add_argument("--village", metavar="NAME", help="village (name or code) of a one-village ledger")
+    i.add_argument("--township", metavar="NAME",
+                   help="township (乡镇/街道, name or code) of a file without a 乡镇（街道） column; "
+                        "villages are matched within it. A villages registry for a new township "
+                        "creates it. May be left out while the database holds one township")
     i.add_argument("--db", metavar="URL", help="database URL (default: the app's database)")
     i.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
     i.add_argument("--json", action="store_true", help="print one JSON object")
@@ -56,6 +65,9 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--accept-reused", action="store_true",
                    help="allow updates that change a record's date or category (otherwise refused "
                         "as probably a reused number)")
+    i.add_argument("--withdraw-zero", action="store_true",
+                   help="rows for a month the village filed a zero report for: the zero report was "
+                        "wrong, withdraw it (otherwise the file is refused)")
     i.add_argument("--user", default=None,
                    help="user name recorded with the batch and the audit log (default: cli:<login>)")
     i.add_argument("--lang", choices=("zh", "en"), default=None, help="message language")
@@ -77,6 +89,14 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--user", default=None, help="recorded in the audit log (default: cli:<login>)")
     u.add_argument("--json", action="store_true")
     u.add_argument("--lang", choices=("zh", "en"), default=None)
+    z = sub.add_parser("zero", help="file a zero report (零报告: nothing new this month)")
+    z.add_argument("--kind", choices=LEDGER_KINDS, required=True)
+    z.add_argument("--village", metavar="NAME", required=True, help="village name or 12-digit code")
+    z.add_argument("--month", metavar="YYYY-MM", required=True)
+    z.add_argument("--db", metavar="URL")
+    z.add_argument("--user", default=None, help="recorded with the batch (default: cli:<login>)")
+    z.add_argument("--json", action="store_true")
+    z.add_argument("--lang", choices=("zh", "en"), default=None)
     return p
 
 
@@ -102,13 +122,16 @@ def cmd_import(a) -> int:
     ctx = loaders.ImportContext(path.read_bytes(), path.name, kind=a.kind, village=a.village,
                                 username=a.user or uploads.os_user(), dry_run=a.dry_run, lang=lang,
                                 sheets=a.sheet, coord_system=a.crs,
-                                remove_missing=a.remove_missing, accept_reused=a.accept_reused)
+                                remove_missing=a.remove_missing, accept_reused=a.accept_reused,
+                                withdraw_zero=a.withdraw_zero,
+                                township=a.township)
     res = uploads.run_import(engine, ctx, refresh=False)
-    if res.refused == "unknown_village_param":
+    if res.refused in ("unknown_village_param", "unknown_township"):
+        opt = "--township" if res.refused == "unknown_township" else "--village"
         msg = res.errors[0]["message"] if res.errors else ""
         if a.json:
             print(json.dumps(res.summary(), ensure_ascii=False, default=str))
-        print(f"python -m loaders: error: --village: {msg}", file=sys.stderr)
+        print(f"python -m loaders: error: {opt}: {msg}", file=sys.stderr)
         return USAGE
     rebuilt = None
     if res.written and not a.no_refresh:
@@ -224,10 +247,42 @@ def cmd_undo(a) -> int:
     return OK
 
 
+def cmd_zero(a) -> int:
+    import loaders
+    from dashboard.i18n import t
+    from loaders.zero import month_label
+    lang = a.lang or _lang()
+    try:
+        engine = _engine(a.db)
+    except Exception as e:
+        print(f"python -m loaders: error: database: {type(e).__name__}: {e}", file=sys.stderr)
+        return USAGE
+    from dashboard import uploads
+    try:
+        out = uploads.file_zero_report(engine, a.kind, a.village, a.month,
+                                       username=a.user or uploads.os_user())
+    except loaders.Refusal as e:
+        msg = e.problems[0].message(lang)
+        if a.json:
+            print(json.dumps({"ok": False, "refused": e.code, "message": msg}, ensure_ascii=False))
+        if e.code in ("unknown_village_param", "zero_bad_month"):
+            print(f"python -m loaders: error: {msg}", file=sys.stderr)
+            return USAGE
+        if not a.json:
+            print(msg)
+        return REFUSED
+    if a.json:
+        print(json.dumps({"ok": True, **out}, ensure_ascii=False))
+    else:
+        print(t("zero.done", lang, village=out["village"], month=month_label(out["month"], lang),
+                kind=t(f"loader.kind.{out['kind']}", lang), batch=out["batch_id"]))
+    return OK
+
+
 def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     return {"import": cmd_import, "template": cmd_template, "batches": cmd_batches,
-            "undo": cmd_undo, "docs": cmd_docs}[a.command](a)
+            "undo": cmd_undo, "docs": cmd_docs, "zero": cmd_zero}[a.command](a)
 
 
 if __name__ == "__main__":

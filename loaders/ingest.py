@@ -24,13 +24,15 @@ from dashboard.db.dialect import big_cache, is_sqlite, json_text, mark
 from dashboard.db.engine import bump_version
 from loaders import normalise as N
 from loaders import spec
+from loaders import zero as zero_reports
 from loaders.problems import Problem, Refusal, ValidationFailed
 
 TABLE_OBJ = {"village": S.village, "grid": S.grid, "dispute": S.dispute,
              "volunteer_activity": S.volunteer_activity, "rep_visit": S.rep_visit,
-             "suggestion": S.suggestion, "township": S.township}
+             "suggestion": S.suggestion, "township": S.township, "zero_report": S.zero_report}
 # undo deletes in this order (children first)
-DELETE_ORDER = ("dispute", "volunteer_activity", "rep_visit", "suggestion", "grid", "village",
+DELETE_ORDER = ("zero_report", "dispute", "volunteer_activity", "rep_visit", "suggestion", "grid",
+                "village",
                 "township")
 
 
@@ -188,11 +190,14 @@ def _diff(new: pd.DataFrame, old: pd.DataFrame, cols: list[str], table: sa.Table
 
 
 def apply(conn, prep, reg, *, kind: str, batch: dict, dry_run: bool,
-          remove_missing: bool = False, accept_reused: bool = False) -> dict:
+          remove_missing: bool = False, accept_reused: bool = False,
+          withdraw_zero: bool = False) -> dict:
     """Plan (and unless dry_run, write) the prepared rows. Returns counts, batch id and, for a
     ledger, the diff (see ``ledger_diff``). ``remove_missing`` deletes the rows the diff lists
     as missing; an update the diff flags as a probably reused number is refused unless
-    ``accept_reused``."""
+    ``accept_reused``. Rows dated in a month the village filed a zero report for (the diff's
+    ``zero``) are refused unless ``withdraw_zero``: the zero report was wrong, and this batch
+    withdraws it (undoing the batch brings it back)."""
     fn = {"villages": _plan_villages, "grids": _plan_grids}.get(kind, _plan_ledger)
     plan = fn(conn, prep, reg, kind)
     if plan.get("problems"):
@@ -204,6 +209,14 @@ def apply(conn, prep, reg, *, kind: str, batch: dict, dry_run: bool,
                          {"fields": "、".join(_label(kind, f) for f in r["fields"])})
                  for r in diff["reused"]]
         raise ValidationFailed(probs, diff["reused_total"], diff["reused_total"])
+    zero = zero_reports.conflicts(conn, kind, prep.frame) if diff is not None else []
+    if diff is not None:
+        names = reg.village_names()
+        diff["zero"] = [{**z, "village": names.get(z["village_id"], "")} for z in zero]
+    if zero and not withdraw_zero and not dry_run:
+        probs = zero_reports.conflict_problems(zero, reg.village_names(),
+                                               _header(prep, kind, spec.DATE_FIELD[kind]))
+        raise ValidationFailed(probs, sum(z["rows"] for z in zero), len(probs))
     dele = diff["missing_ids"] if diff and remove_missing else []
     counts = {"inserted": len(plan["insert"]), "updated": len(plan["update"]),
               "unchanged": plan["unchanged"]}
@@ -222,6 +235,8 @@ def apply(conn, prep, reg, *, kind: str, batch: dict, dry_run: bool,
     # batch_id, which is how undo finds them (see undo: import_batch.inserted tells).
     record = kind not in spec.LEDGER_KINDS or written <= REFRESH_MAX_ROWS
     _write(conn, plan, bid, record_inserts=record)
+    if zero:
+        zero_reports.withdraw(conn, [z["id"] for z in zero], bid)
     if dele:
         _delete_rows(conn, plan["table"], dele, bid)
         conn.execute(sa.update(S.import_batch).where(S.import_batch.c.id == bid)
@@ -812,6 +827,17 @@ def _plan_grids(conn, prep, reg, kind):
     return _split(prep, table, new, match, [], conn, cols)
 
 
+def _free_township_code(conn, want: str) -> str:
+    """``want`` (the villages' 9-digit prefix + 000), or the next unused code after it: two
+    townships imported without codes must not collide on 000000000000."""
+    taken = set(conn.execute(sa.select(S.township.c.code)).scalars())
+    code, k = want, 0
+    while code in taken:
+        k += 1
+        code = f"{want[:9]}{k:03d}" if k < 1000 else f"{int(want) + k:012d}"[-12:]
+    return code
+
+
 def _plan_villages(conn, prep, reg, kind):
     table = S.village
     new = prep.frame.copy()
@@ -819,12 +845,12 @@ def _plan_villages(conn, prep, reg, kind):
     pre = []
     tws = reg.townships
     # which township each row belongs to
-    if not tws:
+    if not tws or (len(tws) == 1 and tws[0].get("id") is None):  # a township to create
         codes = [c for c in new.get("code", pd.Series(dtype=object)).dropna().tolist()]
-        tcode = (codes[0][:9] + "000") if codes else "000000000000"
         names = [x for x in new["township"].dropna().tolist()] if "township" in new else []
         from dashboard.i18n import t
-        tname = names[0] if names else t("loader.default_township", "zh")
+        tname = tws[0]["name"] if tws else names[0] if names else t("loader.default_township", "zh")
+        tcode = _free_township_code(conn, (codes[0][:9] + "000") if codes else "000000000000")
         tid = conn.execute(sa.insert(S.township).values(code=tcode, name=tname[:100])
                            .returning(S.township.c.id)).scalar_one()
         pre.append(("township", tid))
@@ -1012,6 +1038,7 @@ def _check_references(conn, batch_id: int):
         (S.rep_visit, S.rep_visit.c.village_id, "village"),
         (S.suggestion, S.suggestion.c.village_id, "village"),
         (S.user_scope, S.user_scope.c.village_id, "village"),
+        (S.zero_report, S.zero_report.c.village_id, "village"),
         (S.dispute, S.dispute.c.grid_id, "grid"),
         (S.volunteer_activity, S.volunteer_activity.c.grid_id, "grid"),
     ]

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from dashboard import settings
 from dashboard.db import schema as S
 from dashboard.i18n import t
 from loaders import normalise as N
@@ -40,6 +41,24 @@ class Registry:
                                                 S.grid.c.code)).all(),
                          columns=["id", "village_id", "name", "code"])
         return cls(tw, v, g)
+
+    def find_township(self, value: str) -> dict | None:
+        """The township written by name (乡镇（街道）) or by its 12-digit code, or None."""
+        x = N.hw(str(value or "")).strip()
+        for tw in self.townships:
+            if x and x in (str(tw["name"]), str(tw["code"])):
+                return tw
+        return None
+
+    def within(self, tw: dict) -> "Registry":
+        """The registry as seen from one township: its villages and their grids only, so that a
+        name (建设村) is matched inside that township. ``tw["id"]`` None: a township to be created
+        by this import (no villages yet)."""
+        v = self.villages[self.villages["township_id"] == tw["id"]] if tw.get("id") is not None \
+            else self.villages.iloc[0:0]
+        v = v.reset_index(drop=True)
+        g = self.grids[self.grids["village_id"].isin(v["id"].tolist())].reset_index(drop=True)
+        return Registry([tw], v, g)
 
     def village_names(self) -> dict[int, str]:
         return dict(zip(self.villages["id"].tolist(), self.villages["name"].tolist()))
@@ -268,7 +287,7 @@ def prepare(raw: RawTable, kind: str, reg: Registry, *, fill_village: int | None
             today = pd.Timestamp(N.today())
             col.add((v > today).to_numpy(dtype=bool), cname, s, "future_date",
                     today=N.today().isoformat())
-            col.add((v < pd.Timestamp("1990-01-01")).to_numpy(dtype=bool), cname, s, "old_date")
+            col.add((v < pd.Timestamp(settings.EARLIEST_DATE)).to_numpy(dtype=bool), cname, s, "old_date")
             out[f.name] = v
             if f.required:
                 col.add(isblank, cname, None, "required")
@@ -534,7 +553,7 @@ def _check_disputes(prep, col, mapping, col_name, raw_vals, reg, fill, allowed, 
                     reported=col_name.get("reported_on", ""))
     for c in ("lon", "lat"):
         if c in mapping and len(out):
-            lim = (73, 136) if c == "lon" else (3, 54)
+            lim = settings.CHINA_LON if c == "lon" else settings.CHINA_LAT
             v = out[c]
             col.add(((v < lim[0]) | (v > lim[1])).to_numpy(dtype=bool, na_value=False),
                     col_name[c], raw_vals[c], "bad_coord")
@@ -580,7 +599,7 @@ def _check_volunteers(prep, col, mapping, col_name, raw_vals, reg, fill, allowed
         prep.notes.append("hours_from_total")
     _defaults(prep, "volunteers")
     if "hours" in mapping and len(out):
-        col.add((out["hours"] > 24).to_numpy(dtype=bool, na_value=False), col_name["hours"],
+        col.add((out["hours"] > settings.MAX_HOURS_PER_PERSON).to_numpy(dtype=bool, na_value=False), col_name["hours"],
                 raw_vals["hours"], "hours_per_person")
     _record_numbers(prep, col, mapping, col_name, raw_vals, "volunteers",
                     ["held_on", "team", "category", "participants", "hours", "note"])

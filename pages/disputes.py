@@ -1,7 +1,7 @@
 """矛盾纠纷 Disputes: monthly flow, resolution rate by village, levels, days to resolve, categories, overdue."""
 import streamlit as st
 
-from dashboard import charts
+from dashboard import charts, metrics, targets
 from dashboard.queries import disputes as q
 from dashboard.ui import common as ui
 from dashboard.ui import widgets as w
@@ -10,7 +10,7 @@ ui.page_header("disputes.title")
 f = ui.filters()
 lang = ui.lang()
 w.caption(f)
-target = w.target_rate()
+target = targets.get("resolution_rate").target   # the targets file: the same lights everywhere
 args = (f.period, f.village_ids)
 
 w.kpi_block(q.KPIS, "disputes_changes", f, per_row=5)
@@ -24,8 +24,9 @@ st.caption(ui.t("disputes.monthly_note"))
 st.subheader(ui.t("disputes.by_village"))
 bv = ui.cached(q.by_village)(*args)
 w.chart(charts.metric_by_village(bv["villages"], "resolution_rate", bv["township"]["resolution_rate"],
-                                 lang, target, scope=ui.scope(f)), bv["villages"], q.VILLAGE_SPEC,
-        "disputes_by_village", f)
+                                 lang, target, scope=ui.scope(f)), q.village_table(bv["villages"], lang),
+        q.VILLAGE_SPEC, "disputes_by_village", f)
+st.caption(ui.t("disputes.by_village_note", n=metrics.SMALL_N, rule=targets.rule("resolution_rate", lang)))
 
 st.subheader(ui.t("disputes.levels"))
 levels = ui.cached(q.levels)(*args)

@@ -2,8 +2,9 @@
 import streamlit as st
 
 from dashboard import charts, export, fmt, metrics, settings
-from dashboard.queries import overview, ranking
+from dashboard.queries import completeness, overview, ranking
 from dashboard.ui import common as ui
+from dashboard.ui import quality as quality_ui
 from dashboard.ui import widgets as w
 
 ui.page_header("overview.title")
@@ -27,18 +28,27 @@ for col, (key, v) in zip(cols, items):
                border=True)
 
 st.subheader(ui.t("overview.alerts"))
-lines = ui.cached(overview.alerts)(f.period, f.village_ids, settings.get("DASHBOARD_TARGET_RATE"), lang)
-for line in lines or [ui.t("overview.no_alerts")]:
+items = ui.cached(overview.alert_items)(f.period, f.village_ids, settings.get("DASHBOARD_TARGET_RATE"), lang)
+for a in items or [{"text": ui.t("overview.no_alerts"), "villages": None}]:
+    st.markdown(f"- {fmt.md(a['text'])}")
+    if a.get("table") is not None:   # the sentence names a few; the whole list is one click away
+        with st.expander(ui.t("alerts.full_list", n=len(a["table"]))):
+            st.dataframe(a["table"], width="stretch", hide_index=True)
+for line in ui.cached(completeness.overview_lines)(f.period.end, f.village_ids, lang):  # 报送情况
     st.markdown(f"- {fmt.md(line)}")
+quality_ui.overview_panel(f)
 
 st.subheader(ui.t("overview.village_table"))
 sort_key = st.selectbox(ui.t("overview.sort_by"), overview.TABLE_METRICS,
                         format_func=lambda key: metrics.METRICS[key].name(lang), index=2)
-table = ui.cached(overview.village_table)(f.period, f.village_ids, sort_key, lang)
-shown = overview.table_for_display(table, lang)
+# formatted once for every session viewing this filter and sort (not at each rerun)
+shown = ui.shared("overview.table", f.key, sort_key, lang)(lambda: overview.table_for_display(
+    ui.cached(overview.village_table)(f.period, f.village_ids, sort_key, lang), lang))
 st.dataframe(shown, width="stretch")
-st.download_button(ui.t("overview.download"), export.table_to_csv(shown),
-                   file_name=f"overview_{f.period.start}_{f.period.end}.csv", mime="text/csv")
+# numbers, not the formatted text, in the file (made at the click)
+w.download(lambda: export.table_to_csv(overview.table_for_display(
+    ui.cached(overview.village_table)(f.period, f.village_ids, sort_key, lang), lang, True)),
+    "overview", f, label_key="overview.download")
 
 st.subheader(ui.t("ranking.title"))
 weights = ranking.load_weights()
@@ -47,12 +57,11 @@ red, black = ranking.red_black(idx, weights["red_black_size"])
 if red.empty:
     st.info(ui.t("ranking.none"))
 else:
-    spec = ranking.spec(weights)[:3]
-    c1, c2 = st.columns(2)
-    c1.markdown(f"**:red[{fmt.md(ui.t('ranking.red', n=len(red)))}]**")
-    c1.dataframe(fmt.frame(red, spec, lang), width="stretch")
-    c2.markdown(f"**{fmt.md(ui.t('ranking.black', n=len(black)))}**")
-    c2.dataframe(fmt.frame(black, spec, lang), width="stretch")
-    w.chart(charts.index_bar(idx, lang, ui.t("ranking.chart")), idx, ranking.spec(weights),
-            "governance_index", f)
+    w.red_black(red, black, weights)
+    fig = ui.shared("overview.index_bar", f.key, weights, lang)(
+        lambda: charts.index_bar(ui.cached(ranking.index)(f.period, f.village_ids, weights), lang,
+                                 ui.t("ranking.chart")))
+    w.chart(fig, ranking.with_marks(idx, lang), ranking.spec(weights), "governance_index", f)
+if idx["small"].any():
+    st.caption(ui.t("ranking.small_note", n=metrics.SMALL_N, k=int(idx["small"].sum())))
 w.weights_expander(weights)

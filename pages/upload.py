@@ -4,6 +4,7 @@ import streamlit as st
 from dashboard.ui import auth as aui
 from dashboard.ui import common as ui
 from dashboard.ui import upload as up
+from dashboard.ui import zero as zr
 
 ui.page_header("upload.title")
 user = aui.require("upload")
@@ -40,12 +41,16 @@ if f is not None:
         st.button(ui.t("upload.import_button"), type="primary", key="up_go", disabled=True)
     elif res.ok:
         remove, accept, may = up.diff_view(res)
+        withdraw, may_zero = zr.withdraw_confirm(res)
         st.success(ui.t("upload.ready", rows=res.rows_read, inserted=res.inserted,
                         updated=res.updated, unchanged=res.unchanged))
-        if st.button(ui.t("upload.import_button"), type="primary", key="up_go", disabled=not may):
-            up.do_import(user, data, f.name, res.kind, village, coord, mapping, remove, accept, sheets)
+        if st.button(ui.t("upload.import_button"), type="primary", key="up_go",
+                     disabled=not (may and may_zero)):
+            up.do_import(user, data, f.name, res.kind, village, coord, mapping, remove, accept, sheets,
+                         withdraw)
             st.rerun()
     else:
         up.problems(res)
 
+zr.box(user)
 up.history(user)

@@ -5,6 +5,7 @@ from dashboard import charts
 from dashboard.queries import ranking
 from dashboard.queries import village as q
 from dashboard.ui import common as ui
+from dashboard.ui import quality as quality_ui
 from dashboard.ui import widgets as w
 
 ui.page_header("village.title")
@@ -26,6 +27,7 @@ c1, c2 = st.columns(2)
 c1.metric(ui.t("village.index"), ui.fmt.num(idx["value"], 1), border=True, help=ui.t("ranking.method"))
 c2.metric(ui.t("village.index_rank"), ui.t("village.rank_of", rank=idx["rank"] or "—", n=idx["ranked"]),
           border=True)
+quality_ui.village_panel(f, vid)
 w.kpi_row(q.KPIS, p["kpis"], per_row=3)
 w.changes(q.CHANGE_KEYS, p["kpis"], "village_changes", f)
 

@@ -3,11 +3,13 @@
 A browser logs in through the form; its HttpOnly cookie is the login. Another client
 that presents the browser's Streamlit session id (the WebSocket's third subprotocol)
 without that cookie gets the login page; uploads and /media need the cookie; logout
-in one tab ends the other; a disabled account's next download gets nothing.
+in one tab ends the other; a download is made when it is asked for, for a login valid then:
+a disabled account's next download gets nothing.
 """
 import asyncio
 import http.client
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -71,7 +73,7 @@ async def ws_run(port, cookie="", session_id="", page="", during=None):
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
     protocols = ["streamlit", "xsrf-none", session_id] if session_id else ["streamlit"]
     headers = {"Cookie": cookie} if cookie else {}
-    sid, texts, urls = None, [], []
+    sid, texts, urls = None, [], []      # urls: a download's deferred file id, or its /media url
     async with websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=protocols,
                                   additional_headers=headers, max_size=None, open_timeout=120,
                                   ping_timeout=None) as ws:
@@ -92,13 +94,58 @@ async def ws_run(port, cookie="", session_id="", page="", during=None):
                     texts.append(_text(fm))
                 el = fm.delta.new_element
                 if fm.delta.WhichOneof("type") == "new_element" and el.WhichOneof("type") == "download_button":
-                    urls.append(el.download_button.url)
+                    urls.append(el.download_button.url or el.download_button.deferred_file_id)
             if kind == "script_finished" and fm.script_finished in (
                     ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR):
                 break
         if during is not None:
             return await asyncio.to_thread(during, sid)
     return sid, "\n".join(texts), urls
+
+
+async def ws_download(port, cookie, page="", before=None, button=0):
+    """Open ``page`` with the login cookie and press its ``button``-th download as the frontend
+    does (a deferred-file request over the WebSocket), after ``before()`` if given; returns
+    (url, error) from the server's answer: the /media url of the file made now, or why not."""
+    import itertools
+
+    import websockets
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    ids, sid = [], None
+    async with websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
+                                  additional_headers={"Cookie": cookie}, max_size=None, open_timeout=120,
+                                  ping_timeout=None) as ws:
+        msg = BackMsg()
+        msg.rerun_script.query_string = ""
+        msg.rerun_script.page_name = page
+        await ws.send(msg.SerializeToString())
+        while True:
+            fm = ForwardMsg()
+            fm.ParseFromString(await asyncio.wait_for(ws.recv(), 120))
+            kind = fm.WhichOneof("type")
+            if kind == "new_session":
+                sid = fm.new_session.initialize.session_id
+            el = fm.delta.new_element
+            if kind == "delta" and el.WhichOneof("type") == "download_button":
+                assert not el.download_button.url, "made with the page, not at the click"
+                ids.append(el.download_button.deferred_file_id)
+            if kind == "script_finished" and fm.script_finished in (
+                    ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR):
+                break
+        if before is not None:
+            await asyncio.to_thread(before)
+        req = BackMsg()
+        req.backend_operation_request.request_id = "click-1"
+        req.backend_operation_request.session_id = sid
+        req.backend_operation_request.deferred_file.file_id = ids[button]
+        await ws.send(req.SerializeToString())
+        for _ in itertools.count():
+            fm = ForwardMsg()
+            fm.ParseFromString(await asyncio.wait_for(ws.recv(), 120))
+            if fm.WhichOneof("type") == "backend_operation_response":
+                r = fm.backend_operation_response
+                return r.deferred_file.url, r.error_msg
 
 
 def ws(*args, **kwargs):
@@ -248,25 +295,81 @@ def test_a_reload_keeps_the_login_and_logout_ends_every_tab(server, browser_page
 
 # ---------------------------------------------------------------- finding 7: downloads and media
 
+def click_download(*args, **kwargs):
+    """ws_download from a plain thread (Playwright's sync API keeps an event loop in this one)."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(ws_download(*args, **kwargs))).result()
+
+
 def test_media_need_a_live_login(server, browser_page):
     browser_login(browser_page, server.url, "boss")
     leader = cookie_header(browser_page.context)
-    _, _, urls = ws(server.port, leader)
-    assert urls, "the overview offers a CSV download"
-    assert http_get(server.port, urls[0], leader)[0] == 200
-    assert http_get(server.port, urls[0])[0] == 403                       # no cookie
-    assert http_get(server.port, urls[0], "_streamlit_xsrf=x")[0] == 403
+    url, error = click_download(server.port, leader)
+    assert url and not error, error
+    status, body = http_get(server.port, url, leader)
+    assert status == 200 and "红旗村" in body.decode("utf-8-sig")
+    assert http_get(server.port, url)[0] == 403                           # no cookie
+    assert http_get(server.port, url, "_streamlit_xsrf=x")[0] == 403
     # a disabled account's next download gets nothing
     auth.manage(server.engine, "root", "user_disable", auth.set_disabled, "boss", True)
-    status, body = http_get(server.port, urls[0], leader)
+    status, body = http_get(server.port, url, leader)
     assert status == 403 and "红旗村".encode() not in body
+
+
+def test_a_download_is_made_at_the_click_for_a_login_valid_then(server, browser_page):
+    """The page is drawn, then the account is disabled: the click gets no file at all (before,
+    the bytes were made with the page and handed out at the click)."""
+    browser_login(browser_page, server.url, "boss")
+    leader = cookie_header(browser_page.context)
+
+    def disable():
+        auth.manage(server.engine, "root", "user_disable", auth.set_disabled, "boss", True)
+    url, error = click_download(server.port, leader, before=disable)
+    assert url == "" and error == "Failed to generate file for download"
+
+
+def test_in_the_browser_a_disabled_accounts_click_downloads_nothing(server, browser_page):
+    page = browser_page
+    browser_login(page, server.url, "boss")
+    button = page.locator(".st-key-dl_overview button")
+    button.wait_for(timeout=90_000)
+    with page.expect_download(timeout=60_000) as dl:
+        button.click()
+    assert "红旗村" in Path(dl.value.path()).read_bytes().decode("utf-8-sig")
+    auth.manage(server.engine, "root", "user_disable", auth.set_disabled, "boss", True)
+    got = []
+    page.on("download", lambda d: got.append(d))
+    button.click()
+    page.wait_for_timeout(8_000)
+    assert got == []
 
 
 def test_media_stop_after_logout(server, browser_page):
     browser_login(browser_page, server.url, "boss")
     leader = cookie_header(browser_page.context)
-    _, _, urls = ws(server.port, leader)
+    url, _ = click_download(server.port, leader)
+    urls = [url]
     assert http_get(server.port, urls[0], leader)[0] == 200
     browser_page.get_by_role("button", name="退出登录").click()
     browser_page.wait_for_selector("text=已退出登录", timeout=60_000)
     assert http_get(server.port, urls[0], leader)[0] == 403
+
+
+# ---------------------------------------------------------------- the page icon before login
+
+def test_the_login_pages_icon_is_a_static_file_anyone_may_fetch(server, browser_page):
+    """The icon was an image file given to st.set_page_config, served from /media, which is
+    closed to visitors without a login: the login page showed a broken icon (a 403, logged)."""
+    page = browser_page
+    answers = []
+    page.on("response", lambda r: answers.append((r.url, r.status)))
+    page.goto(server.url)
+    page.get_by_label("用户名").wait_for(timeout=90_000)
+    page.wait_for_function("document.querySelector('link[rel~=icon]')?.href.includes('favicon')",
+                           timeout=30_000)
+    href = page.evaluate("document.querySelector('link[rel~=icon]').href")
+    assert href == server.url + "/app/static/favicon.png"
+    status, body = http_get(server.port, "/app/static/favicon.png")
+    assert status == 200 and body.startswith(b"\x89PNG\r\n\x1a\n")
+    assert [a for a in answers if a[1] >= 400] == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 
-from dashboard import charts, metrics
+from dashboard import targets, charts, metrics
 from dashboard.periods import month, quarter, year
 from dashboard.queries import disputes, ranking, village, visits, volunteers
 from test_metrics import Q1, fx  # noqa: F401 - fx: the hand-built township fixture
@@ -37,10 +37,13 @@ def test_rate_by_village_with_township_and_target_lines(fx):
     d = fig.to_dict()
     bar = d["data"][0]
     reg = metrics.compute(conn, Q1)["villages"]
-    assert list(bar["x"]) == ["B社区", "A村", "C村"]
-    assert list(bar["y"]) == [reg[ids["B"]]["resolution_rate"], reg[ids["A"]]["resolution_rate"], None]
-    assert list(bar["text"]) == ["75.0%", "50.0%", "—"]
-    assert bar["marker"]["color"][:2] == [charts.COLORS["bad"], charts.COLORS["bad"]]   # below 90%
+    # the small-number rule: B社区's 75 % over 4 cases ranks after A村's 50 % over 8, hatched
+    assert list(bar["x"]) == ["A村", "B社区", "C村"]
+    assert list(bar["y"]) == [reg[ids["A"]]["resolution_rate"], reg[ids["B"]]["resolution_rate"], None]
+    assert list(bar["text"]) == ["50.0%（8）", "75.0%（4）", "—"]       # each rate beside its count
+    assert bar["marker"]["pattern"]["shape"][:2] == ["", "/"]
+    red = targets.COLOURS["red"]                     # the cards' light: below 85 % is red
+    assert bar["marker"]["color"][:2] == [red, red]
     lines = sorted(s["y0"] for s in d["layout"]["shapes"])
     assert lines == [7 / 12, 0.9]
     texts = [a["text"] for a in d["layout"]["annotations"]]
@@ -103,7 +106,8 @@ def test_village_charts(fx):
     radar = _data(charts.index_radar(p["index"]["scores"], "zh"))[0]
     assert radar["type"] == "scatterpolar" and radar["r"][0] == radar["r"][-1]
     ib = _data(charts.index_bar(ranking.index(conn, Q1), "zh"))[0]
-    assert list(ib["y"]) == ["B社区", "A村"]
+    assert list(ib["y"]) == ["A村", "B社区"]          # B社区: 4 cases, after A村 and pale
+    assert list(ib["marker"]["color"]) == [charts.COLORS["primary"], charts.COLORS["grey"]]
 
 
 def test_undefined_values_are_null_not_zero(fx):

@@ -5,6 +5,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from dashboard import export
 from dashboard.export import neutralise, safe_frame, table_to_csv, table_to_xlsx
 
 DANGEROUS = ["=1+2", "+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx", '=HYPERLINK("http://x","点我")']
@@ -104,3 +105,29 @@ def test_export_is_the_only_csv_or_excel_writer():
             for p in sorted((root / d).rglob("*.py"))
             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
     assert [h.split(":")[0] for h in hits] == ["dashboard/export.py", "dashboard/export.py"], hits
+
+
+def test_every_download_button_is_made_at_the_click_after_a_login_check():
+    """st.download_button is called in one place, dashboard/ui/downloads.py, which hands it
+    export.at_click (the file is made when pressed, for a login still valid then)."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    pattern = re.compile(r"download_button\(")
+    hits = [f"{p.relative_to(root)}:{n}" for d in ("dashboard", "pages", "loaders")
+            for p in sorted((root / d).rglob("*.py")) + ([root / "app.py"] if d == "pages" else [])
+            for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
+    assert [h.split(":")[0] for h in hits] == ["dashboard/ui/downloads.py"], hits
+
+
+def test_at_click_asks_first_and_makes_nothing_for_a_dead_login():
+    made = []
+
+    def make():
+        made.append(1)
+        return b"x"
+    assert export.at_click(make, lambda: True)() == b"x" and made == [1]
+    with pytest.raises(export.DownloadRefused):
+        export.at_click(make, lambda: False)()
+    assert made == [1]
+    assert export.at_click(b"bytes", lambda: True)() == b"bytes"

@@ -143,7 +143,7 @@ def _bodies(at: AppTest) -> list[str]:
 
 @pytest.mark.parametrize("path", ["pages/overview.py", "pages/village.py", "pages/disputes.py",
                                   "pages/volunteers.py", "pages/visits.py", "pages/map.py",
-                                  "pages/meeting.py"])
+                                  "pages/meeting.py", "pages/completeness.py"])
 def test_markdown_from_data_is_escaped(env, path):
     from dashboard import fmt
     at = run_page(path)

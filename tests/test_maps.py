@@ -412,3 +412,14 @@ def test_layers_are_their_cached_parts_put_together(demo_engine):
     assert "value" not in sh["villages"] and "value" not in sh["grids"]     # the parts are left as they were
     with pytest.raises(KeyError):
         qmap.assemble(sh, vals, "no_such_metric")
+
+
+def test_tooltip_rate_beside_its_count_and_small_numbers_ranked_after():
+    from dashboard.queries import map as qmap
+    assert maps.tooltip_value("resolution_rate", 0.75, 4, "zh") == "75.0%（4件）"
+    assert maps.tooltip_value("resolution_rate", None, 0, "zh") == "无数据"
+    assert maps.tooltip_value("backlog_overdue", 3, None, "zh") == "3 件"
+    assert maps.metric_label("backlog_overdue", "zh") == "超期积案"
+    # 1 case at 100 % is no model: it ranks after 10 cases at 80 %
+    vals = {1: {"resolution_rate": 1.0, "disputes_total": 1}, 2: {"resolution_rate": 0.8, "disputes_total": 10}}
+    assert list(qmap._ranks(vals, [1, 2], "resolution_rate")) == [2, 1]

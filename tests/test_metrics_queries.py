@@ -44,8 +44,12 @@ def test_disputes_by_village_sorted_with_undefined_last(fx):
     conn, ids = fx
     r = disputes.by_village(conn, Q1)
     df = r["villages"]
-    assert list(df["village"]) == ["B社区", "A村", "C村"]
-    assert list(df["resolution_rate"])[:2] == [0.75, 0.5]
+    # the registry's small-number rule: B社区's 75 % rests on 4 cases (< SMALL_N = 5), so it is
+    # marked and ranked after A村 (8 cases, 50 %); C村 has no case (undefined) and comes last
+    assert list(df["village"]) == ["A村", "B社区", "C村"]
+    assert list(df["resolution_rate"])[:2] == [0.5, 0.75]
+    assert list(df["small"]) == [False, True, True] and list(df["rank"])[:2] == [1, 2]
+    assert df["rank"].isna().tolist() == [False, False, True]
     assert r["township"]["resolution_rate"] == 7 / 12
 
 
@@ -133,7 +137,8 @@ def test_village_profile(fx):
     assert tab.loc["disputes_total", "value"] == 8
     assert tab.loc["disputes_total", "avg_per_village"] == 4.0          # 12 / 3 villages
     assert tab.loc["resolution_rate", "township"] == 7 / 12
-    assert (tab.loc["resolution_rate", "rank"], tab.loc["resolution_rate", "ranked"]) == (2, 2)
+    # A村's 50 % over 8 cases ranks before B社区's 75 % over 4 (fewer than SMALL_N: after the others)
+    assert (tab.loc["resolution_rate", "rank"], tab.loc["resolution_rate", "ranked"]) == (1, 2)
     assert (tab.loc["median_days_to_resolve", "rank"]) == 1               # 3.5 beats 5 (lower)
     assert tab.loc["resolution_rate", "mom"] == 0.5                       # Q4 2024: 0 of 1
     assert tab.loc["disputes_total", "mom"] == 7.0 and pd.isna(tab.loc["disputes_total", "yoy"])
@@ -145,9 +150,12 @@ def test_village_profile(fx):
     jan, dec = tr.set_index("month").loc["2025-01"], tr.set_index("month").loc["2024-12"]
     assert (jan["received"], jan["resolved"]) == (3, 3)       # a5 (reported in Dec) resolved 01-02
     assert (dec["received"], dec["resolved"]) == (1, 0)
-    assert p["index"]["rank"] == 2 and p["index"]["ranked"] == 2
+    assert p["index"]["rank"] == 1 and p["index"]["ranked"] == 2
     shown = village.table_for_display(p["table"], "zh")
-    assert "第2名 / 2" in shown["排名"].tolist()
+    assert "第1名 / 2" in shown["排名"].tolist()
+    b = village.profile(conn, ids["B"], Q1)
+    shown = village.table_for_display(b["table"], "zh").set_index("指标")
+    assert shown.loc["化解率（%）", "排名"] == "第2名 / 2（受理少于5件，排在其后）"
 
 
 def test_village_id_from_query_param(fx):
@@ -162,14 +170,18 @@ def test_governance_index_by_hand(fx):
     # A: resolution 0, within-village 0, median 100, overdue 0, per-100-households 100 (tie),
     #    volunteer hours 100, suggestions 100 (only A defined) -> 0.10+0.10+0.15+0.15 = 50
     # B: 25 + 15 + 0 + 10 + 10 + 0 = 60 over weights 0.85 (no suggestions) -> 70.59
-    assert df["village"].tolist() == ["B社区", "A村", "C村"]
-    assert df["index"].iloc[0] == pytest.approx(60 / 0.85)
-    assert df["index"].iloc[1] == pytest.approx(50.0)
+    # B社区 has the higher index but only 4 disputes (< SMALL_N): marked and ranked after A村
+    assert df["village"].tolist() == ["A村", "B社区", "C村"]
+    assert df["small"].tolist() == [False, True, True]
+    assert df["index"].iloc[1] == pytest.approx(60 / 0.85)
+    assert df["index"].iloc[0] == pytest.approx(50.0)
     assert df["index"].iloc[2] is None or df["index"].isna().iloc[2]
     assert df["rank"].iloc[:2].tolist() == [1, 2]
     assert df.set_index("village").loc["A村", "score_median_days_to_resolve"] == 100
-    red, black = ranking.red_black(df, 5)
-    assert red["village"].tolist() == ["B社区"] and black["village"].tolist() == ["A村"]
+    red, black = ranking.red_black(df, 5)   # small villages are on neither list: one is left
+    assert red.empty and black.empty
+    red, black = ranking.red_black(df.assign(small=False), 5)
+    assert red["village"].tolist() == ["A村"] and black["village"].tolist() == ["B社区"]
 
 
 def test_index_scores_ties_and_directions():
@@ -220,7 +232,7 @@ def test_overview_alert_sentences(fx):
     conn, ids = fx
     lines = overview.alerts(conn, Q1, target=0.9)
     # the basics first (owned by the overview), then ours
-    assert lines[0] == "有2个村（社区）纠纷化解率低于目标90.0%：A村（50.0%）、B社区（75.0%）。"
+    assert lines[0] == "有2个村（社区）纠纷化解率低于目标90.0%：A村（50.0%，8件）、B社区（75.0%，4件）。"
     assert lines[1] == "共有2件纠纷受理超过30天仍未化解：A村 2（件）。"
     assert "全镇纠纷化解率58.3%，环比上升58.3个百分点。" in lines        # Q4 2024: 0 of 1
     assert "本期有1个村（社区）没有代表走访记录：C村。" in lines

@@ -115,7 +115,7 @@ def test_alerts_by_hand(fx):
     engine, *_ = fx
     with engine.connect() as c:
         lines = overview.alerts(c, Q1, target=0.9)
-    assert lines[0] == "有2个村（社区）纠纷化解率低于目标90.0%：村A（33.3%）、村B（50.0%）。"
+    assert lines[0] == "有2个村（社区）纠纷化解率低于目标90.0%：村A（33.3%，3件）、村B（50.0%，2件）。"
     assert lines[1] == "共有1件纠纷受理超过30天仍未化解：村A 1（件）。"
 
 

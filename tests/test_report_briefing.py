@@ -39,13 +39,13 @@ def test_quarter_briefing_reads_as_a_leader_would_say_it(town):
     engine, _ = town
     assert _lines(engine, Q1) == [
         "本季度共受理矛盾纠纷12件，化解7件，化解率58.3%，较上季度上升58.3个百分点；"
-        "A村（50.0%）化解率低于全镇平均（58.3%）；超过30天未化解的纠纷2件，需跟踪督办。",
+        "A村（50.0%，8件）化解率低于全镇平均（58.3%）；超过30天未化解的纠纷2件，需跟踪督办。",
         "本季度开展志愿服务活动3场，参与19人次，服务时长37.5小时，较上季度增长25.0%。",
         "两代表一委员本季度走访接待3次，联系选民60人次，收集意见建议10条，已推动解决5个，解决率50.0%。",
         "变化较大的指标：受理纠纷较上季度增长1100.0%；收集意见建议较上季度增长400.0%；走访记录较上季度增长200.0%。",
         "本季度无代表走访记录的有C村；未开展志愿服务活动的有C村。",
         "现有网格3个、网格员3人，网格员人均服务100.0户。",
-        "下一步工作：一是对化解率低于目标90.0%的A村、B社区逐案分析、限期化解；"
+        "下一步工作：一是对化解率低于目标90.0%的A村逐案分析、限期化解；"
         "二是对超过30天仍未化解的2件纠纷挂牌督办、跟踪到底；三是督促C村开展代表走访和志愿服务。",
     ]
 
@@ -82,6 +82,6 @@ def test_english_briefing_says_the_same(town):
     assert lines[3] == ("Biggest changes: Disputes received against last quarter: up 1100.0%; "
                         "Suggestions collected against last quarter: up 400.0%; "
                         "Representative visits against last quarter: up 200.0%.")
-    assert lines[-1] == ("Next steps: first, analyse case by case and resolve on a deadline in A村, B社区 (below the "
+    assert lines[-1] == ("Next steps: first, analyse case by case and resolve on a deadline in A村 (below the "
                          "90.0% target); second, supervise the 2 cases open for more than 30 days until closed; "
                          "third, have C村 arrange representative visits and volunteer activities.")

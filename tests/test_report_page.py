@@ -46,7 +46,7 @@ def test_next_and_previous(app, demo_url):
 
 
 def test_last_slide_disables_next(app):
-    for _ in range(10):  # 10 deck slides (督办 included), the ranking of 27 villages on two screens
+    for _ in range(11):  # 11 deck slides (督办 and 报送情况 included), the ranking of 27 villages on two screens
         app.button(key="meeting_next").click().run()
     assert app.button(key="meeting_next").disabled
     assert "文字简报" in _html(app) and "本季度共受理矛盾纠纷" in _html(app)

@@ -25,8 +25,9 @@ A benchmark is a script that prints figures, not a timed test. One run:
   throughout (and with any child processes, e.g. Chromium for exports).
 * **logins**: ``streamlit run serve.py`` with authentication on, 25 users at once log in
   through the form (ticket → HttpOnly cookie → new WebSocket) and see the overview, then
-  view it 3 more times: p50/p95 of login + first page and of the repeat views; one argon2
-  verify timed alone.
+  view it 3 more times once all are in: p50/p95 of login + first page and of the repeat
+  views, the server's CPU time per login and per repeat view (less noisy on a shared machine),
+  the load average at the start; one argon2 verify timed alone.
 
 ``--db postgresql+psycopg://HOST/NAME`` runs the same steps on PostgreSQL: the databases are
 NAME_township, NAME_county, NAME_ingest, NAME_store, NAME_alone on that server (created through
@@ -782,11 +783,43 @@ def _logins(url, n_sessions, repeats, out, notes):
         if not _healthy(port):
             notes.append("logins: streamlit did not answer /_stcore/health")
             return
+        import psutil
+        server = psutil.Process(proc.pid)
+
+        def cpu():
+            t = server.cpu_times()
+            return t.user + t.system
+
+        out["logins_load"] = _load()
+        marks = {"start": cpu()}
 
         async def drive():
-            return await asyncio.gather(*[ws_login_session(port, n, password, repeats) for n in names],
-                                        return_exceptions=True)
+            # phase 1: everyone logs in and sees the overview; phase 2 (once all are in, or
+            # failed): everyone views it again; the server's CPU time is read between them
+            arrived, all_in = [0], asyncio.Event()
+
+            def arrive():
+                arrived[0] += 1
+                if arrived[0] == len(names):
+                    marks["logged_in"] = cpu()
+                    all_in.set()
+
+            async def user(name):
+                counted = False
+
+                async def wait_for_all():
+                    nonlocal counted
+                    counted = True
+                    arrive()
+                    await all_in.wait()
+                try:
+                    return await ws_login_session(port, name, password, repeats, before_repeats=wait_for_all)
+                finally:
+                    if not counted:
+                        arrive()
+            return await asyncio.gather(*[user(n) for n in names], return_exceptions=True)
         results = asyncio.run(drive())
+        marks["end"] = cpu()
         failed = [str(r)[:200] for r in results if isinstance(r, BaseException)]
         ok = [r for r in results if not isinstance(r, BaseException)]
         if failed:
@@ -798,6 +831,12 @@ def _logins(url, n_sessions, repeats, out, notes):
         out[f"logins_{n}_first_p95_s"] = _r(_pct(first, 0.95)) if first else None
         out[f"logins_{n}_repeat_p50_s"] = _r(_pct(again, 0.5)) if again else None
         out[f"logins_{n}_repeat_p95_s"] = _r(_pct(again, 0.95)) if again else None
+        # CPU seconds of the server process (all threads) per login and per repeat view: far
+        # less sensitive to other load on the machine than the wall-clock percentiles
+        if ok and "logged_in" in marks:
+            out["logins_server_cpu_per_login_ms"] = _r((marks["logged_in"] - marks["start"]) / len(ok) * 1000, 1)
+            if again:
+                out["logins_server_cpu_per_repeat_ms"] = _r((marks["end"] - marks["logged_in"]) / len(again) * 1000, 1)
         out["logins_exceptions"] = sum(e for _, _, e in ok)
     finally:
         proc.terminate()

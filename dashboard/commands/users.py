@@ -17,6 +17,9 @@ def add_arguments(p):
     a.add_argument("--role", required=True, choices=("admin", "leader", "clerk"))
     a.add_argument("--village", action="append", default=[], metavar="NAME",
                    help="village name or 12-digit code a clerk acts for (repeat for several)")
+    a.add_argument("--township", action="append", default=[], metavar="NAME",
+                   help="township (name or code): a leader's or admin's township (repeat for several; "
+                        "none: the whole county); for a clerk, where to look up --village names")
     a.add_argument("--display-name", default=None, help="name shown in the page header")
     a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     sub.add_parser("list", help="list accounts")
@@ -61,16 +64,20 @@ def run(args) -> int:
                 rows = auth.list_users(conn)
             for u in rows:
                 state = "disabled" if u["disabled"] else ("locked" if u["locked_until"] else "active")
-                print(f"{u['username']:<20} {u['role']:<7} {state:<8} {', '.join(u['villages'])}")
+                place = ", ".join(u["villages"]) if u["role"] == "clerk" else \
+                    ("county" if u["townships"] is None else ", ".join(u["townships"]))
+                print(f"{u['username']:<20} {u['role']:<7} {state:<8} {place}")
             if not rows:
                 print("no accounts; add the first admin with: python -m dashboard users add NAME --role admin")
             return 0
         if args.action == "add":
             with engine.connect() as conn:
-                ids = auth.resolve_villages(conn, args.village)
+                tids = auth.resolve_townships(conn, args.township)
+                ids = auth.resolve_villages(conn, args.village, tids or None)
             auth.check_password_rules(pw := _password(args))
             auth.manage(engine, actor, "user_add", auth.create_user, args.name, pw, args.role, ids,
-                        display_name=args.display_name)
+                        display_name=args.display_name,
+                        township_ids=tids if args.role != "clerk" else ())
             print(f"added {args.name} ({args.role})")
         elif args.action in ("disable", "enable"):
             auth.manage(engine, actor, f"user_{args.action}", auth.set_disabled, args.name,

@@ -79,6 +79,8 @@ batch_change = sa.Table(
     sa.Column("table_name", sa.String(40), nullable=False),
     sa.Column("row_id", sa.Integer, nullable=False),
     sa.Column("before", sa.Text),
+    # the batches that wrote a row (the completeness board's first cover, undo's later-batch check)
+    sa.Index("ix_batch_change_row", "table_name", "row_id"),
 )
 
 village = sa.Table(
@@ -226,6 +228,23 @@ suggestion = sa.Table(
     sa.Index("ix_suggestion_referred", "referred_on"),
 )
 
+# A zero report (零报告): the village's clerk says a ledger of this kind has no rows for a month
+# ("本月无矛盾纠纷"). It is filed as a batch like any upload (who, when, undone by undo_batch);
+# ``month`` is "YYYY-MM"; ``kind`` a ledger kind of loaders.spec.LEDGER_KINDS (no CHECK: a new
+# ledger kind joins without a migration). Rows uploaded later for the month withdraw it (the
+# upload's batch_change keeps it, so undoing that upload brings it back).
+zero_report = sa.Table(
+    "zero_report", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("village_id", sa.Integer, sa.ForeignKey("village.id"), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("month", sa.String(7), nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("import_batch.id"), nullable=False),
+    sa.UniqueConstraint("village_id", "kind", "month", name="uq_zero_report_village_kind_month"),
+    sa.CheckConstraint("length(month) = 7", name="month"),
+    sa.Index("ix_zero_report_month", "month", "kind"),
+)
+
 app_user = sa.Table(
     "app_user", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
@@ -247,6 +266,16 @@ user_scope = sa.Table(
     sa.Column("user_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="CASCADE"),
               primary_key=True),
     sa.Column("village_id", sa.Integer, sa.ForeignKey("village.id", ondelete="CASCADE"),
+              primary_key=True),
+)
+
+# A leader's or admin's township scope (a township leader / township administrator): a row per
+# township; a leader or admin without rows acts for the whole county. Clerks: user_scope.
+user_township = sa.Table(
+    "user_township", metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("township_id", sa.Integer, sa.ForeignKey("township.id", ondelete="CASCADE"),
               primary_key=True),
 )
 

@@ -56,17 +56,32 @@ def monthly(conn, period: Period, village_ids=None, parts: list[Period] | None =
 
 
 def by_village(conn, period: Period, village_ids=None) -> dict:
-    """Resolution rate per village, best first (undefined last), and the township figure."""
+    """Resolution rate per village ranked by the registry's rule (``ranking.ranks``: best first,
+    villages with fewer than SMALL_N cases marked ``small`` and after the others, undefined
+    last), with its rank, and the township figure."""
+    from dashboard.queries import ranking
     r = metrics.compute(conn, period, village_ids)
     names = {v["id"]: v["name"] for v in summary.villages(conn)}
     keys = ("disputes_total", "disputes_resolved", "resolution_rate", "resolved_within_village_rate",
-            "median_days_to_resolve", "overdue_open", "disputes_per_100_households")
-    df = pd.DataFrame([{"village_id": vid, "village": names[vid], **{k: m[k] for k in keys}}
-                       for vid, m in r["villages"].items()],
-                      columns=["village_id", "village", *keys])
-    df = df.sort_values(["resolution_rate", "disputes_total"], ascending=[False, False],
-                        na_position="last", kind="stable").reset_index(drop=True)
+            "median_days_to_resolve", "backlog_open", "backlog_overdue", "disputes_per_100_households")
+    rk = ranking.ranks(r["villages"], "resolution_rate")
+    order = metrics.rank_order(r["villages"], "resolution_rate")
+    df = pd.DataFrame([{"rank": rk[vid][0], "village_id": vid, "village": names[vid],
+                        **{k: r["villages"][vid][k] for k in keys}, "small": rk[vid][1]}
+                       for vid in order],
+                      columns=["rank", "village_id", "village", *keys, "small"])
+    df["rank"] = df["rank"].astype("Int64")
     return {"villages": df, "township": r["township"]}
+
+
+def village_table(df: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """by_village()'s frame with the resolution rate's light and the small-number note (text)."""
+    from dashboard.i18n import t
+    from dashboard import targets
+    out = df.copy()
+    out["light"] = [targets.symbol(targets.light("resolution_rate", v), lang) for v in df["resolution_rate"]]
+    out["note"] = [t("ranking.small_mark", lang, n=metrics.SMALL_N) if s else "" for s in df["small"]]
+    return out
 
 
 def levels(conn, period: Period, village_ids=None) -> pd.DataFrame:
@@ -185,12 +200,14 @@ KPIS = ("disputes_total", "disputes_resolved", "disputes_resolved_in_period", "r
         "backlog_open", "backlog_overdue", "disputes_per_100_households")
 MONTHLY_SPEC = [("month", "col.month", "text"), ("received", "disputes_total", None),
                 ("resolved", "disputes_resolved_in_period", None), ("rate", "charts.month_rate", "rate")]
-VILLAGE_SPEC = [("village", "col.village", "text"), ("disputes_total", "disputes_total", None),
+VILLAGE_SPEC = [("rank", "col.rank", "count"), ("village", "col.village", "text"),
+                ("disputes_total", "disputes_total", None),
                 ("disputes_resolved", "disputes_resolved", None),
-                ("resolution_rate", "resolution_rate", None),
+                ("resolution_rate", "resolution_rate", None), ("light", "ranking.light_col", "text"),
+                ("note", "ranking.note_col", "text"),
                 ("resolved_within_village_rate", "resolved_within_village_rate", None),
                 ("median_days_to_resolve", "median_days_to_resolve", None),
-                ("overdue_open", "overdue_open", None),
+                ("backlog_open", "backlog_open", None), ("backlog_overdue", "backlog_overdue", None),
                 ("disputes_per_100_households", "disputes_per_100_households", None)]
 LEVEL_SPEC = [("village", "col.village", "text"),
               *[(f"level_{lv}", f"enum.level.{lv}", "count") for lv in LEVELS],

@@ -64,17 +64,34 @@ def assemble(shapes_: dict, values_: dict, metric_key: str, points: pd.DataFrame
     vals = values_["villages"]
     villages["value"] = [vals.get(i, {}).get(metric_key) for i in villages["id"]]
     villages["grids"] = [vals.get(i, {}).get("grids") for i in villages["id"]]
+    villages["rank"] = _ranks(vals, villages["id"], metric_key)
+    den = metrics.METRICS[metric_key].denominator if metrics.METRICS[metric_key].kind == "rate" else None
+    villages["den"] = [vals.get(i, {}).get(den) if den else None for i in villages["id"]]
     if grid_metric(metric_key):
         gvals = values_["grids"]
         if gvals is None:
             raise ValueError("grid values are needed for a grid-level metric")
         grids["value"] = [gvals.get(i, {}).get(metric_key) for i in grids["id"]]
+        grids["rank"] = _ranks(gvals, grids["id"], metric_key)
+        grids["den"] = [gvals.get(i, {}).get(den) if den else None for i in grids["id"]]
     else:
         grids["value"] = None
+        grids["rank"] = None
+        grids["den"] = None
     for df in (villages, grids):
         df["value"] = df["value"].astype(object).where(df["value"].notna(), None)
     return {"metric": metric_key, "villages": villages, "grids": grids,
             "points": _no_points() if points is None else points}
+
+
+def _ranks(vals, ids, metric_key: str) -> list:
+    """The tooltip's rank of each id among those drawn, by the registry's rule (queries.ranking:
+    a rate over fewer than SMALL_N cases ranks after the others); None for no value, or for a
+    figure without a better direction ranked by size as before (largest first)."""
+    from dashboard.queries import ranking
+    rows = {int(i): vals[int(i)] for i in ids if int(i) in vals}
+    rk = ranking.ranks(rows, metric_key)
+    return pd.array([rk.get(int(i), (None, False))[0] for i in ids], dtype="Int64")
 
 
 def _no_points() -> pd.DataFrame:

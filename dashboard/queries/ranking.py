@@ -16,6 +16,32 @@ from dashboard import metrics, settings
 from dashboard.periods import Period
 from dashboard.queries import summary
 
+# The small-number rule of the registry (metrics.small, metrics.rank_order): a rate over fewer
+# than SMALL_N cases is marked and ranked after the others. The index rests on this rate's cases:
+# a village whose resolution rate is over fewer than SMALL_N disputes is marked, ranked after the
+# others, and on neither the red nor the black list.
+INDEX_CASES = "resolution_rate"
+
+
+def ranks(rows, key: str) -> dict:
+    """{id: (rank or None, small)} of ``rows`` ({id: {metric: value}}) by ``key`` in its better
+    direction, in the registry's order (``metrics.rank_order``): undefined values unranked, rates
+    over fewer than SMALL_N cases (``metrics.small``) after the others; equal values (and the same
+    small mark) share a rank. The one rank rule of the 红黑榜, the village tables, the village
+    profile, the deck and the map's tooltips."""
+    order = metrics.rank_order(rows, key)
+    out, prev, rank = {}, None, 0
+    for pos, i in enumerate(order, start=1):
+        v = rows[i].get(key)
+        small = metrics.small(key, rows[i])
+        if v is None or v != v:
+            out[i] = (None, small)
+            continue
+        if (small, v) != prev:
+            rank, prev = pos, (small, v)
+        out[i] = (rank, small)
+    return out
+
 
 def load_weights(path: str | Path | None = None) -> dict:
     """{"weights": {metric: weight}, "red_black_size": n}; checked against the registry."""
@@ -72,6 +98,9 @@ def index(conn, period: Period, village_ids=None, weights: dict | None = None) -
     """The ranking: rank, village_id, village, index, then each weighted metric's value and score.
 
     Sorted by index (best first; villages without any defined metric last); ties share a rank.
+    The small-number rule: a village with fewer than SMALL_N disputes (``small``, the rule of
+    ``metrics.small`` on INDEX_CASES) ranks after every other one; ``disputes_total`` and
+    ``resolution_rate`` stand beside the index (a rate beside its count).
     """
     weights = weights or load_weights()
     w = weights["weights"]
@@ -80,23 +109,38 @@ def index(conn, period: Period, village_ids=None, weights: dict | None = None) -
     sc = scores(r["villages"], w)
     rows = []
     for vid, m in r["villages"].items():
-        row = {"village_id": vid, "village": names[vid], "index": sc[vid]["index"]}
+        row = {"village_id": vid, "village": names[vid], "index": sc[vid]["index"],
+               "small": metrics.small(INDEX_CASES, m), "disputes_total": m["disputes_total"],
+               "resolution_rate": m["resolution_rate"]}
         for k in w:
             row[k] = m[k]
             row[f"score_{k}"] = sc[vid]["scores"][k]
         rows.append(row)
-    cols = ["village_id", "village", "index", *[c for k in w for c in (k, f"score_{k}")]]
+    cols = ["village_id", "village", "index", "small", "disputes_total", "resolution_rate",
+            *[c for k in w for c in (k, f"score_{k}") if c not in ("disputes_total", "resolution_rate")]]
     df = pd.DataFrame(rows, columns=cols)
-    df = df.sort_values(["index", "village"], ascending=[False, True], na_position="last",
+    df["small"] = df["small"].astype(bool)
+    df = df.sort_values(["small", "index", "village"], ascending=[True, False, True], na_position="last",
                         kind="stable").reset_index(drop=True)
+    df = df.sort_values("index", key=lambda s: s.isna(), kind="stable").reset_index(drop=True)
     # astype: with no village scored the column is all None (object) and cannot round
-    df.insert(0, "rank", df["index"].astype("float64").round(6).rank(method="min", ascending=False).astype("Int64"))
+    key = df["index"].astype("float64").round(6)
+    rank, prev, out = 0, None, []
+    for pos, (small, k) in enumerate(zip(df["small"], key), start=1):   # ties share a rank
+        if k != k:
+            out.append(None)
+            continue
+        if (small, k) != prev:
+            rank, prev = pos, (small, k)
+        out.append(rank)
+    df.insert(0, "rank", pd.array(out, dtype="Int64"))
     return df
 
 
 def red_black(df: pd.DataFrame, n: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(红榜 the n best, 黑榜 the n worst, worst first) from index(); never the same village twice."""
-    ranked = df[df["index"].notna()]
+    """(红榜 the n best, 黑榜 the n worst, worst first) from index(); never the same village twice.
+    Villages marked small (fewer than SMALL_N disputes, ``INDEX_CASES``) are on neither list."""
+    ranked = df[df["index"].notna() & ~df["small"].astype(bool)] if "small" in df else df[df["index"].notna()]
     n = max(0, min(n, len(ranked) // 2))
     return ranked.head(n).reset_index(drop=True), ranked.tail(n).iloc[::-1].reset_index(drop=True)
 
@@ -111,9 +155,27 @@ def rank_of(df: pd.DataFrame, village_id: int) -> tuple[int | None, int]:
 
 
 def spec(weights: dict) -> list[tuple]:
-    """Columns of the ranking table (fmt.frame): rank, village, index, each weighted metric."""
+    """Columns of the ranking table (fmt.frame): rank, village, index, the cases and resolution
+    rate (the rate beside its count) with its light, then each weighted metric."""
     return [("rank", "col.rank", "count"), ("village", "col.village", "text"),
-            ("index", "col.index", "score"), *[(k, k, None) for k in weights["weights"]]]
+            ("index", "col.index", "score"), ("disputes_total", "disputes_total", None),
+            ("resolution_rate", "resolution_rate", None), ("light", "ranking.light_col", "text"),
+            ("note", "ranking.note_col", "text"),
+            *[(k, k, None) for k in weights["weights"] if k not in ("disputes_total", "resolution_rate")]]
+
+
+LIST_COLUMNS = 7   # the 红黑榜 tables: rank … note (spec()[:LIST_COLUMNS])
+
+
+def with_marks(df: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """index() with the resolution rate's traffic light (dashboard.targets, as on the cards) and
+    the small-number mark as text columns ``light`` and ``note``."""
+    from dashboard import targets
+    from dashboard.i18n import t
+    out = df.copy()
+    out["light"] = [targets.symbol(targets.light(INDEX_CASES, v), lang) for v in df["resolution_rate"]]
+    out["note"] = [t("ranking.small_mark", lang, n=metrics.SMALL_N) if s else "" for s in df["small"]]
+    return out
 
 
 WEIGHT_SPEC = [("metric", "col.metric", "text"), ("direction", "col.direction", "direction"),

@@ -40,15 +40,16 @@ def resolve_id(conn, value) -> int | None:
     return found
 
 
-def rank_among(values: dict[int, dict], key: str, village_id: int) -> tuple[int | None, int]:
-    """(rank, villages ranked) of a village by one metric in its better direction; ties share."""
+def rank_among(values: dict[int, dict], key: str, village_id: int) -> tuple[int | None, int, bool]:
+    """(rank, villages ranked, small) of a village by one metric in its better direction, by the
+    registry's rule (``ranking.ranks``: a rate over fewer than SMALL_N cases is marked and ranks
+    after the others); ties share. Neutral figures are not ranked."""
     m = metrics.METRICS[key]
-    vals = {vid: v[key] for vid, v in values.items() if v.get(key) is not None}
-    if village_id not in vals or m.direction == "neutral":
-        return None, len(vals)
-    x = vals[village_id]
-    better = sum(1 for y in vals.values() if (y < x if m.direction == "lower" else y > x))
-    return better + 1, len(vals)
+    ranked = sum(1 for v in values.values() if v.get(key) is not None)
+    if village_id not in values or m.direction == "neutral":
+        return None, ranked, False
+    rank, small = ranking.ranks(values, key)[village_id]
+    return rank, ranked, small
 
 
 def profile(conn, village_id: int, period: Period, lang: str = "zh") -> dict:
@@ -67,15 +68,15 @@ def profile(conn, village_id: int, period: Period, lang: str = "zh") -> dict:
     for topic, keys in PROFILE.items():
         for k in keys:
             kind = metrics.METRICS[k].kind
-            rank, ranked = rank_among(r["villages"], k, village_id)
+            rank, ranked, small = rank_among(r["villages"], k, village_id)
             avg = (town[k] / n if n and town[k] is not None else None) if kind in COUNT_KINDS else None
             rows.append(dict(topic=topic, key=k, value=mine[k],
                              township=town[k] if kind not in COUNT_KINDS else None,
-                             avg_per_village=avg, rank=rank, ranked=ranked,
+                             avg_per_village=avg, rank=rank, ranked=ranked, small=small,
                              mom=None if k in FACTS else metrics.change(k, mine[k], prev[k]),
                              yoy=None if k in FACTS else metrics.change(k, mine[k], ago[k])))
     table = pd.DataFrame(rows, columns=["topic", "key", "value", "township", "avg_per_village",
-                                        "rank", "ranked", "mom", "yoy"])
+                                        "rank", "ranked", "small", "mom", "yoy"])
     idx = ranking.index(conn, period)
     rank, ranked = ranking.rank_of(idx, village_id)
     row = idx[idx["village_id"] == village_id]
@@ -135,7 +136,7 @@ GRID_KEYS = ("households", "grid_workers", "households_per_grid_worker", "disput
 GRID_SPEC = [("code", "col.grid_code", "text"), ("grid", "col.grid", "text"),
              *[(k, k, None) for k in GRID_KEYS]]
 TREND_SPEC = [("month", "col.month", "text"), ("received", "disputes_total", None),
-              ("resolved", "disputes_resolved", None), ("rate", "charts.month_rate", "rate"),
+              ("resolved", "disputes_resolved_in_period", None), ("rate", "charts.month_rate", "rate"),
               ("activities", "volunteer_activities", None), ("hours", "volunteer_hours", None),
               ("visits", "rep_visits", None), ("suggestions", "suggestions_collected", None)]
 
@@ -162,6 +163,8 @@ def table_for_display(table: pd.DataFrame, lang: str = "zh", export: bool = Fals
             yoy = format_change(r.key, None if fmt.is_none(r.yoy) else r.yoy, lang)
         unit = "%" if m.kind == "rate" else m.unit(lang)
         rank = "" if fmt.is_none(r.rank) else t("village.rank_of", lang, rank=int(r.rank), n=int(r.ranked))
+        if rank and r.small:   # the small-number rule: marked, ranked after the others
+            rank += t("village.rank_small", lang, n=metrics.SMALL_N)
         rows.append({t("col.topic", lang): t(f"village.topic_{r.topic}", lang),
                      t("col.metric", lang): f"{m.name(lang)}（{unit}）" if lang == "zh" else f"{m.name(lang)} ({unit})",
                      t("village.col_value", lang): val,

@@ -11,7 +11,6 @@ from dashboard.i18n import scope, t
 from dashboard.periods import Period
 
 MAX_NAMED = 3          # villages named before "等N个"
-MIN_CASES = 3          # fewer disputes than this: a village's rate is not named (2 cases make 50 %)
 BIG_CHANGE = 0.10      # a headline count changing by 10 % or more is one of "the biggest changes"
 FLAT = 0.0005          # a change smaller than 0.05 percentage point (or 0.05%) reads as 持平
 
@@ -42,16 +41,21 @@ def _rel_change(change, prev_word: str, lang: str) -> str:
 
 def below_average(r: dict, names: dict) -> list[tuple[str, float]]:
     """Villages whose resolution rate is below the township's, biggest problem first: most
-    unresolved cases, then lowest rate. A village with fewer than MIN_CASES cases is left out
-    (2 cases and 1 resolved is 50 %, but no leader's headline)."""
+    unresolved cases, then lowest rate. A rate over fewer than SMALL_N cases (the registry's
+    small-number rule, ``metrics.small``) is left out (2 cases and 1 resolved is 50 %, but no
+    leader's headline)."""
     avg = r["township"]["resolution_rate"]
     if avg is None:
         return []
     rows = [(-(m["disputes_total"] - m["disputes_resolved"]), m["resolution_rate"], names[vid])
             for vid, m in r["villages"].items()
             if m["resolution_rate"] is not None and m["resolution_rate"] < avg
-            and m["disputes_total"] >= MIN_CASES]
+            and not metrics.small("resolution_rate", m)]
     return [(n, v) for _, v, n in sorted(rows)]
+
+
+def _cases(r: dict, names: dict) -> dict:
+    return {names[vid]: m["disputes_total"] for vid, m in r["villages"].items()}
 
 
 def _named(items: list[str], lang: str) -> str:
@@ -111,8 +115,9 @@ def briefing_from(r: dict, period: Period, names: dict, lang: str = "zh", target
             s += _rate_change(yoy["resolution_rate"], "", lang, "rate_yoy")
         low = below_average(r, names)
         if low and len(r["villages"]) > 1:
-            shown = sep.join(t("meeting.brief_village_rate", lang, name=n, rate=fmt.pct(v))
-                             for n, v in low[:MAX_NAMED])
+            cases = _cases(r, names)
+            shown = sep.join(t("meeting.brief_village_rate", lang, name=n, rate=fmt.pct(v),
+                               cases=fmt.num(cases[n])) for n, v in low[:MAX_NAMED])
             more = t("meeting.brief_and_more", lang, n=len(low)) if len(low) > MAX_NAMED else ""
             s += t("meeting.brief_below_avg", lang, villages=shown, more=more,
                    avg=fmt.pct(tw["resolution_rate"]), scope=where)
@@ -162,7 +167,7 @@ def briefing_from(r: dict, period: Period, names: dict, lang: str = "zh", target
     # most unresolved first, as below_average
     below = sorted((m["disputes_resolved"] - m["disputes_total"], m["resolution_rate"], names[v])
                    for v, m in vs.items()
-                   if target is not None and m["disputes_total"] >= MIN_CASES
+                   if target is not None and not metrics.small("resolution_rate", m)
                    and metrics.meets_target("resolution_rate", m["resolution_rate"], target) is False)
     if below:
         steps.append(t("meeting.brief_step_below", lang, villages=_named([n for *_, n in below], lang),

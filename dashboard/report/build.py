@@ -140,32 +140,38 @@ def with_map_image(deck: Deck, image: MapImage) -> Deck:
 
 
 def _ranking_order(conn, period: Period, ids) -> list[tuple]:
-    """[(rank, village_id, index or None)] best first: the governance index's ranking (ties share a rank)."""
+    """[(rank, village_id, index or None, small)] best first: the governance index's ranking
+    (ties share a rank; fewer than SMALL_N cases marked small and ranked after the others)."""
     from dashboard.queries import ranking
     df = ranking.index(conn, period, ids)
-    return [(None if fmt.is_none(rk) or rk is None else int(rk), int(vid), None if fmt.is_none(ix) else ix)
-            for rk, vid, ix in zip(df["rank"].astype(object), df["village_id"], df["index"])]
+    return [(None if fmt.is_none(rk) or rk is None else int(rk), int(vid), None if fmt.is_none(ix) else ix,
+             bool(sm)) for rk, vid, ix, sm in zip(df["rank"].astype(object), df["village_id"], df["index"],
+                                                  df["small"])]
 
 
 def _ranking_slide(conn, period: Period, ids, lang: str, target: float, villages: dict, names: dict,
                    label: str) -> Slide:
     order = _ranking_order(conn, period, ids)
     cols = [t("meeting.col_rank", lang), t("overview.col_village", lang), t("meeting.col_index", lang)]
-    cols += [_with_unit(k, lang) for k in RANKING_METRICS]
+    cols += [_with_unit(k, lang) for k in RANKING_METRICS] + [t("ranking.note_col", lang)]
     rows, raw, low = [], [], []
-    for i, (rank, vid, idx) in enumerate(order):
+    mark = t("ranking.small_mark", lang, n=metrics.SMALL_N)
+    for i, (rank, vid, idx, small) in enumerate(order):
         m = villages[vid]
         text = [fmt.NONE if rank is None else str(rank), names[vid], fmt.num(idx, 1)]
         nums = [rank, names[vid], None if idx is None else round(idx, 1)]
-        text += [fmt.value(m[k], metrics.METRICS[k].kind) for k in RANKING_METRICS]
-        nums += [_number(m[k], metrics.METRICS[k].kind) for k in RANKING_METRICS]
+        text += [fmt.value(m[k], metrics.METRICS[k].kind) for k in RANKING_METRICS] + [mark if small else ""]
+        nums += [_number(m[k], metrics.METRICS[k].kind) for k in RANKING_METRICS] + [mark if small else None]
         rows.append(text)
         raw.append(nums)
         if metrics.meets_target("resolution_rate", m["resolution_rate"], target) is False:
             low.append(i)
     note = t("meeting.ranking_note", lang, metric=_m("resolution_rate", lang), target=fmt.pct(target))
-    return Slide("ranking", t("meeting.slide_ranking", lang), label, lines=[note],
-                 table=Table(cols, rows, [True, False] + [True] * (len(cols) - 2), low, raw))
+    lines = [note]
+    if any(o[3] for o in order):
+        lines.append(t("ranking.small_note", lang, n=metrics.SMALL_N, k=sum(1 for o in order if o[3])))
+    return Slide("ranking", t("meeting.slide_ranking", lang), label, lines=lines,
+                 table=Table(cols, rows, [True, False] + [True] * (len(cols) - 3) + [False], low, raw))
 
 
 def disputes_chart(conn, period: Period, ids, lang: str, sl: list[Period] | None = None,
@@ -199,6 +205,40 @@ def _supervision_slide(conn, period: Period, ids, lang: str, label: str, count: 
                  table=Table(cols, rows, [kind == "count" for _, _, kind in spec], [], raw))
 
 
+def _completeness_slide(conn, period: Period, ids, lang: str) -> Slide:
+    """报送情况 of the month the period ends in (or the latest month already due): one line of
+    counts and the missing ones, and a table of the villages with a missing or late ledger
+    (at most a slide's rows; the rest are counted in the line)."""
+    from dashboard import settings
+    from dashboard.queries import completeness as C
+    from loaders.zero import month_label
+    month = min(C.month_of(period.end), C.last_due_month())
+    bd = C.board(conn, [month], ids)
+    lines = [C.summary_line(bd, month, lang)]
+    rows_for = C.attention(bd, month)
+    title = t("completeness.slide", lang)
+    sub = month_label(month, lang)
+    if not rows_for:
+        return Slide("completeness", title, sub, lines=lines + C.lines(bd, month, lang))
+    shown = rows_for[:settings.SLIDE_TABLE_ROWS]
+    # a number first, the name second: the exporters' table layout (a narrow first column)
+    cols = [t("completeness.col_no", lang), t("completeness.col_village", lang)] + \
+        [t(f"loader.kind.{k}", lang) for k in bd.kinds]
+    rows, raw, marked = [], [], []
+    for i, (vid, name) in enumerate(shown):
+        cells = [bd.cell(vid, k, month) for k in bd.kinds]
+        words = [t(f"completeness.status_{c.status}", lang)
+                 + (f"（{t('completeness.timing_' + c.timing, lang)}）" if c.timing == "late" else "")
+                 for c in cells]
+        rows.append([str(i + 1), name, *words])
+        raw.append([i + 1, name, *words])
+        if any(c.status == "missing" for c in cells):
+            marked.append(i)
+    lines.append(t("completeness.slide_table_note", lang, month=sub))
+    return Slide("completeness", title, sub, lines=[" ".join(lines)],
+                 table=Table(cols, rows, [True] + [False] * (len(cols) - 1), marked, raw))
+
+
 SCOPE_LISTED = 6   # up to this many villages are named on the cover; more are counted
 
 
@@ -207,6 +247,8 @@ def _village_filter_text(conn, village_ids, lang: str) -> str:
     everyone = summary.villages(conn)
     if village_ids is None:
         return t("meeting.scope_all", lang, all=t("filter.all_villages", lang), n=len(everyone))
+    if summary.whole_townships(conn, village_ids):   # a township's deck: all of its villages
+        return t("meeting.scope_all", lang, all=t("filter.all_villages", lang), n=len(set(village_ids)))
     names = {v["id"]: v["name"] for v in everyone}
     chosen = [v["name"] for v in everyone if v["id"] in set(village_ids)]
     sep = "、" if lang == "zh" else ", "
@@ -215,16 +257,28 @@ def _village_filter_text(conn, village_ids, lang: str) -> str:
     return t("meeting.scope_some", lang, names=sep.join(chosen[:3]), n=len(chosen), total=len(names))
 
 
+def quality_note(conn, period: Period, village_ids, lang: str) -> str:
+    """The speaker note counting the data-quality flags (dashboard.quality); figures unchanged."""
+    from dashboard import quality
+    n = 0 if village_ids is not None and not village_ids else quality.count(conn, period, village_ids)
+    return t("quality.deck_note", lang, n=n) if n else t("quality.deck_note_none", lang)
+
+
 def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target: float = 0.9, *,
                preparer: str = "", unit: str = "", with_map: bool = True, defer_map: bool = False,
-               now: datetime | None = None) -> Deck:
+               now: datetime | None = None, flag_villages="deck") -> Deck:
     """The meeting report for a period and a set of villages (None = all), in slide order.
+
+    flag_villages: the villages whose data-quality flags are counted in the title slide's speaker
+    notes ("deck": the deck's own villages; pass quality.visible_villages(user, ids) for a viewer).
 
     defer_map: leave the map slide's picture out (``map`` None) — drawing it takes seconds
     (a headless Chromium); ``with_map_image(deck, map_image(...))`` adds it when needed.
     """
     ids = None if village_ids is None else tuple(sorted(set(village_ids)))
-    town = summary.township(conn) or {"name": ""}
+    town = summary.township_of(conn, ids) or (
+        {"name": t("scope.county", lang)} if len(summary.townships(conn)) > 1 else
+        summary.township(conn) or {"name": ""})
     r = metrics.with_changes(conn, period, ids)
     tw = r["township"]
     vill = {v["id"]: v for v in summary.villages(conn)}
@@ -248,7 +302,8 @@ def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target:
         t("meeting.line_scope", lang, villages=deck.filters),
         t("meeting.line_unit", lang, unit=deck.unit),
         t("meeting.line_generated", lang, when=now.strftime("%Y-%m-%d %H:%M")),
-    ] + ([t("meeting.line_demo", lang)] if deck.demo else [])))
+    ] + ([t("meeting.line_demo", lang)] if deck.demo else []),
+        notes=[quality_note(conn, period, ids if flag_villages == "deck" else flag_villages, lang)]))
 
     # 2 KPIs with 环比 / 同比
     kp = []
@@ -333,6 +388,9 @@ def build_deck(conn, period: Period, village_ids=None, lang: str = "zh", target:
 
     # 7b the 督办 list at the period's end: the oldest cases and the count
     deck.slides.append(_supervision_slide(conn, period, ids, lang, label, tw["backlog_overdue"]))
+
+    # 7c 报送情况: who has not reported the period's last month, who reported it late
+    deck.slides.append(_completeness_slide(conn, period, ids, lang))
 
     # 8 alerts
     al = overview.alerts(conn, period, ids, target, lang)

@@ -13,8 +13,8 @@ from datetime import datetime
 
 from dashboard.periods import Period
 
-SLIDE_KINDS = ("title", "kpis", "disputes", "volunteers", "visits", "map", "ranking", "alerts",
-               "briefing")
+SLIDE_KINDS = ("title", "kpis", "disputes", "volunteers", "visits", "map", "ranking", "supervision",
+               "completeness", "alerts", "briefing")
 
 
 @dataclass
@@ -75,6 +75,7 @@ class Slide:
     charts: list[Chart] = field(default_factory=list)
     table: Table | None = None
     map: MapImage | None = None
+    notes: list[str] = field(default_factory=list)      # speaker notes only, never on the slide
 
 
 @dataclass

@@ -132,13 +132,18 @@ def _frame(prs, deck: Deck, s: Slide, number: int, total: int, title: str | None
     _text(slide, W - Inches(2.5), H - Inches(0.45), Inches(2), Inches(0.35), f"{number} / {total}", 11,
           False, GREY, PP_ALIGN.RIGHT)
     _demo_mark(slide, deck)
-    if s.lines:  # speaker notes: the slide's sentences, for the presenter's view
+    _notes(slide, s)
+    return slide
+
+
+def _notes(slide, s: Slide) -> None:
+    """Speaker notes: the slide's sentences and its notes (the data-quality count), for the presenter."""
+    if s.lines or s.notes:
         notes = slide.notes_slide.notes_text_frame
-        notes.text = "\n".join(s.lines)
+        notes.text = "\n".join([*s.lines, *s.notes])
         for p in notes.paragraphs:
             for r in p.runs:
                 style(r.font, 14)
-    return slide
 
 
 def add_chart(slide, c: Chart, x, y, w, h):
@@ -271,6 +276,7 @@ def _title_slide(prs, deck: Deck, s: Slide):
     # 16 pt: six lines (seven with 演示数据, the 数据截至 line wraps) fit above the footer
     _text(slide, Inches(2.5), Inches(4.2), W - Inches(5), Inches(2.8), s.lines, 16, False, DARK, space=8)
     _demo_mark(slide, deck)
+    _notes(slide, s)
 
 
 def _kpi_slide(prs, deck, s, number, total):

@@ -21,6 +21,7 @@ password and the cookie) and ``user`` (the user dict pages read through
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from urllib.parse import quote, urlencode
 
@@ -39,6 +40,7 @@ CLEAR_COOKIE_KEY = "auth_clear_cookie"
 USER_KEY = "user"
 NOTICE_KEY = "auth_notice"
 ERROR_KEY = "auth_error"
+CHECKED_KEY = "_auth_checked_this_run"
 LOGIN_PAGE = "pages/login.py"
 HOME_PAGE = "pages/overview.py"
 
@@ -73,6 +75,12 @@ def _token() -> str | None:
         st.session_state.pop(TOKEN_KEY, None)       # a session id must never carry a login
         return st.context.cookies.get(web.LOGIN_COOKIE)
     return st.session_state.get(TOKEN_KEY)
+
+
+def session_token() -> str | None:
+    """This session's login token (the cookie's in a browser), for checks made outside the
+    script run (a download made at its click: dashboard.ui.downloads)."""
+    return _token()
 
 
 def _source() -> str:
@@ -123,10 +131,25 @@ def guard_page() -> None:
     renders anything (``ui.page_header`` and ``ui.filters``, which every page calls
     first, are the places), so no page renders for someone without a session.
     """
+    if st.session_state.get(CHECKED_KEY) is True:
+        return              # app.py checked this very run's login before running the page
     if _valid_user() is None and auth_enabled():
         st.session_state.pop(USER_KEY, None)
         login_page()
         st.stop()
+
+
+@contextmanager
+def checked_this_run():
+    """Around ``page.run()`` in app.py, after :func:`require_login` let the run through: the
+    page's :func:`guard_page` skips a second and third database check of the same login in the
+    same run. The mark is removed however the page ends (a rerun or stop is an exception too),
+    so a page that Streamlit runs without app.py always checks for itself."""
+    st.session_state[CHECKED_KEY] = True
+    try:
+        yield
+    finally:
+        st.session_state.pop(CHECKED_KEY, None)
 
 
 def account_pages(sections: dict) -> dict:
@@ -277,8 +300,9 @@ def table(df: pd.DataFrame) -> None:
 
 
 def village_picker(key: str) -> list[int]:
-    """A multiselect of villages by name (names are unique in a township); returns their ids."""
-    ids = {name: vid for vid, name in ui.village_names().items()}
+    """A multiselect of villages by name (a name repeated across townships carries its
+    township's name); returns their ids."""
+    ids = ui.village_labels(ui.visible_villages(township_id=ui.chosen_township_id()))
     chosen = st.multiselect(ui.t("admin.villages"), list(ids), key=key)
     return sorted(ids[n] for n in chosen if n in ids)
 

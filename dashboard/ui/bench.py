@@ -124,10 +124,13 @@ def _claim(port: int, ticket: str, xsrf: str) -> str:
     return r.getheader("Set-Cookie").split(";", 1)[0]
 
 
-async def ws_login_session(port: int, username: str, password: str, repeats: int = 3):
+async def ws_login_session(port: int, username: str, password: str, repeats: int = 3,
+                           before_repeats=None):
     """One browser-less user: the login form over the WebSocket, the ticket traded for the
     cookie over HTTP, a new WebSocket with the cookie (what the page's reload does), the
-    overview, then ``repeats`` more views of it (reruns, as a click does).
+    overview, then ``repeats`` more views of it (reruns, as a click does). ``before_repeats``:
+    an async callable awaited between the first page and the repeat views (the bench makes
+    every user wait there until all have logged in, so the two phases can be timed apart).
 
     Returns (seconds login + first page, [seconds per repeat view], exceptions shown).
     """
@@ -164,6 +167,8 @@ async def ws_login_session(port: int, username: str, password: str, repeats: int
         if any(e.WhichOneof("type") == "text_input" and e.text_input.type == e.text_input.PASSWORD
                for e in elements):
             raise RuntimeError(f"{username}: still on the login page after the cookie")
+        if before_repeats is not None:
+            await before_repeats()
         repeat = []
         for _ in range(repeats):
             t1 = time.perf_counter()

@@ -64,6 +64,26 @@ def cached(fn):
     return call
 
 
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _shared(url: str, ver: str, name: str, key: tuple, _make):
+    return _make()
+
+
+def shared(name: str, *key):
+    """``shared(name, *key)(make)``: what ``make()`` returns, built once for every session per
+    (database, data version, name, key) and handed out as the same object, never copied
+    (st.cache_resource). For what is costly to build *and* to copy: plotly figures, display
+    frames. ``key`` must name everything the value depends on besides the data: the filter
+    (period and villages: the scope of the figures), the language, the options. Callers never
+    mutate the value (st.plotly_chart and st.dataframe do not). ``make`` reads the data it
+    needs itself (through ``cached`` calls): data read before the version was would be kept
+    under a newer version after a write in between.
+    """
+    def run(make):
+        return _shared(db_url(), version(), name, key, make)
+    return run
+
+
 def current_user() -> dict:
     """The logged-in user: {username, role, village_ids (None = all)}.
 
@@ -100,20 +120,32 @@ def show_error(exc: BaseException) -> None:
 @dataclass(frozen=True)
 class Filters:
     period: periods.Period
-    village_ids: tuple[int, ...] | None   # None = all villages
+    # None = every village of the database; otherwise the villages the figures cover: those
+    # picked, or every village of the chosen township / of the user's scope (never None for a
+    # township-scoped user, so that no query can fall back to the county)
+    village_ids: tuple[int, ...] | None
+    township_id: int | None = None        # the township chosen or fixed (None: several/county)
+    whole: bool = True                    # no villages picked: the whole township / county
 
     @property
     def key(self) -> tuple:
-        return (self.period, self.village_ids)
+        return (self.period, self.village_ids, self.township_id)
 
 
 def _facts(conn):
     from dashboard.queries import summary
     return dict(range=summary.data_range(conn), villages=summary.villages(conn),
-                township=summary.township(conn), demo=summary.is_demo(conn))
+                township=summary.township(conn), townships=summary.townships(conn),
+                demo=summary.is_demo(conn))
 
 
-facts = cached(_facts)
+def facts() -> dict:
+    """Data range, villages, township, demo flag: read at almost every step of a run, so one
+    object shared by every session per data version (st.cache_resource), never copied."""
+    def make():
+        with get_engine(db_url(), create=False).connect() as conn:
+            return _facts(conn)
+    return shared("facts")(make)
 
 
 def guard() -> None:
@@ -157,7 +189,8 @@ def _through_app() -> None:
 
 SELECTION = "_selection"        # the period and villages chosen, shared by every page
 _URL_SEEN = "_selection_url"    # the query string this session last wrote
-URL_PERIOD, URL_VILLAGES = "period", "villages"
+_LABELS = "_village_labels"     # the village filter's {label: id} of this run (for _remember)
+URL_PERIOD, URL_VILLAGES, URL_TOWNSHIP = "period", "villages", "township"
 
 
 def period_from_url(value) -> periods.Period | None:
@@ -194,11 +227,76 @@ def villages_from_url(value, villages: list[dict]) -> tuple[int, ...] | None:
     return tuple(sorted(out)) or None
 
 
+def visible_townships(user: dict | None = None) -> list[dict]:
+    """The townships the user may see (every one for the county), by code."""
+    from dashboard import auth
+    vis = auth.visible_township_ids(current_user() if user is None else user)
+    return [t for t in facts()["townships"] if vis is None or t["id"] in vis]
+
+
+def visible_villages(user: dict | None = None, township_id: int | None = None) -> list[dict]:
+    """The villages the user may see, within ``township_id`` when given."""
+    from dashboard import auth
+    vis = auth.visible_village_ids(current_user() if user is None else user)
+    return [v for v in facts()["villages"] if (vis is None or v["id"] in vis)
+            and (township_id is None or v.get("township_id") == township_id)]
+
+
+def chosen_township_id() -> int | None:
+    """The township of this session's selection (fixed for a one-township user), or None."""
+    tws = visible_townships()
+    if len(tws) == 1:
+        return tws[0]["id"]
+    tid = (st.session_state.get(SELECTION) or {}).get("township")
+    return tid if any(t["id"] == tid for t in tws) else None
+
+
+def out_of_scope(denied: dict) -> None:
+    """A link or filter naming places outside the user's scope: ignored, audited, said once."""
+    from dashboard import auth
+    from dashboard.db.engine import run_write
+    user = current_user()
+    detail = {k: str(v)[:200] for k, v in denied.items()}
+    try:
+        run_write(engine(), lambda c: auth.record(c, user.get("username"), "scope_denied", False,
+                                                  detail))
+    except Exception:  # a read-only database still refuses the place; the log says why
+        _LOG.warning("could not audit an out-of-scope link %s", detail, exc_info=True)
+    st.warning(t("auth.out_of_scope"))
+
+
+def _township_from_url(value, tws: list[dict], all_tws: list[dict]):
+    """(township id or None, False) for a URL's township code; (None, True) for one the user
+    may not see (another township's code, or any unknown token)."""
+    code = str(value or "").strip()
+    if not code:
+        return None, False
+    hit = next((t["id"] for t in tws if str(t["code"]) == code), None)
+    return (hit, False) if hit is not None else (None, True)
+
+
 def _selection(f: dict, default: dict) -> dict:
     """The session's selection; a query string this session did not write itself (a bookmark or a
-    shared link) replaces it. Navigating between pages drops the query string: the selection stays."""
+    shared link) replaces it. Navigating between pages drops the query string: the selection stays.
+    Places outside the user's scope in it are dropped and audited (``scope_denied``)."""
     sel = st.session_state.get(SELECTION) or dict(default, which=dict(default["which"]))
-    incoming = {k: st.query_params.get(k) for k in (URL_PERIOD, URL_VILLAGES) if k in st.query_params}
+    keys = (URL_PERIOD, URL_VILLAGES, URL_TOWNSHIP)
+    incoming = {k: st.query_params.get(k) for k in keys if k in st.query_params}
+    if incoming and incoming != st.session_state.get(_URL_SEEN) and \
+            (URL_TOWNSHIP in incoming or URL_VILLAGES in incoming):
+        tws = visible_townships()
+        tid, bad = _township_from_url(incoming.get(URL_TOWNSHIP), tws, f["townships"])
+        denied = {URL_TOWNSHIP: incoming[URL_TOWNSHIP]} if bad else {}
+        sel = dict(sel, township=tid)
+        if URL_VILLAGES in incoming:
+            mine = visible_villages()
+            ids = villages_from_url(incoming[URL_VILLAGES], mine)
+            anyone = villages_from_url(incoming[URL_VILLAGES], f["villages"]) or ()
+            if set(anyone) - set(ids or ()):
+                denied[URL_VILLAGES] = incoming[URL_VILLAGES]
+            sel["villages"] = ids
+        if denied:
+            out_of_scope(denied)
     if incoming.get(URL_PERIOD) and incoming != st.session_state.get(_URL_SEEN):
         p = period_from_url(incoming[URL_PERIOD])
         first, last = f["range"]
@@ -208,7 +306,7 @@ def _selection(f: dict, default: dict) -> dict:
                 sel["from"], sel["to"] = p.start, p.end
             else:
                 sel["which"][p.kind] = periods.compact(p)
-        sel["villages"] = villages_from_url(incoming.get(URL_VILLAGES), f["villages"])
+        sel["villages"] = villages_from_url(incoming.get(URL_VILLAGES), visible_villages())
     st.session_state[SELECTION] = sel
     return sel
 
@@ -223,8 +321,13 @@ def _remember() -> None:
     for k in ("from", "to"):
         if ss.get(f"period_{k}"):
             sel[k] = ss[f"period_{k}"]
+    if "township_pick" in ss:
+        new = ss["township_pick"] or None
+        if new != sel.get("township"):
+            sel["township"], sel["villages"] = new, None
+            ss.pop("villages", None)
     if "villages" in ss:
-        ids = {v["name"]: v["id"] for v in facts()["villages"]}
+        ids = ss.get(_LABELS) or {}
         sel["villages"] = tuple(sorted(ids[n] for n in ss["villages"] if n in ids)) or None
 
 
@@ -268,25 +371,74 @@ def filters(show_villages: bool = True, key: str = "f") -> Filters:
                                   format_func=lambda s: periods.parse(kind, s).label(lang()),
                                   key=f"period_{kind}", on_change=_remember)
             period = periods.parse(kind, choice)
+        tid = township_choice(sel)
+        mine = visible_villages(township_id=tid)
         village_ids = None
         if show_villages:
-            # names as options (unique within a township); the URL carries codes
-            names = {v["id"]: v["name"] for v in f["villages"]}
+            # names as options (unique within a township; across townships a repeated name
+            # carries its township); the URL carries codes
+            labels = village_labels(mine)
+            names = {i: n for n, i in labels.items()}
+            ss[_LABELS] = labels
             ss["villages"] = [names[i] for i in sel.get("villages") or () if i in names]
-            chosen = st.multiselect(t("filter.villages"), list(names.values()),
+            chosen = st.multiselect(t("filter.villages"), list(labels),
                                     placeholder=t("filter.all_villages"), key="villages",
                                     on_change=_remember)
-            ids = {n: i for i, n in names.items()}
-            village_ids = tuple(sorted(ids[n] for n in chosen if n in ids)) or None
-    _to_url(period, village_ids, f["villages"])
-    return Filters(period, village_ids)
+            village_ids = tuple(sorted(labels[n] for n in chosen if n in labels)) or None
+    whole = village_ids is None
+    if whole and not _covers_all(tid):
+        village_ids = tuple(sorted(v["id"] for v in mine))
+    _to_url(period, None if whole else village_ids, f["villages"], tid)
+    return Filters(period, village_ids, tid, whole)
 
 
-def _to_url(period: periods.Period, village_ids, villages: list[dict]) -> None:
+def _covers_all(township_id: int | None) -> bool:
+    """Whether the user's choice is every village of the database (then village_ids stays None):
+    a county-scoped user with the whole county, or the only township there is."""
+    from dashboard import auth
+    if auth.visible_township_ids(current_user()) is not None:
+        return False
+    return township_id is None or len(facts()["townships"]) <= 1
+
+
+def village_labels(villages: list[dict]) -> dict[str, int]:
+    """{label: id}: the name, with the township's name after it where the name repeats."""
+    seen: dict[str, int] = {}
+    for v in villages:
+        seen[v["name"]] = seen.get(v["name"], 0) + 1
+    town = {tw["id"]: tw["name"] for tw in facts()["townships"]}
+    return {(v["name"] if seen[v["name"]] == 1 else f"{v['name']}（{town.get(v.get('township_id'), '')}）"): v["id"]
+            for v in villages}
+
+
+def township_choice(sel: dict) -> int | None:
+    """The township selector, for those who may see more than one (its value in the URL as the
+    township's code); the one township of everyone else."""
+    tws = visible_townships()
+    if len(tws) <= 1:
+        sel["township"] = tws[0]["id"] if tws else None
+        return sel["township"]
+    from dashboard import auth
+    county = auth.visible_township_ids(current_user()) is None
+    opts = {0: t("filter.whole_county" if county else "filter.all_townships"),
+            **{tw["id"]: tw["name"] for tw in tws}}
+    cur = sel.get("township")
+    st.session_state["township_pick"] = cur if cur in opts else 0
+    tid = st.selectbox(t("filter.township"), list(opts), format_func=opts.get, key="township_pick",
+                       on_change=_remember)
+    sel["township"] = tid or None
+    return tid or None
+
+
+def _to_url(period: periods.Period, village_ids, villages: list[dict],
+            township_id: int | None = None) -> None:
     want = {URL_PERIOD: periods.compact(period)}
+    tws = visible_townships()
+    if township_id is not None and len(tws) > 1:
+        want[URL_TOWNSHIP] = next((str(tw["code"]) for tw in tws if tw["id"] == township_id), "")
     if village_ids:
         want[URL_VILLAGES] = village_tokens(village_ids, villages)
-    for k in (URL_PERIOD, URL_VILLAGES):
+    for k in (URL_PERIOD, URL_TOWNSHIP, URL_VILLAGES):
         if k in want and st.query_params.get(k) != want[k]:
             st.query_params[k] = want[k]
         elif k not in want and k in st.query_params:
@@ -309,12 +461,30 @@ def data_as_of() -> str:
 
 
 def village_names() -> dict[int, str]:
-    return {v["id"]: v["name"] for v in facts()["villages"]}
+    """{id: name} of the villages the user may see, within the chosen township."""
+    return {v["id"]: v["name"] for v in visible_villages(township_id=chosen_township_id())}
+
+
+def township() -> dict | None:
+    """The chosen township (id, code, name, is_demo), or None for the whole county / several."""
+    tid = chosen_township_id()
+    return next((dict(tw) for tw in facts()["townships"] if tw["id"] == tid), None)
 
 
 def scope(f: Filters) -> str:
-    """全镇, the one village's name, or 所选村（社区）: the words for what the figures cover."""
+    """全镇 (or the township's name in a county), the one village's name, or 所选村（社区）:
+    the words for what the figures cover."""
+    if getattr(f, "whole", False) and f.village_ids is not None:
+        tw = township()
+        return tw["name"] if tw else i18n.t("scope.county", lang())
+    if f.village_ids is None and len(facts()["townships"]) > 1:
+        return i18n.t("scope.county", lang())
     return i18n.scope(f.village_ids, village_names(), lang())
+
+
+def url_period(f: Filters) -> str:
+    """The period of a selection as the URL writes it (2025, 2025Q4, 2025-10, a..b)."""
+    return periods.compact(f.period)
 
 
 def now() -> datetime:

@@ -22,6 +22,7 @@ from streamlit_folium import st_folium
 from dashboard import fmt, maps, metrics, settings
 from dashboard.queries import map as qmap
 from dashboard.ui import common as ui
+from dashboard.ui import downloads as dl
 from dashboard.ui import nav
 
 HEIGHT = 650
@@ -55,7 +56,7 @@ def controls() -> MapOptions:
     keys = list(metrics.MAPPABLE)
     c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
     metric = c1.selectbox(ui.t("map.metric"), keys, index=keys.index("resolution_rate"),
-                          format_func=lambda k: metrics.METRICS[k].name(lang), key="map_metric")
+                          format_func=lambda k: maps.metric_label(k, lang), key="map_metric")
     level = c2.radio(ui.t("map.level"), list(maps.LEVELS), horizontal=True, key="map_level",
                      format_func=lambda v: ui.t(f"map.level_{v}"))
     from dashboard import targets
@@ -149,7 +150,7 @@ def downloads(f: ui.Filters, opt: MapOptions) -> None:
     """Offline HTML and PNG of the map, generated only when asked for."""
     lang = ui.lang()
     kw = _kw(opt, lang)
-    title = f"{f.period.label(lang)} · {metrics.METRICS[opt.metric].name(lang)}"
+    title = f"{f.period.label(lang)} · {maps.metric_label(opt.metric, lang)}"
     stem = f"map_{opt.metric}_{f.period.start}_{f.period.end}"
 
     def page() -> str:
@@ -160,11 +161,11 @@ def downloads(f: ui.Filters, opt: MapOptions) -> None:
         return maps.map_png(layers(f.period, opt.metric, f.village_ids), title=title, **kw) or b""
 
     c1, c2 = st.columns(2)
-    c1.download_button(ui.t("map.download_html"), page, file_name=f"{stem}.html",
-                       mime="text/html", on_click="ignore", key="map_dl_html")
+    dl.button(c1, ui.t("map.download_html"), page, file_name=f"{stem}.html",
+                     mime="text/html", key="map_dl_html")
     if maps.browser_path():
-        c2.download_button(ui.t("map.download_png"), png, file_name=f"{stem}.png",
-                           mime="image/png", on_click="ignore", key="map_dl_png")
+        dl.button(c2, ui.t("map.download_png"), png, file_name=f"{stem}.png",
+                         mime="image/png", key="map_dl_png")
     else:
         c2.caption(ui.t("map.png_unavailable"))
 
@@ -172,4 +173,4 @@ def downloads(f: ui.Filters, opt: MapOptions) -> None:
 def caption(f: ui.Filters, opt: MapOptions) -> str:
     lang = ui.lang()
     return ui.t("map.caption", period=f.period.label(lang),
-                metric=metrics.METRICS[opt.metric].name(lang), classes=ui.t(f"map.{opt.classes}"))
+                metric=maps.metric_label(opt.metric, lang), classes=ui.t(f"map.{opt.classes}"))

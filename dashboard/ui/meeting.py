@@ -19,6 +19,7 @@ from dashboard.report import html_out, paging
 from dashboard.report.deck import Deck, Slide
 from dashboard.report.figures import FONT_FAMILY, figure
 from dashboard.ui import common as ui
+from dashboard.ui import downloads as dl
 
 SLIDE = "meeting_slide"
 PRESENT = "meeting_presenting"
@@ -164,8 +165,9 @@ def options() -> dict:
     return st.session_state[OPTS]
 
 
-def _build(conn, period, village_ids, lang, target, preparer):
-    return report.build_deck(conn, period, village_ids, lang, target, preparer=preparer, defer_map=True)
+def _build(conn, period, village_ids, lang, target, preparer, flag_villages="deck"):
+    return report.build_deck(conn, period, village_ids, lang, target, preparer=preparer, defer_map=True,
+                             flag_villages=flag_villages)
 
 
 def _map(conn, period, village_ids, lang, with_map):
@@ -184,8 +186,10 @@ def deck(filters: ui.Filters, opts: dict) -> Deck:
 
     The map slide fills in when it is shown (``render_slide``) or a file is downloaded."""
     with st.spinner(ui.t("meeting.building")):
+        from dashboard import quality   # the speaker notes count the flags of the viewer's places
         return _cached_build(filters.period, filters.village_ids, ui.lang(),
-                             float(settings.get("DASHBOARD_TARGET_RATE")), opts["preparer"])
+                             float(settings.get("DASHBOARD_TARGET_RATE")), opts["preparer"],
+                             quality.visible_villages(ui.current_user(), filters.village_ids))
 
 
 def map_image(filters: ui.Filters, opts: dict, lang: str | None = None):
@@ -304,23 +308,19 @@ def downloads(d: Deck, opts: dict, filters: ui.Filters) -> None:
     stem = f"{d.mark + '_' if d.demo else ''}{d.township}_{filters.period.start}_{filters.period.end}"
     make = files(d, opts, filters)
     c1, c2, c3 = st.columns(3)
-    c1.download_button(ui.t("meeting.download_pptx"), make["pptx"], file_name=f"{stem}.pptx",
-                       mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
-                       icon=":material/co_present:", on_click="ignore", key="meeting_dl_pptx", width="stretch")
-    c2.download_button(ui.t("meeting.download_pdf"), make["pdf"],
-                       file_name=f"{stem}.pdf", mime="application/pdf", icon=":material/picture_as_pdf:",
-                       on_click="ignore", key="meeting_dl_pdf", width="stretch")
-    c3.download_button(ui.t("meeting.download_html"), make["html"],
-                       file_name=f"{stem}.html", mime="text/html", icon=":material/html:",
-                       on_click="ignore", key="meeting_dl_html", width="stretch")
+    dl.button(c1, ui.t("meeting.download_pptx"), make["pptx"], file_name=f"{stem}.pptx",
+              mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
+              icon=":material/co_present:", key="meeting_dl_pptx", width="stretch")
+    dl.button(c2, ui.t("meeting.download_pdf"), make["pdf"], file_name=f"{stem}.pdf",
+              mime="application/pdf", icon=":material/picture_as_pdf:", key="meeting_dl_pdf", width="stretch")
+    dl.button(c3, ui.t("meeting.download_html"), make["html"], file_name=f"{stem}.html",
+              mime="text/html", icon=":material/html:", key="meeting_dl_html", width="stretch")
     sheet = d.slide("ranking").title
     c4, c5, c6 = st.columns(3)
-    c4.download_button(ui.t("meeting.download_xlsx"), make["xlsx"],
-                       file_name=f"{stem}_{sheet}.xlsx", mime=export.XLSX_MIME, icon=":material/table:",
-                       on_click="ignore", key="meeting_dl_xlsx", width="stretch")
-    c5.download_button(ui.t("meeting.download_csv"), make["csv"],
-                       file_name=f"{stem}_{sheet}.csv", mime=export.CSV_MIME, icon=":material/csv:",
-                       on_click="ignore", key="meeting_dl_csv", width="stretch")
-    c6.download_button(ui.t("meeting.download_onepage"), make["onepage"], file_name=f"{stem}_{ui.t('meeting.onepage_title')}.pdf",
-                       mime="application/pdf", icon=":material/description:", on_click="ignore",
-                       key="meeting_dl_onepage", width="stretch")
+    dl.button(c4, ui.t("meeting.download_xlsx"), make["xlsx"], file_name=f"{stem}_{sheet}.xlsx",
+              mime=export.XLSX_MIME, icon=":material/table:", key="meeting_dl_xlsx", width="stretch")
+    dl.button(c5, ui.t("meeting.download_csv"), make["csv"], file_name=f"{stem}_{sheet}.csv",
+              mime=export.CSV_MIME, icon=":material/csv:", key="meeting_dl_csv", width="stretch")
+    dl.button(c6, ui.t("meeting.download_onepage"), make["onepage"],
+              file_name=f"{stem}_{ui.t('meeting.onepage_title')}.pdf", mime="application/pdf",
+              icon=":material/description:", key="meeting_dl_onepage", width="stretch")

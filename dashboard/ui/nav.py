@@ -11,15 +11,29 @@ ROOT = Path(__file__).resolve().parents[2]
 # (slug, file, title key, icon, section key, roles allowed; None = everyone logged in)
 PAGES = [
     ("overview", "pages/overview.py", "nav.overview", ":material/dashboard:", "nav.section_dashboard", None),
+    ("county", "pages/county.py", "nav.county", ":material/account_tree:", "nav.section_dashboard", None),
     ("map", "pages/map.py", "nav.map", ":material/map:", "nav.section_dashboard", None),
     ("disputes", "pages/disputes.py", "nav.disputes", ":material/balance:", "nav.section_dashboard", None),
     ("volunteers", "pages/volunteers.py", "nav.volunteers", ":material/volunteer_activism:", "nav.section_dashboard", None),
     ("visits", "pages/visits.py", "nav.visits", ":material/record_voice_over:", "nav.section_dashboard", None),
     ("village", "pages/village.py", "nav.village", ":material/holiday_village:", "nav.section_dashboard", None),
+    ("completeness", "pages/completeness.py", "nav.completeness", ":material/fact_check:", "nav.section_dashboard", None),
     ("meeting", "pages/meeting.py", "nav.meeting", ":material/slideshow:", "nav.section_dashboard", None),
     ("upload", "pages/upload.py", "nav.upload", ":material/upload_file:", "nav.section_data", ("clerk", "admin")),
     ("admin", "pages/admin.py", "nav.admin", ":material/admin_panel_settings:", "nav.section_admin", ("admin",)),
 ]
+
+
+FAVICON = "/app/static/favicon.png"     # static/favicon.png, served by Streamlit's static serving
+
+
+def favicon_url() -> str:
+    """The page icon as a static file URL (honours server.baseUrlPath). Given as a file path,
+    Streamlit would serve it from /media, which the login gate closes to visitors who are not
+    logged in: the login page showed a broken icon and the server logged a 403 for it."""
+    import streamlit as st
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}{FAVICON}" if base else FAVICON
 
 
 def home_page(target):

@@ -15,6 +15,7 @@ import loaders
 from dashboard import auth, export, fmt, uploads
 from dashboard.errors import UserError
 from dashboard.ui import common as ui
+from dashboard.ui import downloads as dl
 
 AUTO = "auto"
 NO_VILLAGE = 0
@@ -28,9 +29,29 @@ def kinds(user: dict) -> list[str]:
     return [k for k in loaders.KINDS if auth.can(user, auth.action_for_kind(k))]
 
 
+def townships(user: dict) -> dict[str, str]:
+    """The townships a user may place a file in ({code: name}); empty when there is nothing to
+    choose: one township in the database, or a township's own staff (theirs is fixed)."""
+    if auth.fixed_township(user) is not None:
+        return {}
+    vis = auth.visible_township_ids(user)
+    tws = [t for t in ui.facts()["townships"] if vis is None or t["id"] in vis]
+    return {t["code"]: t["name"] for t in tws} if len(tws) > 1 else {}
+
+
+def township() -> str | None:
+    """The township chosen on the form (its code), or None: the file's own column decides."""
+    return st.session_state.get("up_township") or None
+
+
 def villages(user: dict) -> dict[int, str]:
     names = ui.village_names()
     allowed = auth.allowed_village_ids(user)
+    code = township()
+    if code:
+        tid = next((t["id"] for t in ui.facts()["townships"] if t["code"] == code), None)
+        inside = {v["id"] for v in ui.facts()["villages"] if v.get("township_id") == tid}
+        names = {i: n for i, n in names.items() if i in inside}
     return names if allowed is None else {i: n for i, n in names.items() if i in allowed}
 
 
@@ -50,6 +71,13 @@ def choices(user: dict) -> tuple[str | None, str | None]:
     # labels as dicts: AppTest formats values outside the script run, where ui.t() is not the page's
     klab = {AUTO: ui.t("upload.kind_auto"), **{k: ui.t(f"loader.kind.{k}") for k in allowed_kinds}}
     kind = c1.selectbox(ui.t("upload.kind"), list(klab), key="up_kind", format_func=klab.get)
+    tws = townships(user)
+    if tws:
+        tlab = {"": ui.t("upload.township_from_file"), **tws}
+        st.selectbox(ui.t("upload.township"), list(tlab), key="up_township", format_func=tlab.get,
+                     help=ui.t("upload.township_help"))
+    else:
+        st.session_state.pop("up_township", None)
     names = villages(user)
     vlab = dict(names) if auth.allowed_village_ids(user) is not None else \
         {NO_VILLAGE: ui.t("upload.village_none"), **names}
@@ -132,7 +160,7 @@ def _pick(label: str, options: dict, chosen: dict, name: str, key: str) -> None:
 def check(user: dict, data: bytes, name: str, kind, village, coord, mapping,
           sheets: list[str] | None = None) -> loaders.ImportResult:
     """The dry run for this file and these choices (kept in session state across reruns)."""
-    key = hashlib.sha256(repr((hashlib.sha256(data).hexdigest(), name, kind, village, coord,
+    key = hashlib.sha256(repr((hashlib.sha256(data).hexdigest(), name, kind, village, township(), coord,
                                sorted(mapping.items()), sorted(category_map().items()), ui.lang(),
                                ui.version(), sheets)).encode()).hexdigest()
     cache = st.session_state.setdefault("up_checks", {})
@@ -141,7 +169,7 @@ def check(user: dict, data: bytes, name: str, kind, village, coord, mapping,
         while len(cache) >= 2:
             cache.pop(next(iter(cache)))
         cache[key] = uploads.run_import(ui.engine(), loaders.ImportContext(
-            data, name, kind=kind, village=village, dry_run=True, lang=ui.lang(),
+            data, name, kind=kind, village=village, township=township(), dry_run=True, lang=ui.lang(),
             coord_system=coord, mapping=mapping or None, category_map=category_map() or None,
             sheets=sheets or None), user)
     return cache[key]
@@ -248,9 +276,8 @@ def problems(res: loaders.ImportResult) -> None:
                                      subset=list(bad.columns[1:])),
                      hide_index=True, width="stretch", key="up_bad_cells")
     st.dataframe(errors_frame(res, lang), hide_index=True, width="stretch")
-    st.download_button(ui.t("upload.errors_download"), errors_csv(res, lang), key="up_err_dl",
-                       file_name="upload_problems.csv", mime="text/csv", on_click="ignore",
-                       icon=":material/download:")
+    dl.button(st, ui.t("upload.errors_download"), lambda: errors_csv(res, lang), key="up_err_dl",
+                     file_name="upload_problems.csv", mime="text/csv", icon=":material/download:")
 
 
 def diff_view(res: loaders.ImportResult) -> tuple[bool, bool, bool]:
@@ -296,10 +323,11 @@ def imported_here(data: bytes) -> str | None:
 
 def do_import(user: dict, data: bytes, name: str, kind, village, coord, mapping,
               remove_missing: bool = False, accept_reused: bool = False,
-              sheets: list[str] | None = None) -> None:
+              sheets: list[str] | None = None, withdraw_zero: bool = False) -> None:
     res = uploads.run_import(ui.engine(), loaders.ImportContext(
-        data, name, kind=kind, village=village, lang=ui.lang(), coord_system=coord,
+        data, name, kind=kind, village=village, township=township(), lang=ui.lang(), coord_system=coord,
         mapping=mapping or None, remove_missing=remove_missing, accept_reused=accept_reused,
+        withdraw_zero=withdraw_zero,
         category_map=category_map() or None, sheets=sheets or None), user)
     st.session_state.pop("up_checks", None)
     if res.ok:
@@ -323,10 +351,10 @@ def templates(user: dict) -> None:
         st.caption(ui.t("upload.templates_help"))
         cols = st.columns(len(kinds(user)) or 1)
         for col, k in zip(cols, kinds(user)):
-            col.download_button(ui.t("upload.template_button", kind=ui.t(f"loader.kind.{k}")),
-                                loaders.template_xlsx(k, ui.lang()), file_name=f"template_{k}.xlsx",
-                                key=f"up_tpl_{k}", on_click="ignore", icon=":material/download:",
-                                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            dl.button(col, ui.t("upload.template_button", kind=ui.t(f"loader.kind.{k}")),
+                             lambda k=k, lang=ui.lang(): loaders.template_xlsx(k, lang),
+                             file_name=f"template_{k}.xlsx", key=f"up_tpl_{k}", icon=":material/download:",
+                             mime=export.XLSX_MIME)
 
 
 def history(user: dict) -> None:
@@ -364,9 +392,10 @@ def batch_detail(user: dict, rows: list[dict]) -> None:
         st.caption(ui.t("upload.batch_empty"))
         return
     st.dataframe(df.astype(str), hide_index=True, width="stretch", key="up_batch_rows")
-    st.download_button(ui.t("upload.batch_download", batch=bid), export.table_to_csv(df.astype(str), index=False),
-                       file_name=f"batch_{bid}.csv", mime="text/csv", key=f"up_batch_dl_{bid}",
-                       on_click="ignore", icon=":material/download:")
+    dl.button(st, ui.t("upload.batch_download", batch=bid),
+                     lambda: export.table_to_csv(df.astype(str), index=False),
+                     file_name=f"batch_{bid}.csv", mime="text/csv", key=f"up_batch_dl_{bid}",
+                     icon=":material/download:")
 
 
 def batch_words(r: dict) -> dict:

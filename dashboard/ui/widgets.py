@@ -15,6 +15,7 @@ import streamlit as st
 from dashboard import charts, export, fmt, metrics, targets
 from dashboard.queries import overview
 from dashboard.ui import common as ui
+from dashboard.ui import downloads as dl
 
 
 def _delta_color(key: str, change) -> str:
@@ -127,9 +128,8 @@ def download(df, name: str, f=None, label_key: str = "analytics.download") -> No
     button is pressed, not on every run of the page."""
     suffix = f"_{f.period.start}_{f.period.end}" if f is not None else ""
     data = df if callable(df) else csv_data(df)
-    st.download_button(ui.t(label_key), data, file_name=f"{name}{suffix}.csv",
-                       mime="text/csv", key=f"dl_{name}", icon=":material/download:",
-                       on_click="ignore")
+    dl.button(st, ui.t(label_key), data, file_name=f"{name}{suffix}.csv",
+                     mime="text/csv", key=f"dl_{name}", icon=":material/download:")
 
 
 def village_from_query(names: dict[int, str], param: str = "village") -> int | None:
@@ -139,17 +139,13 @@ def village_from_query(names: dict[int, str], param: str = "village") -> int | N
         vid = int(str(raw).strip())
     except (TypeError, ValueError):
         return None
-    return vid if vid in names else None
-
-
-def target_rate() -> float:
-    """The target resolution rate: the DASHBOARD_TARGET_RATE setting, adjustable on the page."""
-    from dashboard import settings
-    default = float(settings.get("DASHBOARD_TARGET_RATE"))
-    pct = st.sidebar.number_input(ui.t("analytics.target"), min_value=0.0, max_value=100.0,
-                                  value=round(default * 100, 1), step=1.0, format="%.1f",
-                                  key="target_rate", help=ui.t("analytics.target_help"))
-    return pct / 100
+    if vid in names:
+        return vid
+    if any(v["id"] == vid for v in ui.facts()["villages"]) and \
+            st.session_state.get("_village_denied") != raw:     # another township's village
+        st.session_state["_village_denied"] = raw
+        ui.out_of_scope({param: raw})
+    return None
 
 
 def chart(fig, df, spec, name: str, f=None) -> None:
@@ -223,12 +219,37 @@ def village_picker(names: dict[int, str], key: str = "village_pick") -> int | No
     return vid
 
 
+def light_columns(df, spec, lang: str) -> dict:
+    """st.dataframe column_config giving each traffic-light column of ``spec`` the thresholds on
+    hover, as the cards do (dashboard.targets)."""
+    from dashboard.queries import ranking
+    out = {}
+    for col, label, kind in spec:
+        if col == "light":
+            out[ui.t(label)] = st.column_config.TextColumn(help=targets.rule(ranking.INDEX_CASES, lang))
+    return out
+
+
+def red_black(red, black, weights: dict) -> None:
+    """The 红榜 and 黑榜 side by side: rank, village, index, cases and resolution rate with its
+    light (thresholds on hover) and the small-number note."""
+    from dashboard.queries import ranking
+    lang = ui.lang()
+    spec = ranking.spec(weights)[:ranking.LIST_COLUMNS]
+    c1, c2 = st.columns(2)
+    for col, df, head in ((c1, red, f"**:red[{fmt.md(ui.t('ranking.red', n=len(red)))}]**"),
+                          (c2, black, f"**{fmt.md(ui.t('ranking.black', n=len(black)))}**")):
+        col.markdown(head)
+        col.dataframe(fmt.frame(ranking.with_marks(df, lang), spec, lang), width="stretch",
+                      column_config=light_columns(df, spec, lang))
+
+
 def weights_expander(weights: dict) -> None:
     """The governance index's weights and method, as configured (DASHBOARD_WEIGHTS)."""
     from dashboard.queries import ranking
     lang = ui.lang()
     with st.expander(ui.t("ranking.weights")):
         st.markdown(ui.t("ranking.method"))
-        st.dataframe(fmt.frame(ranking.weights_table(weights, lang), ranking.WEIGHT_SPEC, lang),
-                     width="stretch")
+        st.dataframe(ui.shared("ranking.weights_table", weights, lang)(
+            lambda: fmt.frame(ranking.weights_table(weights, lang), ranking.WEIGHT_SPEC, lang)), width="stretch")
 

@@ -1,0 +1,23 @@
+"""县级总览 County view: townships side by side with the registry's figures, ranked, 环比/同比;
+a township's row opens the dashboard for that township."""
+import streamlit as st
+
+from dashboard import fmt, metrics
+from dashboard.queries import county
+from dashboard.ui import common as ui
+from dashboard.ui import widgets as w
+
+ui.page_header("county.title")
+f = ui.filters(show_villages=False)
+lang = ui.lang()
+w.caption(f)
+tws = ui.visible_townships()
+if len(tws) < 2:
+    st.info(ui.t("county.only_county"))
+    st.stop()
+st.caption(ui.t("county.intro", metric=metrics.METRICS[county.RANK_BY].name(lang)))
+df = ui.cached(county.townships)(f.period, tuple(t["id"] for t in tws))
+w.table(df, county.SPEC, "county_townships", f)
+# click-through: each township's own overview (the URL carries its code, never its name)
+st.markdown(" · ".join(f"[{r.rank}. {fmt.md(r.township)}](overview?township={r.code}&period={ui.url_period(f)})"
+                       for r in df.itertuples()))
