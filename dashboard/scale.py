@@ -286,6 +286,75 @@ def _bulk(conn, table: sa.Table, columns: list[str], rows: list[tuple], chunk: i
                     cp.write_row(r)
 
 
+def place_ids(conn, c: County) -> tuple[np.ndarray, np.ndarray]:
+    """Database ids of the county's villages and grids (by their codes), in ``c``'s order."""
+    vcode_id = dict(conn.execute(sa.select(S.village.c.code, S.village.c.id)).all())
+    gcode_id = dict(conn.execute(sa.select(S.grid.c.code, S.grid.c.id)).all())
+    return (np.array([vcode_id[v["code"]] for v in c.villages], dtype=np.int64),
+            np.array([gcode_id[g["code"]] for g in c.grids], dtype=np.int64))
+
+
+def ledger_rows(c: County, kind: str, vid: np.ndarray, gid: np.ndarray, bid: int) -> tuple[sa.Table, list[str], list[tuple]]:
+    """One ledger of the county as database tuples: (table, columns, rows); ``vid``/``gid``
+    map the county's village/grid indexes to database ids (``place_ids``)."""
+    if kind == "disputes":
+        d = c.disputes
+        cols = ["case_no", "village_id", "grid_id", "category", "reported_on", "parties", "status",
+                "resolved_on", "level", "mediator", "source", "lon", "lat", "batch_id"]
+        n = len(d["case_no"])
+        return S.dispute, cols, list(zip(
+            d["case_no"], vid[d["village"]].tolist(), gid[d["grid"]].tolist(),
+            d["category"].tolist(), _iso(d["reported_on"]), d["parties"].tolist(),
+            d["status"].tolist(), _iso(d["resolved_on"]), d["level"].tolist(),
+            d["mediator"].tolist(), d["source"].tolist(), _none_nan(d["lon"]),
+            _none_nan(d["lat"]), [bid] * n))
+    if kind == "volunteers":
+        a = c.volunteers
+        cols = ["activity_no", "village_id", "grid_id", "held_on", "team", "category", "participants",
+                "hours", "points", "beneficiaries", "batch_id"]
+        n = len(a["activity_no"])
+        return S.volunteer_activity, cols, list(zip(
+            a["activity_no"], vid[a["village"]].tolist(), gid[a["grid"]].tolist(),
+            _iso(a["held_on"]), a["team"].tolist(), a["category"].tolist(),
+            a["participants"].tolist(), a["hours"].tolist(), a["points"].tolist(),
+            _none_neg(a["beneficiaries"]), [bid] * n))
+    if kind == "visits":
+        r = c.visits
+        cols = ["record_no", "village_id", "rep_name", "rep_type", "visited_on", "form", "voters",
+                "suggestions", "resolved", "referred", "batch_id"]
+        n = len(r["record_no"])
+        return S.rep_visit, cols, list(zip(
+            r["record_no"], vid[r["village"]].tolist(), r["rep_name"].tolist(),
+            r["rep_type"].tolist(), _iso(r["visited_on"]), r["form"].tolist(),
+            r["voters"].tolist(), r["suggestions"].tolist(), r["resolved"].tolist(),
+            r["referred"].tolist(), [bid] * n))
+    raise ValueError(kind)
+
+
+def township_only(c: County, township: int = 0) -> County:
+    """The county's township number ``township`` as a county of its own: its villages, their
+    grids and ledger rows, the same values (a township alone in its own database)."""
+    keep_v = np.array([v["township"] == township for v in c.villages])
+    v_new = np.cumsum(keep_v) - 1
+    keep_g = np.array([bool(keep_v[g["village"]]) for g in c.grids])
+    g_new = np.cumsum(keep_g) - 1
+    out = County(c.sizes, [dict(t) for t in c.townships[township:township + 1]])
+    out.villages = [dict(v, township=0) for v, k in zip(c.villages, keep_v) if k]
+    out.grids = [dict(g, village=int(v_new[g["village"]])) for g, k in zip(c.grids, keep_g) if k]
+    for name in ("disputes", "volunteers", "visits"):
+        cols = getattr(c, name)
+        rows = keep_v[np.asarray(cols["village"])]
+        sub = {}
+        idx = np.flatnonzero(rows)
+        for k, a in cols.items():
+            sub[k] = a[idx] if isinstance(a, np.ndarray) else [a[i] for i in idx.tolist()]
+        sub["village"] = v_new[sub["village"]]
+        if "grid" in sub:
+            sub["grid"] = g_new[sub["grid"]]
+        setattr(out, name, sub)
+    return out
+
+
 def write(conn, c: County, username: str = "bench", ledgers: tuple[str, ...] = ("disputes", "volunteers", "visits"),
           refresh: bool = True) -> int:
     """Write the county in the caller's transaction; returns the batch id.
@@ -313,47 +382,15 @@ def write(conn, c: County, username: str = "bench", ledgers: tuple[str, ...] = (
         dict(village_id=int(vid[g["village"]]), code=g["code"], name=g["name"], leader=g["leader"],
              workers=g["workers"], households=g["households"], geometry=_geo(g["geometry"]),
              batch_id=bid, **demo._bbox(g["geometry"])) for g in c.grids])
-    gcode_id = dict(conn.execute(sa.select(S.grid.c.code, S.grid.c.id)).all())
-    gid = np.array([gcode_id[g["code"]] for g in c.grids], dtype=np.int64)
+    vid, gid = place_ids(conn, c)
     n_rows = len(c.villages) + len(c.grids)
 
-    if "disputes" in ledgers:
-        d = c.disputes
-        cols = ["case_no", "village_id", "grid_id", "category", "reported_on", "parties", "status",
-                "resolved_on", "level", "mediator", "source", "lon", "lat", "batch_id"]
-        n = len(d["case_no"])
-        rows = list(zip(d["case_no"], vid[d["village"]].tolist(), gid[d["grid"]].tolist(),
-                        d["category"].tolist(), _iso(d["reported_on"]), d["parties"].tolist(),
-                        d["status"].tolist(), _iso(d["resolved_on"]), d["level"].tolist(),
-                        d["mediator"].tolist(), d["source"].tolist(), _none_nan(d["lon"]),
-                        _none_nan(d["lat"]), [bid] * n))
-        _bulk(conn, S.dispute, cols, rows)
-        n_rows += n
-        del rows
-    if "volunteers" in ledgers:
-        a = c.volunteers
-        cols = ["activity_no", "village_id", "grid_id", "held_on", "team", "category", "participants",
-                "hours", "points", "beneficiaries", "batch_id"]
-        n = len(a["activity_no"])
-        rows = list(zip(a["activity_no"], vid[a["village"]].tolist(), gid[a["grid"]].tolist(),
-                        _iso(a["held_on"]), a["team"].tolist(), a["category"].tolist(),
-                        a["participants"].tolist(), a["hours"].tolist(), a["points"].tolist(),
-                        _none_neg(a["beneficiaries"]), [bid] * n))
-        _bulk(conn, S.volunteer_activity, cols, rows)
-        n_rows += n
-        del rows
-    if "visits" in ledgers:
-        r = c.visits
-        cols = ["record_no", "village_id", "rep_name", "rep_type", "visited_on", "form", "voters",
-                "suggestions", "resolved", "referred", "batch_id"]
-        n = len(r["record_no"])
-        rows = list(zip(r["record_no"], vid[r["village"]].tolist(), r["rep_name"].tolist(),
-                        r["rep_type"].tolist(), _iso(r["visited_on"]), r["form"].tolist(),
-                        r["voters"].tolist(), r["suggestions"].tolist(), r["resolved"].tolist(),
-                        r["referred"].tolist(), [bid] * n))
-        _bulk(conn, S.rep_visit, cols, rows)
-        n_rows += n
-        del rows
+    for kind in ("disputes", "volunteers", "visits"):
+        if kind in ledgers:
+            table, cols, rows = ledger_rows(c, kind, vid, gid, bid)
+            _bulk(conn, table, cols, rows)
+            n_rows += len(rows)
+            del rows
     conn.execute(sa.update(S.import_batch).where(S.import_batch.c.id == bid)
                  .values(rows_read=n_rows, inserted=n_rows))
     if refresh:

@@ -357,3 +357,26 @@ def test_touched_finds_the_inserts_of_a_bulk_load(engine, county, bulk):
     with write_txn(engine) as conn:   # the full rebuild an administrator runs after a bulk load
         aggregates.refresh(conn)
     assert_aggregates_right(engine)
+
+
+def test_postgresql_bulk_load_is_one_csv_copy(engine, county, bulk, monkeypatch):
+    """PostgreSQL: the bulk insert is pyarrow's CSV through COPY (no Python object per value,
+    the row-by-row COPY never taken), and stores what the ordinary path stores."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's COPY path")
+    data, n = county
+    monkeypatch.setattr(ingest, "BULK_ROWS", 10**9)   # the ordinary path first, for reference
+    first = imp(engine, data)
+    want = ledger_rows(engine)
+    loaders.undo_batch(engine, first.batch_id)
+    monkeypatch.setattr(ingest, "BULK_ROWS", 100)
+    sent = []
+    real = ingest._copy_insert_csv
+    monkeypatch.setattr(ingest, "_copy_insert_csv", lambda *a: sent.append(real(*a)) or sent[-1])
+
+    def row_by_row(*a):
+        raise AssertionError("row-by-row COPY taken")
+    monkeypatch.setattr(ingest, "_copy_insert", row_by_row)
+    res = imp(engine, data)
+    assert (res.inserted, res.errors, sent) == (n, [], [True])
+    assert ledger_rows(engine) == want
