@@ -6,6 +6,7 @@ server log; client.showErrorDetails is "none" as well. st.stop()/st.rerun() are 
 pass through."""
 import streamlit as st
 
+from dashboard import auth
 from dashboard.ui import auth as auth_ui
 from dashboard.ui import common as ui
 from dashboard.ui import nav, server_guard, streamlit_zh
@@ -26,7 +27,9 @@ except Exception as exc:  # noqa: BLE001 - see the module docstring
     st.stop()
 sections: dict[str, list] = {}
 by_slug: dict[str, st.Page] = {}
-for slug, path, title, icon, section, _roles in nav.available(user["role"]):
+seen = auth.visible_township_ids(user)   # None: the whole county
+several = len(ui.facts()["townships"]) > 1 and (seen is None or len(seen) > 1)
+for slug, path, title, icon, section, _roles in nav.available(user["role"], several):
     by_slug[slug] = st.Page(path, title=ui.t(title), icon=icon, url_path=slug)
     sections.setdefault(ui.t(section), []).append(by_slug[slug])
 next(iter(sections.values())).append(nav.home_page(by_slug["overview"]))  # / → /overview

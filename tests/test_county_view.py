@@ -40,3 +40,12 @@ def test_county_page_for_the_county_leader_only(county_env):
     assert not at.exception
     assert [i.value for i in at.info] == ["县级总览只对能看到多个乡镇（街道）的账号开放。"]
     assert not at.dataframe
+
+
+def test_the_county_page_is_only_listed_for_someone_who_sees_several_townships():
+    from dashboard.ui import nav
+    assert "county" in [p[0] for p in nav.available("leader", several_townships=True)]
+    # one township in the database, or a township's own staff: nothing changes for them
+    assert "county" not in [p[0] for p in nav.available("leader", several_townships=False)]
+    assert [p for p in nav.available("leader", False)] == \
+        [p for p in nav.available("leader") if p[0] != "county"]

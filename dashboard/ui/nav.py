@@ -56,6 +56,13 @@ def login_everywhere(login) -> list:
     return [st.Page(login, title=slug, url_path=slug, visibility="hidden") for slug, *_ in PAGES]
 
 
-def available(role: str | None = None) -> list[tuple]:
-    """Pages whose file exists and that the role may open (role None: all)."""
-    return [p for p in PAGES if (ROOT / p[1]).exists() and (role is None or p[5] is None or role in p[5])]
+# pages that only mean something to someone who sees several townships (a county)
+SEVERAL_TOWNSHIPS = ("county",)
+
+
+def available(role: str | None = None, several_townships: bool = True) -> list[tuple]:
+    """Pages whose file exists and that the role may open (role None: all); without
+    ``several_townships`` (one township in the database, or a township's own staff) the county
+    pages are left out, so nothing changes for a single township's users."""
+    return [p for p in PAGES if (ROOT / p[1]).exists() and (role is None or p[5] is None or role in p[5])
+            and (several_townships or p[0] not in SEVERAL_TOWNSHIPS)]
