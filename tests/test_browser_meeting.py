@@ -30,7 +30,7 @@ def test_presentation_page_drives_slides(demo_copy_url, streamlit_server, browse
     page.locator('[data-testid="stSidebarNav"]').get_by_text("会议汇报").click()
     page.get_by_text("青山镇基层治理工作汇报").first.wait_for(timeout=90_000)
     assert page.url.split("?", 1)[0].endswith("/meeting")   # the selection travels in the query
-    assert _counter(page) == (1, 11)   # 10 slides (督办 included), the ranking on two screens
+    assert _counter(page) == (1, 12)   # 11 slides (督办, 报送情况 included), the ranking on two screens
 
     page.locator(".st-key-meeting_next button").click()
     _wait_counter(page, 2)

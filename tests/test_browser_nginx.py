@@ -82,7 +82,7 @@ def test_pages_render_under_the_csp(proxied, browser_page):
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(proxied + "/", wait_until="domcontentloaded")
     page.locator('[data-testid="stMetric"]').first.wait_for(timeout=90_000)
-    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot:visible").first.wait_for(timeout=60_000)
     page.goto(proxied + "/map", wait_until="domcontentloaded")
     page.locator("iframe").first.wait_for(timeout=90_000)
     page.wait_for_timeout(4000)

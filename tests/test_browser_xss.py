@@ -72,7 +72,7 @@ def test_login_gate_and_hostile_names_render_as_text(evil_db, streamlit_server, 
 
     # The overview's village table holds the name as text (the grid's cells are on a
     # canvas; its accessible table carries the text).
-    table = page.locator("[data-testid='stDataFrame']").first
+    table = page.locator("[data-testid='stDataFrame']:visible").first   # not an alert's folded list
     table.wait_for(timeout=60_000)
     # The grid draws only the rows in view: pick the village in the sidebar filter (its
     # option list shows the name too) so that its row is the one on screen.

@@ -155,7 +155,7 @@ def _ranking_slide(conn, period: Period, ids, lang: str, target: float, villages
     cols = [t("meeting.col_rank", lang), t("overview.col_village", lang), t("meeting.col_index", lang)]
     cols += [_with_unit(k, lang) for k in RANKING_METRICS] + [t("ranking.note_col", lang)]
     rows, raw, low = [], [], []
-    mark = t("ranking.small_mark", lang, n=metrics.SMALL_N)
+    mark = t("ranking.small_mark_short", lang, n=metrics.SMALL_N)   # explained in the note below
     for i, (rank, vid, idx, small) in enumerate(order):
         m = villages[vid]
         text = [fmt.NONE if rank is None else str(rank), names[vid], fmt.num(idx, 1)]

@@ -19,7 +19,7 @@ def _flags(f, village_ids) -> list:
 
 def panel(fl: list, f, name: str, title: str) -> None:
     lang = ui.lang()
-    with st.expander(title, expanded=False, icon=":material/fact_check:"):
+    with st.expander(title, expanded=False):   # no icon: an expander draws its name as text
         st.caption(ui.t("quality.intro"))
         if not fl:
             st.success(ui.t("quality.none"))
