@@ -27,8 +27,12 @@ except Exception as exc:  # noqa: BLE001 - see the module docstring
     st.stop()
 sections: dict[str, list] = {}
 by_slug: dict[str, st.Page] = {}
-seen = auth.visible_township_ids(user)   # None: the whole county
-several = len(ui.facts()["townships"]) > 1 and (seen is None or len(seen) > 1)
+try:   # the county pages only for someone who sees several townships
+    seen = auth.visible_township_ids(user)   # None: the whole county
+    several = len(ui.facts()["townships"]) > 1 and (seen is None or len(seen) > 1)
+except Exception as exc:  # noqa: BLE001 - a database that does not answer: see the module docstring
+    ui.show_error(exc)
+    st.stop()
 for slug, path, title, icon, section, _roles in nav.available(user["role"], several):
     by_slug[slug] = st.Page(path, title=ui.t(title), icon=icon, url_path=slug)
     sections.setdefault(ui.t(section), []).append(by_slug[slug])

@@ -40,6 +40,7 @@ from dashboard.periods import Period
 from dashboard.queries import ranking, summary
 from dashboard.report import build as rbuild
 from dashboard.ui import nav
+from loaders import spec as loaders_spec
 
 FILTERS = {
     "month": ("2025-11", None),
@@ -72,6 +73,9 @@ SLICES = {t(k, L) for k in ("col.category", "col.team", "col.rep_type", "col.for
                             "col.rep_name", "col.days_bucket", "col.activity_type", "col.case_no",
                             "col.department", "col.sugg_no")}
 LEVEL_HEADS = {t(f"enum.level.{lv}", L): lv for lv in ("grid", "village", "township", "county")}
+# the 报送情况 table's ledger columns (statuses, checked against the reporting board)
+KIND_HEADS_OF = {t(f"loader.kind.{k}", L): k for k in loaders_spec.LEDGER_KINDS}
+KIND_HEADS = set(KIND_HEADS_OF)
 # Columns that carry no registry figure (text, dates, ranks, lights, notes) or one checked apart.
 NON_FIGURES = {C["col.village"], C["col.month"], C["col.grid"], C["col.grid_code"], C["col.metric"],
                C["col.rank"], C["col.index"], C["col.topic"], t("overview.col_kind", L),
@@ -259,6 +263,29 @@ class Check:
         self.value(f"card {label}", value, key, self.whole)
 
     # tables -----------------------------------------------------------
+    def _reporting(self, df, name):
+        """The 报送情况 table (deck, PDF, HTML): every cell is the reporting board's status of
+        that village and ledger for the month the deck speaks of (a second registry, of reports)."""
+        from dashboard.queries import completeness
+        month = min(completeness.month_of(self.truth.period.end), completeness.last_due_month())
+        with self.truth.engine.connect() as c:
+            bd = completeness.board(c, [month], self.truth.ids)
+        by_name = {n: v for v, n in bd.villages}
+        for i in range(len(df)):
+            vname = str(df.iloc[i][t("completeness.col_village", L)])
+            if vname not in by_name:
+                self.fail(f"{name}: {vname!r} is no village of the board")
+                continue
+            for head, kind in KIND_HEADS_OF.items():
+                if head not in df.columns:
+                    continue
+                cell = bd.cell(by_name[vname], kind, month)
+                want = t(f"completeness.status_{cell.status}", L) + (
+                    f"（{t('completeness.timing_' + cell.timing, L)}）" if cell.timing == "late" else "")
+                self.count += 1
+                if str(df.iloc[i][head]) != want:
+                    self.fail(f"{name}: {vname} {head} shows {df.iloc[i][head]!r}, board {want!r}")
+
     def _ctx(self, df: pd.DataFrame, i: int):
         row = df.iloc[i]
         cols = list(df.columns)
@@ -284,6 +311,8 @@ class Check:
         df.columns = cols
         if C["col.weight"] in cols:
             return                                      # the index's weights: settings, not figures
+        if t("completeness.col_no", L) in cols and set(cols) & KIND_HEADS:
+            return self._reporting(df, name)            # 报送情况: statuses, from the board
         for c in cols:
             if c not in HEAD and c not in NON_FIGURES:
                 self.fail(f"{name}: column {c!r} is neither a registry figure nor a known column")
