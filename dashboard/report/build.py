@@ -167,9 +167,10 @@ def _ranking_slide(conn, period: Period, ids, lang: str, target: float, villages
         if metrics.meets_target("resolution_rate", m["resolution_rate"], target) is False:
             low.append(i)
     note = t("meeting.ranking_note", lang, metric=_m("resolution_rate", lang), target=fmt.pct(target))
+    if any(o[3] for o in order):   # one paragraph: a second line would push the table off the page
+        note += (" " if lang == "en" else "") + t("ranking.small_note_short", lang, n=metrics.SMALL_N,
+                                                  mark=mark, k=sum(1 for o in order if o[3]))
     lines = [note]
-    if any(o[3] for o in order):
-        lines.append(t("ranking.small_note", lang, n=metrics.SMALL_N, k=sum(1 for o in order if o[3])))
     return Slide("ranking", t("meeting.slide_ranking", lang), label, lines=lines,
                  table=Table(cols, rows, [True, False] + [True] * (len(cols) - 3) + [False], low, raw))
 

@@ -249,6 +249,13 @@ def _widths(columns, rows, width: float, font_size: float) -> list[float] | None
     first = min(width * 0.25, max(width * 0.06, code))
     second = width * 0.16
     rest = (width - first - second) / (n - 2)
+    # a last column of short notes (the ranking's mark, header 说明) gets just its width, unbroken,
+    # and leaves the rest to the figures: a wrapped cell doubles its row and pushes a table onto a
+    # second page
+    note = max([_ems(str(columns[-1]))] + [_ems(str(r[-1])) for r in rows if r]) * font_size + 14
+    if n > 3 and note <= width * 0.12:
+        rest = (width - first - second - note) / (n - 3)
+        return [first, second] + [rest] * (n - 3) + [note]
     return [first, second] + [rest] * (n - 2)
 
 
