@@ -221,7 +221,9 @@ def _completeness_slide(conn, period: Period, ids, lang: str) -> Slide:
     sub = month_label(month, lang)
     if not rows_for:
         return Slide("completeness", title, sub, lines=lines + C.lines(bd, month, lang))
-    shown = rows_for[:settings.SLIDE_TABLE_ROWS]
+    # at most SLIDE_SPLIT_ROWS rows: the counts' paragraph above the table takes a slide's room
+    # (a county's 500 villages overflowed a 768-pixel screen at SLIDE_TABLE_ROWS)
+    shown = rows_for[:settings.SLIDE_SPLIT_ROWS]
     # a number first, the name second: the exporters' table layout (a narrow first column)
     cols = [t("completeness.col_no", lang), t("completeness.col_village", lang)] + \
         [t(f"loader.kind.{k}", lang) for k in bd.kinds]
