@@ -183,7 +183,8 @@ def _bulk_import_and_hang(url, data, started):
         return run
 
     ingest._verify_checks = then_hang(ingest._verify_checks)   # SQLite
-    ingest._copy_insert = then_hang(ingest._copy_insert)       # PostgreSQL
+    ingest._copy_insert = then_hang(ingest._copy_insert)       # PostgreSQL, row by row
+    ingest._copy_insert_csv = then_hang(ingest._copy_insert_csv)   # PostgreSQL, one CSV COPY
     L.import_file(ge(url), data, "killed.csv", kind="disputes", username="killed")
 
 
