@@ -24,19 +24,41 @@ def _date(text: str):
         raise SystemExit(f"not a date (YYYY-MM-DD): {text!r}")
 
 
+def village_ids(rows: list[dict], village_names) -> list[int] | None:
+    """--village names → ids (None: every village); LookupError naming the unknown ones."""
+    if not village_names:
+        return None
+    by_name = {v["name"]: v["id"] for v in rows}
+    unknown = [n for n in village_names if n not in by_name]
+    if unknown:
+        raise LookupError(", ".join(unknown))
+    return [by_name[n] for n in village_names]
+
+
+def period_document(args, report):
+    """``report(conn, start, end, villages)`` for --from/--to/--village/--db, or the exit code 2
+    with its reason on stderr (dates the wrong way round, an unknown village)."""
+    import sys
+    from dashboard.db import migrate
+    start, end = _date(args.start), _date(args.end)
+    if end < start:
+        print("--to is before --from", file=sys.stderr)
+        return 2
+    with migrate(args.db).connect() as conn:
+        try:
+            return report(conn, start, end, args.village)
+        except LookupError as exc:
+            print(f"unknown village: {exc}", file=sys.stderr)
+            return 2
+
+
 def report(conn, start, end, village_names=None) -> dict:
     """The JSON document the command prints (plain Python values)."""
     from dashboard import metrics
     from dashboard.periods import Period
     from dashboard.queries.summary import villages
     rows = villages(conn)
-    by_name = {v["name"]: v["id"] for v in rows}
-    ids = None
-    if village_names:
-        unknown = [n for n in village_names if n not in by_name]
-        if unknown:
-            raise LookupError(", ".join(unknown))
-        ids = [by_name[n] for n in village_names]
+    ids = village_ids(rows, village_names)
     r = metrics.compute(conn, Period(start, end, "custom"), ids)
     names = {v["id"]: v["name"] for v in rows}
     order = [v["id"] for v in rows if v["id"] in r["villages"]]
@@ -80,19 +102,9 @@ def _pad(text: str, width: int, left: bool) -> str:
 
 def run(args) -> int:
     import json
-    import sys
-    from dashboard.db import migrate
-    start, end = _date(args.start), _date(args.end)
-    if end < start:
-        print("--to is before --from", file=sys.stderr)
-        return 2
-    engine = migrate(args.db)
-    with engine.connect() as conn:
-        try:
-            doc = report(conn, start, end, args.village)
-        except LookupError as exc:
-            print(f"unknown village: {exc}", file=sys.stderr)
-            return 2
+    doc = period_document(args, report)
+    if isinstance(doc, int):
+        return doc
     if args.json:
         print(json.dumps(doc, ensure_ascii=False))
     else:

@@ -31,14 +31,9 @@ def report(conn, start, end, village_names=None, lang: str = "zh") -> dict:
     """The JSON document the command prints (plain Python values)."""
     from dashboard import quality
     from dashboard.periods import Period
+    from dashboard.commands.metrics import village_ids
     from dashboard.queries.summary import villages
-    by_name = {v["name"]: v["id"] for v in villages(conn)}
-    ids = None
-    if village_names:
-        unknown = [n for n in village_names if n not in by_name]
-        if unknown:
-            raise LookupError(", ".join(unknown))
-        ids = [by_name[n] for n in village_names]
+    ids = village_ids(villages(conn), village_names)
     fl = quality.flags(conn, Period(start, end, "custom"), ids)
     return {"period": [start.isoformat(), end.isoformat()], "count": len(fl), "flags": [
         {"rule": f.rule, "rule_text": quality.rule_text(f.rule, lang), "village": f.village, "grid": f.grid,
@@ -49,21 +44,11 @@ def report(conn, start, end, village_names=None, lang: str = "zh") -> dict:
 
 def run(args) -> int:
     import json
-    import sys
 
-    from dashboard.commands.metrics import _date
-    from dashboard.db import migrate
-    start, end = _date(args.start), _date(args.end)
-    if end < start:
-        print("--to is before --from", file=sys.stderr)
-        return 2
-    engine = migrate(args.db)
-    with engine.connect() as conn:
-        try:
-            doc = report(conn, start, end, args.village)
-        except LookupError as exc:
-            print(f"unknown village: {exc}", file=sys.stderr)
-            return 2
+    from dashboard.commands.metrics import period_document
+    doc = period_document(args, report)
+    if isinstance(doc, int):
+        return doc
     if args.json:
         print(json.dumps(doc, ensure_ascii=False))
         return 0
