@@ -28,7 +28,10 @@ for col, (key, v) in zip(cols, items):
                border=True)
 
 st.subheader(ui.t("overview.alerts"))
-items = ui.cached(overview.alert_items)(f.period, f.village_ids, settings.get("DASHBOARD_TARGET_RATE"), lang)
+target = settings.get("DASHBOARD_TARGET_RATE")
+items = ui.shared("overview.alerts", f.key, target, lang)(lambda: [  # each full list as Arrow, once
+    {**a, "table": None if a.get("table") is None else ui.arrow(a["table"])}
+    for a in ui.cached(overview.alert_items)(f.period, f.village_ids, target, lang)])
 for a in items or [{"text": ui.t("overview.no_alerts"), "villages": None}]:
     st.markdown(f"- {fmt.md(a['text'])}")
     if a.get("table") is not None:   # the sentence names a few; the whole list is one click away
@@ -42,8 +45,8 @@ st.subheader(ui.t("overview.village_table"))
 sort_key = st.selectbox(ui.t("overview.sort_by"), overview.TABLE_METRICS,
                         format_func=lambda key: metrics.METRICS[key].name(lang), index=2)
 # formatted once for every session viewing this filter and sort (not at each rerun)
-shown = ui.shared("overview.table", f.key, sort_key, lang)(lambda: overview.table_for_display(
-    ui.cached(overview.village_table)(f.period, f.village_ids, sort_key, lang), lang))
+shown = ui.shared("overview.table", f.key, sort_key, lang)(lambda: ui.arrow(overview.table_for_display(
+    ui.cached(overview.village_table)(f.period, f.village_ids, sort_key, lang), lang)))
 st.dataframe(shown, width="stretch")
 # numbers, not the formatted text, in the file (made at the click)
 w.download(lambda: export.table_to_csv(overview.table_for_display(
@@ -52,16 +55,15 @@ w.download(lambda: export.table_to_csv(overview.table_for_display(
 
 st.subheader(ui.t("ranking.title"))
 weights = ranking.load_weights()
-idx = ui.cached(ranking.index)(f.period, f.village_ids, weights)
-red, black = ranking.red_black(idx, weights["red_black_size"])
-if red.empty:
+board = w.ranking_board(f, weights)
+if board["empty"]:
     st.info(ui.t("ranking.none"))
 else:
-    w.red_black(red, black, weights)
+    w.red_black(board)
     fig = ui.shared("overview.index_bar", f.key, weights, lang)(
         lambda: charts.index_bar(ui.cached(ranking.index)(f.period, f.village_ids, weights), lang,
                                  ui.t("ranking.chart")))
-    w.chart(fig, ranking.with_marks(idx, lang), ranking.spec(weights), "governance_index", f)
-if idx["small"].any():
-    st.caption(ui.t("ranking.small_note", n=metrics.SMALL_N, k=int(idx["small"].sum())))
+    w.chart(fig, board["marked"], ranking.spec(weights), "governance_index", f)
+if board["small"]:
+    st.caption(ui.t("ranking.small_note", n=metrics.SMALL_N, k=board["small"]))
 w.weights_expander(weights)

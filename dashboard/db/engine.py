@@ -217,8 +217,18 @@ def run_write(engine: Engine, fn, retries: int = 8):
             delay = min(delay * 2, 2.0)
 
 
+_LOCAL_WRITES = [0]
+
+
+def local_writes() -> int:
+    """How many times this process has marked the data changed: a reader that keeps the version
+    for the length of a page run reads it again once this moves (its own upload, then its table)."""
+    return _LOCAL_WRITES[0]
+
+
 def bump_version(conn) -> None:
     """Mark the data as changed; cached query results keyed on the version expire."""
+    _LOCAL_WRITES[0] += 1
     t = schema.data_version
     now = datetime.now()
     res = conn.execute(sa.update(t).where(t.c.id == 1)

@@ -14,7 +14,7 @@ from datetime import date, datetime
 import streamlit as st
 
 from dashboard import fmt, i18n, periods, settings
-from dashboard.db.engine import failure_kind, get_engine, version_token
+from dashboard.db.engine import failure_kind, get_engine, local_writes, version_token
 from dashboard.errors import UserError
 
 LANG_KEY = "lang"
@@ -44,28 +44,64 @@ def db_url() -> str:
 
 
 def version() -> str:
-    return version_token(engine())
+    """The data version, read once per script run: a page asks for it at every cached read
+    (15-20 times a run), and with 25 sessions each database round trip waits for the GIL.
+    Read again within the run after this process wrote (its own upload, then its table); the
+    next run reads it anew, so a write by anyone shows at the next rerun, as before."""
+    return _per_run("version", (db_url(), local_writes()), lambda: version_token(engine()))
+
+
+def _per_run(name: str, key: tuple, make):
+    """``make()`` once per script run of this session while ``key`` stays the same."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    # a fresh object per run (ScriptRunContext.reset); without it (bare mode): made every time
+    run = getattr(get_script_run_ctx(suppress_warning=True), "parallel_coordinator", None)
+    memo = getattr(run, "_dashboard_memo", None)
+    if memo is None:
+        memo = {}
+        if run is not None:
+            run._dashboard_memo = memo
+    hit = memo.get(name)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    value = make()
+    memo[name] = (key, value)
+    return value
+
+
+_CACHED: dict = {}
 
 
 def cached(fn):
     """Wrap a core function ``fn(conn, *args)`` as a cached call keyed on (db, data version, args).
 
-    Arguments must be hashable by st.cache_data (dates, tuples, strings, Periods).
+    Arguments must be hashable by st.cache_data (dates, tuples, strings, Periods). One wrapper
+    per function for the life of the process (st.cache_data reads a function's source to key it:
+    making the wrapper at each call cost more than the cache hit).
     """
+    call = _CACHED.get(fn)
+    if call is not None:
+        return call
+
+    # one argument: st.cache_data looks up the signature once per argument at every call
     @st.cache_data(show_spinner=False, max_entries=256)
-    def _run(url: str, ver: str, name: str, *args):
+    def _run(key: tuple):
+        url, _ver, _name, args = key
         with get_engine(url, create=False).connect() as conn:
             return fn(conn, *args)
 
+    name = f"{fn.__module__}.{fn.__qualname__}"
+
     def call(*args):
-        return _run(db_url(), version(), f"{fn.__module__}.{fn.__qualname__}", *args)
+        return _run((db_url(), version(), name, args))
 
     call.__wrapped__ = fn
+    _CACHED[fn] = call
     return call
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
-def _shared(url: str, ver: str, name: str, key: tuple, _make):
+def _shared(key: tuple, _make):      # one keyed argument: see ``cached``
     return _make()
 
 
@@ -80,8 +116,16 @@ def shared(name: str, *key):
     under a newer version after a write in between.
     """
     def run(make):
-        return _shared(db_url(), version(), name, key, make)
+        return _shared((db_url(), version(), name, key), make)
     return run
+
+
+def arrow(df):
+    """A display frame as the Arrow table st.dataframe would make of it, for a ``shared`` value:
+    converted once for every session instead of at every rerun of every one (the same bytes:
+    Streamlit's own conversion)."""
+    from streamlit import dataframe_util
+    return dataframe_util.convert_pandas_df_to_arrow_table(df)
 
 
 def current_user() -> dict:
@@ -145,7 +189,8 @@ def facts() -> dict:
     def make():
         with get_engine(db_url(), create=False).connect() as conn:
             return _facts(conn)
-    return shared("facts")(make)
+    # asked for 8 times a run: the shared object, looked up once per run and version
+    return _per_run("facts", (db_url(), version()), lambda: shared("facts")(make))
 
 
 def guard() -> None:

@@ -6,6 +6,7 @@ appear; the words come from the catalogue (``streamlit.*``), keyed here by Strea
 """
 from __future__ import annotations
 
+import functools
 import json
 
 import streamlit as st
@@ -76,8 +77,13 @@ def install(lang: str) -> None:
     """Put the rewriting script in the page (Chinese UI only; English is Streamlit's own)."""
     if lang != "zh":
         return
+    st.html(_snippet(lang), unsafe_allow_javascript=True)
+
+
+@functools.lru_cache(maxsize=4)
+def _snippet(lang: str) -> str:
+    """The script and its table: the same bytes at every run (built once per process)."""
     js = (nav.ROOT / "static" / "zh-ui.js").read_text(encoding="utf-8")
     cfg = json.dumps(table(lang), ensure_ascii=False).replace("</", "<\\/")
-    st.html(f'<div class="zh-ui"></div><script>window.__zhUiCfg = {cfg};\n{js}</script>'
-            '<style>.stElementContainer:has(.zh-ui){display:none}</style>',
-            unsafe_allow_javascript=True)
+    return (f'<div class="zh-ui"></div><script>window.__zhUiCfg = {cfg};\n{js}</script>'
+            '<style>.stElementContainer:has(.zh-ui){display:none}</style>')

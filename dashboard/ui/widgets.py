@@ -230,18 +230,33 @@ def light_columns(df, spec, lang: str) -> dict:
     return out
 
 
-def red_black(red, black, weights: dict) -> None:
-    """The 红榜 and 黑榜 side by side: rank, village, index, cases and resolution rate with its
-    light (thresholds on hover) and the small-number note."""
+def ranking_board(f, weights: dict) -> dict:
+    """The governance index for the filter, built once for every session viewing it (per data
+    version, weights and language): the index, its 红榜/黑榜 as display frames with their light
+    columns, the index with its small-number marks (the chart's CSV) and how many are marked."""
     from dashboard.queries import ranking
     lang = ui.lang()
-    spec = ranking.spec(weights)[:ranking.LIST_COLUMNS]
+
+    def make():
+        idx = ui.cached(ranking.index)(f.period, f.village_ids, weights)
+        red, black = ranking.red_black(idx, weights["red_black_size"])
+        spec = ranking.spec(weights)[:ranking.LIST_COLUMNS]
+        lists = [(len(df), ui.arrow(fmt.frame(ranking.with_marks(df, lang), spec, lang)), light_columns(df, spec, lang))
+                 for df in (red, black)]
+        return {"idx": idx, "empty": red.empty, "lists": lists, "marked": ranking.with_marks(idx, lang),
+                "small": int(idx["small"].sum())}
+    return ui.shared("ranking.board", f.key, weights, lang)(make)
+
+
+def red_black(board: dict) -> None:
+    """The 红榜 and 黑榜 side by side (``ranking_board``): rank, village, index, cases and
+    resolution rate with its light (thresholds on hover) and the small-number note."""
+    (n_red, red, red_cfg), (n_black, black, black_cfg) = board["lists"]
     c1, c2 = st.columns(2)
-    for col, df, head in ((c1, red, f"**:red[{fmt.md(ui.t('ranking.red', n=len(red)))}]**"),
-                          (c2, black, f"**{fmt.md(ui.t('ranking.black', n=len(black)))}**")):
+    for col, shown, cfg, head in ((c1, red, red_cfg, f"**:red[{fmt.md(ui.t('ranking.red', n=n_red))}]**"),
+                                  (c2, black, black_cfg, f"**{fmt.md(ui.t('ranking.black', n=n_black))}**")):
         col.markdown(head)
-        col.dataframe(fmt.frame(ranking.with_marks(df, lang), spec, lang), width="stretch",
-                      column_config=light_columns(df, spec, lang))
+        col.dataframe(shown, width="stretch", column_config=cfg)
 
 
 def weights_expander(weights: dict) -> None:
@@ -251,5 +266,5 @@ def weights_expander(weights: dict) -> None:
     with st.expander(ui.t("ranking.weights")):
         st.markdown(ui.t("ranking.method"))
         st.dataframe(ui.shared("ranking.weights_table", weights, lang)(
-            lambda: fmt.frame(ranking.weights_table(weights, lang), ranking.WEIGHT_SPEC, lang)), width="stretch")
+            lambda: ui.arrow(fmt.frame(ranking.weights_table(weights, lang), ranking.WEIGHT_SPEC, lang))), width="stretch")
 
