@@ -103,6 +103,14 @@ def demo_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture
+def demo_env(demo_url, monkeypatch):
+    """The app pointed at the demo township, authentication off (pages run as the session's user)."""
+    monkeypatch.setenv("DATABASE_URL", demo_url)
+    monkeypatch.setenv("DASHBOARD_AUTH", "off")
+    return demo_url
+
+
+@pytest.fixture
 def demo_engine(demo_url):
     return get_engine(demo_url)
 

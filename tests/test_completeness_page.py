@@ -19,13 +19,6 @@ MISSING = ["- 3 个村（社区）未报送 2025年12月矛盾纠纷台账：红
            "- 1 个村（社区）未报送 2025年12月代表走访台账：马鞍村。"]
 
 
-@pytest.fixture
-def demo_env(demo_url, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", demo_url)
-    monkeypatch.setenv("DASHBOARD_AUTH", "off")
-    return demo_url
-
-
 def page(path, user=ADMIN, lang="zh"):
     at = AppTest.from_file(str(nav.ROOT / path), default_timeout=120)
     at.session_state["user"] = user

@@ -7,13 +7,6 @@ from dashboard.ui import nav
 PAGE = str(nav.ROOT / "pages/map.py")
 
 
-@pytest.fixture
-def demo_env(demo_url, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", demo_url)
-    monkeypatch.setenv("DASHBOARD_AUTH", "off")
-    return demo_url
-
-
 def test_map_page_controls(demo_env):
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception, [e.value for e in at.exception]

@@ -7,13 +7,6 @@ from dashboard.ui import nav
 ADMIN = {"username": "test-admin", "role": "admin", "village_ids": None, "display_name": "test"}
 
 
-@pytest.fixture
-def demo_env(demo_url, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", demo_url)
-    monkeypatch.setenv("DASHBOARD_AUTH", "off")
-    return demo_url
-
-
 @pytest.mark.parametrize("page", [p for p in nav.available()], ids=lambda p: p[0])
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_page_runs(demo_env, page, lang):

@@ -26,13 +26,6 @@ def fresh_cache():
     yield
 
 
-@pytest.fixture
-def demo_env(demo_url, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", demo_url)
-    monkeypatch.setenv("DASHBOARD_AUTH", "off")
-    return demo_url
-
-
 def _app(page: str, lang: str = "zh") -> AppTest:
     at = AppTest.from_file(str(nav.ROOT / f"pages/{page}.py"), default_timeout=90)
     at.session_state["lang"] = lang

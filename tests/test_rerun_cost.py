@@ -14,13 +14,6 @@ LEADER = {"username": "test-leader", "role": "leader", "village_ids": None, "dis
 
 
 @pytest.fixture
-def demo_env(demo_url, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", demo_url)
-    monkeypatch.setenv("DASHBOARD_AUTH", "off")
-    return demo_url
-
-
-@pytest.fixture
 def statements():
     seen = collections.Counter()
 

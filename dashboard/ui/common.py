@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard import fmt, i18n, periods, settings
 from dashboard.db.engine import failure_kind, get_engine, local_writes, version_token
@@ -53,14 +54,11 @@ def version() -> str:
 
 def _per_run(name: str, key: tuple, make):
     """``make()`` once per script run of this session while ``key`` stays the same."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
     # a fresh object per run (ScriptRunContext.reset); without it (bare mode): made every time
     run = getattr(get_script_run_ctx(suppress_warning=True), "parallel_coordinator", None)
-    memo = getattr(run, "_dashboard_memo", None)
+    memo = getattr(run, "_dashboard_memo", None) if run is not None else {}
     if memo is None:
-        memo = {}
-        if run is not None:
-            run._dashboard_memo = memo
+        memo = run._dashboard_memo = {}
     hit = memo.get(name)
     if hit is not None and hit[0] == key:
         return hit[1]
