@@ -103,6 +103,16 @@ def demo_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture
+def fresh_cache():
+    """Cached reads are keyed on (database URL, data version); on PostgreSQL every test's
+    database has the same URL and starts at the same version, so a page test starts afresh
+    (modules opt in with pytestmark = pytest.mark.usefixtures("fresh_cache"))."""
+    import streamlit as st
+    st.cache_data.clear()
+    yield
+
+
+@pytest.fixture
 def demo_env(demo_url, monkeypatch):
     """The app pointed at the demo township, authentication off (pages run as the session's user)."""
     monkeypatch.setenv("DATABASE_URL", demo_url)

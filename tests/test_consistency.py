@@ -489,11 +489,7 @@ def _close(shown, v, kind) -> bool:
 
 # ---------------------------------------------------------------- running the pages
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    import streamlit as st
-    st.cache_data.clear()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ from dashboard.db import schema as S
 from dashboard.db.engine import write_txn
 from dashboard.ui import nav
 from test_county_intake import load_a, load_b
-from test_pages_analytics import fresh_cache  # noqa: F401 - the same fixture
+
+pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 A, B = "360121105000", "360121106000"          # 本乡镇 and 白云镇, each with 红旗村/建设村/东湖社区
 PW = "correct-horse-battery"

@@ -12,7 +12,8 @@ from dashboard.queries import county
 from dashboard.ui import nav
 from test_county_intake import load_a, load_b
 from test_county_roles import county_env, county_url, page  # noqa: F401 - the same county
-from test_pages_analytics import fresh_cache  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 YEAR = Period(date(2024, 1, 1), date(2024, 12, 31), "year")
 

@@ -17,13 +17,7 @@ from dashboard.ui import nav
 PAGES = ["disputes", "volunteers", "visits", "village"]
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    """Cached reads are keyed on (database URL, data version); on PostgreSQL every test's
-    database has the same URL and starts at the same version, so start each test afresh."""
-    import streamlit as st
-    st.cache_data.clear()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 
 def _app(page: str, lang: str = "zh") -> AppTest:

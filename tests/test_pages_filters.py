@@ -13,7 +13,8 @@ from dashboard import i18n, periods
 from dashboard.ui import common
 from dashboard.ui import meeting as mt
 from dashboard.ui import nav
-from test_pages_analytics import demo_env, fresh_cache  # noqa: F401 - the same fixtures
+
+pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 DONGHU = "东湖社区"      # the demo's first village: id 1, code 360121105001
 DONGHU_CODE = "360121105001"

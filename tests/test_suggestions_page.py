@@ -17,11 +17,7 @@ from dashboard.ui import nav
 Q4 = periods.quarter(2025, 4)
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    import streamlit as st
-    st.cache_data.clear()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 
 def _app(lang="zh") -> AppTest:

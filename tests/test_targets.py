@@ -8,7 +8,8 @@ from streamlit.testing.v1 import AppTest
 from dashboard import maps, periods, targets
 from dashboard.queries import overview
 from dashboard.ui import nav
-from test_pages_analytics import demo_env, fresh_cache  # noqa: F401 - the same fixtures
+
+pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 
 @pytest.mark.parametrize("value, light", [(1.0, "green"), (0.9, "green"), (0.8999, "amber"), (0.85, "amber"),
