@@ -669,9 +669,9 @@ def claim_ticket(ticket: str | None, binding: str) -> str | None:
     return entry[0]
 
 
-def session_user(conn, token: str | None, now: datetime | None = None) -> dict | None:
-    """The user a token belongs to, or None when it is forged, expired, logged out, or
-    the account was disabled or its password changed since it was issued."""
+def token_claims(token: str | None, now: datetime | None = None) -> tuple[int, str] | None:
+    """(user id, password stamp) of a token that is genuine, unexpired and not logged out: the
+    checks that need no database."""
     parsed = _parse(token)
     if parsed is None:
         return None
@@ -681,7 +681,21 @@ def session_user(conn, token: str | None, now: datetime | None = None) -> dict |
     with _LOCK:
         if nonce in _REVOKED:
             return None
+    return uid, stamp
+
+
+def account_for(conn, uid: int, stamp: str) -> dict | None:
+    """The user dict of account ``uid`` if it is enabled and its password is still the one
+    ``stamp`` was made from. Every change to an account bumps the data version (``manage``),
+    so a page may cache this per version (dashboard.ui.auth does: one query less per rerun)."""
     r = conn.execute(sa.select(S.app_user).where(S.app_user.c.id == uid)).mappings().first()
     if r is None or r["disabled"] or not hmac.compare_digest(stamp, _stamp(r["password_hash"])):
         return None
     return _user_dict(conn, r)
+
+
+def session_user(conn, token: str | None, now: datetime | None = None) -> dict | None:
+    """The user a token belongs to, or None when it is forged, expired, logged out, or
+    the account was disabled or its password changed since it was issued."""
+    claims = token_claims(token, now)
+    return None if claims is None else account_for(conn, *claims)

@@ -61,8 +61,8 @@ if board["empty"]:
 else:
     w.red_black(board)
     fig = ui.shared("overview.index_bar", f.key, weights, lang)(
-        lambda: charts.index_bar(ui.cached(ranking.index)(f.period, f.village_ids, weights), lang,
-                                 ui.t("ranking.chart")))
+        lambda: w.frozen(charts.index_bar(ui.cached(ranking.index)(f.period, f.village_ids, weights),
+                                          lang, ui.t("ranking.chart"))))
     w.chart(fig, board["marked"], ranking.spec(weights), "governance_index", f)
 if board["small"]:
     st.caption(ui.t("ranking.small_note", n=metrics.SMALL_N, k=board["small"]))

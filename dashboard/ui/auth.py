@@ -97,8 +97,8 @@ def _valid_user() -> dict | None:
     token = _token()
     if not token:
         return None
-    with ui.engine().connect() as conn:
-        user = auth.session_user(conn, token)
+    claims = auth.token_claims(token)       # signature, expiry, logout: at every rerun
+    user = None if claims is None else ui.cached(auth.account_for)(*claims)
     if user is None:
         st.session_state.pop(TOKEN_KEY, None)
         st.session_state.pop(USER_KEY, None)

@@ -17,27 +17,48 @@ def _flags(f, village_ids) -> list:
                            + ui.cached(quality.ledger_logic)(None, village_ids))
 
 
-def panel(fl: list, f, name: str, title: str) -> None:
+def _content(f, village_ids, lang: str) -> dict:
+    """What the panel shows, built once for every session per (data version, period, villages,
+    language): the count, the summary and each detailed flag's lines and rows as Arrow (the
+    county's flags made into frames and converted at every rerun of every session were a third
+    of a warm overview)."""
+    def make():
+        fl = _flags(f, village_ids)
+        shown = []
+        for i, fg in enumerate(fl[:DETAILED], start=1):
+            shown.append(dict(
+                head=f"**{i}. {fmt.md(ui.t('quality.name.' + fg.rule))}** · "
+                     f"{fmt.md(quality.place_text(fg, lang))} · {fmt.md(quality.period_text(fg, lang))}",
+                rule=fmt.md(quality.rule_text(fg.rule, lang)), detail=fmt.md(quality.detail(fg, lang)),
+                rows=ui.arrow(quality.behind_frame(fg, lang)) if fg.rows else None,
+                height=min(36 * (len(fg.rows) + 1) + 2, 250),
+                more=ui.t("quality.rows_more", n=fg.n_rows, shown=len(fg.rows))
+                if fg.n_rows > len(fg.rows) else None))
+        return dict(n=len(fl), summary=ui.arrow(quality.summary_frame(fl, lang)) if fl else None,
+                    shown=shown)
+    return ui.shared("quality_panel", f.period, village_ids, lang)(make)
+
+
+def panel(c: dict, f, village_ids, name: str, title: str) -> None:
     lang = ui.lang()
     with st.expander(title, expanded=False):   # no icon: an expander draws its name as text
         st.caption(ui.t("quality.intro"))
-        if not fl:
+        if not c["n"]:
             st.success(ui.t("quality.none"))
             return
-        st.dataframe(quality.summary_frame(fl, lang), width="stretch")
-        dl.button(st, ui.t("quality.download"), lambda: export.table_to_csv(quality.rows_frame(fl, lang)),
+        st.dataframe(c["summary"], width="stretch")
+        dl.button(st, ui.t("quality.download"),
+                  lambda: export.table_to_csv(quality.rows_frame(_flags(f, village_ids), lang)),
                   file_name=f"{name}_{f.period.start}_{f.period.end}.csv", mime=export.CSV_MIME,
                   key=f"dl_{name}", icon=":material/download:")
-        for i, fg in enumerate(fl[:DETAILED], start=1):
-            st.markdown(f"**{i}. {fmt.md(ui.t('quality.name.' + fg.rule))}** · "
-                        f"{fmt.md(quality.place_text(fg, lang))} · {fmt.md(quality.period_text(fg, lang))}")
-            st.caption(fmt.md(quality.rule_text(fg.rule, lang)))
-            st.markdown(fmt.md(quality.detail(fg, lang)))
-            if fg.rows:
-                st.dataframe(quality.behind_frame(fg, lang), hide_index=True, width="stretch",
-                             height=min(36 * (len(fg.rows) + 1) + 2, 250))
-            if fg.n_rows > len(fg.rows):
-                st.caption(ui.t("quality.rows_more", n=fg.n_rows, shown=len(fg.rows)))
+        for one in c["shown"]:
+            st.markdown(one["head"])
+            st.caption(one["rule"])
+            st.markdown(one["detail"])
+            if one["rows"] is not None:
+                st.dataframe(one["rows"], hide_index=True, width="stretch", height=one["height"])
+            if one["more"]:
+                st.caption(one["more"])
 
 
 def overview_panel(f) -> None:
@@ -45,8 +66,9 @@ def overview_panel(f) -> None:
     user = ui.current_user()
     if not quality.sees_township_panel(user):
         return
-    fl = _flags(f, quality.visible_villages(user, f.village_ids))
-    panel(fl, f, "quality_flags", ui.t("quality.panel", n=len(fl)))
+    ids = quality.visible_villages(user, f.village_ids)
+    c = _content(f, ids, ui.lang())
+    panel(c, f, ids, "quality_flags", ui.t("quality.panel", n=c["n"]))
 
 
 def village_panel(f, village_id: int) -> None:
@@ -54,5 +76,5 @@ def village_panel(f, village_id: int) -> None:
     ids = quality.visible_villages(ui.current_user(), (village_id,))
     if not ids:
         return
-    fl = _flags(f, ids)
-    panel(fl, f, "village_quality_flags", ui.t("quality.village_heading", n=len(fl)))
+    c = _content(f, ids, ui.lang())
+    panel(c, f, ids, "village_quality_flags", ui.t("quality.village_heading", n=c["n"]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import charts, export, fmt, metrics, targets
@@ -146,6 +147,23 @@ def village_from_query(names: dict[int, str], param: str = "village") -> int | N
         st.session_state["_village_denied"] = raw
         ui.out_of_scope({param: raw})
     return None
+
+
+class _Frozen(go.Figure):
+    def __init__(self, source):
+        super().__init__(source)
+        self._frozen_dict = super().to_dict()
+
+    def to_dict(self):
+        return self._frozen_dict
+
+
+def frozen(fig) -> go.Figure:
+    """A figure for ``ui.shared``: its dict made once. st.plotly_chart asks a figure for its
+    dict (a deep copy of every trace) at every rerun of every session: for the county's
+    500-village index bar, more time than the rest of the chart. The figure must not change
+    after this (shared values never do)."""
+    return _Frozen(fig)
 
 
 def chart(fig, df, spec, name: str, f=None) -> None:
