@@ -7,7 +7,9 @@ Roles (``schema.ROLES``):
   (disputes, volunteer activities, representative visits) for the villages in
   their scope only.
 - ``admin`` (管理员): manages users, the village registry, grid boundaries and any
-  upload; reads the audit log.
+  upload; reads the audit log. A township administrator does this for their township:
+  the users of its villages and its own leaders and admins (:func:`within`), never the
+  townships themselves or the audit log (``COUNTY_ONLY``).
 
 Scope is a place in the hierarchy county → township → village: ``user_scope`` holds one
 row per village a clerk may act for (the clerk sees the township(s) of those villages);
@@ -66,11 +68,11 @@ USERNAME_RE = re.compile(r"^[\w.@-]{2,64}$")
 
 # What each role may do. Scoped actions (upload, undo) also need the village in scope.
 ACTIONS = ("view", "export", "upload", "undo", "manage_users", "manage_registry",
-           "manage_grids", "read_audit", "upload_history")
+           "manage_grids", "read_audit", "upload_history", "manage_townships")
 SCOPED = ("upload", "undo")
-# Actions only a county-scoped admin has (accounts and the audit log span the county; a
-# township admin's user management per township is not built yet).
-COUNTY_ONLY = ("manage_users", "read_audit")
+# Actions only a county-scoped admin has: the audit log and the list of townships span the
+# county. A township admin's manage_users reaches only their township's users (check_target).
+COUNTY_ONLY = ("read_audit", "manage_townships")
 _ROLE_ACTIONS = {
     "leader": {"view", "export"},
     "clerk": {"view", "export", "upload", "undo"},
@@ -302,13 +304,17 @@ def user_count(conn) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(S.app_user)).scalar_one())
 
 
-def list_users(conn) -> list[dict]:
-    """Every user with role, state and the names of the villages in scope."""
+def list_users(conn, actor=None) -> list[dict]:
+    """Every user ``actor`` may manage (None, the shell: all; a township administrator: their
+    township's) with role, state and the names of the villages and townships in scope."""
+    scope = _actor_scope(actor)
     names = dict(conn.execute(sa.select(S.village.c.id, S.village.c.name)).all())
     towns = dict(conn.execute(sa.select(S.township.c.id, S.township.c.name)).all())
     out = []
     for r in conn.execute(sa.select(S.app_user).order_by(S.app_user.c.username)).mappings():
         u = _user_dict(conn, r)
+        if not within(scope, u["township_ids"] or ()):
+            continue
         u["villages"] = [names.get(v, str(v)) for v in (u["village_ids"] or ())]
         u["townships"] = None if u["township_ids"] is None else [towns.get(x, str(x)) for x in u["township_ids"]]
         u["locked_until"] = r["locked_until"]
@@ -376,18 +382,60 @@ def _set_townships(conn, user_id: int, township_ids) -> list[int]:
     return ids
 
 
-def check_within(conn, actor: dict | None, role: str, village_ids=(), township_ids=()) -> None:
+def actor_name(actor) -> str:
+    """The name an action is audited under: a user dict's username, or the shell's string."""
+    return actor["username"] if isinstance(actor, dict) else str(actor or "system")
+
+
+def _actor_scope(actor) -> set[int] | None:
+    """The townships an acting user administers (None: the county). A string actor is the
+    shell (the command line, the demo seed, the benchmark): the county."""
+    return visible_township_ids(actor) if isinstance(actor, dict) else None
+
+
+def within(scope: set[int] | None, township_ids) -> bool:
+    """Is a user whose place is ``township_ids`` (empty: the county) inside ``scope``?"""
+    return scope is None or (bool(township_ids) and set(township_ids) <= scope)
+
+
+def user_township_ids(conn, user_id: int, role: str) -> set[int]:
+    """A user's place: a clerk's villages' townships, a leader's or admin's own townships
+    (empty: the county)."""
+    if role == "clerk":
+        q = sa.select(S.village.c.township_id).join(
+            S.user_scope, S.user_scope.c.village_id == S.village.c.id).where(
+            S.user_scope.c.user_id == user_id)
+    else:
+        q = sa.select(S.user_township.c.township_id).where(S.user_township.c.user_id == user_id)
+    return set(conn.execute(q).scalars())
+
+
+def check_target(conn, actor, row) -> None:
+    """May ``actor`` change the account ``row``? A user dict must be allowed manage_users, and
+    a township administrator reaches only users inside their township(s):
+    UserError("auth.outside_township") otherwise. The shell may change any account."""
+    if not isinstance(actor, dict):
+        return
+    if not can(actor, "manage_users"):
+        raise UserError("auth.forbidden")
+    if not within(_actor_scope(actor), user_township_ids(conn, row["id"], row["role"])):
+        raise UserError("auth.outside_township", name=row["username"])
+
+
+def check_within(conn, actor, role: str, village_ids=(), township_ids=()) -> None:
     """A township administrator gives only scopes inside their township(s), never the county:
-    UserError("auth.forbidden") otherwise. County administrators (and the shell) give any."""
-    vis = visible_township_ids(actor) if actor is not None else None
+    UserError("auth.scope_outside") otherwise. County administrators (and the shell) give any."""
+    if isinstance(actor, dict) and not can(actor, "manage_users"):
+        raise UserError("auth.forbidden")
+    vis = _actor_scope(actor)
     if vis is None:
         return
     tids = {int(x) for x in (township_ids or ())}
     if village_ids:
         tids |= set(conn.execute(sa.select(S.village.c.township_id)
                                  .where(S.village.c.id.in_([int(v) for v in village_ids]))).scalars())
-    if (role != "clerk" and not township_ids) or not tids or not tids <= vis:
-        raise UserError("auth.forbidden")
+    if (role != "clerk" and not township_ids) or not within(vis, tids):
+        raise UserError("auth.scope_outside")
 
 
 def _set_scope(conn, user_id: int, ids: list[int]) -> None:
@@ -401,13 +449,17 @@ def _set_scope(conn, user_id: int, ids: list[int]) -> None:
 
 
 def create_user(conn, username: str, password: str, role: str, village_ids=(),
-                display_name: str | None = None, actor: str = "system", township_ids=()) -> dict:
+                display_name: str | None = None, actor: str | dict = "system",
+                township_ids=()) -> dict:
     """Add an account (in the caller's write transaction) and audit it. ``township_ids``: a
-    township leader's or admin's township(s); without them a leader or admin has the county."""
+    township leader's or admin's township(s); without them a leader or admin has the county.
+    ``actor``: the acting user (a township administrator adds only inside their township) or
+    the shell's name."""
     username = (username or "").strip()
     if not USERNAME_RE.match(username):
         raise UserError("auth.bad_username")
     ids = _check_role_scope(role, village_ids, township_ids)
+    check_within(conn, actor, role, ids, township_ids)
     if _row(conn, username) is not None:
         raise UserError("auth.user_exists", name=username)
     pw_hash = hash_password(password)
@@ -417,7 +469,7 @@ def create_user(conn, username: str, password: str, role: str, village_ids=(),
         created_at=datetime.now()).returning(S.app_user.c.id)).scalar_one()
     _set_scope(conn, uid, ids)
     tids = _set_townships(conn, uid, township_ids)
-    record(conn, actor, "user_add", True, {"user": username, "role": role, "village_ids": ids,
+    record(conn, actor_name(actor), "user_add", True, {"user": username, "role": role, "village_ids": ids,
                                            **({"township_ids": tids} if tids else {})})
     return get_user_by_id(conn, uid)
 
@@ -435,49 +487,56 @@ def _enabled_admins(conn) -> int:
         u.c.role == "admin", u.c.disabled == sa.false())).scalar_one())
 
 
-def set_disabled(conn, username: str, disabled: bool = True, actor: str = "system") -> dict:
+def set_disabled(conn, username: str, disabled: bool = True, actor: str | dict = "system") -> dict:
     """Disable (or enable) an account; its sessions end at the next page load."""
     r = _require_row(conn, username)
+    check_target(conn, actor, r)
     if disabled and r["role"] == "admin" and not r["disabled"] and _enabled_admins(conn) <= 1:
         raise UserError("auth.last_admin")
     conn.execute(sa.update(S.app_user).where(S.app_user.c.id == r["id"]).values(
         disabled=bool(disabled), failed_logins=0, locked_until=None))
-    record(conn, actor, "user_disable" if disabled else "user_enable", True, {"user": username})
+    record(conn, actor_name(actor), "user_disable" if disabled else "user_enable", True,
+           {"user": username})
     return get_user_by_id(conn, r["id"])
 
 
-def set_password(conn, username: str, password: str, actor: str = "system") -> None:
+def set_password(conn, username: str, password: str, actor: str | dict = "system") -> None:
     """Reset a password (clears the back-off of that name); the user's existing sessions end."""
     r = _require_row(conn, username)
+    check_target(conn, actor, r)
     pw_hash = hash_password(password)
     conn.execute(sa.update(S.app_user).where(S.app_user.c.id == r["id"]).values(
         password_hash=pw_hash, failed_logins=0, locked_until=None))
     t = S.auth_throttle   # a new password is tried afresh from every source
     conn.execute(sa.delete(t).where(t.c.key.startswith("pair:"),
                                     t.c.key.endswith(f"|{r['username'].lower()}", autoescape=True)))
-    record(conn, actor, "user_password", True, {"user": username})
+    record(conn, actor_name(actor), "user_password", True, {"user": username})
 
 
-def set_role(conn, username: str, role: str, village_ids=(), actor: str = "system",
+def set_role(conn, username: str, role: str, village_ids=(), actor: str | dict = "system",
              township_ids=()) -> dict:
     """Change a user's role and place scope (villages for a clerk, townships or the county
-    for a leader or admin)."""
+    for a leader or admin). A township administrator changes only their township's users,
+    and only to scopes inside it."""
     r = _require_row(conn, username)
+    check_target(conn, actor, r)
     ids = _check_role_scope(role, village_ids, township_ids)
+    check_within(conn, actor, role, ids, township_ids)
     if r["role"] == "admin" and role != "admin" and not r["disabled"] and _enabled_admins(conn) <= 1:
         raise UserError("auth.last_admin")
     conn.execute(sa.update(S.app_user).where(S.app_user.c.id == r["id"]).values(role=role))
     _set_scope(conn, r["id"], ids)
     tids = _set_townships(conn, r["id"], township_ids)
-    record(conn, actor, "user_role", True, {"user": username, "role": role, "village_ids": ids,
+    record(conn, actor_name(actor), "user_role", True, {"user": username, "role": role, "village_ids": ids,
                                             **({"township_ids": tids} if tids else {})})
     return get_user_by_id(conn, r["id"])
 
 
-def manage(engine, actor: str, action: str, fn, *args, **kwargs):
-    """Run a user-management function ``fn(conn, *args, actor=actor, **kwargs)`` in a
-    write transaction. Success is audited by ``fn``; a refusal (UserError) is audited
-    here, in its own transaction, and re-raised."""
+def manage(engine, actor: str | dict, action: str, fn, *args, **kwargs):
+    """Run a user- or township-management function ``fn(conn, *args, actor=actor, **kwargs)``
+    in a write transaction. ``actor``: the acting user dict (its scope is enforced by ``fn``)
+    or the shell's name. Success is audited by ``fn``; a refusal (UserError) is audited here,
+    in its own transaction, and re-raised."""
     from dashboard.db.engine import bump_version, run_write
 
     def body(conn):
@@ -487,9 +546,10 @@ def manage(engine, actor: str, action: str, fn, *args, **kwargs):
     try:
         return run_write(engine, body)
     except UserError as exc:
-        target = args[0] if args and isinstance(args[0], str) else None
-        run_write(engine, lambda c: record(c, actor, action, False,
-                                           {"user": target, "reason": exc.key}))
+        target = args[0] if args and isinstance(args[0], (str, int)) else None
+        what = "township" if action.startswith("township_") else "user"
+        run_write(engine, lambda c: record(c, actor_name(actor), action, False,
+                                           {what: target, "reason": exc.key}))
         raise
 
 

@@ -25,8 +25,9 @@ from pathlib import PurePath
 
 import sqlalchemy as sa
 
-from dashboard import auth
+from dashboard import auth, townships
 from dashboard.db import schema as S
+from dashboard.db.dialect import in_villages
 from dashboard.errors import UserError
 
 # File names that can only hold boundaries or a registry (see loaders.read): refused by name
@@ -118,9 +119,8 @@ def run_import(engine, ctx, user: dict | None = None, *, refresh: bool = True):
         else:
             run_write(engine, lambda c: auth.record(c, who, action, result.ok, detail))
     if result.written and result.township_created:
-        run_write(engine, lambda c: auth.record(c, who, "township_add", True, {
-            "township": result.township_created, "batch_id": result.batch_id,
-            "file": base["file"]}))
+        run_write(engine, lambda c: townships.record_added(
+            c, who, name=result.township_created, batch_id=result.batch_id, file=base["file"]))
     return result
 
 
@@ -223,8 +223,10 @@ def rebuild_stale(engine) -> float | None:
 
 
 def history(conn, village_id: int | None = None, username: str | None = None,
-            limit: int = 500) -> list[dict]:
-    """Import batches across all villages, newest first, with the village name."""
+            limit: int = 500, village_ids=None) -> list[dict]:
+    """Import batches across all villages (only those of ``village_ids`` when given: a
+    township's own, which leaves out registry files without one village), newest first, with
+    the village name."""
     b, v = S.import_batch, S.village
     q = (sa.select(b.c.id, b.c.created_at, b.c.username, b.c.kind, b.c.file_name,
                    v.c.name.label("village"), b.c.rows_read, b.c.inserted, b.c.updated,
@@ -232,6 +234,7 @@ def history(conn, village_id: int | None = None, username: str | None = None,
          .select_from(b.outerjoin(v, v.c.id == b.c.village_id)))
     if village_id is not None:
         q = q.where(b.c.village_id == village_id)
+    q = q.where(in_villages(b.c.village_id, village_ids))
     if username:
         q = q.where(b.c.username == username)
     q = q.order_by(b.c.created_at.desc(), b.c.id.desc()).limit(limit)

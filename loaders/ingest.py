@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from dashboard import townships
 from dashboard.db import schema as S
 from dashboard.db.dialect import big_cache, is_sqlite, json_text, mark
 from dashboard.db.engine import bump_version
@@ -851,8 +852,7 @@ def _plan_villages(conn, prep, reg, kind):
         from dashboard.i18n import t
         tname = tws[0]["name"] if tws else names[0] if names else t("loader.default_township", "zh")
         tcode = _free_township_code(conn, (codes[0][:9] + "000") if codes else "000000000000")
-        tid = conn.execute(sa.insert(S.township).values(code=tcode, name=tname[:100])
-                           .returning(S.township.c.id)).scalar_one()
+        tid = townships.insert(conn, tname[:townships.NAME_MAX], tcode)
         pre.append(("township", tid))
         tws = [{"id": tid, "code": tcode, "name": tname}]
         new["township_id"] = tid

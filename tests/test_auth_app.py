@@ -189,7 +189,7 @@ def test_admin_logs_in_and_uses_the_admin_page(real_env):
     at.switch_page(str(nav.ROOT / "pages/admin.py")).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "系统管理"
-    assert [t.label for t in at.tabs] == ["用户", "操作日志", "上传记录"]
+    assert [t.label for t in at.tabs] == ["用户", "乡镇（街道）", "操作日志", "上传记录"]
     inputs = {w.label: w for w in at.text_input}
     inputs["用户名"].input("newclerk")
     inputs["密码"].input("long-enough-pass")

@@ -185,7 +185,10 @@ def test_township_admin_administers_their_township_only():
             "township_village_ids": (4, 5, 6), "village_ids": None}
     assert auth.allowed_village_ids(user) == {4, 5, 6}
     assert auth.can(user, "upload", 4) and not auth.can(user, "upload", 1)
-    assert auth.can(user, "manage_registry") and not auth.can(user, "manage_users")
+    # their township's accounts (check_target, tests/test_county_admin.py), never the
+    # townships themselves or the county's audit log
+    assert auth.can(user, "manage_registry") and auth.can(user, "manage_users")
+    assert not auth.can(user, "manage_townships") and not auth.can(user, "read_audit")
     assert auth.fixed_township(user) == B
     county = {"role": "admin", "township_ids": None, "village_ids": None}
     assert auth.allowed_village_ids(county) is None and auth.can(county, "manage_users")

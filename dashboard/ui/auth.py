@@ -281,9 +281,10 @@ def require(action: str) -> dict:
 
 
 def manage(action: str, fn, *args, **kwargs) -> bool:
-    """Run a user-management change as the current user; show the outcome. True on success."""
+    """Run a user- or township-management change as the current user (whose scope the core
+    enforces); show the outcome. True on success."""
     try:
-        auth.manage(ui.engine(), ui.current_user()["username"], action, fn, *args, **kwargs)
+        auth.manage(ui.engine(), ui.current_user(), action, fn, *args, **kwargs)
     except UserError as exc:
         ui.show_error(exc)
         return False
@@ -307,9 +308,35 @@ def village_picker(key: str) -> list[int]:
     return sorted(ids[n] for n in chosen if n in ids)
 
 
+def township_picker(key: str) -> int | None:
+    """The township a leader or admin account is given: the county (None) is offered only to a
+    county administrator; a township administrator picks among their own."""
+    tws = ui.visible_townships()
+    opts = ([None] if auth.visible_township_ids(ui.current_user()) is None else []) + [t["id"] for t in tws]
+    names = {t["id"]: t["name"] for t in tws}
+    return st.selectbox(ui.t("admin.township"), opts, key=key,
+                        format_func=lambda i: ui.t("admin.county") if i is None else names[i])
+
+
+def place(role: str, township_id: int | None) -> list[int]:
+    """The township scope a form gives: none for a clerk (their villages place them)."""
+    return [] if role == "clerk" or township_id is None else [township_id]
+
+
 def users() -> list[dict]:
+    """The accounts the current user manages (a township administrator: their township's)."""
     with ui.engine().connect() as conn:
-        return auth.list_users(conn)
+        return auth.list_users(conn, ui.current_user())
+
+
+def townships_frame() -> pd.DataFrame:
+    from dashboard import townships
+    with ui.engine().connect() as conn:
+        rows = townships.listing(conn, ui.current_user())
+    cols = {"name": "township_name", "code": "col_code", "villages": "col_villages_n",
+            "grids": "col_grids_n", "users": "col_users_n"}
+    return pd.DataFrame(rows, columns=list(cols)).rename(
+        columns={k: ui.t(f"admin.{v}") for k, v in cols.items()})
 
 
 def users_frame(rows: list[dict]) -> pd.DataFrame:
@@ -323,6 +350,8 @@ def users_frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame({ui.t("admin.col_username"): [u["username"] for u in rows],
                          ui.t("admin.col_display"): [u["display_name"] for u in rows],
                          ui.t("admin.col_role"): [ui.t(f"auth.role.{u['role']}") for u in rows],
+                         ui.t("admin.col_township"): [ui.t("admin.county") if u["townships"] is None
+                                                      else "、".join(u["townships"]) for u in rows],
                          ui.t("admin.col_villages"): ["、".join(u["villages"]) for u in rows],
                          ui.t("admin.col_state"): [state(u) for u in rows],
                          ui.t("admin.col_created"): [u["created_at"] for u in rows]})
@@ -362,7 +391,7 @@ def audit_frame(filters: dict) -> pd.DataFrame:
 def uploads_frame() -> pd.DataFrame:
     from dashboard import uploads
     with ui.engine().connect() as conn:
-        rows = uploads.history(conn)
+        rows = uploads.history(conn, village_ids=auth.visible_village_ids(ui.current_user()))
     cols = {"id": "col_batch", "created_at": "col_at", "username": "col_username", "kind": "col_kind",
             "file_name": "col_file", "village": "col_village", "rows_read": "col_rows",
             "inserted": "col_inserted", "updated": "col_updated", "unchanged": "col_unchanged",
