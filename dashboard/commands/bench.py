@@ -84,6 +84,9 @@ def add_arguments(p):
     p.add_argument("--year", type=int, default=2025, help="the year whose metrics are timed")
     p.add_argument("--repeat", type=int, default=7, help="timed repetitions (the median is printed)")
     p.add_argument("--sessions", type=int, default=20, help="simultaneous browser sessions")
+    p.add_argument("--processes", type=int, default=2,
+                   help="streamlit processes behind nginx (deploy/nginx/dashboard.conf) for the "
+                        "sessions (1: one process, no proxy; without nginx: one process)")
     p.add_argument("--no-browser", action="store_true", help="skip the Chromium figure (map draw time)")
     p.add_argument("--no-server", action="store_true", help="skip streamlit run (sessions, peak RSS)")
     p.add_argument("--login-sessions", type=int, default=25,
@@ -675,27 +678,46 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _server(url, n_sessions, out, notes):
-    """``streamlit run`` on the database: one session, n simultaneous sessions on the overview,
-    then every page once; the app process's resident memory sampled every 50 ms throughout."""
+def _server(url, n_sessions, out, notes, processes=1, workdir=None):
+    """The county's server: ``processes`` ``streamlit run serve.py`` behind nginx as the
+    deployment recipe configures it (one process without a proxy when 1, or without nginx);
+    each process's first session, then ``n_sessions`` simultaneous sessions on the overview
+    through the proxy (each with the route cookie a browser gets), then every page once; the
+    processes' resident memory sampled every 50 ms throughout (the largest one's peak)."""
     import asyncio
-    import subprocess
     import threading
     import time
+    from pathlib import Path
     import psutil
+    from dashboard import cluster as cl
     from dashboard.ui import nav
     from dashboard.ui.bench import ws_session
-    proc, port = _start_streamlit(url, "app.py", auth="off")
+    if processes > 1 and cl.nginx_binary() is None:
+        notes.append("server: nginx not installed: sessions measured on one process")
+        processes = 1
+    try:
+        if processes > 1:
+            c = cl.start(url, processes, Path(workdir or ".") / "nginx", _start_streamlit, _healthy,
+                         _free_port)
+        else:
+            proc, port = _start_streamlit(url, "serve.py", auth="off")
+            c = cl.Cluster(port=port, app_ports=[port], processes=[proc])
+    except RuntimeError as exc:
+        notes.append(f"server: {exc}")
+        return
+    out["sessions_processes"] = processes
+    out["sessions_proxy"] = "nginx" if c.nginx else None
     peak = {"rss": 0, "tree": 0}
     stop = threading.Event()
 
     def sample():
-        p = psutil.Process(proc.pid)
+        ps = [psutil.Process(p.pid) for p in c.processes]
         while not stop.is_set():
             try:
-                rss = p.memory_info().rss
-                tree = rss + sum(c.memory_info().rss for c in p.children(recursive=True))
-                peak["rss"], peak["tree"] = max(peak["rss"], rss), max(peak["tree"], tree)
+                for p in ps:
+                    rss = p.memory_info().rss
+                    tree = rss + sum(ch.memory_info().rss for ch in p.children(recursive=True))
+                    peak["rss"], peak["tree"] = max(peak["rss"], rss), max(peak["tree"], tree)
             except psutil.Error:
                 break
             time.sleep(0.05)
@@ -703,41 +725,45 @@ def _server(url, n_sessions, out, notes):
     th = threading.Thread(target=sample, daemon=True)
     th.start()
     try:
-        if not _healthy(port):
+        if not all(_healthy(p) for p in c.app_ports):
             notes.append("server: streamlit did not answer /_stcore/health")
             return
+        time.sleep(0.2)       # a sample or more of the idle processes
         out["server_idle_rss_mb"] = _r(peak["rss"] / 2**20, 1)
 
+        async def through_proxy(page=""):
+            cookie = await asyncio.to_thread(cl.route_cookie, c.port) if c.nginx else None
+            return await ws_session(c.port, page, cookie=cookie)
+
         async def drive():
-            first = await ws_session(port)
-            wave = await asyncio.gather(*[ws_session(port) for _ in range(n_sessions)])
+            firsts = [await ws_session(p) for p in c.app_ports]   # each process's first session
+            wave = await asyncio.gather(*[through_proxy() for _ in range(n_sessions)])
             pages = {}
             for slug, *_ in nav.available():
-                pages[slug] = await ws_session(port, slug)
-            return first, wave, pages
+                pages[slug] = await through_proxy(slug)
+            return firsts, wave, pages
 
-        first, wave, pages = asyncio.run(drive())
+        firsts, wave, pages = asyncio.run(drive())
         times = [t for t, _ in wave]
-        out["sessions_first_s"] = _r(first[0])
+        out["sessions_first_s"] = _r(max(t for t, _ in firsts))
         out["sessions_n"] = n_sessions
         out["sessions_20_p50_s"] = _r(_pct(times, 0.5))
         out["sessions_20_p95_s"] = _r(_pct(times, 0.95))
         out["sessions_20_max_s"] = _r(max(times))
         out["server_pages_s"] = {k: _r(t) for k, (t, _) in pages.items()}
-        errs = sum(e for _, e in wave) + first[1] + sum(e for _, e in pages.values())
+        errs = sum(e for _, e in wave) + sum(e for _, e in firsts) + sum(e for _, e in pages.values())
         out["server_exceptions"] = errs
         if errs:
             notes.append(f"server: {errs} exceptions shown in sessions")
+        if c.nginx:
+            c.stop()          # nginx writes a WebSocket's log line when it closes
+            out["sessions_served_by"] = cl.served_by(Path(workdir or ".") / "nginx")
     finally:
         stop.set()
         th.join(timeout=2)
         out["peak_rss_mb"] = _r(peak["rss"] / 2**20, 1)
         out["peak_rss_with_children_mb"] = _r(peak["tree"] / 2**20, 1)
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        c.stop()
 
 
 def _healthy(port) -> bool:
@@ -933,7 +959,7 @@ def _steps(args, store, steps, sizes, chromium, out, notes) -> None:
         _map(county_url, args.year, chromium, out, notes)
     if "server" in steps and not args.no_server:
         _log("server: streamlit run, sessions, memory")
-        _server(county_url or township_url, args.sessions, out, notes)
+        _server(county_url or township_url, args.sessions, out, notes, args.processes, store.workdir)
     if "logins" in steps and not args.no_server:
         _log(f"logins: streamlit run serve.py, {args.login_sessions} users log in and view the overview")
         _logins(county_url or township_url, args.login_sessions, args.repeat_views, out, notes)

@@ -54,11 +54,12 @@ def pages(url, label, out, notes):
     return max(cold.values(), default=None), max(warm.values(), default=None)
 
 
-async def ws_session(port: int, page: str = "") -> tuple[float, int]:
+async def ws_session(port: int, page: str = "", cookie: str | None = None) -> tuple[float, int]:
     """One browser-less session: what the Streamlit frontend does on opening a page.
 
-    Connects the app's WebSocket, asks for a script run of ``page`` ("" = the default,
-    the overview) and waits for the run to finish; returns (seconds, exceptions shown).
+    Connects the app's WebSocket (with ``cookie``: e.g. the proxy's route), asks for a script
+    run of ``page`` ("" = the default, the overview) and waits for the run to finish; returns
+    (seconds, exceptions shown).
     """
     import time
     import websockets
@@ -67,6 +68,7 @@ async def ws_session(port: int, page: str = "") -> tuple[float, int]:
     t0 = time.perf_counter()
     exceptions = 0
     async with websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
+                                  additional_headers={"Cookie": cookie} if cookie else None,
                                   max_size=None, open_timeout=300, ping_timeout=None) as ws:
         msg = BackMsg()
         msg.rerun_script.query_string = ""
