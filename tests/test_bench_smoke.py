@@ -42,6 +42,14 @@ def test_bench_tiny_prints_every_key(tmp_path):
     assert out["database"] == "sqlite"
     assert out["ingest_rows"] == 3000 and out["metrics_township_in_county_villages"] == 3
     assert out["ingest_with_refresh_rows_per_s"] <= out["ingest_rows_per_s"]
+    # the sessions went the way a county runs: two processes behind the recipe's nginx, a
+    # browser's route cookie spreading them over both
+    from dashboard import cluster
+    if cluster.nginx_binary() is None:
+        assert out["sessions_processes"] == 1 and "nginx not installed" in " ".join(out["notes"])
+    else:
+        assert out["sessions_processes"] == 2 and out["sessions_proxy"] == "nginx"
+        assert len(out["sessions_served_by"]) == 2 and min(out["sessions_served_by"].values()) > 0
 
 
 def _pg_databases(prefix: str) -> list[str]:
