@@ -5,7 +5,6 @@ import streamlit as st
 from dashboard import fmt, metrics
 from dashboard.queries import county
 from dashboard.ui import common as ui
-from dashboard.ui import county_map as cmap
 from dashboard.ui import widgets as w
 
 ui.page_header("county.title")
@@ -16,6 +15,8 @@ tws = ui.visible_townships()
 if len(tws) < 2:
     st.info(ui.t("county.only_county"))
     st.stop()
+# imported past the guard: folium and geopandas load only for someone who gets the map
+from dashboard.ui import county_map as cmap  # noqa: E402
 st.caption(ui.t("county.intro", metric=metrics.METRICS[county.RANK_BY].name(lang)))
 ids = tuple(t["id"] for t in tws)
 df = cmap.table(f.period, ids)

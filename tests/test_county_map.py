@@ -101,8 +101,9 @@ def test_colours_and_tooltips_are_the_registrys(two):
 
 
 def test_three_townships_fall_into_the_three_target_classes():
-    """Hand-built: 95% (at or above 90%: green), 87% (within 5 points: amber), 50% (red)."""
-    shapes = gpd.GeoDataFrame({"id": [1, 2, 3], "code": ["1", "2", "3"], "name": ["甲镇", "乙镇", "丙镇"]},
+    """Hand-built: 95% (at or above 90%: green), 87% (within 5 points: amber), 50% (red); a
+    township named with markup."""
+    shapes = gpd.GeoDataFrame({"id": [1, 2, 3], "code": ["1", "2", "3"], "name": ["甲镇", "乙镇", "<img src=x>丙镇"]},
                               geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1),
                                         shapely.box(2, 0, 3, 1)], crs=geo.CRS)
     table = pd.DataFrame({"township_id": [1, 3, 2], "villages": [2, 4, 3], "rank": [1, 2, 3],
@@ -112,6 +113,8 @@ def test_three_townships_fall_into_the_three_target_classes():
     assert m.gm_info["classes"] == [2, 0, 1]            # 甲 green, 乙 red, 丙 amber
     assert [m.gm_info["colours"][c] for c in m.gm_info["classes"]] == \
         [targets.COLOURS["green"], targets.COLOURS["red"], targets.COLOURS["amber"]]
+    page = m.get_root().render()                         # a typed name is text, never markup
+    assert "<img" not in page and page.count("\\u0026lt;img src=x\\u0026gt;丙镇") == 2   # tip, label
     q = county_map.build(data, "resolution_rate", classes="quantile")
     assert q.gm_info["breaks"] == [0.5, 0.87, 0.95]    # 3 values: 2 classes, cut at the median
     assert q.gm_info["classes"] == [1, 0, 1]
@@ -159,6 +162,12 @@ def test_the_county_page_draws_the_township_map(county_app):
     assert "gmtownship" in args["script"] and "白云镇" in args["script"] and "本乡镇" in args["script"]
     assert "按化解率着色（与上表排名同一指标）；点击乡镇（街道），打开该乡镇的总览。" in \
         [c.value for c in at.caption]
+    # classes as on the grid map: against the target by default, quantiles on request
+    assert at.radio(key="county_map_classes").value == "target"
+    at.radio(key="county_map_classes").set_value("quantile").run()
+    assert not at.exception, [e.value for e in at.exception]
+    args = json.loads(at.get("component_instance")[0].proto.json_args)
+    assert "60.0% – 66.7%" in args["script"]              # one class from A's rate to B's
 
 
 def test_a_click_on_a_township_opens_its_overview(county_app, monkeypatch):

@@ -31,10 +31,10 @@ def _layer(conn, period, township_ids):
 layer = ui.cached(_layer)
 
 
-def _built(conn, period, township_ids, lang, tile_crs, tiles_url, base):
+def _built(conn, period, township_ids, lang, classes, tile_crs, tiles_url, base):
     """The folium map drawn and rendered once per data version, period, townships and options."""
-    m = county_map.build(layer(period, township_ids), county.RANK_BY, lang, tiles_url=tiles_url,
-                         tile_crs=tile_crs, asset_base=base)
+    m = county_map.build(layer(period, township_ids), county.RANK_BY, lang, classes,
+                         tiles_url=tiles_url, tile_crs=tile_crs, asset_base=base)
     m.get_root().render()   # what st_folium(render=True) would do on every rerun
     return m
 
@@ -48,8 +48,9 @@ def fragment(f: ui.Filters, township_ids: tuple) -> None:
     if data.geometry.isna().all():
         st.info(ui.t("county.no_geometry"))
         return
+    classes = map_ui.classes_radio(st, county.RANK_BY, "county_map_classes")
     url, crs = map_ui.tiles()
-    m = built(f.period, township_ids, ui.lang(), crs, url, map_ui.asset_base())
+    m = built(f.period, township_ids, ui.lang(), classes, crs, url, map_ui.asset_base())
     out = st_folium(m, key="county_map", height=HEIGHT, use_container_width=True,
                     returned_objects=["last_clicked"], render=False)
     clicked = (out or {}).get("last_clicked")
