@@ -70,6 +70,51 @@ def load_grids(conn, village_ids: Iterable[int] | None = None) -> gpd.GeoDataFra
     return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=CRS, index=df.index), crs=CRS)
 
 
+def load_townships(conn, township_ids: Iterable[int] | None = None) -> gpd.GeoDataFrame:
+    """Townships (id, code, name) with their boundary: the union of their villages' boundaries,
+    a village without one standing as the union of its grids' (None where neither is stored).
+
+    Dissolved from the villages rather than read from ``township.geometry``: the intake never
+    writes that column, and the county map must show exactly the villages the other maps draw.
+    Only the grids of villages without a boundary are read (a county's 5,000 grids usually not).
+    """
+    T, V, G = S.township, S.village, S.grid
+    tws = conn.execute(sa.select(T.c.id, T.c.code, T.c.name).where(_filter(T.c.id, township_ids))
+                       .order_by(T.c.code, T.c.id)).all()
+    rows = conn.execute(sa.select(V.c.id, V.c.township_id, V.c.geometry)
+                        .where(_filter(V.c.township_id, [t.id for t in tws]))).all()
+    parts: dict[int, list] = {}
+    bare = {}
+    for vid, tid, text in rows:
+        g = _geom(text)
+        if g is None:
+            bare[vid] = tid
+        else:
+            parts.setdefault(tid, []).append(g)
+    if bare:
+        q = sa.select(G.c.village_id, G.c.geometry).where(G.c.village_id.in_(sorted(bare)),
+                                                          G.c.geometry.is_not(None))
+        for vid, text in conn.execute(q):
+            g = _geom(text)
+            if g is not None:
+                parts.setdefault(bare[vid], []).append(g)
+    geoms = [_dissolve(parts.get(t.id)) for t in tws]
+    df = pd.DataFrame([tuple(t) for t in tws], columns=["id", "code", "name"])
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=CRS, index=df.index), crs=CRS)
+
+
+def _dissolve(geoms):
+    """One shape of a township's villages (or grids); only its polygons (the shared edges of
+    neighbours may leave lines or points in a union)."""
+    if not geoms:
+        return None
+    u = shapely.union_all(np.array(geoms, dtype=object))
+    polys = [p for p in shapely.get_parts(u) if p.geom_type == "Polygon" and not p.is_empty]
+    if not polys:
+        return None
+    return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
+
+
 # ---------------------------------------------------------------- zoom, tolerance, rounding
 
 TILE_SIZE = 256

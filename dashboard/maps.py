@@ -711,40 +711,15 @@ def _localise(el, base: str) -> None:
     el.default_css = [("leaflet_css", f"{base}/{ASSETS_CSS['leaflet_css']}")]
 
 
-def build_map(layers_data: dict, metric_key: str | None = None, level: str = "village",
-              lang: str = "zh", classes: str = "quantile", tiles_url: str | None = None,
-              tile_crs: str = "wgs84", points: str = "cluster", asset_base: str = STATIC_URL,
-              k: int = N_CLASSES, title: str | None = None, width: int = WIDTH,
-              height: int = HEIGHT, labels: bool = True, tiles_attr: str = "",
-              controls: bool = True, points_shown: bool = False) -> folium.Map:
-    """The grid map for ``layers_data`` (see ``dashboard.queries.map.layers``).
-
-    level: which layer is coloured ("village" or "grid"; the other is drawn as outlines).
-    classes: "quantile", "jenks" or "target" (the figure must have one). tiles_url: an intranet tile template, None = no
-    basemap; tile_crs "gcj02" shifts the drawn geometry onto GCJ-02 tiles.
-    points: "cluster", "heat" or "none" for dispute locations (a layer off by default).
-    asset_base: URL prefix of static/vendor (the Streamlit path by default).
-    controls: zoom buttons and the layer switch (off for images); points_shown: the dispute
-    layer switched on at first.
-    """
-    metric_key = metric_key or layers_data.get("metric") or "resolution_rate"
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {LEVELS}")
+def base_map(shown: gpd.GeoSeries, lang: str = "zh", tiles_url: str | None = None,
+             tile_crs: str = "wgs84", asset_base: str = STATIC_URL, width: int = WIDTH,
+             height: int = HEIGHT, controls: bool = True, tiles_attr: str = ""):
+    """The empty offline map fitted to the ``shown`` shapes (WGS-84): local Leaflet, our styles,
+    the view set before any layer, the optional intranet basemap. Returns (map, fit zoom,
+    simplification tolerance, coordinate decimals) for the layers drawn on it."""
     if tile_crs not in geo.TILE_CRSES:
         raise ValueError(f"tile_crs must be one of {geo.TILE_CRSES}")
-    if points not in POINT_MODES:
-        raise ValueError(f"points must be one of {POINT_MODES}")
-    m_def = metrics.METRICS[metric_key]
-    villages: gpd.GeoDataFrame = layers_data["villages"]
-    grids: gpd.GeoDataFrame = layers_data.get("grids")
-    if grids is None:
-        grids = gpd.GeoDataFrame({"id": [], "village_id": [], "village": [], "name": [],
-                                  "leader": [], "households": [], "value": []},
-                                 geometry=gpd.GeoSeries([], crs=geo.CRS), crs=geo.CRS)
-    if level == "grid" and "grid" not in m_def.levels:
-        raise ValueError(f"{metric_key} has no grid-level value")
-
-    shown = pd.concat([villages.geometry, grids.geometry]).dropna()
+    shown = shown.dropna()
     bounds = tuple(gpd.GeoSeries(shown.values, crs=geo.CRS).total_bounds) if len(shown) else \
         (115.0, 28.0, 116.0, 29.0)
     zoom_fit = geo.fit_zoom(bounds, width, height)
@@ -766,17 +741,74 @@ def build_map(layers_data: dict, metric_key: str | None = None, level: str = "vi
     if tiles_url:
         folium.TileLayer(tiles=tiles_url, attr=tiles_attr or "&nbsp;", name=t("map.layer_tiles", lang),
                          overlay=False, control=False, max_zoom=19).add_to(m)
+    return m, zoom_fit, tol, dec
 
+
+def default_classes(metric_key: str) -> str:
+    """The classes a map opens with: against the target where the figure has one."""
+    from dashboard import targets
+    return "target" if targets.get(metric_key) is not None else "quantile"
+
+
+def class_colours(values: list, metric_key: str, classes: str = "quantile", k: int = N_CLASSES):
+    """(breaks, colours, legend colours) of a choropleth: the legend names the target's
+    thresholds only when classes are "target" (legend colours None otherwise)."""
+    if classes == "target":
+        colours = target_palette(metric_key)
+        return target_breaks(values, metric_key), colours, colours
+    breaks = classify(values, k, classes)
+    return breaks, palette(metric_key, len(breaks) - 1) if breaks else [], None
+
+
+def finish(m: folium.Map, metric_key: str, breaks: list[float], values: list, lang: str = "zh",
+           legend_colours: list[str] | None = None, title: str | None = None,
+           controls: bool = True) -> None:
+    """The legend, the title, the layer switch and the drawn signal, once the layers are on."""
+    has_nodata = any(fmt.is_none(v) for v in values) or not values
+    Control(legend_html(metric_key, breaks, lang, has_nodata, colours=legend_colours), "gm-legend").add_to(m)
+    if title:
+        Control(esc(title), "gm-title", position="topright").add_to(m)
+    if controls:
+        folium.LayerControl(collapsed=False, position="topleft" if title else "topright").add_to(m)
+    Ready().add_to(m)
+
+
+def build_map(layers_data: dict, metric_key: str | None = None, level: str = "village",
+              lang: str = "zh", classes: str = "quantile", tiles_url: str | None = None,
+              tile_crs: str = "wgs84", points: str = "cluster", asset_base: str = STATIC_URL,
+              k: int = N_CLASSES, title: str | None = None, width: int = WIDTH,
+              height: int = HEIGHT, labels: bool = True, tiles_attr: str = "",
+              controls: bool = True, points_shown: bool = False) -> folium.Map:
+    """The grid map for ``layers_data`` (see ``dashboard.queries.map.layers``).
+
+    level: which layer is coloured ("village" or "grid"; the other is drawn as outlines).
+    classes: "quantile", "jenks" or "target" (the figure must have one). tiles_url: an intranet tile template, None = no
+    basemap; tile_crs "gcj02" shifts the drawn geometry onto GCJ-02 tiles.
+    points: "cluster", "heat" or "none" for dispute locations (a layer off by default).
+    asset_base: URL prefix of static/vendor (the Streamlit path by default).
+    controls: zoom buttons and the layer switch (off for images); points_shown: the dispute
+    layer switched on at first.
+    """
+    metric_key = metric_key or layers_data.get("metric") or "resolution_rate"
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}")
+    if points not in POINT_MODES:
+        raise ValueError(f"points must be one of {POINT_MODES}")
+    m_def = metrics.METRICS[metric_key]
+    villages: gpd.GeoDataFrame = layers_data["villages"]
+    grids: gpd.GeoDataFrame = layers_data.get("grids")
+    if grids is None:
+        grids = gpd.GeoDataFrame({"id": [], "village_id": [], "village": [], "name": [],
+                                  "leader": [], "households": [], "value": []},
+                                 geometry=gpd.GeoSeries([], crs=geo.CRS), crs=geo.CRS)
+    if level == "grid" and "grid" not in m_def.levels:
+        raise ValueError(f"{metric_key} has no grid-level value")
+
+    m, zoom_fit, tol, dec = base_map(pd.concat([villages.geometry, grids.geometry]), lang, tiles_url,
+                                     tile_crs, asset_base, width, height, controls, tiles_attr)
     coloured = villages if level == "village" else grids
     values = [] if "value" not in coloured else list(coloured["value"])
-    if classes == "target":
-        breaks, colours = target_breaks(values, metric_key), target_palette(metric_key)
-        legend_colours = colours
-    else:
-        breaks = classify(values, k, classes)
-        colours = palette(metric_key, len(breaks) - 1) if breaks else []
-        legend_colours = None
-    has_nodata = any(fmt.is_none(v) for v in values) or not values
+    breaks, colours, legend_colours = class_colours(values, metric_key, classes, k)
     vname_by_id = {int(i): esc(n) for i, n in zip(villages["id"], villages["name"])}
     for vid, vn in zip(grids["village_id"], grids["village"]):
         vname_by_id.setdefault(int(vid), esc(vn))
@@ -826,12 +858,7 @@ def build_map(layers_data: dict, metric_key: str | None = None, level: str = "vi
         Points(list(zip(np.atleast_1d(lat).tolist(), np.atleast_1d(lon).tolist())), points,
                t("map.layer_points", lang), asset_base, show=points_shown or points == "heat").add_to(m)
 
-    Control(legend_html(metric_key, breaks, lang, has_nodata, colours=legend_colours), "gm-legend").add_to(m)
-    if title:
-        Control(esc(title), "gm-title", position="topright").add_to(m)
-    if controls:
-        folium.LayerControl(collapsed=False, position="topleft" if title else "topright").add_to(m)
-    Ready().add_to(m)
+    finish(m, metric_key, breaks, values, lang, legend_colours, title, controls)
     m.gm_info = {"metric": metric_key, "level": level, "breaks": breaks, "colours": colours,
                  "features": n_shapes, "canvas": canvas, "zoom": zoom_fit, "decimals": dec,
                  "tolerance": tol}

@@ -39,10 +39,21 @@ def load_a(engine, township=None):
         imp(engine, (D / f).read_bytes(), f, township=township)
 
 
-def load_b(engine):
+def grids_moved(dx: float) -> bytes:
+    """The fixture's grids ``dx`` degrees further east (a second township beside the first)."""
+    fc = json.loads((D / "grids.geojson").read_text(encoding="utf-8"))
+    for f in fc["features"]:
+        f["geometry"]["coordinates"] = [[[x + dx, y] for x, y in ring]
+                                        for ring in f["geometry"]["coordinates"]]
+    return json.dumps(fc, ensure_ascii=False).encode()
+
+
+def load_b(engine, beside: bool = False):
+    """白云镇; ``beside``: its grids east of 本乡镇's instead of on top of them (for maps)."""
     r = imp(engine, VILLAGES_B, "villages_b.csv", township="白云镇")
     assert (r.inserted, r.township_created) == (3, "白云镇")
-    imp(engine, (D / "grids.geojson").read_bytes(), "grids.geojson", township="白云镇")
+    imp(engine, grids_moved(0.05) if beside else (D / "grids.geojson").read_bytes(), "grids.geojson",
+        township="白云镇")
     # B's ledgers: A's files with one more dispute, so the townships' figures differ
     data = (D / "disputes_utf8_bom.csv").read_bytes() + \
         "JS-2024-009,建设村,第1网格,邻里纠纷,2024-06-01,2,已办结,2024-06-03,村级,赵六,网格排查,\n".encode()

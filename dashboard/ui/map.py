@@ -50,6 +50,17 @@ def tiles() -> tuple[str | None, str]:
     return url, crs if crs in ("wgs84", "gcj02") else "wgs84"
 
 
+def classes_radio(where, metric: str, key: str) -> str:
+    """The 分级方法 choice: quantile, jenks, and against the target where the figure has one
+    (then the default: maps.default_classes)."""
+    from dashboard import targets
+    methods = [c for c in maps.CLASS_METHODS if c != "target" or targets.get(metric) is not None]
+    if st.session_state.get(key) not in methods:
+        st.session_state[key] = maps.default_classes(metric)
+    return where.radio(ui.t("map.classes"), methods, horizontal=True, key=key,
+                       format_func=lambda v: ui.t(f"map.{v}"))
+
+
 def controls() -> MapOptions:
     """Metric, level, classes and dispute-point widgets above the map (state in session)."""
     lang = ui.lang()
@@ -59,12 +70,7 @@ def controls() -> MapOptions:
                           format_func=lambda k: maps.metric_label(k, lang), key="map_metric")
     level = c2.radio(ui.t("map.level"), list(maps.LEVELS), horizontal=True, key="map_level",
                      format_func=lambda v: ui.t(f"map.level_{v}"))
-    from dashboard import targets
-    methods = [c for c in maps.CLASS_METHODS if c != "target" or targets.get(metric) is not None]
-    if st.session_state.get("map_classes") not in methods:
-        st.session_state["map_classes"] = methods[-1] if "target" in methods else methods[0]
-    classes = c3.radio(ui.t("map.classes"), methods, horizontal=True,
-                       key="map_classes", format_func=lambda v: ui.t(f"map.{v}"))
+    classes = classes_radio(c3, metric, "map_classes")
     points = c4.radio(ui.t("map.points"), ["cluster", "heat", "none"], horizontal=True,
                       key="map_points", format_func=lambda v: ui.t(f"map.points_{v}"))
     if level == "grid" and not qmap.grid_metric(metric):
@@ -110,15 +116,23 @@ def _village_page_available() -> bool:
     return any(p[1] == VILLAGE_PAGE for p in nav.available(ui.current_user().get("role")))
 
 
+def new_click(clicked, key: str) -> bool:
+    """Whether ``clicked`` (st_folium's last_clicked) is a click not yet acted on: st_folium
+    returns the last click at every rerun, and a rerun must not open the page again."""
+    if not clicked:
+        st.session_state.pop(key, None)   # a fresh map: the same spot may be clicked again
+        return False
+    stamp = (clicked.get("lat"), clicked.get("lng"))
+    if st.session_state.get(key) == stamp:
+        return False
+    st.session_state[key] = stamp
+    return True
+
+
 def handle_click(clicked, data, opt: MapOptions) -> None:
     """Open the village profile for a new click; remember it so a rerun does not repeat it."""
-    if not clicked:
-        st.session_state.pop(CLICK_KEY, None)   # a fresh map: the same spot may be clicked again
+    if not new_click(clicked, CLICK_KEY):
         return
-    stamp = (clicked.get("lat"), clicked.get("lng"))
-    if st.session_state.get(CLICK_KEY) == stamp:
-        return
-    st.session_state[CLICK_KEY] = stamp
     with ui.engine().connect() as conn:   # one point query: no cache needed
         target = maps.click_target(clicked, data, opt.level, tiles()[1], conn)
     query = maps.profile_query(target)
