@@ -21,6 +21,7 @@ OVERDUE_DAYS = 30   # a dispute open for more than this many days at a date is o
 REPLY_DAYS = 30     # a referred suggestion unanswered this many days after its referral is overdue
 SMALL_N = 5         # a rate over fewer cases than this is marked and ranked after the others
 ALERT_NAMES = 5     # an alert names at most this many villages; the full list is one click away
+LIST_ON_SCREEN = 200  # a case list (督办, overdue replies) shows its oldest this many; the download holds all
 
 # What intake refuses in a ledger row (loaders.validate) and the data-quality flags look for in rows
 # stored before (dashboard.quality, rule ledger_logic).

@@ -1,7 +1,7 @@
 """矛盾纠纷 Disputes: monthly flow, resolution rate by village, levels, days to resolve, categories, overdue."""
 import streamlit as st
 
-from dashboard import charts, metrics, targets
+from dashboard import charts, metrics, settings, targets
 from dashboard.queries import disputes as q
 from dashboard.ui import common as ui
 from dashboard.ui import widgets as w
@@ -13,7 +13,7 @@ w.caption(f)
 target = targets.get("resolution_rate").target   # the targets file: the same lights everywhere
 args = (f.period, f.village_ids)
 
-w.kpi_block(q.KPIS, "disputes_changes", f, per_row=5)
+figures = w.kpi_block(q.KPIS, "disputes_changes", f, per_row=5)
 
 st.subheader(ui.t("disputes.monthly"))
 monthly = ui.cached(q.monthly)(*args)
@@ -50,6 +50,9 @@ with c2:
     if not w.no_data(cats):
         w.chart(charts.categories_bar(cats, lang), cats, q.CATEGORY_SPEC, "disputes_categories", f)
 
-w.supervision(ui.cached(q.supervision)(*args), f, "disputes_overdue")
+# the oldest cases on screen, counted by the registry; the whole list (a county's may run to
+# six figures) is read when its download is pressed
+w.supervision(ui.cached(q.supervision)(*args, settings.LIST_ON_SCREEN), f, "disputes_overdue",
+              total=figures["township"]["backlog_overdue"], full=ui.reader(q.supervision, *args))
 
 w.definitions(q.KPIS)

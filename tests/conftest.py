@@ -264,3 +264,24 @@ def _real_main_module():
     yield
     if saved is not None and sys.modules.get("__main__") is not saved:
         sys.modules["__main__"] = saved
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """Every file given to a download button: [(file_name, bytes)]; deferred ones are made now."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    got: list[tuple[str, bytes]] = []
+    add, add_deferred = MediaFileManager.add, MediaFileManager.add_deferred
+
+    def rec_add(self, data, mimetype, coordinates, file_name=None, is_for_static_download=False):
+        if is_for_static_download:
+            got.append((file_name, data))
+        return add(self, data, mimetype, coordinates, file_name, is_for_static_download)
+
+    def rec_deferred(self, fn, mimetype, coordinates, file_name=None, **kw):
+        got.append((file_name, fn()))
+        return add_deferred(self, fn, mimetype, coordinates, file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add", rec_add)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", rec_deferred)
+    return got

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 A, B = "360121105000", "360121106000"          # 本乡镇 and 白云镇, each with 红旗村/建设村/东湖社区
 PW = "correct-horse-battery"
-PAGES = ("overview", "disputes", "volunteers", "visits", "village", "map", "meeting")
+PAGES = ("overview", "disputes", "volunteers", "visits", "village", "map", "meeting", "completeness")
 # what each user should see: the townships' disputes in 2024 are 5 (A) and 6 (B)
 USERS = {"county": (None, 11), "lead_a": (A, 5), "admin_b": (B, 6), "clerk_a": (A, 5)}
 
@@ -128,6 +128,23 @@ def test_every_page_shows_only_the_users_place(county_env, user, name):
         assert sorted(opts) == (sorted(["红旗村（本乡镇）", "建设村（本乡镇）", "东湖社区（本乡镇）",
                                         "红旗村（白云镇）", "建设村（白云镇）", "东湖社区（白云镇）"])
                                 if place is None else sorted(["红旗村", "建设村", "东湖社区"]))
+
+
+@pytest.mark.parametrize("user", list(USERS))
+def test_the_reporting_board_lists_the_users_villages_only(county_env, user):
+    """报送情况 was the county's board for everyone (its villages by bare name): now the place's."""
+    place, _ = USERS[user]
+    at = page(county_env, "completeness", user)
+    _ok(at)
+    board = at.dataframe[0].value
+    villages = sorted(board["村（社区）"])
+    if place is None:
+        assert villages == sorted(["红旗村（本乡镇）", "建设村（本乡镇）", "东湖社区（本乡镇）",
+                                   "红旗村（白云镇）", "建设村（白云镇）", "东湖社区（白云镇）"])
+    else:
+        assert villages == sorted(["红旗村", "建设村", "东湖社区"])
+        town = "本乡镇" if place == A else "白云镇"
+        assert town in at.code[0].value or "没有" in at.code[0].value   # the reminder signs as the township
 
 
 @pytest.mark.parametrize("user", list(USERS))

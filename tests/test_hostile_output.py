@@ -16,7 +16,6 @@ import re
 import openpyxl
 import pytest
 import sqlalchemy as sa
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from dashboard import demo
@@ -57,26 +56,6 @@ def env(hostile_url, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", hostile_url)
     monkeypatch.setenv("DASHBOARD_AUTH", "off")
     return hostile_url
-
-
-@pytest.fixture
-def downloads(monkeypatch):
-    """Every file given to a download button: [(file_name, bytes)]; deferred ones are made now."""
-    got: list[tuple[str, bytes]] = []
-    add, add_deferred = MediaFileManager.add, MediaFileManager.add_deferred
-
-    def rec_add(self, data, mimetype, coordinates, file_name=None, is_for_static_download=False):
-        if is_for_static_download:
-            got.append((file_name, data))
-        return add(self, data, mimetype, coordinates, file_name, is_for_static_download)
-
-    def rec_deferred(self, fn, mimetype, coordinates, file_name=None, **kw):
-        got.append((file_name, fn()))
-        return add_deferred(self, fn, mimetype, coordinates, file_name, **kw)
-
-    monkeypatch.setattr(MediaFileManager, "add", rec_add)
-    monkeypatch.setattr(MediaFileManager, "add_deferred", rec_deferred)
-    return got
 
 
 def cells(name: str, data: bytes) -> list[str]:

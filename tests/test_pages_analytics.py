@@ -200,6 +200,39 @@ def test_pages_on_the_hand_built_fixture(engine, db_url, monkeypatch):
     assert cards["超期未化解"] == "2"
 
 
+def test_a_long_case_list_shows_its_oldest_and_downloads_all(engine, db_url, monkeypatch, downloads):
+    """The 督办 list on screen stops at settings.LIST_ON_SCREEN (a county's runs to six figures)
+    and says so; its count is the registry's and the download holds every case."""
+    import csv
+    import io
+    import pandas as pd
+    from test_metrics import seed
+    from dashboard import fmt, settings
+    from dashboard.db.engine import bump_version
+    from dashboard.queries import disputes
+    seed(engine)
+    with engine.begin() as c:
+        bump_version(c)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("DASHBOARD_AUTH", "off")
+    monkeypatch.setattr(settings, "LIST_ON_SCREEN", 1)
+    at = _app("disputes")
+    at.session_state["period_kind"] = "quarter"
+    at.run()
+    at.selectbox(key="period_quarter").set_value("2025Q1").run()
+    _ok(at)
+    assert _cards(at)["超期未化解"] == "2"
+    assert any("督办清单" in s.value and "2件" in s.value for s in at.subheader)
+    cols = list(fmt.frame(pd.DataFrame(columns=disputes.SUPERVISION_COLUMNS), disputes.OVERDUE_SPEC,
+                          "zh").columns)
+    shown = [d.value for d in at.dataframe if list(d.value.columns) == cols]
+    assert len(shown) == 1 and len(shown[0]) == 1
+    assert "屏幕上显示前 1 条，共 2 条" in " ".join(c.value for c in at.caption)
+    files = [d for n, d in downloads if n and n.startswith("disputes_overdue_2025-01-01")]
+    rows = list(csv.reader(io.StringIO(files[-1].decode("utf-8-sig"))))
+    assert len(rows) == 1 + 2 and rows[0] == cols
+
+
 def test_overview_shows_red_and_black_lists(demo_env, demo_engine):
     from dashboard.queries import ranking
     at = AppTest.from_file(str(nav.ROOT / "pages/overview.py"), default_timeout=90).run()

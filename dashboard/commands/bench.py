@@ -59,6 +59,13 @@ FLOORS = {  # key: (comparison, limit) as the scale issues state them, at county
     "map_county_bytes": ("<=", 3_000_000),
     "map_county_render_s": ("<=", 3),
     "peak_rss_mb": ("<=", 1536),
+    # issue 15: a township's pages on the county server, the county view, 20 sessions
+    "pages_township_in_county_warm_max_s": ("<=", 0.3),
+    "pages_township_in_county_cold_max_s": ("<=", 1),
+    "county_view_warm_s": ("<=", 0.5),
+    "sessions_20_p95_s": ("<=", 2),
+    # issue 17: 25 users' repeat views of the overview on one process
+    "logins_25_repeat_p95_s": ("<=", 2),
 }
 # per database (issue 15): the SQLite import against its own store's bare insert (the retired
 # "<= 10x pyarrow parse" floor), PostgreSQL's import with the aggregate refresh in rows/s
@@ -947,11 +954,16 @@ def _steps(args, store, steps, sizes, chromium, out, notes) -> None:
         out["load_after_metrics"] = _load()
     if "pages" in steps:
         _log("pages (AppTest)")
-        from dashboard.ui.bench import pages as _pages
+        from dashboard.ui.bench import pages as _pages, township_admin
         cold, warm = _pages(township_url, "township", out, notes)
         out["pages_township_cold_max_s"], out["pages_township_warm_max_s"] = cold, warm
         if county_url:
             cold, warm = _pages(county_url, "county", out, notes)
+            out["county_view_warm_s"] = out["pages_county_warm_s"].get("county")
+            # one township's staff on the county server: every page scoped to their township
+            tw = township_admin(county_url)
+            out["pages_township_in_county_cold_max_s"], out["pages_township_in_county_warm_max_s"] = \
+                _pages(county_url, "township_in_county", out, notes, user=tw)
         out["pages_cold_max_s"], out["pages_warm_max_s"] = cold, warm
         dispose_all()
     if "map" in steps and county_url:

@@ -160,8 +160,9 @@ def board(conn, months: list[str], village_ids=None, now: datetime | None = None
     months = sorted({parse_month(m) for m in months})
     now = now or datetime.now()
     ks = kinds()
-    vill = [(int(v["id"]), v["name"]) for v in summary.villages(conn)
-            if village_ids is None or int(v["id"]) in set(int(i) for i in village_ids)]
+    wanted = None if village_ids is None else {int(i) for i in village_ids}
+    chosen = [v for v in summary.villages(conn) if wanted is None or int(v["id"]) in wanted]
+    vill = [(int(i), label) for label, i in summary.village_labels(chosen, summary.townships(conn)).items()]
     dl = {m: deadline(m, day) for m in months}
     cells: dict = {}
     if not months or not vill:

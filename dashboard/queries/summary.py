@@ -58,6 +58,17 @@ def villages(conn, township_ids=None) -> list[dict]:
     return [dict(r) for r in conn.execute(q).mappings().all()]
 
 
+def village_labels(villages: list[dict], townships: list[dict]) -> dict[str, int]:
+    """{label: id}: the village's name, with its township's after it where the name repeats
+    among ``villages`` (建设村（白云镇）): a name is unique only within its township."""
+    seen: dict[str, int] = {}
+    for v in villages:
+        seen[v["name"]] = seen.get(v["name"], 0) + 1
+    town = {tw["id"]: tw["name"] for tw in townships}
+    return {(v["name"] if seen[v["name"]] == 1 else f"{v['name']}（{town.get(v.get('township_id'), '')}）"): v["id"]
+            for v in villages}
+
+
 def townships(conn) -> list[dict]:
     """Every township (id, code, name, is_demo, villages: how many), by code."""
     n = (sa.select(S.village.c.township_id, sa.func.count().label("n"))

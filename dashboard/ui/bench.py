@@ -21,7 +21,19 @@ def _log(msg):
 ADMIN = {"username": "bench", "role": "admin", "village_ids": None, "display_name": "bench"}
 
 
-def pages(url, label, out, notes):
+def township_admin(url) -> dict:
+    """An administrator of the database's first township: what a township's staff see on the
+    county server (every page scoped to their township)."""
+    import sqlalchemy as sa
+    from dashboard import auth
+    from dashboard.db import schema as S
+    from dashboard.db.engine import get_engine
+    with get_engine(url, create=False).connect() as conn:
+        tid = conn.execute(sa.select(sa.func.min(S.township.c.id))).scalar_one()
+        return {**ADMIN, "username": "bench-township", **auth.place_scope(conn, [tid])}
+
+
+def pages(url, label, out, notes, user=None):
     import time
     import streamlit as st
     from streamlit.testing.v1 import AppTest
@@ -35,7 +47,7 @@ def pages(url, label, out, notes):
         st.cache_resource.clear()
         dispose_all()
         at = AppTest.from_file(str(nav.ROOT / path), default_timeout=300)
-        at.session_state["user"] = ADMIN
+        at.session_state["user"] = user or ADMIN
         at.session_state["lang"] = "zh"
         t0 = time.perf_counter()
         at.run()

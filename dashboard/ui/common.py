@@ -114,6 +114,17 @@ def cached(fn):
     return call
 
 
+def reader(fn, *args):
+    """``() -> fn(conn, *args)``, uncached, on the database of this run: what a download of a
+    whole list (too long to keep in the cache of every session) reads when it is pressed."""
+    url = db_url()
+
+    def read():
+        with get_engine(url, create=False).connect() as conn:
+            return fn(conn, *args)
+    return read
+
+
 @st.cache_resource(show_spinner=False, max_entries=256)
 def _shared(key: bytes, _make):      # one keyed argument: see ``cached``
     return _make()
@@ -390,9 +401,11 @@ def _remember() -> None:
         sel["villages"] = tuple(sorted(ids[n] for n in ss["villages"] if n in ids)) or None
 
 
-def filters(show_villages: bool = True, key: str = "f") -> Filters:
+def filters(show_villages: bool = True, key: str = "f", show_period: bool = True) -> Filters:
     """The sidebar period and village filters: one selection per session, shared by every page,
-    and written to the URL (?period=2025&villages=<codes>) so that a link opens exactly it."""
+    and written to the URL (?period=2025&villages=<codes>) so that a link opens exactly it.
+    ``show_period=False``: a page with a calendar of its own (报送情况) shows the township and
+    village choice only; the period chosen elsewhere is kept as it was."""
     guard()
     f = facts()
     first, last = f["range"]
@@ -408,29 +421,10 @@ def filters(show_villages: bool = True, key: str = "f") -> Filters:
     # through _remember: their own state does not survive a change of page.
     ss["period_kind"] = sel["kind"] if sel["kind"] in kinds else "quarter"
     with st.sidebar:
-        st.subheader(t("filter.period"))
-        kind = st.radio(t("filter.granularity"), kinds, format_func=lambda k: t(f"filter.{k}"),
-                        horizontal=True, key="period_kind", on_change=_remember)
-        if kind == "custom":
-            ss["period_from"], ss["period_to"] = sel["from"], sel["to"]
-            c1, c2 = st.columns(2)
-            a = c1.date_input(t("filter.from"), key="period_from", on_change=_remember)
-            b = c2.date_input(t("filter.to"), key="period_to", on_change=_remember)
-            if b < a:
-                a, b = b, a
-            period = periods.Period(a, b, "custom")
+        if show_period:
+            period = _period_widgets(sel, kinds, first, last, today)
         else:
-            opts = periods.options(kind, first, last)
-            default = periods.latest_complete(kind, last, today)
-            labels = [periods.compact(p) for p in opts]
-            cur = sel["which"].get(kind)
-            ss[f"period_{kind}"] = cur if cur in labels else (
-                periods.compact(default) if periods.compact(default) in labels else labels[0])
-            lg = lang()
-            choice = st.selectbox(t("filter.which"), labels,
-                                  format_func=lambda s: periods.parse(kind, s).label(lg),
-                                  key=f"period_{kind}", on_change=_remember)
-            period = periods.parse(kind, choice)
+            period = _saved_period(sel, kinds, first, last, today)
         tid = township_choice(sel)
         mine = visible_villages(township_id=tid)
         village_ids = None
@@ -452,6 +446,47 @@ def filters(show_villages: bool = True, key: str = "f") -> Filters:
     return Filters(period, village_ids, tid, whole)
 
 
+def _period_widgets(sel: dict, kinds: list, first: date, last: date, today: date) -> periods.Period:
+    """The sidebar's period widgets, set from the selection; the period they choose."""
+    ss = st.session_state
+    st.subheader(t("filter.period"))
+    kind = st.radio(t("filter.granularity"), kinds, format_func=lambda k: t(f"filter.{k}"),
+                    horizontal=True, key="period_kind", on_change=_remember)
+    if kind == "custom":
+        ss["period_from"], ss["period_to"] = sel["from"], sel["to"]
+        c1, c2 = st.columns(2)
+        a = c1.date_input(t("filter.from"), key="period_from", on_change=_remember)
+        b = c2.date_input(t("filter.to"), key="period_to", on_change=_remember)
+        if b < a:
+            a, b = b, a
+        period = periods.Period(a, b, "custom")
+    else:
+        opts = periods.options(kind, first, last)
+        default = periods.latest_complete(kind, last, today)
+        labels = [periods.compact(p) for p in opts]
+        cur = sel["which"].get(kind)
+        ss[f"period_{kind}"] = cur if cur in labels else (
+            periods.compact(default) if periods.compact(default) in labels else labels[0])
+        lg = lang()
+        choice = st.selectbox(t("filter.which"), labels,
+                              format_func=lambda s: periods.parse(kind, s).label(lg),
+                              key=f"period_{kind}", on_change=_remember)
+        period = periods.parse(kind, choice)
+    return period
+
+
+def _saved_period(sel: dict, kinds: list, first: date, last: date, today: date) -> periods.Period:
+    """The period the selection holds, as the widgets would choose it, without drawing them."""
+    kind = sel["kind"] if sel["kind"] in kinds else "quarter"
+    if kind == "custom":
+        a, b = sorted((sel["from"], sel["to"]))
+        return periods.Period(a, b, "custom")
+    labels = [periods.compact(p) for p in periods.options(kind, first, last)]
+    cur, default = sel["which"].get(kind), periods.compact(periods.latest_complete(kind, last, today))
+    return periods.parse(kind, cur if cur in labels else default if default in labels or not labels
+                         else labels[0])
+
+
 def _covers_all(township_id: int | None) -> bool:
     """Whether the user's choice is every village of the database (then village_ids stays None):
     a county-scoped user with the whole county, or the only township there is."""
@@ -463,12 +498,8 @@ def _covers_all(township_id: int | None) -> bool:
 
 def village_labels(villages: list[dict]) -> dict[str, int]:
     """{label: id}: the name, with the township's name after it where the name repeats."""
-    seen: dict[str, int] = {}
-    for v in villages:
-        seen[v["name"]] = seen.get(v["name"], 0) + 1
-    town = {tw["id"]: tw["name"] for tw in facts()["townships"]}
-    return {(v["name"] if seen[v["name"]] == 1 else f"{v['name']}（{town.get(v.get('township_id'), '')}）"): v["id"]
-            for v in villages}
+    from dashboard.queries import summary
+    return summary.village_labels(villages, facts()["townships"])
 
 
 def township_choice(sel: dict) -> int | None:

@@ -37,10 +37,11 @@ def _colour(v: str) -> str:
     return ""
 
 
-def board(month: str, n: int) -> C.Board:
+def board(month: str, n: int, village_ids=None) -> C.Board:
+    """The board of the chosen villages (None: every village of the database)."""
     lang = ui.lang()
     day = settings.get("DASHBOARD_REPORT_DAY")
-    bd = ui.cached(C.board)(tuple(C.months_to(month, n)), None, None, day)
+    bd = ui.cached(C.board)(tuple(C.months_to(month, n)), village_ids, None, day)
     st.caption(ui.t("completeness.caption", day=day))
     st.markdown(fmt.md(C.summary_line(bd, month, lang)))
     for line in C.lines(bd, month, lang, late=True):
@@ -59,7 +60,8 @@ def board(month: str, n: int) -> C.Board:
 def reminder(bd: C.Board, month: str) -> None:
     """催报提醒: the text in a box with a copy button, and as a .txt download."""
     lang = ui.lang()
-    town = (ui.facts()["township"] or {}).get("name", "")
+    one = ui.facts()["township"] if len(ui.facts()["townships"]) <= 1 else None   # else: the county
+    town = (ui.township() or one or {}).get("name", "")
     text = C.reminder(bd, month, lang, township=town, today=date.today())
     st.subheader(ui.t("completeness.reminder_title"))
     st.caption(ui.t("completeness.reminder_copy"))

@@ -174,24 +174,39 @@ def chart(fig, df, spec, name: str, f=None) -> None:
     download(csv_data(df, spec, ui.lang()), name, f)
 
 
-def table(df, spec, name: str, f=None, height: int | None = None) -> None:
-    """A formatted table (Chinese number formats, translated headers) and its CSV download."""
+def table(df, spec, name: str, f=None, height: int | None = None, total: int | None = None,
+          full=None) -> None:
+    """A formatted table (Chinese number formats, translated headers) and its CSV download.
+
+    A list longer than settings.LIST_ON_SCREEN shows its first that many rows and says so; the
+    download holds every row: ``full()`` (made at the click) when the caller read only the
+    first rows (``total``: how many there are), else ``df``."""
+    from dashboard import settings
     lang = ui.lang()
-    shown = fmt.frame(df, spec, lang)
-    kw = {"height": height} if height and len(df) > 10 else {}
+    n = len(df) if total is None else total
+    cut = df.head(settings.LIST_ON_SCREEN)
+    shown = fmt.frame(cut, spec, lang)
+    kw = {"height": height} if height and len(cut) > 10 else {}
     st.dataframe(shown, width="stretch", hide_index="rank" in df.columns, **kw)
-    download(csv_data(df, spec, lang), name, f)
+    if n > len(cut):
+        st.caption(ui.t("analytics.list_cut", shown=fmt.num(len(cut)), n=fmt.num(n)))
+    make = csv_data(df, spec, lang) if full is None else (lambda: csv_data(full(), spec, lang)())
+    download(make, name, f)
 
 
-def supervision(df, f, name: str) -> None:
-    """The 督办 list (queries.disputes.supervision) under its heading, with its count and download."""
+def supervision(df, f, name: str, total: int | None = None, full=None) -> None:
+    """The 督办 list (queries.disputes.supervision) under its heading, with its count and download.
+    ``df`` may be the oldest cases only: then ``total`` is the registry's backlog_overdue and
+    ``full()`` the whole list (see ``table``)."""
     from dashboard.queries import disputes
-    st.subheader(ui.t("disputes.overdue", days=metrics.OVERDUE_DAYS, end=f.period.end.isoformat(), n=len(df)))
+    n = len(df) if total is None else int(total)
+    st.subheader(ui.t("disputes.overdue", days=metrics.OVERDUE_DAYS, end=f.period.end.isoformat(),
+                      n=fmt.num(n)))
     st.caption(ui.t("disputes.overdue_note", days=metrics.OVERDUE_DAYS))
     if df.empty:
         st.success(ui.t("disputes.no_overdue"))
     else:
-        table(df, disputes.OVERDUE_SPEC, name, f, height=360)
+        table(df, disputes.OVERDUE_SPEC, name, f, height=360, total=n, full=full)
 
 
 def definitions(keys) -> None:
