@@ -27,7 +27,6 @@ import sqlalchemy as sa
 
 from dashboard import auth, townships
 from dashboard.db import schema as S
-from dashboard.db.dialect import in_villages
 from dashboard.errors import UserError
 
 # File names that can only hold boundaries or a registry (see loaders.read): refused by name
@@ -222,10 +221,23 @@ def rebuild_stale(engine) -> float | None:
     return aggregates.rebuild_if_stale(engine)
 
 
+def batch_scope(village_ids, township_ids=None):
+    """WHERE: a batch of one of ``village_ids`` (None: any batch), or (``township_ids``) a file
+    of several villages placed in one of those townships."""
+    ib = S.import_batch
+    if village_ids is None:
+        return sa.true()
+    mine = ib.c.village_id.in_(sorted(int(v) for v in village_ids))
+    if not township_ids:
+        return mine
+    return sa.or_(mine, sa.and_(ib.c.village_id.is_(None),
+                                ib.c.township_id.in_(sorted(int(t) for t in township_ids))))
+
+
 def history(conn, village_id: int | None = None, username: str | None = None,
-            limit: int = 500, village_ids=None) -> list[dict]:
-    """Import batches across all villages (only those of ``village_ids`` when given: a
-    township's own, which leaves out registry files without one village), newest first, with
+            limit: int = 500, village_ids=None, township_ids=None) -> list[dict]:
+    """Import batches across all villages (only those of ``village_ids`` when given, and the
+    files of several villages placed in ``township_ids``: a township's own), newest first, with
     the village name."""
     b, v = S.import_batch, S.village
     q = (sa.select(b.c.id, b.c.created_at, b.c.username, b.c.kind, b.c.file_name,
@@ -234,7 +246,7 @@ def history(conn, village_id: int | None = None, username: str | None = None,
          .select_from(b.outerjoin(v, v.c.id == b.c.village_id)))
     if village_id is not None:
         q = q.where(b.c.village_id == village_id)
-    q = q.where(in_villages(b.c.village_id, village_ids))
+    q = q.where(batch_scope(village_ids, township_ids))
     if username:
         q = q.where(b.c.username == username)
     q = q.order_by(b.c.created_at.desc(), b.c.id.desc()).limit(limit)
@@ -323,5 +335,6 @@ def batches(conn, user: dict | None = None, limit: int = 100) -> list[dict]:
     """The batches a user may see on the upload page (their villages'), newest first."""
     import loaders
     allowed = auth.allowed_village_ids(user) if user is not None else None
-    return [r for r in loaders.list_batches(conn, village_ids=allowed, limit=limit)
+    towns = auth.visible_township_ids(user) if (user or {}).get("role") == "admin" else None
+    return [r for r in loaders.list_batches(conn, village_ids=allowed, limit=limit, township_ids=towns)
             if r["kind"] != "demo"]

@@ -311,9 +311,12 @@ def _import(engine, ctx: ImportContext, res: ImportResult, holder: dict) -> None
             vids = set(int(v) for v in prep.frame["village_id"].dropna().unique()) \
                 if "village_id" in prep.frame else set()
             bvid = fill if fill is not None else (next(iter(vids)) if len(vids) == 1 else None)
+            # the township the file was placed in: named, or its villages', or the only one
+            btid = (tw or {}).get("id") or reg.township_of(vids | ({fill} if fill else set())) or \
+                (reg.townships[0]["id"] if len(reg.townships) == 1 else None)
             return ingest.apply(conn, prep, reg, kind=k, dry_run=dry_run, batch=dict(
                 file_name=file_name or "", sha256=holder["sha256"](), village_id=bvid,
-                username=username, rows_read=prep.rows_read),
+                township_id=btid, username=username, rows_read=prep.rows_read),
                 remove_missing=ctx.remove_missing, accept_reused=ctx.accept_reused,
                 withdraw_zero=ctx.withdraw_zero)
 
@@ -513,9 +516,9 @@ def undo_batch(engine, batch_id: int, username: str = "system",
 
 
 def list_batches(conn, village_ids: set[int] | None = None, limit: int = 50,
-                 kind: str | None = None) -> list[dict]:
+                 kind: str | None = None, township_ids=None) -> list[dict]:
     from loaders import ingest
-    return ingest.batches(conn, village_ids, limit, kind)
+    return ingest.batches(conn, village_ids, limit, kind, township_ids)
 
 
 def template_xlsx(kind: str, lang: str = "zh") -> bytes:

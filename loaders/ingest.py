@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from dashboard import townships
+from dashboard import townships, uploads
 from dashboard.db import schema as S
 from dashboard.db.dialect import big_cache, is_sqlite, json_text, mark
 from dashboard.db.engine import bump_version
@@ -223,9 +223,12 @@ def apply(conn, prep, reg, *, kind: str, batch: dict, dry_run: bool,
               "unchanged": plan["unchanged"]}
     if dry_run:
         return {**counts, "batch_id": None, "deleted": len(dele), "diff": diff}
+    new_towns = [tid for tname, tid in plan.get("pre_inserted", []) if tname == "township"]
     bid = conn.execute(sa.insert(S.import_batch).values(
         kind=kind, file_name=batch["file_name"][:255], sha256=batch["sha256"],
-        village_id=batch.get("village_id"), username=batch.get("username") or "system",
+        village_id=batch.get("village_id"),
+        township_id=batch.get("township_id") or (new_towns[0] if len(new_towns) == 1 else None),
+        username=batch.get("username") or "system",
         created_at=datetime.now(), rows_read=batch["rows_read"], **counts,
         state="applied").returning(S.import_batch.c.id)).scalar_one()
     for tname, tid in plan.get("pre_inserted", []):
@@ -1054,15 +1057,16 @@ def _check_references(conn, batch_id: int):
 
 
 def batches(conn, village_ids: set[int] | None = None, limit: int = 50,
-            kind: str | None = None) -> list[dict]:
+            kind: str | None = None, township_ids=None) -> list[dict]:
+    """Batches newest first: of ``village_ids`` (None: all), and with ``township_ids`` also the
+    files placed in those townships without one village (a township's whole ledger)."""
     ib = S.import_batch
     q = (sa.select(ib.c.id, ib.c.kind, ib.c.file_name, ib.c.sha256, ib.c.village_id,
                    S.village.c.name.label("village"), ib.c.username, ib.c.created_at,
                    ib.c.rows_read, ib.c.inserted, ib.c.updated, ib.c.unchanged, ib.c.state)
          .select_from(ib.outerjoin(S.village, S.village.c.id == ib.c.village_id))
          .order_by(ib.c.id.desc()).limit(limit))
-    if village_ids is not None:
-        q = q.where(ib.c.village_id.in_(sorted(village_ids)))
+    q = q.where(uploads.batch_scope(village_ids, township_ids))
     if kind:
         q = q.where(ib.c.kind == kind)
     return [dict(r) for r in conn.execute(q).mappings()]

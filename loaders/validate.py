@@ -60,6 +60,12 @@ class Registry:
         g = self.grids[self.grids["village_id"].isin(v["id"].tolist())].reset_index(drop=True)
         return Registry([tw], v, g)
 
+    def township_of(self, village_ids) -> int | None:
+        """The one township these villages are in (None: none given, several, or unknown)."""
+        v = self.villages[self.villages["id"].isin([int(i) for i in village_ids])]
+        tids = set(int(t) for t in v["township_id"].dropna())
+        return next(iter(tids)) if len(tids) == 1 and len(v) else None
+
     def village_names(self) -> dict[int, str]:
         return dict(zip(self.villages["id"].tolist(), self.villages["name"].tolist()))
 

@@ -100,9 +100,10 @@ def file(conn, kind: str, village_id: int, month: str, username: str = "system",
         raise Refusal("zero_exists", value=where, batch=old["batch_id"], user=old["username"],
                       when=f"{old['created_at']:%Y-%m-%d %H:%M}")
     digest = hashlib.sha256(f"zero|{kind}|{int(village_id)}|{month}".encode()).hexdigest()
+    town = conn.execute(sa.select(S.village.c.township_id).where(S.village.c.id == int(village_id))).scalar()
     bid = conn.execute(sa.insert(S.import_batch).values(
         kind=kind, file_name=f"零报告 {month}", sha256=digest, village_id=int(village_id),
-        username=(username or "system")[:64], created_at=datetime.now(), rows_read=0,
+        township_id=town, username=(username or "system")[:64], created_at=datetime.now(), rows_read=0,
         inserted=0, updated=0, unchanged=0, state="applied").returning(S.import_batch.c.id)).scalar_one()
     zid = conn.execute(sa.insert(S.zero_report).values(
         village_id=int(village_id), kind=kind, month=month, batch_id=bid)

@@ -35,7 +35,13 @@ def _sidebar(page):
 
 
 def _chips(page) -> list[str]:
+    """The village filter's chips, once it has drawn one (the sidebar may draw after the heading
+    on a loaded machine); [] if none comes within 20 s."""
     tags = _sidebar(page).locator('[data-testid="stMultiSelectTagsContainer"] [data-tag]')
+    try:
+        tags.first.wait_for(timeout=20_000)
+    except Exception:       # playwright's TimeoutError: no chip at all
+        return []
     return [tags.nth(i).get_attribute("aria-label") for i in range(tags.count())]
 
 

@@ -312,10 +312,12 @@ def test_admin_page_for_a_township_admin(county_env):
     assert set(users["乡镇（街道）"]) == {"白云镇"}
     assert at.selectbox(key="add_township").options == ["白云镇"]
     assert towns.values.tolist() == [["白云镇", B, 3, 6, 3]]
-    # the uploads tab lists the batches of one of their villages only; every file of this
-    # county names several villages (village_id NULL), so none is shown, and none of A's
-    assert [i.value for i in at.info] == ["新增和改名乡镇（街道）由县级管理员办理。", "没有符合条件的记录。"]
-    assert len(at.dataframe) == 2
+    # the uploads tab lists their township's files (each names several villages: placed in the
+    # township by import_batch.township_id), none of A's
+    assert [i.value for i in at.info] == ["新增和改名乡镇（街道）由县级管理员办理。"]
+    assert len(at.dataframe) == 3
+    files = set(at.dataframe[2].value["文件名"])
+    assert files == {"villages_b.csv", "grids.geojson", "disputes_b.csv", "visits_b.csv"}, files
     assert not [b for b in at.button if b.form_id in ("add_township", "rename_township")]
     change = next(w for w in at.selectbox if w.label == "用户")
     assert change.options == ["adm_b", "clerk_b", "lead_b"]
@@ -334,3 +336,28 @@ def test_admin_page_for_a_township_admin(county_env):
     _ok(at)
     assert user(county_env, "lead_b2")["township_codes"] == (B,)
     assert last_audit(county_env)[:3] == ("adm_b", "user_add", True)
+
+
+def test_a_townships_files_of_several_villages_are_its_admins(county):
+    """A file covering a township's villages has no village on its batch; its township is on
+    it, so that township's administrator sees (and may undo) it, the other's does not."""
+    from dashboard import uploads
+    with county.connect() as c:
+        tid, _ = _ids(c)
+        rows = c.execute(sa.select(S.import_batch.c.file_name, S.import_batch.c.village_id,
+                                   S.import_batch.c.township_id)).all()
+        placed = {f: t for f, v, t in rows if v is None}
+        adm_a, adm_b, root = (auth.get_user(c, n) for n in ("adm_a", "adm_b", "root"))
+        # every file of the fixture covers several villages; each is placed in its township
+        assert placed["villages_b.csv"] == placed["disputes_b.csv"] == tid[B]
+        assert placed["villages.csv"] == tid[A]
+        b_files = {r["file_name"] for r in uploads.batches(c, adm_b)}
+        a_files = {r["file_name"] for r in uploads.batches(c, adm_a)}
+        assert {"villages_b.csv", "disputes_b.csv", "visits_b.csv"} <= b_files
+        assert not b_files & {"villages.csv", "disputes_utf8_bom.csv"}
+        assert "villages.csv" in a_files and not a_files & {"villages_b.csv", "disputes_b.csv"}
+        everything = {r["file_name"] for r in uploads.batches(c, root)}
+        assert everything >= a_files | b_files
+        hist_b = {r["file_name"] for r in uploads.history(
+            c, village_ids=auth.visible_village_ids(adm_b), township_ids=auth.visible_township_ids(adm_b))}
+        assert hist_b == b_files

@@ -53,6 +53,8 @@ import_batch = sa.Table(
     sa.Column("file_name", sa.String(255), nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("village_id", sa.Integer),  # no FK: batches outlive a village's rename/removal
+    # the township the file was placed in (a file of several villages has no village_id)
+    sa.Column("township_id", sa.Integer, index=True),
     sa.Column("username", sa.String(64), nullable=False, server_default="system"),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("rows_read", sa.Integer, nullable=False, server_default="0"),

@@ -391,7 +391,9 @@ def audit_frame(filters: dict) -> pd.DataFrame:
 def uploads_frame() -> pd.DataFrame:
     from dashboard import uploads
     with ui.engine().connect() as conn:
-        rows = uploads.history(conn, village_ids=auth.visible_village_ids(ui.current_user()))
+        me = ui.current_user()
+        rows = uploads.history(conn, village_ids=auth.visible_village_ids(me),
+                               township_ids=auth.visible_township_ids(me))
     cols = {"id": "col_batch", "created_at": "col_at", "username": "col_username", "kind": "col_kind",
             "file_name": "col_file", "village": "col_village", "rows_read": "col_rows",
             "inserted": "col_inserted", "updated": "col_updated", "unchanged": "col_unchanged",
