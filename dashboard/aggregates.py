@@ -42,7 +42,7 @@ from dashboard import rules
 from dashboard import suggestions as suggestion_rules
 from dashboard.db import schema as S
 from dashboard.db.dialect import big_cache, concat, day as day_of, days as days_between, days_expr, float_zero, \
-    ids as _ids, in_villages, is_postgres, is_sqlite, literal_list, mark, ym
+    ids as _ids, in_villages, indexes_built_after, is_postgres, is_sqlite, literal_list, mark, ym
 from dashboard.db.schema import metadata
 from dashboard.periods import Period, month_end, month_index, month_start
 from dashboard.settings import OVERDUE_DAYS  # noqa: F401 - re-exported (tests compare the two)
@@ -161,6 +161,8 @@ _MARK = -2      # agg_stock.grid_id of the horizon row
 
 TABLES = (agg_dispute_month, agg_dispute_days, agg_volunteer_month, agg_visit_month, agg_period,
           agg_pack, agg_stock, agg_state)
+MONTH_LAYER = (agg_dispute_month, agg_dispute_days, agg_volunteer_month, agg_visit_month)
+REBUILT = (*MONTH_LAYER, agg_period, agg_pack, agg_stock)   # by a full refresh (agg_state stays)
 LEDGERS = ("dispute", "volunteer_activity", "rep_visit")
 
 
@@ -223,9 +225,13 @@ def refresh(conn, village_ids: Iterable[int] | None = None, months: Iterable | N
     # marked stale until a full rebuild: read the committed flag through another connection
     # (after the lock above, so no other writer can commit in between).
     keep_dirty = partial and _committed_dirty(conn)
+    # A full rebuild fills the tables with their indexes dropped and builds those once at the
+    # end. On PostgreSQL that DDL locks the tables until commit: only while the committed flag
+    # says stale, when no reader uses them (the metrics read the raw rows meanwhile).
+    bulk = not partial and (is_sqlite(conn) or _committed_dirty(conn))
     # a county-wide rebuild sorts millions of rows: keep its pages in memory
     with big_cache(conn, vids is None or len(vids) > 20 or mons is None or len(mons) > 12):
-        return _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty)
+        return _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty, bulk)
 
 
 def _committed_dirty(conn) -> bool:
@@ -239,7 +245,24 @@ def _committed_dirty(conn) -> bool:
     return v != 0
 
 
-def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False) -> dict:
+def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False, bulk=False) -> dict:
+    if bulk and is_postgres(conn):   # no dead rows to leave behind (the tables are locked anyway)
+        conn.exec_driver_sql(f"TRUNCATE {', '.join(t.name for t in REBUILT)}")
+    with indexes_built_after(conn, [t.name for t in MONTH_LAYER], on=bulk):
+        _month_layer(conn, vids, mons, vf_raw, mf_agg, params)
+    # the period layer reads the month layer by its primary key: built by now
+    with indexes_built_after(conn, (agg_period.name, agg_stock.name), on=bulk):
+        periods = _period_layer(conn, vids, mons, vf_raw, p_v)
+        _build_packs(conn, periods, full=mons is None)
+        _refresh_stock(conn, vids)
+    if not keep_dirty:
+        _clean(conn)
+    return dict(villages=len(vids) if vids is not None else None,
+                months=len(mons) if mons is not None else None, periods=len(periods))
+
+
+def _month_layer(conn, vids, mons, vf_raw, mf_agg, params) -> None:
+    """Delete, then insert from the raw rows, the month layer of these villages and months."""
     def raw_where(col):
         w = f"WHERE 1 = 1{vf_raw}"
         if mons is not None:
@@ -250,12 +273,6 @@ def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False) ->
         return "" if mons is None else f" AND {expr} IN {mf_agg}"
 
     ex = conn.execute
-    # a full rebuild builds the secondary indexes once at the end: adding 700,000 rows to each
-    # one by one costs more (SQLite; its DDL is transactional, readers keep their snapshot)
-    indexes = _secondary_indexes(conn) if vids is None and mons is None and is_sqlite(conn) else []
-    for name, _ in indexes:
-        conn.exec_driver_sql(f'DROP INDEX "{name}"')
-    # month layer: delete, then insert from the raw rows
     for t, mcol in ((agg_dispute_month, "rep_month"), (agg_dispute_days, "rep_month"),
                     (agg_volunteer_month, "month"), (agg_visit_month, "month")):
         if vids is None and mons is None:  # no WHERE: SQLite's truncate optimisation applies
@@ -299,7 +316,11 @@ def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False) ->
         WHERE 1 = 1{month_cond('mm')}
         GROUP BY mm, village_id"""), params)
 
-    # period layer: every calendar month, quarter and year that holds one of the months
+
+def _period_layer(conn, vids, mons, vf_raw, p_v) -> set:
+    """Rebuild the period layer of these villages for every calendar month, quarter and year
+    that holds one of the months (all: None); returns those periods."""
+    ex = conn.execute
     if mons is None:
         lo_hi = []
         for t, c in ((agg_dispute_month, "rep_month"), (agg_volunteer_month, "month"), (agg_visit_month, "month")):
@@ -319,23 +340,7 @@ def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False) ->
         cols = ", ".join(("ps", "pe", "village_id", "grid_id", *SUMS, "hist"))
         ex(sa.text(f"INSERT INTO agg_period ({cols}) SELECT :ps_, :pe_, u.* FROM ({sel}) u"),
            {**p, "ps_": ps, "pe_": pe})
-    _build_packs(conn, periods, full=mons is None)
-    _refresh_stock(conn, vids)
-    for _, q in indexes:
-        conn.exec_driver_sql(q)
-    if not keep_dirty:
-        _clean(conn)
-    return dict(villages=len(vids) if vids is not None else None,
-                months=len(mons) if mons is not None else None, periods=len(periods))
-
-
-def _secondary_indexes(conn) -> list[tuple[str, str]]:
-    """(name, CREATE statement) of the aggregate tables' non-unique indexes, as installed."""
-    names = tuple(t.name for t in TABLES)
-    rows = conn.exec_driver_sql(
-        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-        f"AND tbl_name IN ({', '.join('?' * len(names))}) ORDER BY name", names).all()
-    return [(n, q) for n, q in rows if not q.lstrip().upper().startswith("CREATE UNIQUE")]
+    return periods
 
 
 def _build_packs(conn, periods, full: bool) -> None:
