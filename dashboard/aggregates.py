@@ -59,6 +59,7 @@ agg_dispute_month = sa.Table(
     sa.Column("tail", sa.Integer, primary_key=True),
     sa.Column("n", sa.Integer, nullable=False),
     sa.Index("ix_agg_dispute_month_village", "village_id", "rep_month"),
+    sqlite_with_rowid=False,   # read and written by primary key only: one b-tree (migration 0009)
 )
 
 agg_dispute_days = sa.Table(
@@ -70,6 +71,7 @@ agg_dispute_days = sa.Table(
     sa.Column("days", sa.Integer, primary_key=True),
     sa.Column("n", sa.Integer, nullable=False),
     sa.Index("ix_agg_dispute_days_village", "village_id", "rep_month"),
+    sqlite_with_rowid=False,
 )
 
 agg_volunteer_month = sa.Table(
