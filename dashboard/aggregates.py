@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import chain
 from datetime import date, datetime
 from typing import Iterable
 
@@ -41,7 +42,7 @@ from dashboard import rules
 from dashboard import suggestions as suggestion_rules
 from dashboard.db import schema as S
 from dashboard.db.dialect import big_cache, concat, day as day_of, days as days_between, days_expr, float_zero, \
-    ids as _ids, in_villages, is_postgres, is_sqlite, literal_list, mark, ym
+    ids as _ids, in_villages, indexes_built_after, is_postgres, is_sqlite, literal_list, mark, ym
 from dashboard.db.schema import metadata
 from dashboard.periods import Period, month_end, month_index, month_start
 from dashboard.settings import OVERDUE_DAYS  # noqa: F401 - re-exported (tests compare the two)
@@ -58,6 +59,7 @@ agg_dispute_month = sa.Table(
     sa.Column("tail", sa.Integer, primary_key=True),
     sa.Column("n", sa.Integer, nullable=False),
     sa.Index("ix_agg_dispute_month_village", "village_id", "rep_month"),
+    sqlite_with_rowid=False,   # read and written by primary key only: one b-tree (migration 0009)
 )
 
 agg_dispute_days = sa.Table(
@@ -69,6 +71,7 @@ agg_dispute_days = sa.Table(
     sa.Column("days", sa.Integer, primary_key=True),
     sa.Column("n", sa.Integer, nullable=False),
     sa.Index("ix_agg_dispute_days_village", "village_id", "rep_month"),
+    sqlite_with_rowid=False,
 )
 
 agg_volunteer_month = sa.Table(
@@ -160,6 +163,8 @@ _MARK = -2      # agg_stock.grid_id of the horizon row
 
 TABLES = (agg_dispute_month, agg_dispute_days, agg_volunteer_month, agg_visit_month, agg_period,
           agg_pack, agg_stock, agg_state)
+MONTH_LAYER = (agg_dispute_month, agg_dispute_days, agg_volunteer_month, agg_visit_month)
+REBUILT = (*MONTH_LAYER, agg_period, agg_pack, agg_stock)   # by a full refresh (agg_state stays)
 LEDGERS = ("dispute", "volunteer_activity", "rep_visit")
 
 
@@ -222,9 +227,13 @@ def refresh(conn, village_ids: Iterable[int] | None = None, months: Iterable | N
     # marked stale until a full rebuild: read the committed flag through another connection
     # (after the lock above, so no other writer can commit in between).
     keep_dirty = partial and _committed_dirty(conn)
+    # A full rebuild fills the tables with their indexes dropped and builds those once at the
+    # end. On PostgreSQL that DDL locks the tables until commit: only while the committed flag
+    # says stale, when no reader uses them (the metrics read the raw rows meanwhile).
+    bulk = not partial and (is_sqlite(conn) or _committed_dirty(conn))
     # a county-wide rebuild sorts millions of rows: keep its pages in memory
     with big_cache(conn, vids is None or len(vids) > 20 or mons is None or len(mons) > 12):
-        return _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty)
+        return _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty, bulk)
 
 
 def _committed_dirty(conn) -> bool:
@@ -238,7 +247,24 @@ def _committed_dirty(conn) -> bool:
     return v != 0
 
 
-def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False) -> dict:
+def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False, bulk=False) -> dict:
+    if bulk and is_postgres(conn):   # no dead rows to leave behind (the tables are locked anyway)
+        conn.exec_driver_sql(f"TRUNCATE {', '.join(t.name for t in REBUILT)}")
+    with indexes_built_after(conn, [t.name for t in MONTH_LAYER], on=bulk):
+        _month_layer(conn, vids, mons, vf_raw, mf_agg, params)
+    # the period layer reads the month layer by its primary key: built by now
+    with indexes_built_after(conn, (agg_period.name, agg_stock.name), on=bulk):
+        periods = _period_layer(conn, vids, mons, vf_raw, p_v)
+        _build_packs(conn, periods, full=mons is None)
+        _refresh_stock(conn, vids)
+    if not keep_dirty:
+        _clean(conn)
+    return dict(villages=len(vids) if vids is not None else None,
+                months=len(mons) if mons is not None else None, periods=len(periods))
+
+
+def _month_layer(conn, vids, mons, vf_raw, mf_agg, params) -> None:
+    """Delete, then insert from the raw rows, the month layer of these villages and months."""
     def raw_where(col):
         w = f"WHERE 1 = 1{vf_raw}"
         if mons is not None:
@@ -249,7 +275,6 @@ def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False) ->
         return "" if mons is None else f" AND {expr} IN {mf_agg}"
 
     ex = conn.execute
-    # month layer: delete, then insert from the raw rows
     for t, mcol in ((agg_dispute_month, "rep_month"), (agg_dispute_days, "rep_month"),
                     (agg_volunteer_month, "month"), (agg_visit_month, "month")):
         if vids is None and mons is None:  # no WHERE: SQLite's truncate optimisation applies
@@ -293,7 +318,11 @@ def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False) ->
         WHERE 1 = 1{month_cond('mm')}
         GROUP BY mm, village_id"""), params)
 
-    # period layer: every calendar month, quarter and year that holds one of the months
+
+def _period_layer(conn, vids, mons, vf_raw, p_v) -> set:
+    """Rebuild the period layer of these villages for every calendar month, quarter and year
+    that holds one of the months (all: None); returns those periods."""
+    ex = conn.execute
     if mons is None:
         lo_hi = []
         for t, c in ((agg_dispute_month, "rep_month"), (agg_volunteer_month, "month"), (agg_visit_month, "month")):
@@ -313,12 +342,7 @@ def _refresh(conn, vids, mons, vf_raw, p_v, mf_agg, params, keep_dirty=False) ->
         cols = ", ".join(("ps", "pe", "village_id", "grid_id", *SUMS, "hist"))
         ex(sa.text(f"INSERT INTO agg_period ({cols}) SELECT :ps_, :pe_, u.* FROM ({sel}) u"),
            {**p, "ps_": ps, "pe_": pe})
-    _build_packs(conn, periods, full=mons is None)
-    _refresh_stock(conn, vids)
-    if not keep_dirty:
-        _clean(conn)
-    return dict(villages=len(vids) if vids is not None else None,
-                months=len(mons) if mons is not None else None, periods=len(periods))
+    return periods
 
 
 def _build_packs(conn, periods, full: bool) -> None:
@@ -329,41 +353,40 @@ def _build_packs(conn, periods, full: bool) -> None:
     if not periods:
         return
     cols = ", ".join(SUMS)
+    sel = f"SELECT ps, pe, village_id, {cols}, hist FROM agg_period WHERE grid_id = {ROLLUP}"
     if full:  # one pass over the period layer instead of one query per period
-        rows = conn.execute(sa.text(
-            f"SELECT ps, pe, village_id, {cols}, hist FROM agg_period WHERE grid_id = {ROLLUP} "
-            f"ORDER BY ps, pe, village_id")).all()
-        groups: dict = {}
-        for r in rows:
-            groups.setdefault((r[0], r[1]), []).append(r[2:])
+        result = conn.execute(sa.text(f"{sel} ORDER BY ps, pe, village_id"))
+        rows = result.cursor.fetchall()
+        result.close()
     else:
-        groups = {}
+        rows = []
         for ps, pe in periods:
             conn.execute(sa.text("DELETE FROM agg_pack WHERE ps = :ps AND pe = :pe"), {"ps": ps, "pe": pe})
-            groups[(ps, pe)] = [tuple(r) for r in conn.execute(sa.text(
-                f"SELECT village_id, {cols}, hist FROM agg_period WHERE ps = :ps AND pe = :pe "
-                f"AND grid_id = {ROLLUP} ORDER BY village_id"), {"ps": ps, "pe": pe})]
+            rows += [tuple(r) for r in conn.execute(sa.text(
+                f"{sel} AND ps = :ps AND pe = :pe ORDER BY village_id"), {"ps": ps, "pe": pe})]
+    if not rows:
+        return
+    # every village's sums of every period in one matrix, rows in (period, village) order
+    mat = np.empty((len(rows), len(PACK_COLUMNS)), dtype=np.float64)
+    mat[:, :-1] = [r[2:-1] for r in rows]
     hours = 1 + SUMS.index("volunteer_hours")
+    mat[:, hours] = [round(float(r[2 + hours]), 2) for r in rows]
+    keys = np.array([(r[0], r[1]) for r in rows], dtype=np.int64)
+    first = np.flatnonzero(np.concatenate([[True], (keys[1:] != keys[:-1]).any(1)]))
+    period = np.repeat(np.arange(len(first)), np.diff(np.append(first, len(rows))))
+    # every histogram's median (and each period's, all villages together) by one sort
+    with_hist = [i for i, r in enumerate(rows) if r[-1]]
+    parsed = json.loads("[" + ",".join(rows[i][-1] for i in with_hist) + "]")
+    owner = np.repeat(np.array(with_hist, dtype=np.int64), [len(d) for d, _ in parsed])
+    days = np.fromiter(chain.from_iterable(d for d, _ in parsed), dtype=np.int64, count=len(owner))
+    counts = np.fromiter(chain.from_iterable(n for _, n in parsed), dtype=np.int64, count=len(owner))
+    mat[:, -1] = rules.hist_medians(owner, days, counts, len(rows))
+    town = rules.hist_medians(period[owner], days, counts, len(first))
     out = []
-    for (ps, pe), rows in groups.items():
-        if not rows:
-            continue
-        mat = np.empty((len(rows), len(PACK_COLUMNS)), dtype=np.float64)
-        mat[:, :-1] = [[float(x) for x in r[:-1]] for r in rows]
-        mat[:, hours] = [round(float(r[hours]), 2) for r in rows]
-        texts = [(i, r[-1]) for i, r in enumerate(rows) if r[-1]]
-        mat[:, -1] = np.nan
-        town = None
-        if texts:
-            parsed = json.loads("[" + ",".join(t for _, t in texts) + "]")
-            for (i, _), (d, n) in zip(texts, parsed):
-                m = rules.hist_median(d, n)
-                if m is not None:
-                    mat[i, -1] = m
-            town = rules.hist_median([x for d, _ in parsed for x in d], [x for _, n in parsed for x in n])
-        out.append({"ps": ps, "pe": pe, "n": len(rows), "data": mat.tobytes(), "town_median": town})
-    if out:
-        conn.execute(agg_pack.insert(), out)
+    for j, (lo, hi) in enumerate(zip(first, np.append(first[1:], len(rows)))):
+        out.append({"ps": int(keys[lo, 0]), "pe": int(keys[lo, 1]), "n": int(hi - lo),
+                    "data": mat[lo:hi].tobytes(), "town_median": None if np.isnan(town[j]) else float(town[j])})
+    conn.execute(agg_pack.insert(), out)
 
 
 def read_pack(conn, ps: int, pe: int):
@@ -544,15 +567,15 @@ def _period_select(conn, ps: int, pe: int, by: str, village_ids) -> tuple[str, d
     return sql, p
 
 
-def _stock_rows(rows, horizon: int) -> list[tuple]:
+def _stock_rows(rows, horizon: int) -> np.ndarray:
     """agg_stock rows ``(month, grid_id, village_id, resolved, still_open, overdue)`` (grids and
-    village rollups) from month-layer rows ``(rep_month, village_id, grid_id, res_month, tail,
+    village rollups; an int64 matrix in primary-key order) from month-layer rows ``(rep_month, village_id, grid_id, res_month, tail,
     n)``, months up to ``horizon``: each case adds to the months it is open (from its reported
     month until its resolved month) and overdue (from the first month whose end is past
     ``rules.overdue_bound``), by difference arrays;
     resolved is cumulative."""
     if not len(rows):
-        return []
+        return np.zeros((0, 6), dtype=np.int64)
     a = np.asarray(rows, dtype=np.int64).reshape(-1, 6)
     rep, vid, gid, res, tail, n = (a[:, i] for i in range(6))
     lo = int(rep.min())
@@ -568,20 +591,27 @@ def _stock_rows(rows, horizon: int) -> list[tuple]:
     od = np.minimum(od, end)
     rep2, end2, od2, res2, n2 = (np.concatenate([x, x]) - (lo if i < 4 else 0)
                                  for i, x in enumerate((rep, end, od, res, n)))
-    shape = (len(uk), width + 2)
-    still_open, overdue, resolved = np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape, np.int64)
-    np.add.at(still_open, (inv, rep2), n2)
-    np.add.at(still_open, (inv, end2), -n2)
-    np.add.at(overdue, (inv, od2), n2)
-    np.add.at(overdue, (inv, end2), -n2)
+    w2 = width + 2
+    row = inv * w2
+
+    def running(at, weights, stop=None):
+        """Counts per key and month, cumulative: +weight from month ``at`` on (and -weight from
+        ``stop`` on); one bincount over the flat (key, month) index (np.add.at loops)."""
+        idx, w = (at, weights) if stop is None else (np.concatenate([at, stop]),
+                                                     np.concatenate([weights, -weights]))
+        flat = np.bincount(idx, weights=w, minlength=len(uk) * w2).round().astype(np.int64)
+        return np.cumsum(flat.reshape(len(uk), w2), 1)[:, :width]
+
+    f = n2.astype(np.float64)
+    still_open = running(row + rep2, f, row + end2)
+    overdue = running(row + od2, f, row + end2)
     hit = res2 >= 0                                            # res_month > 0: resolved
-    np.add.at(resolved, (inv[hit], res2[hit]), n2[hit])
-    still_open, overdue = np.cumsum(still_open, 1)[:, :width], np.cumsum(overdue, 1)[:, :width]
-    resolved = np.cumsum(resolved, 1)[:, :width]
+    resolved = running(row[hit] + res2[hit], f[hit])
     ki, mi = np.nonzero((still_open != 0) | (overdue != 0) | (resolved != 0))
     out = np.stack([mi + lo, uk[ki] % span - 2, uk[ki] // span, resolved[ki, mi], still_open[ki, mi],
                     overdue[ki, mi]], 1)
-    return [tuple(r) for r in out.tolist()]
+    # in the primary key's order (month, grid_id, village_id): the inserts append to the b-tree
+    return out[np.lexsort((out[:, 2], out[:, 1], out[:, 0]))]
 
 
 def horizon(conn) -> int | None:
@@ -616,18 +646,44 @@ def _refresh_stock(conn, vids) -> None:
                        f"WHERE month = :old"), {"m": m, "old": old})
     elif vids is not None and old is not None and new < old:
         ex(sa.text("DELETE FROM agg_stock WHERE month > :new"), {"new": new})
-    out = _stock_rows(rows, new)
-    out.append((new, _MARK, 0, 0, 0, 0))
-    cols = "month, grid_id, village_id, resolved, still_open, overdue"
+    out = np.concatenate([_stock_rows(rows, new), [[new, _MARK, 0, 0, 0, 0]]]).astype(np.int64)
+    _insert_ints(conn, agg_stock, ("month", "grid_id", "village_id", "resolved", "still_open", "overdue"), out)
+
+
+SQLITE_VALUES = 500   # rows per INSERT statement of _insert_ints on SQLite (6 columns: 3,000 marks)
+
+
+def _insert_ints(conn, table: sa.Table, cols, mat: np.ndarray) -> None:
+    """Insert an int64 matrix, one row per table row: PostgreSQL by one COPY (executemany is a
+    round trip per row, ~28 s for a county's 340,000 stock rows), SQLite by INSERTs of
+    SQLITE_VALUES rows each from one flat list (a third of executemany's cost per row)."""
+    names = ", ".join(cols)
     if is_postgres(conn) and conn.dialect.driver == "psycopg":
-        # a county is ~340,000 rows: one COPY (executemany is a round trip per row, ~28 s)
         with conn.connection.driver_connection.cursor() as cur:
-            with cur.copy(f"COPY agg_stock ({cols}) FROM STDIN") as cp:
-                for r in out:
+            with cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as cp:
+                for r in mat.tolist():
                     cp.write_row(r)
         return
-    conn.exec_driver_sql(   # the driver's executemany: no per-row parameter compiling
-        f"INSERT INTO agg_stock ({cols}) VALUES ({', '.join([mark(conn)] * 6)})", out)
+    k = len(cols)
+    if not is_sqlite(conn):   # pragma: no cover - another DBAPI: its plain executemany
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join([mark(conn)] * k)})",
+                             [tuple(r) for r in mat.tolist()])
+        return
+    flat = mat.ravel().tolist()
+    one = "(" + ", ".join("?" * k) + ")"
+    head = f"INSERT INTO {table.name} ({names}) VALUES "
+    full = len(mat) // SQLITE_VALUES
+    step = SQLITE_VALUES * k
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        if full:
+            cur.executemany(head + ", ".join([one] * SQLITE_VALUES),
+                            (flat[i:i + step] for i in range(0, full * step, step)))
+        rest = len(mat) - full * SQLITE_VALUES
+        if rest:
+            cur.execute(head + ", ".join([one] * rest), flat[full * step:])
+    finally:
+        cur.close()
 
 
 def stock_matrix(conn, ps: int, pe: int, village_ids, by: str):

@@ -93,16 +93,36 @@ def tail(day: int) -> int:
 def hist_median(days, counts) -> float | None:
     """Exact median days of a histogram given as parallel sequences (days ≥ 0, counts ≥ 0; a day
     may repeat, its counts add up); the mean of the middle two for an even count. The one
-    implementation of median_days_to_resolve, for villages, grids, packs and the township."""
+    implementation of median_days_to_resolve, for villages, grids, packs and the township
+    (``hist_medians``, of which this is the case of one histogram)."""
     if len(days) == 0:
         return None
-    c = np.cumsum(np.bincount(np.asarray(days, dtype=np.int64), weights=np.asarray(counts, dtype=np.float64)))
-    n = int(c[-1])
-    if n == 0:
-        return None
-    lo = int(np.searchsorted(c, (n - 1) // 2, side="right"))
-    hi = int(np.searchsorted(c, n // 2, side="right"))
-    return (lo + hi) / 2
+    m = hist_medians(np.zeros(len(days), dtype=np.int64), days, counts, 1)[0]
+    return None if np.isnan(m) else float(m)
+
+
+def hist_medians(group, days, counts, groups: int) -> np.ndarray:
+    """``hist_median`` of many histograms at once, given as parallel arrays (``group`` in
+    [0, groups): which histogram each (day, count) belongs to); NaN for a histogram without
+    cases. A pack is 500 villages in each of 85 periods: one sort instead of 42,500 calls."""
+    g = np.asarray(group, dtype=np.int64)
+    d = np.asarray(days, dtype=np.int64)
+    c = np.asarray(counts, dtype=np.int64)
+    out = np.full(groups, np.nan)
+    if not len(g):
+        return out
+    order = np.argsort(d, kind="stable") if groups == 1 else np.lexsort((d, g))
+    g, d, c = g[order], d[order], c[order]
+    cum = np.cumsum(c)                               # non-decreasing: counts are ≥ 0
+    n = np.bincount(g, weights=c, minlength=groups).round().astype(np.int64) if groups > 1 else cum[-1:]
+    before = np.concatenate([[0], np.cumsum(n)[:-1]])   # cases of the histograms before each
+    has = n > 0
+    # the day of the case at (0-based) position k of a histogram: the first entry whose running
+    # count passes before + k
+    lo = d[np.searchsorted(cum, before[has] + (n[has] - 1) // 2, side="right")]
+    hi = d[np.searchsorted(cum, before[has] + n[has] // 2, side="right")]
+    out[has] = (lo + hi) / 2
+    return out
 
 
 def median_from_hist(hist: dict[int, int]) -> float | None:

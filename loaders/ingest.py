@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from dashboard import townships, uploads
 from dashboard.db import schema as S
-from dashboard.db.dialect import big_cache, is_sqlite, json_text, mark
+from dashboard.db.dialect import big_cache, is_sqlite, json_text, mark, sqlite_indexes
 from dashboard.db.engine import bump_version
 from loaders import normalise as N
 from loaders import spec
@@ -546,10 +546,7 @@ def _sqlite_bulk_insert(conn, table: sa.Table, ins: pd.DataFrame, cols: list[str
         triggers = _agg_triggers(conn, tname)
         indexes = []
         if n * 2 > top:  # rebuilding an index costs more than adding to it when the table is big
-            indexes = [(n_, q) for n_, q in conn.exec_driver_sql(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
-                "AND sql IS NOT NULL", (tname,)).all()
-                if not q.lstrip().upper().startswith("CREATE UNIQUE")]
+            indexes = sqlite_indexes(conn, (tname,))
         for n_, _ in triggers:
             cur.execute(f'DROP TRIGGER "{n_}"')
         for n_, _ in indexes:

@@ -103,6 +103,58 @@ def big_cache(conn, on: bool = True):
         conn.exec_driver_sql(f"PRAGMA cache_size = {int(old)}")
 
 
+def sqlite_indexes(conn, tables) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of the non-unique indexes of these SQLite tables, as installed."""
+    names = tuple(tables)
+    rows = conn.exec_driver_sql(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+        f"AND tbl_name IN ({', '.join('?' * len(names))}) ORDER BY name", names).all()
+    return [(n, q) for n, q in rows if not q.lstrip().upper().startswith("CREATE UNIQUE")]
+
+
+def _pg_indexes(conn, tables) -> list[tuple[str, str]]:
+    """(DROP, CREATE) statements of every index of these PostgreSQL tables, primary keys and
+    unique constraints as constraints."""
+    rows = conn.execute(sa.text(
+        "SELECT t.relname, i.relname, con.conname, pg_get_indexdef(i.oid), pg_get_constraintdef(con.oid) "
+        "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
+        "LEFT JOIN pg_constraint con ON con.conindid = i.oid AND con.conrelid = t.oid "
+        "WHERE t.relname = ANY(:t) AND t.relnamespace = current_schema()::regnamespace "
+        "ORDER BY t.relname, i.relname"), {"t": list(tables)}).all()
+    out = []
+    for table, index, constraint, indexdef, condef in rows:
+        if constraint:
+            out.append((f'ALTER TABLE "{table}" DROP CONSTRAINT "{constraint}"',
+                        f'ALTER TABLE "{table}" ADD CONSTRAINT "{constraint}" {condef}'))
+        else:
+            out.append((f'DROP INDEX "{index}"', indexdef))
+    return out
+
+
+@contextmanager
+def indexes_built_after(conn, tables, on: bool = True):
+    """For a bulk fill of these tables in the caller's transaction: their indexes dropped for
+    the block and built once at its end, from all the rows (cheaper than adding 700,000 rows
+    to each one by one: PostgreSQL's month layer took 7 s with its indexes, 1.6 s without).
+    SQLite: the secondary indexes (a primary key is the table's); PostgreSQL: every index,
+    primary keys included (re-adding one checks its uniqueness). DDL is transactional on both:
+    a failure or a kill restores them. PostgreSQL's DDL locks the tables until commit, so only
+    for tables no reader needs meanwhile; SQLite's readers keep their snapshot. Nothing when
+    ``on`` is false."""
+    if not on or not (is_sqlite(conn) or is_postgres(conn)):
+        yield
+        return
+    if is_sqlite(conn):
+        plan = [(f'DROP INDEX "{n}"', q) for n, q in sqlite_indexes(conn, tables)]
+    else:
+        plan = _pg_indexes(conn, tables)
+    for drop, _ in plan:
+        conn.exec_driver_sql(drop)
+    yield   # on an error the transaction rolls back, indexes and all
+    for _, create in plan:
+        conn.exec_driver_sql(create)
+
+
 def literal_list(values) -> str:
     """A list of fixed code values as SQL literals, ``('grid', 'village')`` (never user input)."""
     assert all(str(v).isidentifier() for v in values), values
