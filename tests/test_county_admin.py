@@ -361,3 +361,31 @@ def test_a_townships_files_of_several_villages_are_its_admins(county):
         hist_b = {r["file_name"] for r in uploads.history(
             c, village_ids=auth.visible_village_ids(adm_b), township_ids=auth.visible_township_ids(adm_b))}
         assert hist_b == b_files
+
+
+def _page(engine, path: str, name: str) -> AppTest:
+    from dashboard.ui import auth as auth_ui
+    with engine.connect() as c:
+        token = auth.issue_session(c, auth.get_user(c, name), 30)
+    at = AppTest.from_file(str(nav.ROOT / path), default_timeout=120)
+    at.session_state["lang"] = "zh"
+    at.session_state[auth_ui.TOKEN_KEY] = token
+    return at.run()
+
+
+def test_a_township_added_before_its_villages_breaks_no_page(county_env):
+    """A tester added 测试新镇 on the admin page (no villages yet): 县级总览 failed for everyone
+    and its own admin's 总览 too (an empty village list made ``village_id IN 1 = 0``)."""
+    from dashboard.db.engine import bump_version
+    with write_txn(county_env) as c:
+        tid = townships.add(c, "测试新镇", "360122120000", actor="root")
+        auth.create_user(c, "adm_new", PW, "admin", township_ids=[tid])
+        bump_version(c)
+    for path in ("pages/county.py", "pages/overview.py", "pages/disputes.py", "pages/completeness.py"):
+        _ok(_page(county_env, path, "root"))
+    for path in ("pages/overview.py", "pages/disputes.py", "pages/village.py", "pages/map.py",
+                 "pages/meeting.py", "pages/completeness.py", "pages/admin.py"):
+        at = _page(county_env, path, "adm_new")
+        _ok(at)
+    county = _page(county_env, "pages/county.py", "root")
+    assert "测试新镇" in " ".join(str(d.value.to_string()) for d in county.dataframe)

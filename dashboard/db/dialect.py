@@ -163,10 +163,12 @@ def literal_list(values) -> str:
 
 def ids(name: str, values) -> tuple[str, dict]:
     """An IN list as named parameters ``(:name_0, …)`` (portable, fine for the sizes we pass);
-    ``1 = 0`` for no values. Returns (SQL, parameters)."""
+    ``(NULL)`` for no values: ``x IN (NULL)`` holds for no row (callers write ``col IN {list}``;
+    "1 = 0" there made ``IN 1 = 0``, a syntax error, for a township without villages yet).
+    Returns (SQL, parameters)."""
     values = sorted(set(int(v) for v in values))
     if not values:
-        return "1 = 0", {}
+        return "(NULL)", {}
     keys = {f"{name}_{i}": v for i, v in enumerate(values)}
     return "(" + ", ".join(f":{k}" for k in keys) + ")", keys
 

@@ -304,7 +304,8 @@ def village_picker(key: str) -> list[int]:
     """A multiselect of villages by name (a name repeated across townships carries its
     township's name); returns their ids."""
     ids = ui.village_labels(ui.visible_villages(township_id=ui.chosen_township_id()))
-    chosen = st.multiselect(ui.t("admin.villages"), list(ids), key=key)
+    chosen = st.multiselect(ui.t("admin.villages"), list(ids), key=key,   # not Streamlit's English
+                            placeholder=ui.t("admin.villages_placeholder"))
     return sorted(ids[n] for n in chosen if n in ids)
 
 

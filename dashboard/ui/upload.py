@@ -185,7 +185,8 @@ def sheet_choice(res: loaders.ImportResult) -> list[str] | None:
     labels = {s: ui.t("upload.sheet_skipped", sheet=s, reason=why[s]) if s in why else s
               for s in res.sheets}
     chosen = st.multiselect(ui.t("upload.sheets"), list(res.sheets), default=list(res.sheets_read),
-                            key="up_sheets", format_func=labels.get, help=ui.t("upload.sheets_help"))
+                            key="up_sheets", format_func=labels.get, help=ui.t("upload.sheets_help"),
+                            placeholder=ui.t("upload.sheets_placeholder"))
     if not chosen:
         st.warning(ui.t("upload.sheets_none"))
         st.stop()
